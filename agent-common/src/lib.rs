@@ -1,0 +1,263 @@
+//! Types shared by the kernel programs (`agent-ebpf`) and the userspace agent.
+//!
+//! Every record the kernel writes to the ring buffer starts with an [`EventHeader`]. The header's
+//! `kind` says which payload follows. Kind ids are `#[repr(u32)]` and are never reused. There is
+//! no implicit padding anywhere (compile-time size asserts below), so userspace can decode the
+//! bytes with plain length checks.
+#![no_std]
+
+/// Bytes of payload in the smallest data chunk class.
+pub const CHUNK_SMALL: usize = 256;
+/// Bytes of payload in the middle data chunk class.
+pub const CHUNK_MEDIUM: usize = 2048;
+/// Bytes of payload in the largest data chunk class.
+pub const CHUNK_LARGE: usize = 16384;
+/// A single buffer syscall is split into at most this many chunks; the rest is recorded as truncated.
+pub const MAX_CHUNKS_PER_CALL: usize = 4;
+/// At most this many iovecs of a `readv`/`writev`/`sendmsg`/`recvmsg` are captured.
+pub const MAX_IOVECS: usize = 8;
+/// Maximum length of a Unix socket path (`sun_path`).
+pub const UNIX_PATH_MAX: usize = 108;
+
+/// What a ring-buffer record carries.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Socket payload bytes: [`EventHeader`] followed by `captured_len` bytes.
+    Data = 1,
+    /// A watched connection was opened: [`ConnEvent`].
+    ConnOpen = 2,
+    /// A watched connection was closed by its process: [`EventHeader`] only.
+    ConnClose = 3,
+}
+
+impl EventKind {
+    pub fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            1 => Some(Self::Data),
+            2 => Some(Self::ConnOpen),
+            3 => Some(Self::ConnClose),
+            _ => None,
+        }
+    }
+}
+
+/// Direction of a data chunk, seen from the process that made the syscall.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The process wrote these bytes to the socket.
+    Egress = 0,
+    /// The process read these bytes from the socket.
+    Ingress = 1,
+}
+
+impl Direction {
+    pub fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Egress),
+            1 => Some(Self::Ingress),
+            _ => None,
+        }
+    }
+}
+
+/// The syscall (or library call) that produced a record.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Read = 0,
+    Write = 1,
+    Readv = 2,
+    Writev = 3,
+    Sendto = 4,
+    Recvfrom = 5,
+    Sendmsg = 6,
+    Recvmsg = 7,
+    Connect = 8,
+    Accept = 9,
+    Close = 10,
+    Seed = 11,
+    Fork = 12,
+    SslWrite = 13,
+    SslRead = 14,
+}
+
+impl Source {
+    pub fn from_u32(v: u32) -> Option<Self> {
+        Some(match v {
+            0 => Self::Read,
+            1 => Self::Write,
+            2 => Self::Readv,
+            3 => Self::Writev,
+            4 => Self::Sendto,
+            5 => Self::Recvfrom,
+            6 => Self::Sendmsg,
+            7 => Self::Recvmsg,
+            8 => Self::Connect,
+            9 => Self::Accept,
+            10 => Self::Close,
+            11 => Self::Seed,
+            12 => Self::Fork,
+            13 => Self::SslWrite,
+            14 => Self::SslRead,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Readv => "readv",
+            Self::Writev => "writev",
+            Self::Sendto => "sendto",
+            Self::Recvfrom => "recvfrom",
+            Self::Sendmsg => "sendmsg",
+            Self::Recvmsg => "recvmsg",
+            Self::Connect => "connect",
+            Self::Accept => "accept",
+            Self::Close => "close",
+            Self::Seed => "seed",
+            Self::Fork => "fork",
+            Self::SslWrite => "SSL_write",
+            Self::SslRead => "SSL_read",
+        }
+    }
+}
+
+/// Which end of the connection the watched process is.
+pub const ROLE_CLIENT: u32 = 1;
+pub const ROLE_SERVER: u32 = 2;
+
+/// Database engine ids, as stored in the port and path maps.
+pub const ENGINE_POSTGRES: u32 = 1;
+pub const ENGINE_MYSQL: u32 = 2;
+
+/// Address families carried in [`ConnEvent::family`].
+pub const FAMILY_INET: u32 = 2;
+pub const FAMILY_INET6: u32 = 10;
+pub const FAMILY_UNIX: u32 = 1;
+
+/// Connection flag: the accepting process forked and handed this fd to a child; its own close
+/// is not the end of the session.
+pub const CONN_FLAG_HANDED_OFF: u32 = 1;
+
+/// Indexes into the per-CPU `COUNTERS` array.
+pub const CNT_RING_FULL_CHUNKS: u32 = 0;
+pub const CNT_RING_FULL_BYTES: u32 = 1;
+pub const CNT_TRUNC_CHUNKS: u32 = 2;
+pub const CNT_TRUNC_BYTES: u32 = 3;
+pub const CNT_RING_FULL_CONN: u32 = 4;
+pub const CNT_STASH_FULL: u32 = 5;
+pub const COUNTERS_LEN: u32 = 8;
+
+/// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EventHeader {
+    /// [`EventKind`].
+    pub kind: u32,
+    /// [`Source`].
+    pub source: u32,
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) at the syscall's exit.
+    pub ts_ns: u64,
+    /// Connection id assigned by the kernel program when the connection entered the watched map.
+    pub conn_id: u64,
+    /// Position of the first payload byte in this connection's stream for `direction`.
+    pub stream_offset: u64,
+    pub tgid: u32,
+    pub tid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub fd: u32,
+    /// [`Direction`].
+    pub direction: u32,
+    /// Bytes the syscall moved in total (for data), across all chunks of this call.
+    pub total_len: u32,
+    /// Payload bytes carried by this record.
+    pub captured_len: u32,
+}
+
+/// Payload of a [`EventKind::ConnOpen`] record. 216 bytes, no padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ConnEvent {
+    pub hdr: EventHeader,
+    /// [`ROLE_CLIENT`] or [`ROLE_SERVER`].
+    pub role: u32,
+    /// [`ENGINE_POSTGRES`] or [`ENGINE_MYSQL`].
+    pub engine: u32,
+    /// [`FAMILY_INET`], [`FAMILY_INET6`] or [`FAMILY_UNIX`].
+    pub family: u32,
+    /// For a client: the server port it connected to. For a server: the port it listens on.
+    pub port: u32,
+    /// For a client: the server address. For a server: the peer (client) address, when known.
+    pub addr: [u8; 16],
+    /// For a server: the client's port, when known.
+    pub peer_port: u32,
+    pub flags: u32,
+    /// For Unix sockets: the socket path, NUL padded.
+    pub path: [u8; UNIX_PATH_MAX],
+    pub _pad: [u8; 4],
+}
+
+/// A data record with a fixed payload capacity `N`. Only `hdr.captured_len` bytes are valid.
+#[repr(C)]
+pub struct DataChunk<const N: usize> {
+    pub hdr: EventHeader,
+    pub data: [u8; N],
+}
+
+/// Value of the kernel's watched-connection map, keyed by `(tgid << 32) | fd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnInfo {
+    pub conn_id: u64,
+    /// Bytes written so far (egress stream offset).
+    pub tx_off: u64,
+    /// Bytes read so far (ingress stream offset).
+    pub rx_off: u64,
+    pub role: u32,
+    pub flags: u32,
+}
+
+/// Value of the listener map, keyed by `(tgid << 32) | fd`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListenInfo {
+    pub port: u32,
+    pub engine: u32,
+    pub family: u32,
+    pub _pad: u32,
+}
+
+/// The key of the Unix socket path map: the NUL-padded path.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct UnixPathKey {
+    pub path: [u8; UNIX_PATH_MAX],
+    pub _pad: [u8; 4],
+}
+
+/// Builds the `(tgid, fd)` map key.
+#[inline(always)]
+pub fn conn_key(tgid: u32, fd: u32) -> u64 {
+    ((tgid as u64) << 32) | fd as u64
+}
+
+const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
+const _: () = assert!(core::mem::size_of::<ConnEvent>() == 216);
+const _: () = assert!(core::mem::size_of::<ConnInfo>() == 32);
+const _: () = assert!(core::mem::size_of::<ListenInfo>() == 16);
+const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);
+const _: () = assert!(core::mem::size_of::<DataChunk<CHUNK_SMALL>>() == 64 + CHUNK_SMALL);
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: plain `repr(C)` data without padding or pointers.
+    unsafe impl aya::Pod for super::ConnInfo {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::ListenInfo {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::UnixPathKey {}
+}

@@ -1,0 +1,686 @@
+//! dbgov kernel programs: capture of database socket traffic.
+//!
+//! Only capture lives here: connection tracking, the per-connection filter, chunking of payload
+//! into the ring buffer, and loss counters. All parsing happens in userspace.
+//!
+//! All hooks are syscall tracepoints (`syscalls/sys_{enter,exit}_*`) plus `sched/sched_process_fork`:
+//! this kernel has no kprobes and refuses fentry. The syscall tracepoint record layout is
+//! `common fields (8 bytes) | __syscall_nr: i32 at 8 | args: 8 bytes each from 16` for
+//! `sys_enter_*`, and `ret: i64 at 16` for `sys_exit_*`. Syscall numbers are x86_64's.
+
+use agent_common::{
+    conn_key, ConnEvent, ConnInfo, DataChunk, Direction, EventHeader, EventKind, ListenInfo,
+    Source, UnixPathKey, CHUNK_LARGE, CHUNK_MEDIUM, CHUNK_SMALL, CNT_RING_FULL_BYTES,
+    CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS,
+    CONN_FLAG_HANDED_OFF, COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX,
+    MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
+};
+use aya_ebpf::{
+    cty::c_void,
+    helpers::{
+        bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_get_smp_processor_id,
+        bpf_ktime_get_ns, generated::bpf_probe_read_user,
+    },
+    macros::{map, tracepoint},
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    programs::TracePointContext,
+    Global,
+};
+
+/// The agent's own tgid: never watched (it would otherwise capture its own output).
+#[unsafe(no_mangle)]
+static AGENT_TGID: Global<u32> = Global::new(0);
+/// Offsets of `parent_pid` and `child_pid` in the `sched_process_fork` record; userspace reads
+/// them from tracefs because the layout changed across kernel versions.
+#[unsafe(no_mangle)]
+static FORK_PARENT_OFF: Global<u32> = Global::new(12);
+#[unsafe(no_mangle)]
+static FORK_CHILD_OFF: Global<u32> = Global::new(20);
+
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(16 << 20, 0);
+
+/// Watched connections, keyed by `(tgid << 32) | fd`.
+#[map]
+static CONNS: LruHashMap<u64, ConnInfo> = LruHashMap::with_max_entries(65536, 0);
+
+/// Listening sockets of database servers, keyed by `(tgid << 32) | fd`.
+#[map]
+static LISTENERS: LruHashMap<u64, ListenInfo> = LruHashMap::with_max_entries(4096, 0);
+
+/// Watched TCP ports (host byte order) -> engine id.
+#[map]
+static PORTS: HashMap<u16, u32> = HashMap::with_max_entries(256, 0);
+
+/// Watched Unix socket paths -> engine id.
+#[map]
+static UNIX_PATHS: HashMap<UnixPathKey, u32> = HashMap::with_max_entries(256, 0);
+
+/// Arguments of an in-flight data syscall on a watched fd, keyed by pid_tgid.
+#[map]
+static STASH: HashMap<u64, Stash> = HashMap::with_max_entries(16384, 0);
+
+/// An in-flight `connect`/`accept` that matched, keyed by pid_tgid.
+#[map]
+static PENDING: HashMap<u64, Pending> = HashMap::with_max_entries(4096, 0);
+
+/// fds recently accepted by a forking server (PostgreSQL's postmaster), keyed by tgid, so the
+/// backend forked for the connection inherits the watch.
+#[map]
+static RECENT_ACCEPT: LruHashMap<u32, Recent> = LruHashMap::with_max_entries(1024, 0);
+
+/// Loss counters, per CPU. Indexes are `agent_common::CNT_*`.
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
+
+const KIND_BUF: u32 = 0;
+const KIND_IOV: u32 = 1;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Stash {
+    fd: u32,
+    kind: u32,
+    source: u32,
+    direction: u32,
+    /// Buffer pointer (KIND_BUF) or iovec array pointer (KIND_IOV).
+    ptr: u64,
+    /// iovec count for KIND_IOV.
+    count: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Pending {
+    fd: u32,
+    role: u32,
+    engine: u32,
+    family: u32,
+    port: u32,
+    peer_port: u32,
+    addr: [u8; 16],
+    /// accept: user pointer to the peer sockaddr (0 when not requested).
+    sockaddr: u64,
+    path: [u8; UNIX_PATH_MAX],
+    _pad: [u8; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Recent {
+    /// fd + 1 of recent accepts; 0 marks a free slot.
+    fds: [u32; 4],
+}
+
+const NR_READ: i32 = 0;
+const NR_WRITE: i32 = 1;
+const NR_READV: i32 = 19;
+const NR_WRITEV: i32 = 20;
+const NR_SENDTO: i32 = 44;
+const NR_RECVFROM: i32 = 45;
+const NR_SENDMSG: i32 = 46;
+const NR_RECVMSG: i32 = 47;
+const EINPROGRESS: i64 = -115;
+
+#[inline(always)]
+fn arg(ctx: &TracePointContext, i: usize) -> u64 {
+    // SAFETY: syscall tracepoint records hold six 8-byte arguments from offset 16.
+    unsafe { ctx.read_at::<u64>(16 + 8 * i) }.unwrap_or(0)
+}
+
+#[inline(always)]
+fn syscall_nr(ctx: &TracePointContext) -> i32 {
+    // SAFETY: `__syscall_nr` is an i32 at offset 8 of every syscall tracepoint record.
+    unsafe { ctx.read_at::<i32>(8) }.unwrap_or(-1)
+}
+
+#[inline(always)]
+fn ret(ctx: &TracePointContext) -> i64 {
+    // SAFETY: `ret` is an i64 at offset 16 of `sys_exit_*` records.
+    unsafe { ctx.read_at::<i64>(16) }.unwrap_or(-1)
+}
+
+#[inline(always)]
+fn count(idx: u32, by: u64) {
+    if let Some(p) = COUNTERS.get_ptr_mut(idx) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        unsafe { *p += by };
+    }
+}
+
+#[inline(always)]
+fn read_user<T>(src: u64) -> Option<T> {
+    let mut v = core::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: reads size_of::<T>() bytes of user memory into a local buffer.
+    let r = unsafe {
+        bpf_probe_read_user(
+            v.as_mut_ptr() as *mut c_void,
+            core::mem::size_of::<T>() as u32,
+            src as *const c_void,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: fully initialised by the successful read above.
+    Some(unsafe { v.assume_init() })
+}
+
+#[inline(always)]
+fn header(kind: EventKind, source: Source, conn_id: u64, fd: u32, dir: u32) -> EventHeader {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let uid_gid = bpf_get_current_uid_gid();
+    EventHeader {
+        kind: kind as u32,
+        source: source as u32,
+        // SAFETY: helper without preconditions.
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        conn_id,
+        stream_offset: 0,
+        tgid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        uid: uid_gid as u32,
+        gid: (uid_gid >> 32) as u32,
+        fd,
+        direction: dir,
+        total_len: 0,
+        captured_len: 0,
+    }
+}
+
+/// Reserves a chunk of capacity `N`, copies `n <= N` user bytes into it and submits it.
+#[inline(always)]
+fn emit_chunk<const N: usize>(hdr: &EventHeader, src: u64, n: usize) -> bool {
+    let Some(mut entry) = EVENTS.reserve::<DataChunk<N>>(0) else {
+        return false;
+    };
+    let p = entry.as_mut_ptr();
+    let mut len = n;
+    if len > N {
+        len = N;
+    }
+    // SAFETY: `p` points at a reserved record of size_of::<DataChunk<N>>(); len <= N.
+    let r = unsafe {
+        (*p).hdr = *hdr;
+        (*p).hdr.captured_len = len as u32;
+        bpf_probe_read_user(
+            (*p).data.as_mut_ptr() as *mut c_void,
+            len as u32,
+            src as *const c_void,
+        )
+    };
+    if r != 0 {
+        entry.discard(0);
+        return false;
+    }
+    entry.submit(0);
+    true
+}
+
+/// Emits `len` user bytes from `src` as up to `max_chunks` chunks. Returns the bytes consumed
+/// (captured, lost to a full ring, or truncated): always `len`.
+#[inline(always)]
+fn emit_buf(hdr: &mut EventHeader, src: u64, len: u64, off: u64, max_chunks: usize) {
+    let mut done: u64 = 0;
+    for _ in 0..max_chunks {
+        if done >= len {
+            break;
+        }
+        let rem = len - done;
+        let n = if rem > CHUNK_LARGE as u64 {
+            CHUNK_LARGE as u64
+        } else {
+            rem
+        };
+        hdr.stream_offset = off + done;
+        let ok = if n <= CHUNK_SMALL as u64 {
+            emit_chunk::<CHUNK_SMALL>(hdr, src + done, n as usize)
+        } else if n <= CHUNK_MEDIUM as u64 {
+            emit_chunk::<CHUNK_MEDIUM>(hdr, src + done, n as usize)
+        } else {
+            emit_chunk::<CHUNK_LARGE>(hdr, src + done, n as usize)
+        };
+        if !ok {
+            count(CNT_RING_FULL_CHUNKS, 1);
+            count(CNT_RING_FULL_BYTES, n);
+        }
+        done += n;
+    }
+    if done < len {
+        count(CNT_TRUNC_CHUNKS, 1);
+        count(CNT_TRUNC_BYTES, len - done);
+    }
+}
+
+#[inline(always)]
+fn stash_data(ctx: &TracePointContext, kind: u32) {
+    let fd = arg(ctx, 0) as u32;
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // The one map lookup every fd on the host pays.
+    if CONNS.get_ptr(conn_key(tgid, fd)).is_none() {
+        return;
+    }
+    let (source, direction) = match syscall_nr(ctx) {
+        NR_READ => (Source::Read, Direction::Ingress),
+        NR_WRITE => (Source::Write, Direction::Egress),
+        NR_READV => (Source::Readv, Direction::Ingress),
+        NR_WRITEV => (Source::Writev, Direction::Egress),
+        NR_SENDTO => (Source::Sendto, Direction::Egress),
+        NR_RECVFROM => (Source::Recvfrom, Direction::Ingress),
+        NR_SENDMSG => (Source::Sendmsg, Direction::Egress),
+        NR_RECVMSG => (Source::Recvmsg, Direction::Ingress),
+        _ => return,
+    };
+    let (ptr, cnt) = if kind == KIND_BUF || kind == KIND_IOV {
+        (arg(ctx, 1), arg(ctx, 2))
+    } else {
+        // struct msghdr: msg_iov at offset 16, msg_iovlen at offset 24.
+        let msg = arg(ctx, 1);
+        let Some(iov) = read_user::<u64>(msg + 16) else {
+            return;
+        };
+        let Some(n) = read_user::<u64>(msg + 24) else {
+            return;
+        };
+        (iov, n)
+    };
+    let st = Stash {
+        fd,
+        kind: if kind == KIND_BUF { KIND_BUF } else { KIND_IOV },
+        source: source as u32,
+        direction: direction as u32,
+        ptr,
+        count: cnt,
+    };
+    if STASH.insert(bpf_get_current_pid_tgid(), st, 0).is_err() {
+        count(CNT_STASH_FULL, 1);
+    }
+}
+
+/// `sys_enter_{read,write,sendto,recvfrom}(fd, buf, count, ...)`.
+#[tracepoint]
+pub fn enter_buf(ctx: TracePointContext) -> u32 {
+    stash_data(&ctx, KIND_BUF);
+    0
+}
+
+/// `sys_enter_{readv,writev}(fd, iov, iovcnt)`.
+#[tracepoint]
+pub fn enter_iov(ctx: TracePointContext) -> u32 {
+    stash_data(&ctx, KIND_IOV);
+    0
+}
+
+/// `sys_enter_{sendmsg,recvmsg}(fd, msg, flags)`.
+#[tracepoint]
+pub fn enter_msg(ctx: TracePointContext) -> u32 {
+    stash_data(&ctx, 2);
+    0
+}
+
+/// `sys_exit_*` of every data syscall: `ret` is the byte count actually moved.
+#[tracepoint]
+pub fn exit_data(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: the value is copied out before the entry is removed.
+    let Some(st) = (unsafe { STASH.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = STASH.remove(pid_tgid);
+    let n = ret(&ctx);
+    if n <= 0 {
+        return 0;
+    }
+    let n = n as u64;
+    let tgid = (pid_tgid >> 32) as u32;
+    let Some(conn) = CONNS.get_ptr_mut(conn_key(tgid, st.fd)) else {
+        return 0;
+    };
+    // SAFETY: map value pointer; a racing writer on the same fd only skews offsets, which
+    // userspace reports as a gap.
+    let (conn_id, off) = unsafe {
+        let c = &mut *conn;
+        let off = if st.direction == Direction::Egress as u32 {
+            let o = c.tx_off;
+            c.tx_off = o + n;
+            o
+        } else {
+            let o = c.rx_off;
+            c.rx_off = o + n;
+            o
+        };
+        (c.conn_id, off)
+    };
+    let source = match Source::from_u32(st.source) {
+        Some(s) => s,
+        None => return 0,
+    };
+    let mut hdr = header(EventKind::Data, source, conn_id, st.fd, st.direction);
+    hdr.total_len = n as u32;
+    if st.kind == KIND_BUF {
+        emit_buf(&mut hdr, st.ptr, n, off, MAX_CHUNKS_PER_CALL);
+        return 0;
+    }
+    // iovec arrays: struct iovec { void *iov_base; size_t iov_len; }
+    let mut done: u64 = 0;
+    for i in 0..MAX_IOVECS {
+        if done >= n || i as u64 >= st.count {
+            break;
+        }
+        let Some(base) = read_user::<u64>(st.ptr + 16 * i as u64) else {
+            break;
+        };
+        let Some(len) = read_user::<u64>(st.ptr + 16 * i as u64 + 8) else {
+            break;
+        };
+        let mut take = n - done;
+        if len < take {
+            take = len;
+        }
+        emit_buf(&mut hdr, base, take, off + done, 1);
+        done += take;
+    }
+    if done < n {
+        count(CNT_TRUNC_CHUNKS, 1);
+        count(CNT_TRUNC_BYTES, n - done);
+    }
+    0
+}
+
+/// Parses a user `sockaddr` into `p`. Returns the engine when the address is watched.
+#[inline(always)]
+fn match_sockaddr(sa: u64, p: &mut Pending) -> Option<u32> {
+    let family = read_user::<u16>(sa)?;
+    match family as u32 {
+        FAMILY_INET | FAMILY_INET6 => {
+            // sin_port / sin6_port at offset 2, network byte order.
+            let port = u16::from_be(read_user::<u16>(sa + 2)?);
+            p.family = family as u32;
+            p.port = port as u32;
+            if family as u32 == FAMILY_INET {
+                let a = read_user::<[u8; 4]>(sa + 4)?;
+                p.addr[0] = a[0];
+                p.addr[1] = a[1];
+                p.addr[2] = a[2];
+                p.addr[3] = a[3];
+            } else {
+                p.addr = read_user::<[u8; 16]>(sa + 8)?;
+            }
+            // SAFETY: plain value read.
+            unsafe { PORTS.get(port) }.copied()
+        }
+        FAMILY_UNIX => {
+            let mut key = UnixPathKey {
+                path: [0; UNIX_PATH_MAX],
+                _pad: [0; 4],
+            };
+            // SAFETY: reads at most UNIX_PATH_MAX bytes of the user's sun_path (offset 2).
+            let r = unsafe {
+                aya_ebpf::helpers::generated::bpf_probe_read_user_str(
+                    key.path.as_mut_ptr() as *mut c_void,
+                    UNIX_PATH_MAX as u32,
+                    (sa + 2) as *const c_void,
+                )
+            };
+            if r <= 0 {
+                return None;
+            }
+            p.family = FAMILY_UNIX;
+            // SAFETY: plain value read.
+            let engine = unsafe { UNIX_PATHS.get(&key) }.copied()?;
+            p.path = key.path;
+            Some(engine)
+        }
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn empty_pending(fd: u32, role: u32) -> Pending {
+    Pending {
+        fd,
+        role,
+        engine: 0,
+        family: 0,
+        port: 0,
+        peer_port: 0,
+        addr: [0; 16],
+        sockaddr: 0,
+        path: [0; UNIX_PATH_MAX],
+        _pad: [0; 4],
+    }
+}
+
+#[inline(always)]
+fn is_agent() -> bool {
+    (bpf_get_current_pid_tgid() >> 32) as u32 == AGENT_TGID.load()
+}
+
+/// `sys_enter_connect(fd, uservaddr, addrlen)`.
+#[tracepoint]
+pub fn enter_connect(ctx: TracePointContext) -> u32 {
+    if is_agent() {
+        return 0;
+    }
+    let mut p = empty_pending(arg(&ctx, 0) as u32, ROLE_CLIENT);
+    if let Some(engine) = match_sockaddr(arg(&ctx, 1), &mut p) {
+        p.engine = engine;
+        let _ = PENDING.insert(bpf_get_current_pid_tgid(), p, 0);
+    }
+    0
+}
+
+/// `sys_exit_connect`: `ret` 0 or -EINPROGRESS means the connection is (being) established.
+#[tracepoint]
+pub fn exit_connect(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: copied before removal.
+    let Some(p) = (unsafe { PENDING.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = PENDING.remove(pid_tgid);
+    let r = ret(&ctx);
+    if r != 0 && r != EINPROGRESS {
+        return 0;
+    }
+    open_conn(&p, p.fd, Source::Connect);
+    0
+}
+
+#[inline(always)]
+fn new_conn_id() -> u64 {
+    // SAFETY: helpers without preconditions. Unique per CPU and nanosecond.
+    unsafe { (bpf_ktime_get_ns() << 8) | (bpf_get_smp_processor_id() as u64 & 0xff) }
+}
+
+#[inline(always)]
+fn open_conn(p: &Pending, fd: u32, source: Source) {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let conn_id = new_conn_id();
+    let info = ConnInfo {
+        conn_id,
+        tx_off: 0,
+        rx_off: 0,
+        role: p.role,
+        flags: 0,
+    };
+    let _ = CONNS.insert(conn_key(tgid, fd), info, 0);
+    let Some(mut entry) = EVENTS.reserve::<ConnEvent>(0) else {
+        count(CNT_RING_FULL_CONN, 1);
+        return;
+    };
+    let e = entry.as_mut_ptr();
+    // SAFETY: `e` points at a reserved ConnEvent; every field is written.
+    unsafe {
+        (*e).hdr = header(EventKind::ConnOpen, source, conn_id, fd, 0);
+        (*e).role = p.role;
+        (*e).engine = p.engine;
+        (*e).family = p.family;
+        (*e).port = p.port;
+        (*e).addr = p.addr;
+        (*e).peer_port = p.peer_port;
+        (*e).flags = 0;
+        (*e).path = p.path;
+        (*e)._pad = [0; 4];
+    }
+    entry.submit(0);
+}
+
+/// `sys_enter_bind(fd, umyaddr, addrlen)`: remembers listening sockets of database servers.
+#[tracepoint]
+pub fn enter_bind(ctx: TracePointContext) -> u32 {
+    if is_agent() {
+        return 0;
+    }
+    let fd = arg(&ctx, 0) as u32;
+    let mut p = empty_pending(fd, ROLE_SERVER);
+    if let Some(engine) = match_sockaddr(arg(&ctx, 1), &mut p) {
+        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+        let li = ListenInfo {
+            port: p.port,
+            engine,
+            family: p.family,
+            _pad: 0,
+        };
+        let _ = LISTENERS.insert(conn_key(tgid, fd), li, 0);
+    }
+    0
+}
+
+/// `sys_enter_accept{,4}(fd, upeer_sockaddr, upeer_addrlen[, flags])`.
+#[tracepoint]
+pub fn enter_accept(ctx: TracePointContext) -> u32 {
+    let fd = arg(&ctx, 0) as u32;
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain value read.
+    let Some(li) = (unsafe { LISTENERS.get(conn_key(tgid, fd)) }).copied() else {
+        return 0;
+    };
+    let mut p = empty_pending(fd, ROLE_SERVER);
+    p.engine = li.engine;
+    p.port = li.port;
+    p.family = li.family;
+    p.sockaddr = arg(&ctx, 1);
+    let _ = PENDING.insert(bpf_get_current_pid_tgid(), p, 0);
+    0
+}
+
+/// `sys_exit_accept{,4}`: `ret` is the new connection's fd.
+#[tracepoint]
+pub fn exit_accept(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: copied before removal.
+    let Some(mut p) = (unsafe { PENDING.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = PENDING.remove(pid_tgid);
+    let r = ret(&ctx);
+    if r < 0 {
+        return 0;
+    }
+    let fd = r as u32;
+    if p.sockaddr != 0 && p.family != FAMILY_UNIX {
+        if let Some(fam) = read_user::<u16>(p.sockaddr) {
+            if let Some(port) = read_user::<u16>(p.sockaddr + 2) {
+                p.peer_port = u16::from_be(port) as u32;
+            }
+            if fam as u32 == FAMILY_INET {
+                if let Some(a) = read_user::<[u8; 4]>(p.sockaddr + 4) {
+                    p.addr[0] = a[0];
+                    p.addr[1] = a[1];
+                    p.addr[2] = a[2];
+                    p.addr[3] = a[3];
+                }
+            } else if fam as u32 == FAMILY_INET6 {
+                if let Some(a) = read_user::<[u8; 16]>(p.sockaddr + 8) {
+                    p.addr = a;
+                }
+            }
+        }
+    }
+    open_conn(&p, fd, Source::Accept);
+    if p.engine == ENGINE_POSTGRES {
+        // PostgreSQL forks a backend per accepted connection: remember the fd for the fork.
+        let tgid = (pid_tgid >> 32) as u32;
+        // SAFETY: plain value read.
+        let mut rec = (unsafe { RECENT_ACCEPT.get(tgid) })
+            .copied()
+            .unwrap_or(Recent { fds: [0; 4] });
+        let mut placed = false;
+        for i in 0..4 {
+            if !placed && rec.fds[i] == 0 {
+                rec.fds[i] = fd + 1;
+                placed = true;
+            }
+        }
+        if !placed {
+            rec.fds[0] = fd + 1;
+        }
+        let _ = RECENT_ACCEPT.insert(tgid, rec, 0);
+    }
+    0
+}
+
+/// `sched/sched_process_fork(parent_comm, parent_pid, child_comm, child_pid)`: a forking server
+/// hands its freshly accepted connections to the child.
+#[tracepoint]
+pub fn sched_fork(ctx: TracePointContext) -> u32 {
+    // SAFETY: offsets come from the tracepoint's format file.
+    let parent = unsafe { ctx.read_at::<u32>(FORK_PARENT_OFF.load() as usize) }.unwrap_or(0);
+    // SAFETY: as above.
+    let child = unsafe { ctx.read_at::<u32>(FORK_CHILD_OFF.load() as usize) }.unwrap_or(0);
+    // SAFETY: plain value read.
+    let Some(rec) = (unsafe { RECENT_ACCEPT.get(parent) }).copied() else {
+        return 0;
+    };
+    let _ = RECENT_ACCEPT.remove(parent);
+    for i in 0..4 {
+        let slot = rec.fds[i];
+        if slot == 0 {
+            continue;
+        }
+        let fd = slot - 1;
+        if let Some(pc) = CONNS.get_ptr_mut(conn_key(parent, fd)) {
+            // SAFETY: map value pointer.
+            let info = unsafe {
+                (*pc).flags |= CONN_FLAG_HANDED_OFF;
+                *pc
+            };
+            let mut child_info = info;
+            child_info.flags = 0;
+            let _ = CONNS.insert(conn_key(child, fd), child_info, 0);
+        }
+    }
+    0
+}
+
+/// `sys_enter_close(fd)`.
+#[tracepoint]
+pub fn enter_close(ctx: TracePointContext) -> u32 {
+    let fd = arg(&ctx, 0) as u32;
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let key = conn_key(tgid, fd);
+    // SAFETY: copied before removal.
+    let Some(info) = (unsafe { CONNS.get(key) }).copied() else {
+        return 0;
+    };
+    let _ = CONNS.remove(key);
+    if info.flags & CONN_FLAG_HANDED_OFF != 0 {
+        return 0;
+    }
+    let hdr = header(EventKind::ConnClose, Source::Close, info.conn_id, fd, 0);
+    if EVENTS.output::<EventHeader>(&hdr, 0).is_err() {
+        count(CNT_RING_FULL_CONN, 1);
+    }
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

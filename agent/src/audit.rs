@@ -1,0 +1,315 @@
+//! The audit event schema `dbgov.audit/v1`: one JSON object per event. Later stages (Kafka
+//! shipping, hash chain, reports) and outside tools rely on these field paths; README.md
+//! documents them. Fields that are unknown are `null`, never missing, so consumers can rely on
+//! the paths.
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::identity::{Ancestor, ProcessInfo};
+
+pub const SCHEMA: &str = "dbgov.audit/v1";
+
+/// `kind` of an event.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Statement,
+    SessionStart,
+    SessionEnd,
+    Gap,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Host {
+    pub name: String,
+    pub id: Option<String>,
+    pub environment: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The client process (or, for a remote client, only its address).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Client {
+    pub pid: Option<u32>,
+    pub exe: Option<String>,
+    pub comm: Option<String>,
+    pub cmdline: Option<String>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    pub gid: Option<u32>,
+    pub groups: Vec<String>,
+    pub login_uid: Option<u32>,
+    pub login_user: Option<String>,
+    pub cgroup: Option<String>,
+    pub container_id: Option<String>,
+    pub pod_uid: Option<String>,
+    pub unit: Option<String>,
+    pub ancestors: Vec<Ancestor>,
+    /// `ip:port` for TCP, the socket path for Unix sockets.
+    pub addr: Option<String>,
+}
+
+impl Client {
+    pub fn from_process(p: &ProcessInfo, addr: Option<String>) -> Self {
+        Self {
+            pid: Some(p.pid),
+            exe: p.exe.clone(),
+            comm: Some(p.comm.clone()),
+            cmdline: p.cmdline.clone(),
+            uid: Some(p.uid),
+            user: p.user.clone(),
+            gid: Some(p.gid),
+            groups: p.groups.clone(),
+            login_uid: p.login_uid,
+            login_user: p.login_user.clone(),
+            cgroup: p.cgroup.clone(),
+            container_id: p.container_id.clone(),
+            pod_uid: p.pod_uid.clone(),
+            unit: p.unit.clone(),
+            ancestors: p.ancestors.clone(),
+            addr,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Server {
+    /// The server process, when it runs on this host.
+    pub pid: Option<u32>,
+    pub exe: Option<String>,
+    pub addr: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Db {
+    /// `postgresql` or `mysql`.
+    pub engine: &'static str,
+    pub user: Option<String>,
+    pub name: Option<String>,
+    pub application: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Session {
+    /// Connection id assigned by the kernel program; the same for all events of a session.
+    pub id: String,
+    /// `tcp` or `unix`.
+    pub transport: &'static str,
+    pub tls: bool,
+    pub inspectable: bool,
+    /// Captured from the client's socket (`client`) or the server's (`server`).
+    pub observed_at: &'static str,
+    pub server_version: Option<String>,
+    pub backend_id: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Columns {
+    pub read: Vec<String>,
+    pub written: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Statement {
+    pub text: Option<String>,
+    pub kind: Option<String>,
+    pub prepared: bool,
+    pub name: Option<String>,
+    pub params: Option<u32>,
+    pub param_values: Option<Vec<Option<String>>>,
+    pub fingerprint: Option<String>,
+    pub tables: Vec<String>,
+    pub columns: Columns,
+    pub parse_error: Option<String>,
+    pub copy_bytes: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Outcome {
+    /// `ok`, `error` or `incomplete` (the connection ended or a gap hit before the response).
+    pub status: &'static str,
+    pub rows: Option<u64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub duration_us: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Classification {
+    pub classes: Vec<String>,
+    pub level: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PolicyResult {
+    pub verdict: String,
+    pub rules: Vec<String>,
+    pub severity: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Gap {
+    /// Why bytes or events were lost: `ring_buffer_full`, `truncated`, `missing_bytes`,
+    /// `decode_error: ...`, `stash_full`.
+    pub reason: String,
+    pub bytes: u64,
+    /// Which stream lost them, when known: `client_to_server` / `server_to_client`.
+    pub flow: Option<&'static str>,
+    /// Chunks/events lost, when counted.
+    pub events: Option<u64>,
+}
+
+/// One audit event.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    pub schema: &'static str,
+    pub event_id: String,
+    /// RFC 3339, UTC, nanoseconds.
+    pub time: String,
+    pub kind: Kind,
+    pub host: Host,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Client>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<Server>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<Db>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<Session>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Statement>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
+}
+
+/// Makes unique event ids: 64 random bits per agent run plus a counter, printed UUID-style.
+pub struct IdGen {
+    prefix: u64,
+    seq: AtomicU64,
+}
+
+impl IdGen {
+    pub fn new() -> Self {
+        let mut b = [0u8; 8];
+        // SAFETY: getrandom writes at most b.len() bytes into b.
+        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+        let mut prefix = u64::from_le_bytes(b);
+        if n != 8 {
+            prefix ^= std::process::id() as u64 ^ now_realtime_ns();
+        }
+        Self {
+            prefix,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    pub fn next(&self) -> String {
+        let s = self.seq.fetch_add(1, Ordering::Relaxed);
+        let p = self.prefix;
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (p >> 32) as u32,
+            (p >> 16) as u16,
+            p as u16,
+            (s >> 48) as u16,
+            s & 0xffff_ffff_ffff
+        )
+    }
+}
+
+impl Default for IdGen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+pub fn now_realtime_ns() -> u64 {
+    clock_ns(libc::CLOCK_REALTIME)
+}
+
+pub fn now_monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+/// Converts kernel monotonic timestamps (`bpf_ktime_get_ns`) to wall-clock time.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    offset_ns: i128,
+}
+
+impl Clock {
+    pub fn now() -> Self {
+        Self {
+            offset_ns: now_realtime_ns() as i128 - now_monotonic_ns() as i128,
+        }
+    }
+    pub fn with_offset(offset_ns: i128) -> Self {
+        Self { offset_ns }
+    }
+    pub fn offset_ns(&self) -> i128 {
+        self.offset_ns
+    }
+    pub fn wall_ns(&self, mono_ns: u64) -> u64 {
+        (mono_ns as i128 + self.offset_ns).max(0) as u64
+    }
+}
+
+/// RFC 3339 UTC with nanoseconds, e.g. `2026-11-26T05:00:00.123456789Z`.
+pub fn rfc3339(wall_ns: u64) -> String {
+    let secs = (wall_ns / 1_000_000_000) as i64;
+    let nanos = (wall_ns % 1_000_000_000) as u32;
+    chrono::DateTime::from_timestamp(secs, nanos)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_default()
+}
+
+/// Host identity, read once.
+pub fn host_info(environment: Option<String>, labels: BTreeMap<String, String>) -> Host {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let id = std::fs::read_to_string("/etc/machine-id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    Host {
+        name,
+        id,
+        environment,
+        labels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_time_formats() {
+        let g = IdGen::new();
+        assert_ne!(g.next(), g.next());
+        assert_eq!(
+            rfc3339(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456789Z"
+        );
+    }
+}

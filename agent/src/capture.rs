@@ -1,0 +1,651 @@
+//! Kernel capture: loads the eBPF object embedded at build time, configures the watched ports
+//! and socket paths, attaches the tracepoints, seeds connections that were already open from
+//! `/proc`, and drains the ring buffer.
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use agent_common::{
+    conn_key, ConnEvent, ConnInfo, EventHeader, EventKind, ListenInfo, Source, UnixPathKey,
+    COUNTERS_LEN, ENGINE_MYSQL, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX,
+    ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
+};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+
+/// The kernel programs, built by `build.rs`.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent-ebpf"));
+
+/// Errors of the capture stage.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("this dbgov binary was built without its eBPF programs (AYA_BUILD_SKIP); rebuild with bpf-linker installed")]
+    NoObject,
+    #[error("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: {0}")]
+    Tracefs(std::io::Error),
+    #[error("loading the eBPF programs failed: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error("eBPF program {name} failed: {source}")]
+    Program {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+    },
+    #[error("attaching {name} to {category}/{tracepoint} failed: {source}")]
+    Attach {
+        name: &'static str,
+        category: &'static str,
+        tracepoint: &'static str,
+        source: aya::programs::ProgramError,
+    },
+    #[error("eBPF map {0} is missing from the object")]
+    MissingMap(&'static str),
+    #[error("eBPF map {name}: {source}")]
+    Map {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
+}
+
+/// What the kernel should watch.
+#[derive(Clone, Debug, Default)]
+pub struct Watch {
+    /// (port, engine)
+    pub ports: Vec<(u16, u32)>,
+    /// (socket path, engine)
+    pub unix_paths: Vec<(String, u32)>,
+    pub ring_bytes: u32,
+}
+
+/// (program, category, tracepoints)
+const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
+    (
+        "enter_buf",
+        "syscalls",
+        &[
+            "sys_enter_read",
+            "sys_enter_write",
+            "sys_enter_sendto",
+            "sys_enter_recvfrom",
+        ],
+    ),
+    (
+        "enter_iov",
+        "syscalls",
+        &["sys_enter_readv", "sys_enter_writev"],
+    ),
+    (
+        "enter_msg",
+        "syscalls",
+        &["sys_enter_sendmsg", "sys_enter_recvmsg"],
+    ),
+    (
+        "exit_data",
+        "syscalls",
+        &[
+            "sys_exit_read",
+            "sys_exit_write",
+            "sys_exit_sendto",
+            "sys_exit_recvfrom",
+            "sys_exit_readv",
+            "sys_exit_writev",
+            "sys_exit_sendmsg",
+            "sys_exit_recvmsg",
+        ],
+    ),
+    ("enter_connect", "syscalls", &["sys_enter_connect"]),
+    ("exit_connect", "syscalls", &["sys_exit_connect"]),
+    ("enter_bind", "syscalls", &["sys_enter_bind"]),
+    (
+        "enter_accept",
+        "syscalls",
+        &["sys_enter_accept", "sys_enter_accept4"],
+    ),
+    (
+        "exit_accept",
+        "syscalls",
+        &["sys_exit_accept", "sys_exit_accept4"],
+    ),
+    ("enter_close", "syscalls", &["sys_enter_close"]),
+    ("sched_fork", "sched", &["sched_process_fork"]),
+];
+
+/// The loaded and attached kernel side.
+pub struct Capture {
+    ebpf: Ebpf,
+    next_seed_id: u64,
+}
+
+fn ensure_tracefs() -> Result<(), CaptureError> {
+    if Path::new("/sys/kernel/tracing/events").exists()
+        || Path::new("/sys/kernel/debug/tracing/events").exists()
+    {
+        return Ok(());
+    }
+    let r = std::process::Command::new("mount")
+        .args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
+        .status()
+        .map_err(CaptureError::Tracefs)?;
+    if !r.success() || !Path::new("/sys/kernel/tracing/events").exists() {
+        return Err(CaptureError::Tracefs(std::io::Error::other(format!(
+            "mount exited with {r}"
+        ))));
+    }
+    Ok(())
+}
+
+/// Reads a field offset from a tracepoint format file.
+fn tp_offset(category: &str, name: &str, field: &str) -> Option<u32> {
+    let text = [
+        "/sys/kernel/tracing/events",
+        "/sys/kernel/debug/tracing/events",
+    ]
+    .iter()
+    .find_map(|d| std::fs::read_to_string(format!("{d}/{category}/{name}/format")).ok())?;
+    for line in text.lines() {
+        if line.contains(&format!(" {field};")) {
+            let off = line.split("offset:").nth(1)?.split(';').next()?;
+            return off.trim().parse().ok();
+        }
+    }
+    None
+}
+
+fn path_key(path: &str) -> Option<UnixPathKey> {
+    let b = path.as_bytes();
+    if b.is_empty() || b.len() >= UNIX_PATH_MAX {
+        return None;
+    }
+    let mut k = UnixPathKey {
+        path: [0; UNIX_PATH_MAX],
+        _pad: [0; 4],
+    };
+    k.path[..b.len()].copy_from_slice(b);
+    Some(k)
+}
+
+impl Capture {
+    /// Loads and attaches everything. `on_attached` tells how many hooks are live.
+    pub fn start(watch: &Watch) -> Result<Self, CaptureError> {
+        if EBPF_OBJECT.is_empty() {
+            return Err(CaptureError::NoObject);
+        }
+        ensure_tracefs()?;
+        let me = std::process::id();
+        let parent_off = tp_offset("sched", "sched_process_fork", "parent_pid").unwrap_or(12);
+        let child_off = tp_offset("sched", "sched_process_fork", "child_pid").unwrap_or(20);
+        let mut loader = EbpfLoader::new();
+        loader
+            .override_global("AGENT_TGID", &me, true)
+            .override_global("FORK_PARENT_OFF", &parent_off, true)
+            .override_global("FORK_CHILD_OFF", &child_off, true)
+            .map_max_entries("EVENTS", watch.ring_bytes);
+        let mut ebpf = loader.load(EBPF_OBJECT)?;
+        {
+            let mut ports: BpfHashMap<_, u16, u32> = BpfHashMap::try_from(
+                ebpf.map_mut("PORTS")
+                    .ok_or(CaptureError::MissingMap("PORTS"))?,
+            )
+            .map_err(|source| CaptureError::Map {
+                name: "PORTS",
+                source,
+            })?;
+            for &(p, e) in &watch.ports {
+                ports.insert(p, e, 0).map_err(|source| CaptureError::Map {
+                    name: "PORTS",
+                    source,
+                })?;
+            }
+        }
+        {
+            let mut paths: BpfHashMap<_, UnixPathKey, u32> = BpfHashMap::try_from(
+                ebpf.map_mut("UNIX_PATHS")
+                    .ok_or(CaptureError::MissingMap("UNIX_PATHS"))?,
+            )
+            .map_err(|source| CaptureError::Map {
+                name: "UNIX_PATHS",
+                source,
+            })?;
+            for (p, e) in &watch.unix_paths {
+                if let Some(k) = path_key(p) {
+                    paths.insert(k, *e, 0).map_err(|source| CaptureError::Map {
+                        name: "UNIX_PATHS",
+                        source,
+                    })?;
+                }
+            }
+        }
+        for &(name, category, tps) in ATTACHMENTS {
+            let prog: &mut TracePoint = ebpf
+                .program_mut(name)
+                .ok_or(CaptureError::Program {
+                    name,
+                    source: aya::programs::ProgramError::NotLoaded,
+                })?
+                .try_into()
+                .map_err(|source| CaptureError::Program { name, source })?;
+            prog.load()
+                .map_err(|source| CaptureError::Program { name, source })?;
+            for &tp in tps {
+                prog.attach(category, tp)
+                    .map_err(|source| CaptureError::Attach {
+                        name,
+                        category,
+                        tracepoint: tp,
+                        source,
+                    })?;
+            }
+        }
+        Ok(Self {
+            ebpf,
+            next_seed_id: 1 << 63,
+        })
+    }
+
+    /// Takes the ring buffer for draining.
+    pub fn ring(&mut self) -> Result<RingBuf<MapData>, CaptureError> {
+        let map = self
+            .ebpf
+            .take_map("EVENTS")
+            .ok_or(CaptureError::MissingMap("EVENTS"))?;
+        RingBuf::try_from(map).map_err(|source| CaptureError::Map {
+            name: "EVENTS",
+            source,
+        })
+    }
+
+    /// Sums the per-CPU loss counters.
+    pub fn counters(&self) -> Result<[u64; COUNTERS_LEN as usize], CaptureError> {
+        let arr: PerCpuArray<_, u64> = PerCpuArray::try_from(
+            self.ebpf
+                .map("COUNTERS")
+                .ok_or(CaptureError::MissingMap("COUNTERS"))?,
+        )
+        .map_err(|source| CaptureError::Map {
+            name: "COUNTERS",
+            source,
+        })?;
+        let mut out = [0u64; COUNTERS_LEN as usize];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let v = arr
+                .get(&(i as u32), 0)
+                .map_err(|source| CaptureError::Map {
+                    name: "COUNTERS",
+                    source,
+                })?;
+            *slot = v.iter().sum();
+        }
+        Ok(out)
+    }
+
+    /// Drops connections of exited processes from the kernel map.
+    pub fn forget(&mut self, keys: &[(u32, u32)]) {
+        if keys.is_empty() {
+            return;
+        }
+        if let Some(m) = self.ebpf.map_mut("CONNS") {
+            if let Ok(mut conns) = BpfHashMap::<_, u64, ConnInfo>::try_from(m) {
+                for &(t, f) in keys {
+                    let _ = conns.remove(&conn_key(t, f));
+                }
+            }
+        }
+    }
+
+    /// Finds watched connections and listening sockets that were open before the agent
+    /// started, adds them to the kernel maps and returns them as synthetic open events.
+    pub fn seed(&mut self, watch: &Watch) -> Vec<ConnEvent> {
+        let me = std::process::id();
+        let ports: HashMap<u16, u32> = watch.ports.iter().copied().collect();
+        let paths: HashMap<&str, u32> = watch
+            .unix_paths
+            .iter()
+            .map(|(p, e)| (p.as_str(), *e))
+            .collect();
+        // inode -> what the socket is
+        let mut wanted: HashMap<u64, SeedSock> = HashMap::new();
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(file) else {
+                continue;
+            };
+            for e in parse_proc_net_tcp(&text) {
+                let family = if e.local.0.is_ipv4() && file.ends_with("tcp") {
+                    FAMILY_INET
+                } else {
+                    FAMILY_INET6
+                };
+                if e.state == 0x0A {
+                    if let Some(&engine) = ports.get(&e.local.1) {
+                        wanted.insert(
+                            e.inode,
+                            SeedSock::Listen {
+                                port: e.local.1,
+                                engine,
+                                family,
+                            },
+                        );
+                    }
+                } else if e.state == 0x01 {
+                    if let Some(&engine) = ports.get(&e.local.1) {
+                        wanted.insert(
+                            e.inode,
+                            SeedSock::Conn {
+                                role: ROLE_SERVER,
+                                engine,
+                                family,
+                                local: e.local,
+                                remote: e.remote,
+                                path: None,
+                            },
+                        );
+                    } else if let Some(&engine) = ports.get(&e.remote.1) {
+                        wanted.insert(
+                            e.inode,
+                            SeedSock::Conn {
+                                role: ROLE_CLIENT,
+                                engine,
+                                family,
+                                local: e.local,
+                                remote: e.remote,
+                                path: None,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string("/proc/net/unix") {
+            for u in parse_proc_net_unix(&text) {
+                if let Some(&engine) = u.path.as_deref().and_then(|p| paths.get(p)) {
+                    if u.listening {
+                        wanted.insert(
+                            u.inode,
+                            SeedSock::Listen {
+                                port: 0,
+                                engine,
+                                family: FAMILY_UNIX,
+                            },
+                        );
+                    } else {
+                        wanted.insert(
+                            u.inode,
+                            SeedSock::Conn {
+                                role: ROLE_SERVER,
+                                engine,
+                                family: FAMILY_UNIX,
+                                local: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+                                remote: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+                                path: u.path.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let mut events = Vec::new();
+        let mut listeners = Vec::new();
+        let mut conns = Vec::new();
+        let mut seen_inodes = HashSet::new();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return events;
+        };
+        for p in procs.flatten() {
+            let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+                continue;
+            };
+            for f in fds.flatten() {
+                let Some(fd) = f.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let Ok(link) = std::fs::read_link(f.path()) else {
+                    continue;
+                };
+                let Some(inode) = link
+                    .to_str()
+                    .and_then(|s| s.strip_prefix("socket:["))
+                    .and_then(|s| s.strip_suffix(']'))
+                    .and_then(|s| s.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                let Some(s) = wanted.get(&inode) else {
+                    continue;
+                };
+                match s {
+                    SeedSock::Listen {
+                        port,
+                        engine,
+                        family,
+                    } => {
+                        listeners.push((
+                            conn_key(pid, fd),
+                            ListenInfo {
+                                port: *port as u32,
+                                engine: *engine,
+                                family: *family,
+                                _pad: 0,
+                            },
+                        ));
+                    }
+                    SeedSock::Conn {
+                        role,
+                        engine,
+                        family,
+                        local,
+                        remote,
+                        path,
+                    } => {
+                        // A socket shared by a parent and its forked child is watched in both;
+                        // only the first holder is reported as a session.
+                        let first = seen_inodes.insert(inode);
+                        self.next_seed_id += 1;
+                        let id = self.next_seed_id;
+                        conns.push((
+                            conn_key(pid, fd),
+                            ConnInfo {
+                                conn_id: id,
+                                tx_off: 0,
+                                rx_off: 0,
+                                role: *role,
+                                flags: 0,
+                            },
+                        ));
+                        if !first {
+                            continue;
+                        }
+                        let (addr_ip, port, peer_port) = if *role == ROLE_CLIENT {
+                            (remote.0, remote.1, 0)
+                        } else {
+                            (remote.0, local.1, remote.1)
+                        };
+                        let mut ev = ConnEvent {
+                            hdr: EventHeader {
+                                kind: EventKind::ConnOpen as u32,
+                                source: Source::Seed as u32,
+                                ts_ns: crate::audit::now_monotonic_ns(),
+                                conn_id: id,
+                                tgid: pid,
+                                tid: pid,
+                                fd,
+                                ..Default::default()
+                            },
+                            role: *role,
+                            engine: *engine,
+                            family: *family,
+                            port: port as u32,
+                            addr: ip_bytes(addr_ip),
+                            peer_port: peer_port as u32,
+                            flags: 0,
+                            path: [0; UNIX_PATH_MAX],
+                            _pad: [0; 4],
+                        };
+                        if let Some(k) = path.as_deref().and_then(path_key) {
+                            ev.path = k.path;
+                        }
+                        events.push(ev);
+                    }
+                }
+            }
+        }
+        if let Some(m) = self.ebpf.map_mut("LISTENERS") {
+            if let Ok(mut l) = BpfHashMap::<_, u64, ListenInfo>::try_from(m) {
+                for (k, v) in listeners {
+                    let _ = l.insert(k, v, 0);
+                }
+            }
+        }
+        if let Some(m) = self.ebpf.map_mut("CONNS") {
+            if let Ok(mut c) = BpfHashMap::<_, u64, ConnInfo>::try_from(m) {
+                for (k, v) in conns {
+                    let _ = c.insert(k, v, 0);
+                }
+            }
+        }
+        events
+    }
+}
+
+enum SeedSock {
+    Listen {
+        port: u16,
+        engine: u32,
+        family: u32,
+    },
+    Conn {
+        role: u32,
+        engine: u32,
+        family: u32,
+        local: (IpAddr, u16),
+        remote: (IpAddr, u16),
+        path: Option<String>,
+    },
+}
+
+fn ip_bytes(ip: IpAddr) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    match ip {
+        IpAddr::V4(v) => b[..4].copy_from_slice(&v.octets()),
+        IpAddr::V6(v) => b = v.octets(),
+    }
+    b
+}
+
+/// Engine ids for the watch configuration.
+pub fn engine_ids() -> (u32, u32) {
+    (ENGINE_POSTGRES, ENGINE_MYSQL)
+}
+
+/// One line of `/proc/net/tcp{,6}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpEntry {
+    pub local: (IpAddr, u16),
+    pub remote: (IpAddr, u16),
+    pub state: u8,
+    pub inode: u64,
+}
+
+fn parse_hex_addr(s: &str) -> Option<(IpAddr, u16)> {
+    let (a, p) = s.split_once(':')?;
+    let port = u16::from_str_radix(p, 16).ok()?;
+    let ip = match a.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(
+            u32::from_str_radix(a, 16).ok()?.to_le_bytes(),
+        )),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                let w = u32::from_str_radix(a.get(i * 8..i * 8 + 8)?, 16).ok()?;
+                b[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+            }
+            let v6 = Ipv6Addr::from(b);
+            v6.to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6))
+        }
+        _ => return None,
+    };
+    Some((ip, port))
+}
+
+/// Parses `/proc/net/tcp` or `/proc/net/tcp6`.
+pub fn parse_proc_net_tcp(text: &str) -> Vec<TcpEntry> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(TcpEntry {
+                local: parse_hex_addr(f.get(1)?)?,
+                remote: parse_hex_addr(f.get(2)?)?,
+                state: u8::from_str_radix(f.get(3)?, 16).ok()?,
+                inode: f.get(9)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// One line of `/proc/net/unix`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnixEntry {
+    pub inode: u64,
+    pub listening: bool,
+    pub path: Option<String>,
+}
+
+/// Parses `/proc/net/unix` (stream sockets only).
+pub fn parse_proc_net_unix(text: &str) -> Vec<UnixEntry> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // Num RefCount Protocol Flags Type St Inode [Path]
+            let flags = u32::from_str_radix(f.get(3)?, 16).ok()?;
+            let ty = u32::from_str_radix(f.get(4)?, 16).ok()?;
+            if ty != 1 {
+                return None;
+            }
+            Some(UnixEntry {
+                inode: f.get(6)?.parse().ok()?,
+                listening: flags & 0x10000 != 0,
+                path: f.get(7).map(|s| s.to_string()),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_tcp_lines() {
+        let t = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   104        0 31337 1 0000000000000000 100 0 0 10 0\n";
+        let e = parse_proc_net_tcp(t);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].local, (IpAddr::V4(Ipv4Addr::LOCALHOST), 5432));
+        assert_eq!(e[0].state, 0x0A);
+        assert_eq!(e[0].inode, 31337);
+        let t6 = "hdr\n   0: 0000000000000000FFFF00000100007F:1538 0000000000000000FFFF00000100007F:D431 01 00000000:00000000 00:00000000 00000000   104        0 4242 1\n";
+        let e = parse_proc_net_tcp(t6);
+        assert_eq!(e[0].local, (IpAddr::V4(Ipv4Addr::LOCALHOST), 5432));
+        assert_eq!(e[0].remote.1, 0xD431);
+    }
+
+    #[test]
+    fn proc_net_unix_lines() {
+        let t = "Num       RefCount Protocol Flags    Type St Inode Path\n0000000000000000: 00000002 00000000 00010000 0001 01 23456 /tmp/.s.PGSQL.5432\n0000000000000000: 00000003 00000000 00000000 0001 03 23457 /tmp/.s.PGSQL.5432\n0000000000000000: 00000003 00000000 00000000 0001 03 23458\n";
+        let u = parse_proc_net_unix(t);
+        assert_eq!(u.len(), 3);
+        assert!(u[0].listening);
+        assert_eq!(u[1].path.as_deref(), Some("/tmp/.s.PGSQL.5432"));
+        assert_eq!(u[2].path, None);
+    }
+}

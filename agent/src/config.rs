@@ -1,0 +1,185 @@
+//! Agent configuration: a YAML file (`--config`), overridden by command-line flags.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Errors loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The configuration file format. Every field is optional.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `stdout`, `jsonl:PATH` or `none`.
+    pub output: String,
+    /// TCP ports of PostgreSQL servers (client or server side).
+    pub postgres_ports: Vec<u16>,
+    /// TCP ports of MySQL/MariaDB servers.
+    pub mysql_ports: Vec<u16>,
+    /// PostgreSQL Unix socket paths or globs (`/var/run/postgresql/.s.PGSQL.*`).
+    pub postgres_sockets: Vec<String>,
+    /// MySQL/MariaDB Unix socket paths or globs.
+    pub mysql_sockets: Vec<String>,
+    /// `host.environment` on every event, e.g. `prod`.
+    pub environment: Option<String>,
+    /// `host.labels` on every event.
+    pub labels: BTreeMap<String, String>,
+    /// Directory with `classes/` and `rules/`; the built-in pack when unset.
+    pub policy_dir: Option<PathBuf>,
+    /// Keep literal values in `statement.text` (off: literals become `?`).
+    pub keep_literals: bool,
+    /// Record bound parameter values in `statement.param_values` (off by default).
+    pub record_params: bool,
+    /// Ring buffer size in MiB (power of two).
+    pub ring_buffer_mib: u32,
+    /// Statements longer than this are not parsed.
+    pub max_statement_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            output: "stdout".into(),
+            postgres_ports: vec![5432],
+            mysql_ports: vec![3306],
+            postgres_sockets: vec![
+                "/var/run/postgresql/.s.PGSQL.*".into(),
+                "/tmp/.s.PGSQL.*".into(),
+            ],
+            mysql_sockets: vec![
+                "/run/mysqld/mysqld.sock".into(),
+                "/var/run/mysqld/mysqld.sock".into(),
+            ],
+            environment: None,
+            labels: BTreeMap::new(),
+            policy_dir: None,
+            keep_literals: false,
+            record_params: false,
+            ring_buffer_mib: 64,
+            max_statement_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let cfg: Config = serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.ring_buffer_mib.is_power_of_two() || self.ring_buffer_mib > 1024 {
+            return Err(ConfigError::Invalid(format!(
+                "ring_buffer_mib must be a power of two up to 1024, got {}",
+                self.ring_buffer_mib
+            )));
+        }
+        if self
+            .postgres_ports
+            .iter()
+            .chain(&self.mysql_ports)
+            .any(|&p| p == 0)
+        {
+            return Err(ConfigError::Invalid("port 0 cannot be watched".into()));
+        }
+        Ok(())
+    }
+
+    /// Expands the socket globs into concrete paths for the kernel's exact-match map: a `*` in
+    /// the file name is replaced by each configured port of the engine (PostgreSQL names its
+    /// socket `.s.PGSQL.<port>`), and existing files matching the glob are added too.
+    pub fn socket_paths(&self) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        let engines = [
+            (
+                &self.postgres_sockets,
+                &self.postgres_ports,
+                agent_common::ENGINE_POSTGRES,
+            ),
+            (
+                &self.mysql_sockets,
+                &self.mysql_ports,
+                agent_common::ENGINE_MYSQL,
+            ),
+        ];
+        for (globs, ports, engine) in engines {
+            for g in globs {
+                if g.contains('*') {
+                    for p in ports {
+                        out.push((g.replacen('*', &p.to_string(), 1), engine));
+                    }
+                    if let Some((dir, pat)) = g.rsplit_once('/') {
+                        if let Ok(rd) = std::fs::read_dir(if dir.is_empty() { "/" } else { dir }) {
+                            for e in rd.flatten() {
+                                let name = e.file_name().to_string_lossy().into_owned();
+                                if glob_match(pat, &name) {
+                                    out.push((format!("{dir}/{name}"), engine));
+                                }
+                            }
+                        }
+                    }
+                } else {
+                    out.push((g.clone(), engine));
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Minimal `*` glob for socket file names.
+fn glob_match(pat: &str, name: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == name,
+        Some((pre, post)) => {
+            name.len() >= pre.len() + post.len() && name.starts_with(pre) && name.ends_with(post)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_globs() {
+        let c = Config::default();
+        c.validate().unwrap();
+        let paths = c.socket_paths();
+        assert!(paths.contains(&("/tmp/.s.PGSQL.5432".into(), agent_common::ENGINE_POSTGRES)));
+        assert!(paths.contains(&("/run/mysqld/mysqld.sock".into(), agent_common::ENGINE_MYSQL)));
+        assert!(glob_match(".s.PGSQL.*", ".s.PGSQL.5433"));
+        assert!(!glob_match(".s.PGSQL.*", ".s.PGSQL"));
+    }
+
+    #[test]
+    fn unknown_field_is_an_error() {
+        let e = serde_yaml::from_str::<Config>("prots: [1]").unwrap_err();
+        assert!(e.to_string().contains("unknown field"));
+    }
+}

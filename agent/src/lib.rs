@@ -1,0 +1,20 @@
+//! dbgov: eBPF database-governance agent.
+//!
+//! The pipeline, one module per stage (see `shared/DESIGN.md`):
+//! `capture` (kernel programs, ring buffer) -> `stream` (ordered bytes, gaps) -> `protocol`
+//! (pure wire decoders) -> `session` (per-connection state, statements) -> `identity` (process
+//! attribution) -> `sql` (analysis) -> `policy` (classification, rules) -> `audit` (events) ->
+//! `sink` (outputs). `pipeline` wires the userspace stages together so that live capture and
+//! `dbgov replay` share every line after the kernel.
+pub mod audit;
+pub mod capture;
+pub mod config;
+pub mod identity;
+pub mod pipeline;
+pub mod policy;
+pub mod protocol;
+pub mod record;
+pub mod session;
+pub mod sink;
+pub mod sql;
+pub mod stream;

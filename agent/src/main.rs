@@ -1,0 +1,413 @@
+//! The `dbgov` command line: `dbgov run` captures live traffic, `dbgov replay` feeds a capture
+//! file through the userspace pipeline.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+
+use dbgov::audit::{self, Clock};
+use dbgov::capture::{Capture, Watch};
+use dbgov::config::Config;
+use dbgov::pipeline::{Pipeline, PipelineConfig};
+use dbgov::policy::Policy;
+use dbgov::session::SessionOptions;
+use dbgov::sink::{JsonLines, OutputSpec};
+use dbgov::sql::AnalyzerConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "dbgov",
+    version,
+    about = "eBPF database-governance agent: sees every PostgreSQL and MySQL statement on this host and says who ran it",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Capture database traffic with eBPF and write one audit event per statement (needs root,
+    /// or CAP_BPF and CAP_PERFMON).
+    Run(RunArgs),
+    /// Feed a capture file (from `run --record`) through reassembly, decoding, analysis, policy
+    /// and serialisation as fast as possible, and report the throughput.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Clone)]
+struct CommonArgs {
+    /// YAML configuration file (see README: Configuration).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where events go: `stdout`, `jsonl:PATH` (appends) or `none`.
+    #[arg(long, value_name = "SPEC")]
+    output: Option<String>,
+    /// Directory with `classes/` and `rules/` YAML files (default: the built-in pack).
+    #[arg(long, value_name = "DIR")]
+    policy_dir: Option<PathBuf>,
+    /// Value of `host.environment` on every event, e.g. `prod`.
+    #[arg(long, value_name = "NAME")]
+    environment: Option<String>,
+    /// A `host.labels` entry, `key=value`; repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+    /// Keep literal values in `statement.text` (default: replaced by `?`).
+    #[arg(long)]
+    keep_literals: bool,
+    /// Record bound parameter values of prepared statements (default: not recorded).
+    #[arg(long)]
+    record_params: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Watch this PostgreSQL TCP port (default 5432); repeatable. Replaces the configured list.
+    #[arg(long = "postgres-port", value_name = "N")]
+    postgres_ports: Vec<u16>,
+    /// Watch this MySQL/MariaDB TCP port (default 3306); repeatable. Replaces the configured list.
+    #[arg(long = "mysql-port", value_name = "N")]
+    mysql_ports: Vec<u16>,
+    /// Watch this PostgreSQL Unix socket path (a `*` matches the port); repeatable. Added to the defaults.
+    #[arg(long = "postgres-socket", value_name = "PATH")]
+    postgres_sockets: Vec<String>,
+    /// Watch this MySQL/MariaDB Unix socket path; repeatable. Added to the defaults.
+    #[arg(long = "mysql-socket", value_name = "PATH")]
+    mysql_sockets: Vec<String>,
+    /// Create this file once every probe is attached, so scripts can wait for it.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
+    /// Also save the raw capture records to FILE (for `dbgov replay`).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// The capture file.
+    file: PathBuf,
+    /// Replay the file this many times (for throughput measurements).
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.cmd {
+        Cmd::Run(a) => exit_code(run_main(a)),
+        Cmd::Replay(a) => exit_code(replay(a)),
+    };
+    std::process::exit(code);
+}
+
+fn exit_code(r: Result<()>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(p) = e.downcast_ref::<PrivilegeError>() {
+                eprintln!("dbgov: {p}");
+                return 2;
+            }
+            eprintln!("dbgov: {e:#}");
+            1
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct PrivilegeError(String);
+
+/// Checks for root or CAP_BPF + CAP_PERFMON before touching the kernel.
+fn check_privileges() -> Result<()> {
+    // SAFETY: no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    const CAP_PERFMON: u64 = 38;
+    const CAP_BPF: u64 = 39;
+    let mut missing = Vec::new();
+    if caps & (1 << CAP_BPF) == 0 {
+        missing.push("CAP_BPF");
+    }
+    if caps & (1 << CAP_PERFMON) == 0 {
+        missing.push("CAP_PERFMON");
+    }
+    if !missing.is_empty() {
+        return Err(PrivilegeError(format!(
+            "dbgov run needs root or the {} capabilit{} to load its eBPF programs; run it with sudo or grant them with setcap/AmbientCapabilities.",
+            missing.join(" and "),
+            if missing.len() == 1 { "y" } else { "ies" }
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn load_config(c: &CommonArgs) -> Result<Config> {
+    let mut cfg = match &c.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(o) = &c.output {
+        cfg.output = o.clone();
+    }
+    if let Some(d) = &c.policy_dir {
+        cfg.policy_dir = Some(d.clone());
+    }
+    if let Some(e) = &c.environment {
+        cfg.environment = Some(e.clone());
+    }
+    for l in &c.labels {
+        let Some((k, v)) = l.split_once('=') else {
+            bail!("--label expects KEY=VALUE, got {l:?}")
+        };
+        cfg.labels.insert(k.to_owned(), v.to_owned());
+    }
+    cfg.keep_literals |= c.keep_literals;
+    cfg.record_params |= c.record_params;
+    Ok(cfg)
+}
+
+fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<Pipeline> {
+    let spec: OutputSpec = cfg.output.parse()?;
+    let out = JsonLines::open(&spec)?;
+    let policy = match &cfg.policy_dir {
+        Some(d) => {
+            Policy::load_dir(d).with_context(|| format!("loading policies from {}", d.display()))?
+        }
+        None => Policy::builtin().context("loading the built-in policy pack")?,
+    };
+    let labels: BTreeMap<String, String> = cfg.labels.clone();
+    let pc = PipelineConfig {
+        host: audit::host_info(cfg.environment.clone(), labels),
+        policy,
+        analyzer: AnalyzerConfig {
+            max_statement_bytes: cfg.max_statement_bytes,
+            keep_literals: cfg.keep_literals,
+            ..AnalyzerConfig::default()
+        },
+        session: SessionOptions {
+            record_params: cfg.record_params,
+        },
+        resolve_identity,
+    };
+    Ok(Pipeline::new(pc, clock, out))
+}
+
+fn run_main(a: RunArgs) -> Result<()> {
+    check_privileges()?;
+    let mut cfg = load_config(&a.common)?;
+    if !a.postgres_ports.is_empty() {
+        cfg.postgres_ports = a.postgres_ports.clone();
+    }
+    if !a.mysql_ports.is_empty() {
+        cfg.mysql_ports = a.mysql_ports.clone();
+    }
+    cfg.postgres_sockets
+        .extend(a.postgres_sockets.iter().cloned());
+    cfg.mysql_sockets.extend(a.mysql_sockets.iter().cloned());
+    cfg.validate()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(a, cfg))
+}
+
+async fn run(a: RunArgs, cfg: Config) -> Result<()> {
+    let (pg, my) = dbgov::capture::engine_ids();
+    let mut ports: Vec<(u16, u32)> = cfg.postgres_ports.iter().map(|&p| (p, pg)).collect();
+    ports.extend(cfg.mysql_ports.iter().map(|&p| (p, my)));
+    let watch = Watch {
+        ports,
+        unix_paths: cfg.socket_paths(),
+        ring_bytes: cfg.ring_buffer_mib << 20,
+    };
+    let clock = Clock::now();
+    let mut pipeline = build_pipeline(&cfg, clock, true)?;
+    let mut capture = Capture::start(&watch)?;
+    let mut recorder = match &a.record {
+        Some(p) => Some(
+            dbgov::record::Writer::create(p, clock.offset_ns())
+                .with_context(|| format!("creating {}", p.display()))?,
+        ),
+        None => None,
+    };
+    for ev in capture.seed(&watch) {
+        pipeline.seed_connection(&ev)?;
+    }
+    let ring = capture.ring()?;
+    let mut ring = AsyncFd::new(ring).context("registering the ring buffer with the event loop")?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    if let Some(p) = &a.ready_file {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing ready file {}", p.display()))?;
+    }
+    tracing_init();
+    tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
+    let mut flush_tick = tokio::time::interval(Duration::from_millis(200));
+    let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
+    let mut last_counters = [0u64; agent_common::COUNTERS_LEN as usize];
+    let mut last_reap = Instant::now();
+    loop {
+        tokio::select! {
+            guard = ring.readable_mut() => {
+                let mut guard = guard?;
+                let rb = guard.get_inner_mut();
+                while let Some(item) = rb.next() {
+                    if let Some(r) = recorder.as_mut() {
+                        r.write(&item)?;
+                    }
+                    pipeline.handle_record(&item)?;
+                }
+                guard.clear_ready();
+            }
+            _ = flush_tick.tick() => {
+                pipeline.flush()?;
+            }
+            _ = housekeeping.tick() => {
+                let now = audit::now_monotonic_ns();
+                let c = capture.counters()?;
+                report_losses(&mut pipeline, &last_counters, &c, now)?;
+                last_counters = c;
+                if last_reap.elapsed() >= Duration::from_secs(1) {
+                    let dead = pipeline.reap(now)?;
+                    capture.forget(&dead);
+                    last_reap = Instant::now();
+                }
+                if let Some(r) = recorder.as_mut() {
+                    r.flush()?;
+                }
+            }
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+        }
+    }
+    // Drain what the kernel already produced, then end every open session.
+    {
+        let rb = ring.get_mut();
+        while let Some(item) = rb.next() {
+            if let Some(r) = recorder.as_mut() {
+                r.write(&item)?;
+            }
+            pipeline.handle_record(&item)?;
+        }
+    }
+    let now = audit::now_monotonic_ns();
+    let c = capture.counters()?;
+    report_losses(&mut pipeline, &last_counters, &c, now)?;
+    pipeline.close_all(now)?;
+    if let Some(r) = recorder.as_mut() {
+        r.flush()?;
+    }
+    if let Some(p) = &a.ready_file {
+        let _ = std::fs::remove_file(p);
+    }
+    let s = &pipeline.stats;
+    eprintln!(
+        "dbgov: stopped after {} records, {} statements, {} events, {} gaps",
+        s.records, s.statements, s.events, s.gaps
+    );
+    Ok(())
+}
+
+fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Result<()> {
+    use agent_common::*;
+    let d = |i: u32| now_c[i as usize].saturating_sub(last[i as usize]);
+    if d(CNT_RING_FULL_CHUNKS) > 0 {
+        p.host_gap(
+            "ring_buffer_full",
+            d(CNT_RING_FULL_BYTES),
+            d(CNT_RING_FULL_CHUNKS),
+            now,
+        )?;
+    }
+    if d(CNT_TRUNC_CHUNKS) > 0 {
+        p.host_gap("truncated", d(CNT_TRUNC_BYTES), d(CNT_TRUNC_CHUNKS), now)?;
+    }
+    if d(CNT_RING_FULL_CONN) > 0 {
+        p.host_gap(
+            "ring_buffer_full_connection_events",
+            0,
+            d(CNT_RING_FULL_CONN),
+            now,
+        )?;
+    }
+    if d(CNT_STASH_FULL) > 0 {
+        p.host_gap("stash_full", 0, d(CNT_STASH_FULL), now)?;
+    }
+    Ok(())
+}
+
+fn tracing_init() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DBGOV_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
+}
+
+fn replay(a: ReplayArgs) -> Result<()> {
+    let mut cfg = load_config(&a.common)?;
+    if a.common.output.is_none() {
+        cfg.output = "none".into();
+    }
+    let (offset, records) = dbgov::record::read_all(Path::new(&a.file))
+        .with_context(|| format!("reading {}", a.file.display()))?;
+    let bytes: usize = records.iter().map(Vec::len).sum();
+    let mut total_statements = 0;
+    let start = Instant::now();
+    let cpu0 = cpu_seconds();
+    for _ in 0..a.repeat.max(1) {
+        let mut p = build_pipeline(&cfg, Clock::with_offset(offset), false)?;
+        for r in &records {
+            p.handle_record(r)?;
+        }
+        p.close_all(0)?;
+        total_statements += p.stats.statements;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let out = serde_json::json!({
+        "records": records.len() as u64 * a.repeat.max(1) as u64,
+        "bytes": bytes as u64 * a.repeat.max(1) as u64,
+        "statements": total_statements,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "statements_per_second": total_statements as f64 / wall.max(1e-9),
+        "statements_per_cpu_second": total_statements as f64 / cpu.max(1e-9),
+    });
+    eprintln!("{out}");
+    Ok(())
+}
+
+fn cpu_seconds() -> f64 {
+    let mut ru: libc::rusage = unsafe_zeroed_rusage();
+    // SAFETY: ru is a valid out-pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+fn unsafe_zeroed_rusage() -> libc::rusage {
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}

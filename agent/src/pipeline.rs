@@ -1,0 +1,710 @@
+//! Everything after the kernel: raw ring-buffer records in, audit events out.
+//!
+//! The same [`Pipeline`] runs for live capture (`dbgov run`) and offline (`dbgov replay`), so
+//! every stage after the kernel is exercised by both. Per connection it keeps the reassembly
+//! state, the protocol conversation and the process identity. A loopback connection is seen
+//! twice (client socket and server socket): the two are paired by their addresses and only the
+//! client side is decoded, so each statement yields exactly one event naming both processes.
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use agent_common::{
+    ConnEvent, Direction, EventHeader, EventKind, ENGINE_MYSQL, FAMILY_INET, FAMILY_INET6,
+    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER,
+};
+
+use crate::audit::{self, Clock, Event, Host, IdGen, Kind};
+use crate::identity::{IdentityCache, ProcessInfo};
+use crate::policy::{EvalContext, Policy};
+use crate::session::mysql::MysqlSession;
+use crate::session::postgres::PgSession;
+use crate::session::{
+    Conversation, Flow, SessionEvent, SessionInfo, SessionOptions, StatementRecord, Status,
+};
+use crate::sink::{JsonLines, SinkError};
+use crate::sql::{Analyzer, AnalyzerConfig, Dialect};
+use crate::stream::{Assembler, Piece};
+
+/// Errors of the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// Database engine of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgresql",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
+
+/// Settings of the userspace pipeline.
+pub struct PipelineConfig {
+    pub host: Host,
+    pub policy: Policy,
+    pub analyzer: AnalyzerConfig,
+    pub session: SessionOptions,
+    /// Resolve process identities from /proc (off for replays of foreign captures).
+    pub resolve_identity: bool,
+}
+
+/// Counters the pipeline keeps about itself.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub records: u64,
+    pub malformed_records: u64,
+    pub statements: u64,
+    pub events: u64,
+    pub gaps: u64,
+    pub unknown_conn_chunks: u64,
+}
+
+/// Key pairing the two local ends of one TCP connection: (client ip, client port, server port).
+type PairKey = (IpAddr, u16, u16);
+
+struct Conn {
+    id: u64,
+    role: u32,
+    engine: Engine,
+    transport: &'static str,
+    tgid: u32,
+    fd: u32,
+    client_addr: Option<String>,
+    server_addr: Option<String>,
+    pair: Option<PairKey>,
+    peer: Option<u64>,
+    /// The other end of a loopback pair is decoded instead of this one.
+    mirror: bool,
+    session: Box<dyn Conversation>,
+    asm: [Assembler; 2],
+    process: Option<Arc<ProcessInfo>>,
+}
+
+/// The userspace pipeline.
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    clock: Clock,
+    ids: IdGen,
+    identity: IdentityCache,
+    analyzer: Analyzer,
+    conns: HashMap<u64, Conn>,
+    pairs: HashMap<(PairKey, u32), u64>,
+    /// PostgreSQL table OID -> name, learned from single-table statements.
+    oid_names: HashMap<u32, String>,
+    out: JsonLines,
+    scratch: Vec<SessionEvent>,
+    pub stats: Stats,
+}
+
+fn flow_of(role: u32, dir: Direction) -> Flow {
+    match (role == ROLE_SERVER, dir) {
+        (false, Direction::Egress) | (true, Direction::Ingress) => Flow::ClientToServer,
+        _ => Flow::ServerToClient,
+    }
+}
+
+fn ip_of(family: u32, addr: &[u8; 16]) -> Option<IpAddr> {
+    match family {
+        FAMILY_INET => Some(IpAddr::V4(Ipv4Addr::new(
+            addr[0], addr[1], addr[2], addr[3],
+        ))),
+        FAMILY_INET6 => {
+            let v6 = Ipv6Addr::from(*addr);
+            Some(
+                v6.to_ipv4_mapped()
+                    .map(IpAddr::V4)
+                    .unwrap_or(IpAddr::V6(v6)),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn fmt_addr(ip: IpAddr, port: u16) -> String {
+    match ip {
+        IpAddr::V4(v) => format!("{v}:{port}"),
+        IpAddr::V6(v) => format!("[{v}]:{port}"),
+    }
+}
+
+fn cstr_path(p: &[u8]) -> String {
+    let end = p.iter().position(|&c| c == 0).unwrap_or(p.len());
+    String::from_utf8_lossy(&p[..end]).into_owned()
+}
+
+/// Reads a `#[repr(C)]` POD record from the front of `b`, with a length check.
+fn read_pod<T: Copy>(b: &[u8]) -> Option<T> {
+    if b.len() < std::mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: length checked above; T is a plain repr(C) type without invalid bit patterns
+    // (integers and byte arrays only); read_unaligned copes with any alignment.
+    Some(unsafe { std::ptr::read_unaligned(b.as_ptr().cast::<T>()) })
+}
+
+impl Pipeline {
+    pub fn new(cfg: PipelineConfig, clock: Clock, out: JsonLines) -> Self {
+        let analyzer = Analyzer::new(cfg.analyzer.clone());
+        Self {
+            cfg,
+            clock,
+            ids: IdGen::new(),
+            identity: IdentityCache::default(),
+            analyzer,
+            conns: HashMap::new(),
+            pairs: HashMap::new(),
+            oid_names: HashMap::new(),
+            out,
+            scratch: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    pub fn flush(&mut self) -> Result<(), PipelineError> {
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// Number of connections being tracked.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Feeds one raw ring-buffer record.
+    pub fn handle_record(&mut self, rec: &[u8]) -> Result<(), PipelineError> {
+        self.stats.records += 1;
+        let Some(hdr) = read_pod::<EventHeader>(rec) else {
+            self.stats.malformed_records += 1;
+            return Ok(());
+        };
+        match EventKind::from_u32(hdr.kind) {
+            Some(EventKind::Data) => {
+                let hl = std::mem::size_of::<EventHeader>();
+                let Some(data) = rec.get(hl..hl + hdr.captured_len as usize) else {
+                    self.stats.malformed_records += 1;
+                    return Ok(());
+                };
+                self.on_data(&hdr, data)
+            }
+            Some(EventKind::ConnOpen) => match read_pod::<ConnEvent>(rec) {
+                Some(ev) => self.on_open(&ev),
+                None => {
+                    self.stats.malformed_records += 1;
+                    Ok(())
+                }
+            },
+            Some(EventKind::ConnClose) => self.on_close(hdr.conn_id, hdr.ts_ns),
+            None => {
+                self.stats.malformed_records += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Registers a connection found open at startup (from /proc). Its streams are joined
+    /// mid-session, so both decoders resynchronise first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn seed_connection(&mut self, ev: &ConnEvent) -> Result<(), PipelineError> {
+        self.open(ev, true)
+    }
+
+    fn on_open(&mut self, ev: &ConnEvent) -> Result<(), PipelineError> {
+        self.open(ev, false)
+    }
+
+    fn open(&mut self, ev: &ConnEvent, mid_session: bool) -> Result<(), PipelineError> {
+        let engine = if ev.engine == ENGINE_MYSQL {
+            Engine::Mysql
+        } else {
+            Engine::Postgres
+        };
+        let session: Box<dyn Conversation> = match (engine, mid_session) {
+            (Engine::Postgres, false) => Box::new(PgSession::new(self.cfg.session.clone())),
+            (Engine::Postgres, true) => Box::new(PgSession::mid_session(self.cfg.session.clone())),
+            (Engine::Mysql, _) => Box::new(MysqlSession::new(self.cfg.session.clone())),
+        };
+        let tgid = ev.hdr.tgid;
+        let fd = ev.hdr.fd;
+        let process = self.lookup(tgid);
+        let (mut client_addr, mut server_addr, mut pair, transport) = (None, None, None, "tcp");
+        let transport = if ev.family == FAMILY_UNIX {
+            let path = cstr_path(&ev.path);
+            client_addr = Some(path.clone());
+            server_addr = Some(path);
+            "unix"
+        } else {
+            let ip = ip_of(ev.family, &ev.addr);
+            if ev.role == ROLE_CLIENT {
+                server_addr = ip.map(|ip| fmt_addr(ip, ev.port as u16));
+                if let Some((lip, lport)) = local_endpoint(tgid, fd) {
+                    client_addr = Some(fmt_addr(lip, lport));
+                    pair = Some((lip, lport, ev.port as u16));
+                }
+            } else {
+                server_addr = Some(format!(":{}", ev.port));
+                if let Some(ip) = ip.filter(|_| ev.peer_port != 0) {
+                    client_addr = Some(fmt_addr(ip, ev.peer_port as u16));
+                    pair = Some((ip, ev.peer_port as u16, ev.port as u16));
+                }
+            }
+            transport
+        };
+        let mut conn = Conn {
+            id: ev.hdr.conn_id,
+            role: ev.role,
+            engine,
+            transport,
+            tgid,
+            fd,
+            client_addr,
+            server_addr,
+            pair,
+            peer: None,
+            mirror: false,
+            session,
+            asm: [Assembler::new(), Assembler::new()],
+            process,
+        };
+        if let Some(key) = pair {
+            let other_role = if ev.role == ROLE_CLIENT {
+                ROLE_SERVER
+            } else {
+                ROLE_CLIENT
+            };
+            if let Some(&peer_id) = self.pairs.get(&(key, other_role)) {
+                if let Some(peer) = self.conns.get_mut(&peer_id) {
+                    peer.peer = Some(conn.id);
+                    conn.peer = Some(peer_id);
+                    if ev.role == ROLE_CLIENT {
+                        peer.mirror = true;
+                    } else {
+                        conn.mirror = true;
+                    }
+                }
+            }
+            self.pairs.insert((key, ev.role), conn.id);
+        }
+        if let Some(old) = self.conns.insert(conn.id, conn) {
+            self.forget_pair(&old);
+        }
+        Ok(())
+    }
+
+    fn forget_pair(&mut self, c: &Conn) {
+        if let Some(key) = c.pair {
+            if self.pairs.get(&(key, c.role)) == Some(&c.id) {
+                self.pairs.remove(&(key, c.role));
+            }
+        }
+        if let Some(p) = c.peer {
+            if let Some(peer) = self.conns.get_mut(&p) {
+                peer.peer = None;
+            }
+        }
+    }
+
+    fn lookup(&mut self, pid: u32) -> Option<Arc<ProcessInfo>> {
+        if !self.cfg.resolve_identity {
+            return None;
+        }
+        self.identity.lookup(pid).ok()
+    }
+
+    fn on_data(&mut self, hdr: &EventHeader, data: &[u8]) -> Result<(), PipelineError> {
+        let Some(dir) = Direction::from_u32(hdr.direction) else {
+            self.stats.malformed_records += 1;
+            return Ok(());
+        };
+        let Some(mut conn) = self.conns.remove(&hdr.conn_id) else {
+            self.stats.unknown_conn_chunks += 1;
+            return Ok(());
+        };
+        if conn.tgid != hdr.tgid {
+            // A forking server handed the connection to a child (PostgreSQL's backend).
+            conn.tgid = hdr.tgid;
+            conn.process = self.lookup(hdr.tgid);
+        }
+        if conn.mirror {
+            conn.asm[dir as usize].push(hdr.stream_offset, data, |_| {});
+            self.conns.insert(conn.id, conn);
+            return Ok(());
+        }
+        let flow = flow_of(conn.role, dir);
+        let mut events = std::mem::take(&mut self.scratch);
+        let session = &mut conn.session;
+        conn.asm[dir as usize].push(hdr.stream_offset, data, |piece| match piece {
+            Piece::Data(d) => session.on_data(flow, d, hdr.ts_ns, &mut events),
+            Piece::Gap(n) => session.on_gap(flow, n, hdr.ts_ns, &mut events),
+        });
+        let r = self.emit_all(&conn, &mut events, hdr.ts_ns);
+        self.scratch = events;
+        self.conns.insert(conn.id, conn);
+        r
+    }
+
+    fn on_close(&mut self, conn_id: u64, ts: u64) -> Result<(), PipelineError> {
+        let Some(mut conn) = self.conns.remove(&conn_id) else {
+            return Ok(());
+        };
+        self.forget_pair(&conn);
+        if conn.mirror {
+            return Ok(());
+        }
+        let mut events = std::mem::take(&mut self.scratch);
+        conn.session.on_close(ts, &mut events);
+        let r = self.emit_all(&conn, &mut events, ts);
+        self.scratch = events;
+        r
+    }
+
+    /// Ends sessions whose process is gone (a process exit closes its sockets without a
+    /// `close` syscall). Returns the (tgid, fd) keys to drop from the kernel map.
+    pub fn reap(&mut self, now_ns: u64) -> Result<Vec<(u32, u32)>, PipelineError> {
+        let dead: Vec<u64> = self
+            .conns
+            .values()
+            .filter(|c| !crate::identity::alive(c.tgid))
+            .map(|c| c.id)
+            .collect();
+        let mut keys = Vec::new();
+        for id in dead {
+            if let Some(c) = self.conns.get(&id) {
+                keys.push((c.tgid, c.fd));
+                self.identity.forget(c.tgid);
+            }
+            self.on_close(id, now_ns)?;
+        }
+        Ok(keys)
+    }
+
+    /// Ends every session (shutdown).
+    pub fn close_all(&mut self, now_ns: u64) -> Result<(), PipelineError> {
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            self.on_close(id, now_ns)?;
+        }
+        self.flush()
+    }
+
+    /// Emits a host-level gap event (kernel loss counters).
+    pub fn host_gap(
+        &mut self,
+        reason: &str,
+        bytes: u64,
+        events: u64,
+        now_ns: u64,
+    ) -> Result<(), PipelineError> {
+        self.stats.gaps += 1;
+        let ev = self.base_event(Kind::Gap, now_ns);
+        let ev = Event {
+            gap: Some(audit::Gap {
+                reason: reason.into(),
+                bytes,
+                flow: None,
+                events: Some(events),
+            }),
+            ..ev
+        };
+        self.write(&ev)
+    }
+
+    fn write(&mut self, ev: &Event) -> Result<(), PipelineError> {
+        self.stats.events += 1;
+        self.out.write(ev)?;
+        Ok(())
+    }
+
+    fn base_event(&self, kind: Kind, ts_ns: u64) -> Event {
+        Event {
+            schema: audit::SCHEMA,
+            event_id: self.ids.next(),
+            time: audit::rfc3339(self.clock.wall_ns(ts_ns)),
+            kind,
+            host: self.cfg.host.clone(),
+            client: None,
+            server: None,
+            db: None,
+            session: None,
+            statement: None,
+            outcome: None,
+            classification: None,
+            policy: None,
+            gap: None,
+        }
+    }
+
+    /// Fills the client/server/db/session parts of an event for `conn`.
+    fn conn_event(&self, conn: &Conn, kind: Kind, ts_ns: u64) -> Event {
+        let mut ev = self.base_event(kind, ts_ns);
+        let peer = conn.peer.and_then(|p| self.conns.get(&p));
+        let (client_proc, server_pid, server_exe) = if conn.role == ROLE_CLIENT {
+            let sp = peer.and_then(|p| p.process.as_ref());
+            (
+                conn.process.as_ref(),
+                peer.map(|p| p.tgid),
+                sp.and_then(|p| p.exe.clone()),
+            )
+        } else {
+            let cp = peer.and_then(|p| p.process.as_ref());
+            (
+                cp,
+                Some(conn.tgid),
+                conn.process.as_ref().and_then(|p| p.exe.clone()),
+            )
+        };
+        ev.client = Some(match client_proc {
+            Some(p) => audit::Client::from_process(p, conn.client_addr.clone()),
+            None => audit::Client {
+                addr: conn.client_addr.clone(),
+                ..Default::default()
+            },
+        });
+        ev.server = Some(audit::Server {
+            pid: server_pid,
+            exe: server_exe,
+            addr: conn.server_addr.clone(),
+        });
+        let info = conn.session.info();
+        ev.db = Some(audit::Db {
+            engine: conn.engine.name(),
+            user: info.user.clone(),
+            name: info.database.clone(),
+            application: info.application.clone(),
+        });
+        ev.session = Some(session_fields(conn, info));
+        ev
+    }
+
+    fn emit_all(
+        &mut self,
+        conn: &Conn,
+        events: &mut Vec<SessionEvent>,
+        ts: u64,
+    ) -> Result<(), PipelineError> {
+        for e in events.drain(..) {
+            match e {
+                SessionEvent::Start(_) => {
+                    let ev = self.conn_event(conn, Kind::SessionStart, ts);
+                    self.write(&ev)?;
+                }
+                SessionEvent::Update(_) => {}
+                SessionEvent::End => {
+                    let ev = self.conn_event(conn, Kind::SessionEnd, ts);
+                    self.write(&ev)?;
+                }
+                SessionEvent::Gap {
+                    flow,
+                    bytes,
+                    reason,
+                } => {
+                    self.stats.gaps += 1;
+                    let mut ev = self.conn_event(conn, Kind::Gap, ts);
+                    ev.gap = Some(audit::Gap {
+                        reason,
+                        bytes,
+                        flow: Some(match flow {
+                            Flow::ClientToServer => "client_to_server",
+                            Flow::ServerToClient => "server_to_client",
+                        }),
+                        events: None,
+                    });
+                    self.write(&ev)?;
+                }
+                SessionEvent::Statement(rec) => {
+                    self.stats.statements += 1;
+                    let ev = self.statement_event(conn, &rec);
+                    self.write(&ev)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn statement_event(&mut self, conn: &Conn, rec: &StatementRecord) -> Event {
+        let mut ev = self.conn_event(conn, Kind::Statement, rec.end_ns);
+        ev.time = audit::rfc3339(self.clock.wall_ns(rec.start_ns));
+        let dialect = match conn.engine {
+            Engine::Postgres => Dialect::Postgres,
+            Engine::Mysql => Dialect::MySql,
+        };
+        let mut st = audit::Statement {
+            prepared: rec.prepared,
+            name: rec.statement_name.clone(),
+            params: rec.params,
+            param_values: rec.param_values.clone(),
+            copy_bytes: rec.copy_bytes,
+            ..Default::default()
+        };
+        let tag_kind = rec.tag.clone();
+        let mut literals = Vec::new();
+        let mut has_where = false;
+        if let Some(text) = rec.text.as_deref() {
+            let (a, lits) = self.analyzer.analyze(dialect, text);
+            literals = lits;
+            has_where = a.has_where;
+            st.text = Some(a.redacted_text.clone());
+            st.kind = if a.parse_error.is_none() && !a.kind.is_empty() {
+                Some(a.kind.clone())
+            } else {
+                tag_kind
+                    .clone()
+                    .or_else(|| Some(a.kind.clone()).filter(|k| !k.is_empty()))
+            };
+            st.fingerprint = Some(a.fingerprint.clone());
+            st.tables = a.tables.clone();
+            st.columns.read = a.columns_read.clone();
+            st.columns.written = a.columns_written.clone();
+            st.parse_error = a.parse_error.clone();
+            // `*` and unqualified columns: resolve from the wire's result metadata.
+            if !a.star.is_empty() || !a.unresolved_columns.is_empty() {
+                let single = (a.tables.len() == 1).then(|| a.tables[0].clone());
+                for c in &rec.columns {
+                    let table = c
+                        .table
+                        .clone()
+                        .or_else(|| c.table_oid.and_then(|o| self.oid_names.get(&o).cloned()))
+                        .or_else(|| single.clone().filter(|_| c.table_oid.is_some()));
+                    if let Some(t) = table {
+                        let col = format!("{t}.{}", c.org_name.as_deref().unwrap_or(&c.name));
+                        if !st.columns.read.contains(&col) {
+                            st.columns.read.push(col);
+                        }
+                    }
+                }
+                st.columns.read.sort();
+            }
+            if a.tables.len() == 1 {
+                for c in &rec.columns {
+                    if let Some(oid) = c.table_oid {
+                        if self.oid_names.len() < 100_000 {
+                            self.oid_names
+                                .entry(oid)
+                                .or_insert_with(|| a.tables[0].clone());
+                        }
+                    }
+                }
+            }
+        } else {
+            st.kind = tag_kind;
+        }
+        let duration_us = rec.end_ns.saturating_sub(rec.start_ns) / 1000;
+        ev.outcome = Some(audit::Outcome {
+            status: match rec.status {
+                Status::Ok => "ok",
+                Status::Error => "error",
+                Status::Incomplete => "incomplete",
+            },
+            rows: rec.rows,
+            error_code: rec.error_code.clone(),
+            error_message: rec.error_message.clone(),
+            duration_us: Some(duration_us),
+        });
+        let mut cols: Vec<String> = st.columns.read.clone();
+        cols.extend(st.columns.written.iter().cloned());
+        let client = ev.client.as_ref();
+        let db = ev.db.as_ref();
+        let kind = st.kind.clone().unwrap_or_default();
+        let ctx = EvalContext {
+            engine: conn.engine.name(),
+            db_name: db.and_then(|d| d.name.as_deref()),
+            db_user: db.and_then(|d| d.user.as_deref()),
+            kind: &kind,
+            tables: &st.tables,
+            columns: &cols,
+            literals: &literals,
+            has_where,
+            client_user: client.and_then(|c| c.user.as_deref()),
+            client_login_user: client.and_then(|c| c.login_user.as_deref()),
+            client_exe: client.and_then(|c| c.exe.as_deref()),
+            client_container_id: client.and_then(|c| c.container_id.as_deref()),
+            client_groups: client.map(|c| c.groups.as_slice()).unwrap_or(&[]),
+            host_environment: self.cfg.host.environment.as_deref(),
+            host_labels: &self.cfg.host.labels,
+        };
+        let verdict = self.cfg.policy.evaluate(&ctx);
+        ev.classification = Some(audit::Classification {
+            classes: verdict.classes.clone(),
+            level: verdict.level.map(|l| level_name(l).to_owned()),
+        });
+        ev.policy = Some(audit::PolicyResult {
+            verdict: action_name(verdict.action).to_owned(),
+            rules: verdict.rules.clone(),
+            severity: verdict.severity.clone(),
+            message: verdict.message.clone(),
+        });
+        ev.statement = Some(st);
+        ev
+    }
+}
+
+fn level_name(l: crate::policy::Level) -> &'static str {
+    use crate::policy::Level;
+    match l {
+        Level::Public => "public",
+        Level::Internal => "internal",
+        Level::Confidential => "confidential",
+        Level::Restricted => "restricted",
+    }
+}
+
+fn action_name(a: crate::policy::Action) -> &'static str {
+    use crate::policy::Action;
+    match a {
+        Action::Allow => "allow",
+        Action::Alert => "alert",
+        Action::Mask => "mask",
+        Action::Hold => "hold",
+        Action::Block => "block",
+    }
+}
+
+fn session_fields(conn: &Conn, info: &SessionInfo) -> audit::Session {
+    audit::Session {
+        id: format!("{:016x}", conn.id),
+        transport: conn.transport,
+        tls: info.tls,
+        inspectable: info.inspectable,
+        observed_at: if conn.role == ROLE_CLIENT {
+            "client"
+        } else {
+            "server"
+        },
+        server_version: info.server_version.clone(),
+        backend_id: info.backend_id,
+    }
+}
+
+/// The local address of a process's TCP socket, from `/proc/PID/fd` and `/proc/net/tcp{,6}`.
+pub fn local_endpoint(tgid: u32, fd: u32) -> Option<(IpAddr, u16)> {
+    let link = std::fs::read_link(format!("/proc/{tgid}/fd/{fd}")).ok()?;
+    let inode: u64 = link
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()?;
+    for file in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{tgid}/net/{file}")).ok()?;
+        for e in crate::capture::parse_proc_net_tcp(&text) {
+            if e.inode == inode {
+                return Some((e.local.0, e.local.1));
+            }
+        }
+    }
+    None
+}

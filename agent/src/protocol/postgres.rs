@@ -1,0 +1,709 @@
+//! PostgreSQL protocol v3 decoder: pure code over bytes.
+//!
+//! [`FrontendDecoder`] decodes what a client sends (startup packets, simple and extended query
+//! messages, COPY data), [`BackendDecoder`] what a server sends. Both follow the
+//! postgres-protocol convention: `decode(&mut BytesMut) -> Result<Option<Message>, DecodeError>`,
+//! where `Ok(None)` means "need more bytes". The frame length is checked against a maximum
+//! *before* anything is buffered, and every on-wire count is checked before it is used.
+//! `DataRow` and `CopyData` bodies are never buffered: they are counted and skipped, so a huge
+//! result costs no memory.
+use bytes::{Buf, Bytes, BytesMut};
+
+/// Default largest frame the decoders buffer (a Query or Parse text can be large).
+pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
+
+const PROTOCOL_V3: u32 = 196_608;
+const SSL_REQUEST: u32 = 80_877_103;
+const GSSENC_REQUEST: u32 = 80_877_104;
+const CANCEL_REQUEST: u32 = 80_877_102;
+
+/// Errors of the PostgreSQL decoder. After an error the caller should treat the stream as
+/// having a gap and call `resync`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("invalid frame length {len} for message {tag:?}")]
+    BadLength { tag: char, len: u32 },
+    #[error("startup packet length {0} out of range")]
+    BadStartupLength(u32),
+    #[error("unknown message type {0:#04x}")]
+    UnknownTag(u8),
+    #[error("malformed {tag:?} message: {what}")]
+    Malformed { tag: char, what: &'static str },
+}
+
+/// A message from the client.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrontendMessage {
+    Startup {
+        version: u32,
+        params: Vec<(String, String)>,
+    },
+    SslRequest,
+    GssEncRequest,
+    CancelRequest {
+        pid: u32,
+    },
+    Query {
+        text: Bytes,
+    },
+    Parse {
+        name: String,
+        text: Bytes,
+        param_types: u16,
+    },
+    Bind {
+        portal: String,
+        statement: String,
+        params: Vec<Option<Bytes>>,
+        param_formats: Vec<i16>,
+    },
+    Describe {
+        portal: bool,
+        name: String,
+    },
+    Execute {
+        portal: String,
+        max_rows: u32,
+    },
+    Close {
+        portal: bool,
+        name: String,
+    },
+    Sync,
+    Flush,
+    Terminate,
+    /// COPY payload from the client: only its size is kept.
+    CopyData {
+        len: usize,
+    },
+    CopyDone,
+    CopyFail {
+        message: String,
+    },
+    /// Password / SASL messages: not kept.
+    Auth,
+    FunctionCall,
+    /// A frame larger than the decoder's maximum, skipped without buffering.
+    Oversize {
+        tag: u8,
+        len: usize,
+    },
+}
+
+/// A column of a RowDescription.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldDescription {
+    pub name: String,
+    pub table_oid: u32,
+    pub attnum: i16,
+    pub type_oid: u32,
+}
+
+/// Fields of an ErrorResponse / NoticeResponse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorFields {
+    pub severity: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A message from the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackendMessage {
+    /// The single-byte answer to an SSLRequest / GSSENCRequest: `b'S'`/`b'G'` accepted, `b'N'` refused.
+    SslResponse {
+        accepted: bool,
+    },
+    Authentication {
+        code: u32,
+    },
+    ParameterStatus {
+        name: String,
+        value: String,
+    },
+    BackendKeyData {
+        pid: u32,
+    },
+    ReadyForQuery {
+        status: u8,
+    },
+    RowDescription {
+        fields: Vec<FieldDescription>,
+    },
+    /// A result row: counted, not stored.
+    DataRow,
+    CommandComplete {
+        tag: String,
+    },
+    EmptyQueryResponse,
+    ErrorResponse(ErrorFields),
+    NoticeResponse,
+    ParseComplete,
+    BindComplete,
+    CloseComplete,
+    NoData,
+    ParameterDescription {
+        count: u16,
+    },
+    PortalSuspended,
+    CopyInResponse,
+    CopyOutResponse,
+    CopyBothResponse,
+    CopyData {
+        len: usize,
+    },
+    CopyDone,
+    Notification,
+    NegotiateProtocolVersion,
+    FunctionCallResponse,
+    Oversize {
+        tag: u8,
+        len: usize,
+    },
+}
+
+/// State shared by both decoders: bytes left to skip of a counted-but-not-buffered frame.
+#[derive(Clone, Debug, Default)]
+struct Skip {
+    remaining: usize,
+}
+
+impl Skip {
+    /// Drops up to `remaining` bytes from `buf`. Returns true when nothing is left to skip.
+    fn drain(&mut self, buf: &mut BytesMut) -> bool {
+        if self.remaining == 0 {
+            return true;
+        }
+        let n = self.remaining.min(buf.len());
+        buf.advance(n);
+        self.remaining -= n;
+        self.remaining == 0
+    }
+}
+
+/// Reads the 5-byte header (tag, length) without consuming it.
+fn peek_header(buf: &[u8]) -> Option<(u8, u32)> {
+    let h = buf.get(..5)?;
+    Some((h[0], u32::from_be_bytes([h[1], h[2], h[3], h[4]])))
+}
+
+/// Decoder for client-to-server bytes.
+#[derive(Clone, Debug)]
+pub struct FrontendDecoder {
+    max_frame: usize,
+    /// Before the StartupMessage, packets have no type byte.
+    in_startup: bool,
+    skip: Skip,
+}
+
+impl Default for FrontendDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+const FRONTEND_TAGS: &[u8] = b"QPBDECSHXdcfpF";
+const BACKEND_TAGS: &[u8] = b"RSKZTDCIEN123ntsGHWdcAvV";
+
+impl FrontendDecoder {
+    pub fn new(max_frame: usize) -> Self {
+        Self {
+            max_frame,
+            in_startup: true,
+            skip: Skip::default(),
+        }
+    }
+
+    /// A decoder for a connection joined after its startup phase.
+    pub fn mid_session(max_frame: usize) -> Self {
+        Self {
+            max_frame,
+            in_startup: false,
+            skip: Skip::default(),
+        }
+    }
+
+    pub fn in_startup(&self) -> bool {
+        self.in_startup
+    }
+
+    /// After an SSLRequest refused by the server (or a GSSENCRequest), the client sends a new
+    /// startup packet.
+    pub fn expect_startup(&mut self) {
+        self.in_startup = true;
+    }
+
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<FrontendMessage>, DecodeError> {
+        if !self.skip.drain(buf) {
+            return Ok(None);
+        }
+        if self.in_startup {
+            return self.decode_startup(buf);
+        }
+        let Some((tag, len)) = peek_header(buf) else {
+            return Ok(None);
+        };
+        if !FRONTEND_TAGS.contains(&tag) {
+            return Err(DecodeError::UnknownTag(tag));
+        }
+        if len < 4 {
+            return Err(DecodeError::BadLength {
+                tag: tag as char,
+                len,
+            });
+        }
+        let body_len = len as usize - 4;
+        // Counted, never buffered.
+        if tag == b'd' {
+            buf.advance(5);
+            self.skip.remaining = body_len;
+            self.skip.drain(buf);
+            return Ok(Some(FrontendMessage::CopyData { len: body_len }));
+        }
+        if body_len > self.max_frame {
+            buf.advance(5);
+            self.skip.remaining = body_len;
+            self.skip.drain(buf);
+            return Ok(Some(FrontendMessage::Oversize { tag, len: body_len }));
+        }
+        if buf.len() < 5 + body_len {
+            buf.reserve(5 + body_len - buf.len());
+            return Ok(None);
+        }
+        buf.advance(5);
+        let body = buf.split_to(body_len).freeze();
+        parse_frontend(tag, body).map(Some)
+    }
+
+    fn decode_startup(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<FrontendMessage>, DecodeError> {
+        let Some(h) = buf.get(..8) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+        let code = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        if !(8..=10_000).contains(&len) {
+            return Err(DecodeError::BadStartupLength(len));
+        }
+        if buf.len() < len as usize {
+            return Ok(None);
+        }
+        buf.advance(8);
+        let mut body = buf.split_to(len as usize - 8).freeze();
+        let msg = match code {
+            SSL_REQUEST => FrontendMessage::SslRequest,
+            GSSENC_REQUEST => FrontendMessage::GssEncRequest,
+            CANCEL_REQUEST => {
+                let pid = if body.remaining() >= 4 {
+                    body.get_u32()
+                } else {
+                    0
+                };
+                FrontendMessage::CancelRequest { pid }
+            }
+            _ => {
+                let mut params = Vec::new();
+                while body.first().is_some_and(|&b| b != 0) {
+                    let k = cstr(&mut body).ok_or(DecodeError::Malformed {
+                        tag: '0',
+                        what: "unterminated startup parameter",
+                    })?;
+                    let v = cstr(&mut body).ok_or(DecodeError::Malformed {
+                        tag: '0',
+                        what: "unterminated startup value",
+                    })?;
+                    params.push((k, v));
+                }
+                self.in_startup = false;
+                FrontendMessage::Startup {
+                    version: code,
+                    params,
+                }
+            }
+        };
+        if code == CANCEL_REQUEST
+            || (code != SSL_REQUEST && code != GSSENC_REQUEST && code != PROTOCOL_V3)
+        {
+            // Cancel requests end the connection; unknown versions are answered with an error.
+            self.in_startup = code == CANCEL_REQUEST;
+        }
+        Ok(Some(msg))
+    }
+
+    /// Discards bytes until something that looks like a frame boundary; returns bytes dropped.
+    pub fn resync(&mut self, buf: &mut BytesMut) -> usize {
+        self.skip.remaining = 0;
+        self.in_startup = false;
+        let dropped = find_boundary(buf, FRONTEND_TAGS, self.max_frame);
+        buf.advance(dropped);
+        dropped
+    }
+}
+
+/// Decoder for server-to-client bytes.
+#[derive(Clone, Debug)]
+pub struct BackendDecoder {
+    max_frame: usize,
+    expect_ssl_response: bool,
+    skip: Skip,
+}
+
+impl Default for BackendDecoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+impl BackendDecoder {
+    pub fn new(max_frame: usize) -> Self {
+        Self {
+            max_frame,
+            expect_ssl_response: false,
+            skip: Skip::default(),
+        }
+    }
+
+    /// The client sent an SSLRequest/GSSENCRequest: the next server byte is a bare `S`/`G`/`N`.
+    pub fn expect_ssl_response(&mut self) {
+        self.expect_ssl_response = true;
+    }
+
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<BackendMessage>, DecodeError> {
+        if !self.skip.drain(buf) {
+            return Ok(None);
+        }
+        if self.expect_ssl_response {
+            let Some(&b) = buf.first() else {
+                return Ok(None);
+            };
+            // An old server may answer with an ErrorResponse instead.
+            if b != b'E' {
+                buf.advance(1);
+                self.expect_ssl_response = false;
+                return Ok(Some(BackendMessage::SslResponse {
+                    accepted: b == b'S' || b == b'G',
+                }));
+            }
+            self.expect_ssl_response = false;
+        }
+        let Some((tag, len)) = peek_header(buf) else {
+            return Ok(None);
+        };
+        if !BACKEND_TAGS.contains(&tag) {
+            return Err(DecodeError::UnknownTag(tag));
+        }
+        if len < 4 {
+            return Err(DecodeError::BadLength {
+                tag: tag as char,
+                len,
+            });
+        }
+        let body_len = len as usize - 4;
+        if tag == b'D' || tag == b'd' {
+            buf.advance(5);
+            self.skip.remaining = body_len;
+            self.skip.drain(buf);
+            return Ok(Some(if tag == b'D' {
+                BackendMessage::DataRow
+            } else {
+                BackendMessage::CopyData { len: body_len }
+            }));
+        }
+        if body_len > self.max_frame {
+            buf.advance(5);
+            self.skip.remaining = body_len;
+            self.skip.drain(buf);
+            return Ok(Some(BackendMessage::Oversize { tag, len: body_len }));
+        }
+        if buf.len() < 5 + body_len {
+            buf.reserve(5 + body_len - buf.len());
+            return Ok(None);
+        }
+        buf.advance(5);
+        let body = buf.split_to(body_len).freeze();
+        parse_backend(tag, body).map(Some)
+    }
+
+    /// Discards bytes until the next ReadyForQuery (`Z 00 00 00 05 I|T|E`), the one message
+    /// whose position is certain. Returns bytes dropped; the `Z` itself is kept.
+    pub fn resync(&mut self, buf: &mut BytesMut) -> usize {
+        self.skip.remaining = 0;
+        self.expect_ssl_response = false;
+        let hay = &buf[..];
+        let mut i = 0;
+        while i + 6 <= hay.len() {
+            if hay[i] == b'Z'
+                && hay[i + 1..i + 5] == [0, 0, 0, 5]
+                && matches!(hay[i + 5], b'I' | b'T' | b'E')
+            {
+                break;
+            }
+            i += 1;
+        }
+        // Keep a possible partial Z at the end.
+        let dropped = if i + 6 <= hay.len() {
+            i
+        } else {
+            hay.len().saturating_sub(5).min(i)
+        };
+        buf.advance(dropped);
+        dropped
+    }
+}
+
+/// Finds the first offset where a plausible frame starts: a known tag and a sane length whose
+/// frame either ends the buffer or is followed by another known tag.
+fn find_boundary(buf: &[u8], tags: &[u8], max_frame: usize) -> usize {
+    let mut i = 0;
+    while i < buf.len() {
+        if tags.contains(&buf[i]) {
+            match peek_header(&buf[i..]) {
+                None => return i,
+                Some((_, len)) if len >= 4 && (len as usize) <= max_frame => {
+                    let end = i + 1 + len as usize;
+                    if end == buf.len() || buf.get(end).is_some_and(|t| tags.contains(t)) {
+                        return i;
+                    }
+                    if end > buf.len() && buf[i] != b'D' && buf[i] != b'd' {
+                        // Incomplete, cannot check what follows: accept if the length fits the
+                        // remaining bytes plausibly (< 1 MiB).
+                        if len < 1 << 20 {
+                            return i;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    buf.len()
+}
+
+fn cstr(b: &mut Bytes) -> Option<String> {
+    let pos = b.iter().position(|&c| c == 0)?;
+    let s = String::from_utf8_lossy(&b[..pos]).into_owned();
+    b.advance(pos + 1);
+    Some(s)
+}
+
+/// Like [`cstr`] but keeps the bytes.
+fn cbytes(b: &mut Bytes) -> Option<Bytes> {
+    let pos = b.iter().position(|&c| c == 0)?;
+    let s = b.split_to(pos);
+    b.advance(1);
+    Some(s)
+}
+
+fn need(b: &Bytes, n: usize, tag: u8, what: &'static str) -> Result<(), DecodeError> {
+    if b.remaining() < n {
+        return Err(DecodeError::Malformed {
+            tag: tag as char,
+            what,
+        });
+    }
+    Ok(())
+}
+
+fn parse_frontend(tag: u8, mut b: Bytes) -> Result<FrontendMessage, DecodeError> {
+    let bad = |what| DecodeError::Malformed {
+        tag: tag as char,
+        what,
+    };
+    Ok(match tag {
+        b'Q' => FrontendMessage::Query {
+            text: cbytes(&mut b).ok_or(bad("unterminated query"))?,
+        },
+        b'P' => {
+            let name = cstr(&mut b).ok_or(bad("unterminated statement name"))?;
+            let text = cbytes(&mut b).ok_or(bad("unterminated query"))?;
+            need(&b, 2, tag, "missing parameter type count")?;
+            let param_types = b.get_u16();
+            need(
+                &b,
+                4 * param_types as usize,
+                tag,
+                "parameter types truncated",
+            )?;
+            FrontendMessage::Parse {
+                name,
+                text,
+                param_types,
+            }
+        }
+        b'B' => {
+            let portal = cstr(&mut b).ok_or(bad("unterminated portal name"))?;
+            let statement = cstr(&mut b).ok_or(bad("unterminated statement name"))?;
+            need(&b, 2, tag, "missing format count")?;
+            let nf = b.get_u16() as usize;
+            need(&b, 2 * nf, tag, "formats truncated")?;
+            let param_formats = (0..nf).map(|_| b.get_i16()).collect();
+            need(&b, 2, tag, "missing parameter count")?;
+            let np = b.get_u16() as usize;
+            let mut params = Vec::with_capacity(np.min(b.remaining() / 4 + 1));
+            for _ in 0..np {
+                need(&b, 4, tag, "parameter length truncated")?;
+                let l = b.get_i32();
+                if l < 0 {
+                    params.push(None);
+                } else {
+                    need(&b, l as usize, tag, "parameter value truncated")?;
+                    params.push(Some(b.split_to(l as usize)));
+                }
+            }
+            FrontendMessage::Bind {
+                portal,
+                statement,
+                params,
+                param_formats,
+            }
+        }
+        b'D' | b'C' => {
+            need(&b, 1, tag, "missing kind")?;
+            let kind = b.get_u8();
+            let name = cstr(&mut b).ok_or(bad("unterminated name"))?;
+            let portal = match kind {
+                b'P' => true,
+                b'S' => false,
+                _ => return Err(bad("kind is neither 'S' nor 'P'")),
+            };
+            if tag == b'D' {
+                FrontendMessage::Describe { portal, name }
+            } else {
+                FrontendMessage::Close { portal, name }
+            }
+        }
+        b'E' => {
+            let portal = cstr(&mut b).ok_or(bad("unterminated portal name"))?;
+            need(&b, 4, tag, "missing row limit")?;
+            FrontendMessage::Execute {
+                portal,
+                max_rows: b.get_u32(),
+            }
+        }
+        b'S' => FrontendMessage::Sync,
+        b'H' => FrontendMessage::Flush,
+        b'X' => FrontendMessage::Terminate,
+        b'c' => FrontendMessage::CopyDone,
+        b'f' => FrontendMessage::CopyFail {
+            message: cstr(&mut b).unwrap_or_default(),
+        },
+        b'p' => FrontendMessage::Auth,
+        b'F' => FrontendMessage::FunctionCall,
+        other => return Err(DecodeError::UnknownTag(other)),
+    })
+}
+
+fn parse_backend(tag: u8, mut b: Bytes) -> Result<BackendMessage, DecodeError> {
+    let bad = |what| DecodeError::Malformed {
+        tag: tag as char,
+        what,
+    };
+    Ok(match tag {
+        b'R' => {
+            need(&b, 4, tag, "missing auth code")?;
+            BackendMessage::Authentication { code: b.get_u32() }
+        }
+        b'S' => {
+            let name = cstr(&mut b).ok_or(bad("unterminated name"))?;
+            let value = cstr(&mut b).ok_or(bad("unterminated value"))?;
+            BackendMessage::ParameterStatus { name, value }
+        }
+        b'K' => {
+            need(&b, 4, tag, "missing pid")?;
+            BackendMessage::BackendKeyData { pid: b.get_u32() }
+        }
+        b'Z' => {
+            need(&b, 1, tag, "missing status")?;
+            BackendMessage::ReadyForQuery { status: b.get_u8() }
+        }
+        b'T' => {
+            need(&b, 2, tag, "missing field count")?;
+            let n = b.get_u16() as usize;
+            // Each field needs at least 19 bytes: check the count before allocating.
+            if n * 19 > b.remaining() {
+                return Err(bad("field count exceeds message"));
+            }
+            let mut fields = Vec::with_capacity(n);
+            for _ in 0..n {
+                let name = cstr(&mut b).ok_or(bad("unterminated field name"))?;
+                need(&b, 18, tag, "field truncated")?;
+                let table_oid = b.get_u32();
+                let attnum = b.get_i16();
+                let type_oid = b.get_u32();
+                b.advance(8);
+                fields.push(FieldDescription {
+                    name,
+                    table_oid,
+                    attnum,
+                    type_oid,
+                });
+            }
+            BackendMessage::RowDescription { fields }
+        }
+        b'C' => BackendMessage::CommandComplete {
+            tag: cstr(&mut b).ok_or(bad("unterminated tag"))?,
+        },
+        b'I' => BackendMessage::EmptyQueryResponse,
+        b'E' => BackendMessage::ErrorResponse(error_fields(&mut b)),
+        b'N' => BackendMessage::NoticeResponse,
+        b'1' => BackendMessage::ParseComplete,
+        b'2' => BackendMessage::BindComplete,
+        b'3' => BackendMessage::CloseComplete,
+        b'n' => BackendMessage::NoData,
+        b't' => {
+            need(&b, 2, tag, "missing parameter count")?;
+            BackendMessage::ParameterDescription { count: b.get_u16() }
+        }
+        b's' => BackendMessage::PortalSuspended,
+        b'G' => BackendMessage::CopyInResponse,
+        b'H' => BackendMessage::CopyOutResponse,
+        b'W' => BackendMessage::CopyBothResponse,
+        b'c' => BackendMessage::CopyDone,
+        b'A' => BackendMessage::Notification,
+        b'v' => BackendMessage::NegotiateProtocolVersion,
+        b'V' => BackendMessage::FunctionCallResponse,
+        other => return Err(DecodeError::UnknownTag(other)),
+    })
+}
+
+fn error_fields(b: &mut Bytes) -> ErrorFields {
+    let mut f = ErrorFields::default();
+    while let Some(&code) = b.first() {
+        if code == 0 {
+            break;
+        }
+        b.advance(1);
+        let Some(v) = cstr(b) else { break };
+        match code {
+            b'V' => f.severity = Some(v),
+            b'S' if f.severity.is_none() => f.severity = Some(v),
+            b'C' => f.code = Some(v),
+            b'M' => f.message = Some(v),
+            _ => {}
+        }
+    }
+    f
+}
+
+/// Splits a CommandComplete tag into the command (`INSERT`, `DROP TABLE`) and its row count.
+pub fn split_tag(tag: &str) -> (String, Option<u64>) {
+    let mut words: Vec<&str> = tag.split_ascii_whitespace().collect();
+    let mut rows = None;
+    while let Some(last) = words.last() {
+        if let Ok(n) = last.parse::<u64>() {
+            if rows.is_none() {
+                rows = Some(n);
+            }
+            words.pop();
+        } else {
+            break;
+        }
+    }
+    (words.join(" ").to_ascii_uppercase(), rows)
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

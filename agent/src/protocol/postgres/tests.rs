@@ -1,0 +1,268 @@
+use super::*;
+
+/// Splits a capture fixture (see tests/fixtures/postgres/capture.py) into (client?, bytes).
+pub(crate) fn chunks(fixture: &[u8]) -> Vec<(bool, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 5 <= fixture.len() {
+        let dir = fixture[i] == b'C';
+        let n = u32::from_le_bytes([
+            fixture[i + 1],
+            fixture[i + 2],
+            fixture[i + 3],
+            fixture[i + 4],
+        ]) as usize;
+        out.push((dir, fixture[i + 5..i + 5 + n].to_vec()));
+        i += 5 + n;
+    }
+    out
+}
+
+const PSQL: &[u8] = include_bytes!("../../../tests/fixtures/postgres/psql_session.bin");
+const PGBENCH: &[u8] = include_bytes!("../../../tests/fixtures/postgres/pgbench_prepared.bin");
+
+fn side(fixture: &[u8], client: bool) -> Vec<u8> {
+    chunks(fixture)
+        .into_iter()
+        .filter(|(c, _)| *c == client)
+        .flat_map(|(_, b)| b)
+        .collect()
+}
+
+fn decode_frontend(bytes: &[u8], step: usize) -> Vec<FrontendMessage> {
+    let mut d = FrontendDecoder::default();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    for piece in bytes.chunks(step) {
+        buf.extend_from_slice(piece);
+        while let Some(m) = d.decode(&mut buf).unwrap() {
+            if matches!(m, FrontendMessage::SslRequest) {
+                d.expect_startup();
+            }
+            out.push(m);
+        }
+    }
+    assert!(buf.is_empty());
+    out
+}
+
+fn decode_backend(bytes: &[u8], step: usize, ssl_first: bool) -> Vec<BackendMessage> {
+    let mut d = BackendDecoder::default();
+    if ssl_first {
+        d.expect_ssl_response();
+    }
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    for piece in bytes.chunks(step) {
+        buf.extend_from_slice(piece);
+        while let Some(m) = d.decode(&mut buf).unwrap() {
+            out.push(m);
+        }
+    }
+    assert!(buf.is_empty());
+    out
+}
+
+#[test]
+fn psql_frontend_messages() {
+    let msgs = decode_frontend(&side(PSQL, true), usize::MAX);
+    let startup = msgs.iter().find_map(|m| match m {
+        FrontendMessage::Startup { params, .. } => Some(params.clone()),
+        _ => None,
+    });
+    let params = startup.expect("startup message");
+    assert!(params.contains(&("user".into(), "postgres".into())));
+    assert!(params.contains(&("database".into(), "fix".into())));
+    assert!(params.contains(&("application_name".into(), "psql".into())));
+    let queries: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            FrontendMessage::Query { text } => Some(String::from_utf8_lossy(text).into_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queries.len(), 8, "{queries:?}");
+    assert_eq!(queries[3], "SELECT * FROM missing_table;");
+    assert_eq!(msgs.last(), Some(&FrontendMessage::Terminate));
+}
+
+#[test]
+fn split_frames_and_many_frames_per_chunk_decode_the_same() {
+    let c = side(PSQL, true);
+    let whole = decode_frontend(&c, usize::MAX);
+    for step in [1, 2, 3, 7, 64] {
+        assert_eq!(decode_frontend(&c, step), whole, "client step {step}");
+    }
+    let s = side(PSQL, false);
+    let ssl = s.first() == Some(&b'N');
+    let whole = decode_backend(&s, usize::MAX, ssl);
+    for step in [1, 5, 13] {
+        assert_eq!(decode_backend(&s, step, ssl), whole, "server step {step}");
+    }
+    let errors: Vec<_> = whole
+        .iter()
+        .filter_map(|m| match m {
+            BackendMessage::ErrorResponse(f) => f.code.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors, vec!["42P01".to_string()]);
+    let rows = whole
+        .iter()
+        .filter(|m| matches!(m, BackendMessage::DataRow))
+        .count();
+    assert_eq!(rows, 3 + 1 + 1);
+    let rd = whole.iter().find_map(|m| match m {
+        BackendMessage::RowDescription { fields } => Some(fields.clone()),
+        _ => None,
+    });
+    let rd = rd.expect("row description");
+    assert_eq!(
+        rd.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["id", "email", "name"]
+    );
+    assert!(rd.iter().all(|f| f.table_oid != 0));
+    assert_eq!(rd.iter().map(|f| f.attnum).collect::<Vec<_>>(), [1, 2, 3]);
+}
+
+#[test]
+fn pgbench_extended_protocol() {
+    let msgs = decode_frontend(&side(PGBENCH, true), 3);
+    let parses = msgs
+        .iter()
+        .filter(|m| matches!(m, FrontendMessage::Parse { .. }))
+        .count();
+    let executes = msgs
+        .iter()
+        .filter(|m| matches!(m, FrontendMessage::Execute { .. }))
+        .count();
+    let binds: Vec<_> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            FrontendMessage::Bind {
+                statement, params, ..
+            } => Some((statement.clone(), params.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(parses, 7, "pgbench prepares each of its 7 statements once");
+    assert_eq!(executes, 35);
+    assert_eq!(binds.len(), 35);
+    assert!(
+        binds.iter().any(|(s, n)| s == "P_1" && *n == 2),
+        "{binds:?}"
+    );
+}
+
+#[test]
+fn oversize_frame_is_skipped_without_buffering() {
+    let mut d = FrontendDecoder::mid_session(1024);
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(b"Q");
+    buf.extend_from_slice(&(4u32 + 5000).to_be_bytes());
+    buf.extend_from_slice(&[b'x'; 100]);
+    assert_eq!(
+        d.decode(&mut buf).unwrap(),
+        Some(FrontendMessage::Oversize {
+            tag: b'Q',
+            len: 5000
+        })
+    );
+    assert!(buf.is_empty());
+    // The rest of the oversize frame is dropped as it arrives, then decoding resumes.
+    buf.extend_from_slice(&[b'x'; 4900]);
+    buf.extend_from_slice(b"X\0\0\0\x04");
+    assert_eq!(
+        d.decode(&mut buf).unwrap(),
+        Some(FrontendMessage::Terminate)
+    );
+}
+
+#[test]
+fn bad_lengths_and_counts_are_errors_not_panics() {
+    let mut d = FrontendDecoder::mid_session(1024);
+    let mut buf = BytesMut::from(&b"Q\0\0\0\x02"[..]);
+    assert!(matches!(
+        d.decode(&mut buf),
+        Err(DecodeError::BadLength { .. })
+    ));
+    // A RowDescription claiming 65535 fields in 10 bytes.
+    let mut b = BackendDecoder::default();
+    let mut buf = BytesMut::from(&b"T\0\0\0\x0e\xff\xff\0\0\0\0\0\0\0\0"[..]);
+    assert!(matches!(
+        b.decode(&mut buf),
+        Err(DecodeError::Malformed { .. })
+    ));
+    // A Bind whose parameter length runs past the message.
+    let mut d = FrontendDecoder::mid_session(1024);
+    let mut buf = BytesMut::from(&b"B\0\0\0\x12\0\0\0\0\0\x01\0\0\x7f\xff\xff\xff"[..]);
+    assert!(matches!(
+        d.decode(&mut buf),
+        Err(DecodeError::Malformed { .. })
+    ));
+}
+
+#[test]
+fn garbage_after_a_gap_resyncs_on_a_frame_boundary() {
+    let mut d = FrontendDecoder::mid_session(1 << 20);
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(b"\x13\x99garbage-bytes");
+    buf.extend_from_slice(b"Q\0\0\0\x0dSELECT 1\0");
+    buf.extend_from_slice(b"X\0\0\0\x04");
+    let dropped = d.resync(&mut buf);
+    assert!(dropped > 0);
+    assert!(matches!(
+        d.decode(&mut buf).unwrap(),
+        Some(FrontendMessage::Query { .. })
+    ));
+    let mut b = BackendDecoder::default();
+    let mut buf = BytesMut::from(&b"\0\x01partial-row-bytesZ\0\0\0\x05I"[..]);
+    b.resync(&mut buf);
+    assert_eq!(
+        b.decode(&mut buf).unwrap(),
+        Some(BackendMessage::ReadyForQuery { status: b'I' })
+    );
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..2000 {
+        let mut buf = BytesMut::new();
+        for _ in 0..(x % 200) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf.extend_from_slice(&[(x & 0xff) as u8]);
+        }
+        let mut f = FrontendDecoder::default();
+        let mut b = BackendDecoder::default();
+        let mut fb = buf.clone();
+        for _ in 0..50 {
+            match f.decode(&mut fb) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    f.resync(&mut fb);
+                }
+            }
+        }
+        for _ in 0..50 {
+            match b.decode(&mut buf) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    b.resync(&mut buf);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn command_tags() {
+    assert_eq!(split_tag("INSERT 0 3"), ("INSERT".into(), Some(3)));
+    assert_eq!(split_tag("SELECT 12"), ("SELECT".into(), Some(12)));
+    assert_eq!(split_tag("DROP TABLE"), ("DROP TABLE".into(), None));
+    assert_eq!(split_tag("COPY 5"), ("COPY".into(), Some(5)));
+}

@@ -1,0 +1,666 @@
+//! PostgreSQL conversation: pairs client requests (simple and extended protocol, COPY) with the
+//! server's responses and reports one [`StatementRecord`] per Query message and per Execute.
+//!
+//! Responses arrive in request order, so the state is a queue of outstanding requests. Named
+//! and unnamed prepared statements and portals are tracked per connection, including pipelined
+//! messages before a Sync. An Execute of a statement prepared before the agent joined still
+//! yields a statement (with `text: None` and the statement name).
+use std::collections::{HashMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::protocol::postgres::{
+    split_tag, BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder, FrontendMessage,
+    DEFAULT_MAX_FRAME,
+};
+use crate::session::{
+    Conversation, Flow, ResultColumn, SessionEvent, SessionInfo, SessionOptions, StatementRecord,
+    Status,
+};
+
+/// Upper bound on tracked prepared statements and portals per connection.
+const MAX_PREPARED: usize = 10_000;
+/// Upper bound on the outstanding request queue (a client pipelining more is reported as a gap).
+const MAX_QUEUE: usize = 100_000;
+
+#[derive(Clone, Debug)]
+struct Prepared {
+    text: Bytes,
+    params: u16,
+    columns: Vec<ResultColumn>,
+}
+
+#[derive(Clone, Debug)]
+struct Portal {
+    statement: String,
+    text: Option<Bytes>,
+    params: u32,
+    values: Option<Vec<Option<String>>>,
+    columns: Vec<ResultColumn>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Simple(Box<StatementRecord>),
+    Parse {
+        name: String,
+        text: Bytes,
+        start_ns: u64,
+    },
+    Bind {
+        portal: String,
+        start_ns: u64,
+    },
+    Describe {
+        portal: bool,
+        name: String,
+    },
+    Execute(Box<StatementRecord>),
+    Close,
+    Sync,
+}
+
+/// The PostgreSQL [`Conversation`].
+pub struct PgSession {
+    opts: SessionOptions,
+    info: SessionInfo,
+    fe: FrontendDecoder,
+    be: BackendDecoder,
+    fe_buf: BytesMut,
+    be_buf: BytesMut,
+    fe_resync: bool,
+    be_resync: bool,
+    queue: VecDeque<Pending>,
+    statements: HashMap<String, Prepared>,
+    portals: HashMap<String, Portal>,
+    started: bool,
+    ended: bool,
+    /// Bytes of COPY data seen for the statement in progress.
+    copy_bytes: u64,
+    /// Bytes are TLS records the agent cannot read.
+    opaque: bool,
+    /// DataRows since the last CommandComplete.
+    sub_rows: u64,
+}
+
+impl PgSession {
+    pub fn new(opts: SessionOptions) -> Self {
+        Self {
+            opts,
+            info: SessionInfo {
+                inspectable: true,
+                ..Default::default()
+            },
+            fe: FrontendDecoder::new(DEFAULT_MAX_FRAME),
+            be: BackendDecoder::new(DEFAULT_MAX_FRAME),
+            fe_buf: BytesMut::new(),
+            be_buf: BytesMut::new(),
+            fe_resync: false,
+            be_resync: false,
+            queue: VecDeque::new(),
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            started: false,
+            ended: false,
+            copy_bytes: 0,
+            opaque: false,
+            sub_rows: 0,
+        }
+    }
+
+    /// A session joined after its startup phase (connection found open at agent start): both
+    /// directions resynchronise on the first plausible boundary.
+    pub fn mid_session(opts: SessionOptions) -> Self {
+        let mut s = Self::new(opts);
+        s.fe = FrontendDecoder::mid_session(DEFAULT_MAX_FRAME);
+        s.fe_resync = true;
+        s.be_resync = true;
+        s
+    }
+
+    fn start(&mut self, out: &mut Vec<SessionEvent>) {
+        if !self.started {
+            self.started = true;
+            out.push(SessionEvent::Start(self.info.clone()));
+        }
+    }
+
+    fn on_frontend(&mut self, msg: FrontendMessage, ts: u64, out: &mut Vec<SessionEvent>) {
+        if self.queue.len() >= MAX_QUEUE {
+            self.fail_all(ts, out);
+            out.push(SessionEvent::Gap {
+                flow: Flow::ServerToClient,
+                bytes: 0,
+                reason: "response_queue_overflow".into(),
+            });
+        }
+        match msg {
+            FrontendMessage::Startup { params, .. } => {
+                for (k, v) in params {
+                    match k.as_str() {
+                        "user" => self.info.user = Some(v),
+                        "database" => self.info.database = Some(v),
+                        "application_name" => self.info.application = Some(v),
+                        _ => {}
+                    }
+                }
+                if self.info.database.is_none() {
+                    self.info.database = self.info.user.clone();
+                }
+            }
+            FrontendMessage::SslRequest | FrontendMessage::GssEncRequest => {
+                self.be.expect_ssl_response();
+            }
+            FrontendMessage::CancelRequest { .. } => {}
+            FrontendMessage::Query { text } => {
+                self.copy_bytes = 0;
+                let rec = StatementRecord::new(Some(lossy(&text)), ts);
+                self.queue.push_back(Pending::Simple(Box::new(rec)));
+            }
+            FrontendMessage::Parse {
+                name,
+                text,
+                param_types,
+            } => {
+                if self.statements.len() < MAX_PREPARED || self.statements.contains_key(&name) {
+                    self.statements.insert(
+                        name.clone(),
+                        Prepared {
+                            text: text.clone(),
+                            params: param_types,
+                            columns: Vec::new(),
+                        },
+                    );
+                }
+                self.queue.push_back(Pending::Parse {
+                    name,
+                    text,
+                    start_ns: ts,
+                });
+            }
+            FrontendMessage::Bind {
+                portal,
+                statement,
+                params,
+                param_formats,
+            } => {
+                let prepared = self.statements.get(&statement);
+                let values = self.opts.record_params.then(|| {
+                    params
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| {
+                            p.as_ref().map(|v| {
+                                let fmt = match param_formats.len() {
+                                    0 => 0,
+                                    1 => param_formats[0],
+                                    _ => param_formats.get(i).copied().unwrap_or(0),
+                                };
+                                if fmt == 0 {
+                                    lossy(v)
+                                } else {
+                                    format!("\\x{}", hex(v))
+                                }
+                            })
+                        })
+                        .collect()
+                });
+                let p = Portal {
+                    text: prepared.map(|s| s.text.clone()),
+                    columns: prepared.map(|s| s.columns.clone()).unwrap_or_default(),
+                    statement,
+                    params: params.len() as u32,
+                    values,
+                };
+                if self.portals.len() < MAX_PREPARED || self.portals.contains_key(&portal) {
+                    self.portals.insert(portal.clone(), p);
+                }
+                self.queue.push_back(Pending::Bind {
+                    portal,
+                    start_ns: ts,
+                });
+            }
+            FrontendMessage::Describe { portal, name } => {
+                self.queue.push_back(Pending::Describe { portal, name });
+            }
+            FrontendMessage::Execute { portal, .. } => {
+                self.copy_bytes = 0;
+                let p = self.portals.get(&portal);
+                let mut rec =
+                    StatementRecord::new(p.and_then(|p| p.text.as_ref()).map(|t| lossy(t)), ts);
+                rec.prepared = true;
+                rec.statement_name = Some(match p {
+                    Some(p) if !p.statement.is_empty() => p.statement.clone(),
+                    Some(_) => String::new(),
+                    None => portal.clone(),
+                });
+                rec.params = p.map(|p| p.params);
+                rec.param_values = p.and_then(|p| p.values.clone());
+                rec.columns = p.map(|p| p.columns.clone()).unwrap_or_default();
+                self.queue.push_back(Pending::Execute(Box::new(rec)));
+            }
+            FrontendMessage::Close { portal, name } => {
+                if portal {
+                    self.portals.remove(&name);
+                } else {
+                    self.statements.remove(&name);
+                }
+                self.queue.push_back(Pending::Close);
+            }
+            FrontendMessage::Sync => self.queue.push_back(Pending::Sync),
+            FrontendMessage::Flush => {}
+            FrontendMessage::Terminate => {
+                self.fail_all(ts, out);
+                if !self.ended {
+                    self.ended = true;
+                    out.push(SessionEvent::End);
+                }
+            }
+            FrontendMessage::CopyData { len } => self.copy_bytes += len as u64,
+            FrontendMessage::CopyDone | FrontendMessage::CopyFail { .. } => {}
+            FrontendMessage::Auth | FrontendMessage::FunctionCall => {}
+            FrontendMessage::Oversize { tag, len } => {
+                if tag == b'Q' {
+                    let mut rec = StatementRecord::new(None, ts);
+                    rec.error_message =
+                        Some(format!("query of {len} bytes exceeds the decoder limit"));
+                    self.queue.push_back(Pending::Simple(Box::new(rec)));
+                } else if tag == b'P' || tag == b'B' || tag == b'E' {
+                    out.push(SessionEvent::Gap {
+                        flow: Flow::ClientToServer,
+                        bytes: len as u64,
+                        reason: "oversize_frame".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, mut rec: Box<StatementRecord>, ts: u64, out: &mut Vec<SessionEvent>) {
+        rec.end_ns = ts;
+        if rec.status != Status::Ok {
+            self.sub_rows = 0;
+        }
+        if self.copy_bytes > 0 {
+            rec.copy_bytes = Some(self.copy_bytes);
+            self.copy_bytes = 0;
+        }
+        out.push(SessionEvent::Statement(rec));
+    }
+
+    /// Drops requests up to (not including) the next Sync, after an error in an extended batch.
+    fn skip_to_sync(&mut self) {
+        while let Some(p) = self.queue.front() {
+            if matches!(p, Pending::Sync) {
+                break;
+            }
+            self.queue.pop_front();
+        }
+    }
+
+    fn on_backend(&mut self, msg: BackendMessage, ts: u64, out: &mut Vec<SessionEvent>) {
+        match msg {
+            BackendMessage::SslResponse { accepted } => {
+                if accepted {
+                    self.info.tls = true;
+                    self.info.inspectable = false;
+                    self.opaque = true;
+                    self.start(out);
+                } else {
+                    self.fe.expect_startup();
+                }
+            }
+            BackendMessage::Authentication { .. } => {}
+            BackendMessage::ParameterStatus { name, value } => match name.as_str() {
+                "server_version" => self.info.server_version = Some(value),
+                "application_name" if self.started => {
+                    if self.info.application.as_deref() != Some(value.as_str()) {
+                        self.info.application = Some(value);
+                        out.push(SessionEvent::Update(self.info.clone()));
+                    }
+                }
+                "application_name" => self.info.application = Some(value).filter(|v| !v.is_empty()),
+                _ => {}
+            },
+            BackendMessage::BackendKeyData { pid } => self.info.backend_id = Some(pid as u64),
+            BackendMessage::ReadyForQuery { .. } => {
+                self.start(out);
+                // Completes a simple query, or answers a Sync.
+                while let Some(p) = self.queue.pop_front() {
+                    match p {
+                        Pending::Simple(rec) => {
+                            self.finish(rec, ts, out);
+                            break;
+                        }
+                        Pending::Sync => break,
+                        Pending::Execute(mut rec) => {
+                            rec.status = Status::Incomplete;
+                            self.finish(rec, ts, out);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            BackendMessage::RowDescription { fields } => {
+                let cols: Vec<ResultColumn> = fields.iter().map(column).collect();
+                match self.queue.front_mut() {
+                    Some(Pending::Describe { portal, name }) => {
+                        if *portal {
+                            if let Some(p) = self.portals.get_mut(name.as_str()) {
+                                p.columns = cols;
+                            }
+                        } else if let Some(s) = self.statements.get_mut(name.as_str()) {
+                            s.columns = cols;
+                        }
+                        self.queue.pop_front();
+                    }
+                    Some(Pending::Simple(r)) | Some(Pending::Execute(r)) => {
+                        r.columns = cols;
+                    }
+                    _ => {}
+                }
+            }
+            BackendMessage::NoData => {
+                if matches!(self.queue.front(), Some(Pending::Describe { .. })) {
+                    self.queue.pop_front();
+                }
+            }
+            BackendMessage::ParameterDescription { count } => {
+                if let Some(Pending::Describe {
+                    portal: false,
+                    name,
+                }) = self.queue.front()
+                {
+                    if let Some(s) = self.statements.get_mut(name.as_str()) {
+                        s.params = count;
+                    }
+                }
+            }
+            BackendMessage::DataRow => self.sub_rows += 1,
+            BackendMessage::CommandComplete { tag } => {
+                let (cmd, n) = split_tag(&tag);
+                let counted = std::mem::take(&mut self.sub_rows);
+                let n = n.or((counted > 0).then_some(counted));
+                match self.queue.front_mut() {
+                    Some(Pending::Simple(r)) => {
+                        // Several statements in one Query: rows add up, the first tag names it.
+                        if let Some(n) = n {
+                            r.rows = Some(r.rows.unwrap_or(0) + n);
+                        }
+                        if r.tag.is_none() {
+                            r.tag = Some(cmd);
+                        }
+                    }
+                    Some(Pending::Execute(_)) => {
+                        if let Some(Pending::Execute(mut r)) = self.queue.pop_front() {
+                            r.rows = n;
+                            r.tag = Some(cmd);
+                            self.finish(r, ts, out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            BackendMessage::EmptyQueryResponse => {
+                if let Some(Pending::Execute(_)) = self.queue.front() {
+                    if let Some(Pending::Execute(r)) = self.queue.pop_front() {
+                        self.finish(r, ts, out);
+                    }
+                }
+            }
+            BackendMessage::PortalSuspended => {
+                if let Some(Pending::Execute(_)) = self.queue.front() {
+                    if let Some(Pending::Execute(mut r)) = self.queue.pop_front() {
+                        let counted = std::mem::take(&mut self.sub_rows);
+                        r.rows = Some(counted);
+                        self.finish(r, ts, out);
+                    }
+                }
+            }
+            BackendMessage::ErrorResponse(f) => {
+                let code = f.code.clone();
+                let message = f.message.clone();
+                match self.queue.pop_front() {
+                    Some(Pending::Simple(mut r)) => {
+                        r.status = Status::Error;
+                        r.error_code = code;
+                        r.error_message = message;
+                        // Completed by the ReadyForQuery that follows.
+                        self.queue.push_front(Pending::Simple(r));
+                    }
+                    Some(Pending::Execute(mut r)) => {
+                        r.status = Status::Error;
+                        r.error_code = code;
+                        r.error_message = message;
+                        self.finish(r, ts, out);
+                        self.skip_to_sync();
+                    }
+                    Some(Pending::Parse {
+                        name,
+                        text,
+                        start_ns,
+                    }) => {
+                        let mut r = StatementRecord::new(Some(lossy(&text)), start_ns);
+                        r.prepared = true;
+                        r.statement_name = Some(name.clone());
+                        r.status = Status::Error;
+                        r.error_code = code;
+                        r.error_message = message;
+                        self.statements.remove(&name);
+                        self.finish(Box::new(r), ts, out);
+                        self.skip_to_sync();
+                    }
+                    Some(Pending::Bind { portal, start_ns }) => {
+                        let p = self.portals.remove(&portal);
+                        let mut r = StatementRecord::new(
+                            p.as_ref().and_then(|p| p.text.as_ref()).map(|t| lossy(t)),
+                            start_ns,
+                        );
+                        r.prepared = true;
+                        r.statement_name = p.map(|p| p.statement);
+                        r.status = Status::Error;
+                        r.error_code = code;
+                        r.error_message = message;
+                        self.finish(Box::new(r), ts, out);
+                        self.skip_to_sync();
+                    }
+                    Some(Pending::Sync) => {
+                        // An error outside any request (e.g. during startup): keep the Sync.
+                        self.queue.push_front(Pending::Sync);
+                    }
+                    Some(_) => self.skip_to_sync(),
+                    None => {
+                        if !self.started {
+                            // Authentication failed: the session never started.
+                            let mut r = StatementRecord::new(None, ts);
+                            r.status = Status::Error;
+                            r.error_code = code;
+                            r.error_message = message;
+                            r.tag = Some("LOGIN".into());
+                            self.start(out);
+                            self.finish(Box::new(r), ts, out);
+                        }
+                    }
+                }
+            }
+            BackendMessage::ParseComplete => {
+                if matches!(self.queue.front(), Some(Pending::Parse { .. })) {
+                    self.queue.pop_front();
+                }
+            }
+            BackendMessage::BindComplete => {
+                if matches!(self.queue.front(), Some(Pending::Bind { .. })) {
+                    self.queue.pop_front();
+                }
+            }
+            BackendMessage::CloseComplete => {
+                if matches!(self.queue.front(), Some(Pending::Close)) {
+                    self.queue.pop_front();
+                }
+            }
+            BackendMessage::CopyData { len } => self.copy_bytes += len as u64,
+            BackendMessage::CopyInResponse
+            | BackendMessage::CopyOutResponse
+            | BackendMessage::CopyBothResponse
+            | BackendMessage::CopyDone
+            | BackendMessage::NoticeResponse
+            | BackendMessage::Notification
+            | BackendMessage::NegotiateProtocolVersion
+            | BackendMessage::FunctionCallResponse
+            | BackendMessage::Oversize { .. } => {}
+        }
+    }
+
+    /// Reports every outstanding statement as incomplete and forgets the queue.
+    fn fail_all(&mut self, ts: u64, out: &mut Vec<SessionEvent>) {
+        while let Some(p) = self.queue.pop_front() {
+            if let Pending::Simple(mut r) | Pending::Execute(mut r) = p {
+                r.status = Status::Incomplete;
+                self.finish(r, ts, out);
+            }
+        }
+    }
+
+    fn pump_frontend(&mut self, ts: u64, out: &mut Vec<SessionEvent>) {
+        loop {
+            if self.fe_resync {
+                let dropped = self.fe.resync(&mut self.fe_buf);
+                if self.fe_buf.is_empty() {
+                    let _ = dropped;
+                    return;
+                }
+                self.fe_resync = false;
+            }
+            match self.fe.decode(&mut self.fe_buf) {
+                Ok(Some(m)) => {
+                    let was_startup_ssl = matches!(
+                        m,
+                        FrontendMessage::SslRequest | FrontendMessage::GssEncRequest
+                    );
+                    self.on_frontend(m, ts, out);
+                    if was_startup_ssl {
+                        // Bytes after the request are TLS (or a new startup once refused).
+                        self.fe.expect_startup();
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let n = self.fe_buf.len() as u64;
+                    self.fe_resync = true;
+                    out.push(SessionEvent::Gap {
+                        flow: Flow::ClientToServer,
+                        bytes: 0,
+                        reason: format!("decode_error: {e}"),
+                    });
+                    let _ = n;
+                    self.fail_all(ts, out);
+                    self.be_resync = true;
+                }
+            }
+        }
+    }
+
+    fn pump_backend(&mut self, ts: u64, out: &mut Vec<SessionEvent>) {
+        loop {
+            if self.be_resync {
+                self.be.resync(&mut self.be_buf);
+                if self.be_buf.len() < 6 {
+                    return;
+                }
+                self.be_resync = false;
+            }
+            match self.be.decode(&mut self.be_buf) {
+                Ok(Some(m)) => self.on_backend(m, ts, out),
+                Ok(None) => return,
+                Err(e) => {
+                    self.be_resync = true;
+                    out.push(SessionEvent::Gap {
+                        flow: Flow::ServerToClient,
+                        bytes: 0,
+                        reason: format!("decode_error: {e}"),
+                    });
+                    self.fail_all(ts, out);
+                }
+            }
+        }
+    }
+}
+
+fn column(f: &FieldDescription) -> ResultColumn {
+    ResultColumn {
+        name: f.name.clone(),
+        table_oid: (f.table_oid != 0).then_some(f.table_oid),
+        attnum: (f.attnum > 0).then_some(f.attnum),
+        ..Default::default()
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn hex(b: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(D[(x >> 4) as usize] as char);
+        s.push(D[(x & 15) as usize] as char);
+    }
+    s
+}
+
+impl Conversation for PgSession {
+    fn on_data(&mut self, flow: Flow, data: &[u8], ts_ns: u64, out: &mut Vec<SessionEvent>) {
+        if self.opaque {
+            return;
+        }
+        match flow {
+            Flow::ClientToServer => {
+                self.fe_buf.extend_from_slice(data);
+                self.pump_frontend(ts_ns, out);
+            }
+            Flow::ServerToClient => {
+                self.be_buf.extend_from_slice(data);
+                self.pump_backend(ts_ns, out);
+            }
+        }
+    }
+
+    fn on_gap(&mut self, flow: Flow, bytes: u64, ts_ns: u64, out: &mut Vec<SessionEvent>) {
+        out.push(SessionEvent::Gap {
+            flow,
+            bytes,
+            reason: "missing_bytes".into(),
+        });
+        if self.opaque {
+            return;
+        }
+        self.fail_all(ts_ns, out);
+        match flow {
+            Flow::ClientToServer => {
+                self.fe_buf.clear();
+                self.fe_resync = true;
+            }
+            Flow::ServerToClient => {
+                self.be_buf.clear();
+            }
+        }
+        // Responses can no longer be paired with certainty: realign on the next ReadyForQuery.
+        self.be_resync = true;
+    }
+
+    fn on_close(&mut self, ts_ns: u64, out: &mut Vec<SessionEvent>) {
+        self.fail_all(ts_ns, out);
+        if !self.ended {
+            self.ended = true;
+            out.push(SessionEvent::End);
+        }
+    }
+
+    fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+}
+
+#[cfg(test)]
+mod tests;

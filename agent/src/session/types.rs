@@ -1,0 +1,142 @@
+//! The engine-agnostic session types every conversation produces.
+
+/// Which way bytes flow on the database connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flow {
+    /// From the client to the server (requests).
+    ClientToServer,
+    /// From the server to the client (responses).
+    ServerToClient,
+}
+
+/// Database session facts learned from the connection phase.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionInfo {
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application: Option<String>,
+    /// The session switched to TLS (SSLRequest accepted, or MySQL SSL switch).
+    pub tls: bool,
+    /// False when the agent cannot read the statements (undecryptable TLS, compression).
+    pub inspectable: bool,
+    /// Server version string, when seen.
+    pub server_version: Option<String>,
+    /// MySQL connection id / PostgreSQL backend pid, when seen.
+    pub backend_id: Option<u64>,
+}
+
+/// Final status of a statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Error,
+    /// The connection ended or a gap hit before the response completed.
+    Incomplete,
+}
+
+/// A column of a result set as described on the wire.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResultColumn {
+    /// Column name as returned (alias).
+    pub name: String,
+    /// Original column name (MySQL `org_name`).
+    pub org_name: Option<String>,
+    /// Original table name (MySQL `org_table`).
+    pub table: Option<String>,
+    /// Schema / database (MySQL `schema`).
+    pub schema: Option<String>,
+    /// PostgreSQL table OID (0 when not a table column).
+    pub table_oid: Option<u32>,
+    /// PostgreSQL attribute number.
+    pub attnum: Option<i16>,
+}
+
+/// One completed statement: a request paired with its response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatementRecord {
+    /// The SQL text. `None` when the statement was prepared before the agent joined.
+    pub text: Option<String>,
+    /// The command tag reported by the server (PostgreSQL CommandComplete), upper case, e.g.
+    /// `SELECT`, `INSERT`, `DROP TABLE`.
+    pub tag: Option<String>,
+    /// Executed through a prepared statement / extended protocol.
+    pub prepared: bool,
+    /// Prepared statement name or id.
+    pub statement_name: Option<String>,
+    /// Number of bound parameters.
+    pub params: Option<u32>,
+    /// Parameter values as text (`None` for SQL NULL). Only filled when the session was told to
+    /// keep them.
+    pub param_values: Option<Vec<Option<String>>>,
+    /// Monotonic kernel time of the request and of the end of the response.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub status: Status,
+    /// Rows returned or affected.
+    pub rows: Option<u64>,
+    /// SQLSTATE (PostgreSQL) or `errno/SQLSTATE` (MySQL).
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Result set columns from the wire (RowDescription / column definitions).
+    pub columns: Vec<ResultColumn>,
+    /// COPY payload bytes, for COPY statements.
+    pub copy_bytes: Option<u64>,
+}
+
+impl StatementRecord {
+    pub fn new(text: Option<String>, start_ns: u64) -> Self {
+        Self {
+            text,
+            tag: None,
+            prepared: false,
+            statement_name: None,
+            params: None,
+            param_values: None,
+            start_ns,
+            end_ns: start_ns,
+            status: Status::Ok,
+            rows: None,
+            error_code: None,
+            error_message: None,
+            columns: Vec::new(),
+            copy_bytes: None,
+        }
+    }
+}
+
+/// What a conversation reports to the pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SessionEvent {
+    /// The connection phase finished (or the session was found not inspectable).
+    Start(SessionInfo),
+    /// Session facts changed (USE db, COM_CHANGE_USER, SET application_name...).
+    Update(SessionInfo),
+    Statement(Box<StatementRecord>),
+    /// The decoder lost `bytes` bytes of `flow` and resynchronised.
+    Gap {
+        flow: Flow,
+        bytes: u64,
+        reason: String,
+    },
+    /// The client ended the session (Terminate / COM_QUIT).
+    End,
+}
+
+/// Options that change what a conversation records.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Keep bound parameter values (off by default: values may be PII).
+    pub record_params: bool,
+}
+
+/// A per-connection protocol state machine. Implementations must never panic on any input.
+pub trait Conversation: Send {
+    /// Feeds bytes that flowed in `flow` at monotonic time `ts_ns`.
+    fn on_data(&mut self, flow: Flow, data: &[u8], ts_ns: u64, out: &mut Vec<SessionEvent>);
+    /// `bytes` bytes of `flow` were lost. The conversation must resynchronise on later data.
+    fn on_gap(&mut self, flow: Flow, bytes: u64, ts_ns: u64, out: &mut Vec<SessionEvent>);
+    /// The connection closed. In-flight statements are reported as incomplete.
+    fn on_close(&mut self, ts_ns: u64, out: &mut Vec<SessionEvent>);
+    /// Current session facts.
+    fn info(&self) -> &SessionInfo;
+}

@@ -1,0 +1,674 @@
+//! Statement normalisation: a hand-written, dialect-aware scanner that turns any text (any bytes,
+//! never panicking) into the canonical normalised form used for the fingerprint, the cache key and
+//! `redacted_text`, and collects the literal values of *this* text for value detectors.
+//!
+//! The normalised form is: comments dropped; every literal (quoted string, number, dollar-quoted
+//! string, hex/bit/national/escape string) replaced by `?`; placeholders (`$1`, `?`) kept as
+//! written; unquoted words lower-cased (so `TRUE`, `FALSE` and `NULL` stay as `true`, `false`,
+//! `null`); quoted identifiers kept verbatim with their quotes; tokens re-spaced canonically (one
+//! space between tokens, none after `(`/`[`/`.`/`::`, none before `)`/`]`/`,`/`;`/`.`/`::`, none
+//! between a function name and its `(`); empty statements and trailing `;` dropped. Two texts that
+//! differ only in literal values, whitespace, comments or keyword case therefore normalise to the
+//! same string.
+
+/// The result of scanning one text.
+#[derive(Debug, Default)]
+pub(crate) struct Scanned {
+    /// The normalised text (see the module doc).
+    pub normalized: String,
+    /// Literal values in text order: strings unquoted and unescaped, numbers as written.
+    pub literals: Vec<String>,
+    /// Number of non-empty `;`-separated statements.
+    pub statements: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tok {
+    Word,
+    Quoted,
+    Literal,
+    Param,
+    Open,
+    Close,
+    OpenBracket,
+    CloseBracket,
+    Comma,
+    Dot,
+    DoubleColon,
+    Op,
+    Other,
+}
+
+/// Words after which `(` is preceded by a space (keywords), as opposed to function names.
+const SPACED_BEFORE_PAREN: &[&str] = &[
+    "all",
+    "and",
+    "any",
+    "as",
+    "between",
+    "by",
+    "else",
+    "except",
+    "exists",
+    "from",
+    "having",
+    "in",
+    "intersect",
+    "into",
+    "is",
+    "join",
+    "lateral",
+    "like",
+    "not",
+    "on",
+    "or",
+    "over",
+    "recursive",
+    "returning",
+    "select",
+    "set",
+    "some",
+    "then",
+    "union",
+    "using",
+    "values",
+    "when",
+    "where",
+    "with",
+];
+
+struct Out {
+    text: String,
+    prev: Option<Tok>,
+    prev_word_spaced: bool,
+    statement_has_tokens: bool,
+    statements: usize,
+}
+
+impl Out {
+    fn push(&mut self, tok: Tok, s: &str) {
+        if !self.statement_has_tokens {
+            if self.statements > 0 {
+                self.text.push_str("; ");
+            }
+            self.statements += 1;
+            self.statement_has_tokens = true;
+            self.prev = None;
+        }
+        if self.needs_space(tok) {
+            self.text.push(' ');
+        }
+        self.text.push_str(s);
+        if tok == Tok::Word {
+            self.prev_word_spaced = SPACED_BEFORE_PAREN.binary_search(&s).is_ok();
+        }
+        self.prev = Some(tok);
+    }
+
+    fn needs_space(&self, cur: Tok) -> bool {
+        let Some(prev) = self.prev else {
+            return false;
+        };
+        if matches!(
+            prev,
+            Tok::Open | Tok::OpenBracket | Tok::Dot | Tok::DoubleColon
+        ) {
+            return false;
+        }
+        match cur {
+            Tok::Close | Tok::CloseBracket | Tok::Comma | Tok::Dot | Tok::DoubleColon => false,
+            Tok::Open => match prev {
+                Tok::Word => self.prev_word_spaced,
+                Tok::Quoted => false,
+                _ => true,
+            },
+            Tok::OpenBracket => !matches!(
+                prev,
+                Tok::Word | Tok::Quoted | Tok::Close | Tok::CloseBracket | Tok::Param
+            ),
+            _ => true,
+        }
+    }
+
+    fn end_statement(&mut self) {
+        self.statement_has_tokens = false;
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Postgres,
+    MySql,
+}
+
+impl From<super::Dialect> for Flavor {
+    fn from(d: super::Dialect) -> Self {
+        match d {
+            super::Dialect::Postgres => Flavor::Postgres,
+            super::Dialect::MySql => Flavor::MySql,
+        }
+    }
+}
+
+fn is_word_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+fn is_word_cont(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn is_op_char(f: Flavor, b: u8) -> bool {
+    match f {
+        Flavor::Postgres => b"+-*/<>=~!@#%^&|`?".contains(&b),
+        Flavor::MySql => b"+-*/<>=~!%^&|:".contains(&b),
+    }
+}
+
+fn at(b: &[u8], i: usize) -> u8 {
+    b.get(i).copied().unwrap_or(0)
+}
+
+fn slice(text: &str, start: usize, end: usize) -> &str {
+    text.get(start..end).unwrap_or("")
+}
+
+/// Scans `text` for `dialect`. Never panics; every byte sequence is accepted.
+pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
+    let f = Flavor::from(dialect);
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut out = Out {
+        text: String::with_capacity(n.min(1 << 16)),
+        prev: None,
+        prev_word_spaced: false,
+        statement_has_tokens: false,
+        statements: 0,
+    };
+    let mut literals = Vec::new();
+    let mut in_mysql_exec_comment = false;
+    let mut i = 0usize;
+    while i < n {
+        let c = at(b, i);
+        let c1 = at(b, i + 1);
+        if is_space(c) {
+            i += 1;
+            continue;
+        }
+        // Comments.
+        if c == b'-' && c1 == b'-' && (f == Flavor::Postgres || i + 2 >= n || at(b, i + 2) <= b' ')
+        {
+            i = skip_line(b, i);
+            continue;
+        }
+        if c == b'#' && f == Flavor::MySql {
+            i = skip_line(b, i);
+            continue;
+        }
+        if c == b'/' && c1 == b'*' {
+            if f == Flavor::MySql && at(b, i + 2) == b'!' {
+                // MySQL executable comment: its content is SQL.
+                i += 3;
+                while i < n && at(b, i).is_ascii_digit() {
+                    i += 1;
+                }
+                in_mysql_exec_comment = true;
+                continue;
+            }
+            i = skip_block_comment(b, i, f == Flavor::Postgres);
+            continue;
+        }
+        if c == b'*' && c1 == b'/' && in_mysql_exec_comment {
+            in_mysql_exec_comment = false;
+            i += 2;
+            continue;
+        }
+        match c {
+            b';' => {
+                out.end_statement();
+                i += 1;
+            }
+            b'(' => {
+                out.push(Tok::Open, "(");
+                i += 1;
+            }
+            b')' => {
+                out.push(Tok::Close, ")");
+                i += 1;
+            }
+            b'[' => {
+                out.push(Tok::OpenBracket, "[");
+                i += 1;
+            }
+            b']' => {
+                out.push(Tok::CloseBracket, "]");
+                i += 1;
+            }
+            b',' => {
+                out.push(Tok::Comma, ",");
+                i += 1;
+            }
+            b'\'' => {
+                let (end, value) = scan_quoted(text, i, b'\'', f == Flavor::MySql);
+                literals.push(value);
+                out.push(Tok::Literal, "?");
+                i = end;
+            }
+            b'"' if f == Flavor::MySql => {
+                let (end, value) = scan_quoted(text, i, b'"', true);
+                literals.push(value);
+                out.push(Tok::Literal, "?");
+                i = end;
+            }
+            b'"' => {
+                let (end, _) = scan_quoted(text, i, b'"', false);
+                out.push(Tok::Quoted, slice(text, i, end));
+                i = end;
+            }
+            b'`' if f == Flavor::MySql => {
+                let (end, _) = scan_quoted(text, i, b'`', false);
+                out.push(Tok::Quoted, slice(text, i, end));
+                i = end;
+            }
+            b'$' if f == Flavor::Postgres => {
+                if c1.is_ascii_digit() {
+                    let mut j = i + 1;
+                    while j < n && at(b, j).is_ascii_digit() {
+                        j += 1;
+                    }
+                    out.push(Tok::Param, slice(text, i, j));
+                    i = j;
+                } else if let Some((end, value)) = scan_dollar_quoted(text, i) {
+                    literals.push(value);
+                    out.push(Tok::Literal, "?");
+                    i = end;
+                } else {
+                    out.push(Tok::Other, "$");
+                    i += 1;
+                }
+            }
+            b'?' if f == Flavor::MySql => {
+                out.push(Tok::Param, "?");
+                i += 1;
+            }
+            b'@' if f == Flavor::MySql => {
+                let mut j = i + 1;
+                if at(b, j) == b'@' {
+                    j += 1;
+                }
+                while j < n && is_word_cont(at(b, j)) {
+                    j += 1;
+                }
+                let word = slice(text, i, j).to_lowercase();
+                out.push(Tok::Word, &word);
+                i = j;
+            }
+            b':' if c1 == b':' && f == Flavor::Postgres => {
+                out.push(Tok::DoubleColon, "::");
+                i += 2;
+            }
+            b'.' if c1.is_ascii_digit() && !matches!(out.prev, Some(Tok::Word | Tok::Quoted)) => {
+                let end = scan_number(b, i);
+                literals.push(slice(text, i, end).to_string());
+                out.push(Tok::Literal, "?");
+                i = end;
+            }
+            b'.' => {
+                out.push(Tok::Dot, ".");
+                i += 1;
+            }
+            _ if c.is_ascii_digit() => {
+                let end = scan_number(b, i);
+                if end < n && is_word_cont(at(b, end)) {
+                    // Identifier starting with digits (MySQL allows `1table`).
+                    let mut j = end;
+                    while j < n && is_word_cont(at(b, j)) {
+                        j += 1;
+                    }
+                    let word = slice(text, i, j).to_lowercase();
+                    out.push(Tok::Word, &word);
+                    i = j;
+                } else {
+                    literals.push(slice(text, i, end).to_string());
+                    out.push(Tok::Literal, "?");
+                    i = end;
+                }
+            }
+            _ if is_word_start(c) => {
+                let mut j = i + 1;
+                while j < n && is_word_cont(at(b, j)) {
+                    j += 1;
+                }
+                let next = at(b, j);
+                let lower = slice(text, i, j).to_lowercase();
+                if next == b'\'' && is_string_prefix(&lower, f) {
+                    let backslash = f == Flavor::MySql || lower == "e";
+                    let (end, value) = scan_quoted(text, j, b'\'', backslash);
+                    literals.push(value);
+                    out.push(Tok::Literal, "?");
+                    i = end;
+                } else if f == Flavor::Postgres
+                    && lower == "u"
+                    && next == b'&'
+                    && at(b, j + 1) == b'\''
+                {
+                    let (end, value) = scan_quoted(text, j + 1, b'\'', false);
+                    literals.push(value);
+                    out.push(Tok::Literal, "?");
+                    i = end;
+                } else {
+                    out.push(Tok::Word, &lower);
+                    i = j;
+                }
+            }
+            _ if is_op_char(f, c) => {
+                let end = scan_operator(b, i, f);
+                out.push(Tok::Op, slice(text, i, end));
+                i = end;
+            }
+            _ => {
+                // Anything else: one character (a whole UTF-8 sequence never starts here because
+                // bytes >= 0x80 start words), printable ASCII kept, control bytes replaced.
+                if c.is_ascii_graphic() {
+                    out.push(Tok::Other, slice(text, i, i + 1));
+                } else {
+                    out.push(Tok::Other, "\u{fffd}");
+                }
+                i += 1;
+            }
+        }
+    }
+    Scanned {
+        normalized: out.text,
+        literals,
+        statements: out.statements,
+    }
+}
+
+fn is_string_prefix(lower: &str, f: Flavor) -> bool {
+    match lower {
+        "e" | "b" | "x" | "n" => true,
+        _ => f == Flavor::MySql && lower.starts_with('_'),
+    }
+}
+
+fn skip_line(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && at(b, i) != b'\n' {
+        i += 1;
+    }
+    i
+}
+
+/// Skips a `/* ... */` comment starting at `i`; PostgreSQL nests them, MySQL does not.
+fn skip_block_comment(b: &[u8], mut i: usize, nested: bool) -> usize {
+    let mut depth = 0usize;
+    while i < b.len() {
+        if at(b, i) == b'/' && at(b, i + 1) == b'*' {
+            if depth == 0 || nested {
+                depth += 1;
+            }
+            i += 2;
+        } else if at(b, i) == b'*' && at(b, i + 1) == b'/' {
+            depth = depth.saturating_sub(1);
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
+}
+
+/// Scans a quoted token starting at the opening quote `start`. Doubled quotes escape the quote;
+/// with `backslash`, `\x` escapes too. Unterminated tokens run to the end of the text. Returns the
+/// end offset and the unescaped content.
+fn scan_quoted(text: &str, start: usize, quote: u8, backslash: bool) -> (usize, String) {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut value: Vec<u8> = Vec::new();
+    let mut i = start + 1;
+    while i < n {
+        let c = at(b, i);
+        if c == quote {
+            if at(b, i + 1) == quote {
+                value.push(quote);
+                i += 2;
+                continue;
+            }
+            return (i + 1, String::from_utf8_lossy(&value).into_owned());
+        }
+        if backslash && c == b'\\' && i + 1 < n {
+            let e = at(b, i + 1);
+            match e {
+                b'n' => value.push(b'\n'),
+                b't' => value.push(b'\t'),
+                b'r' => value.push(b'\r'),
+                b'0' => value.push(0),
+                b'b' => value.push(8),
+                b'Z' => value.push(26),
+                _ => value.push(e),
+            }
+            i += 2;
+            continue;
+        }
+        value.push(c);
+        i += 1;
+    }
+    (n, String::from_utf8_lossy(&value).into_owned())
+}
+
+/// Scans a PostgreSQL dollar-quoted string (`$$...$$`, `$tag$...$tag$`) at `start`; `None` when
+/// the `$` does not open one.
+fn scan_dollar_quoted(text: &str, start: usize) -> Option<(usize, String)> {
+    let b = text.as_bytes();
+    let mut j = start + 1;
+    if j < b.len() && (at(b, j).is_ascii_alphabetic() || at(b, j) == b'_' || at(b, j) >= 0x80) {
+        while j < b.len()
+            && (at(b, j).is_ascii_alphanumeric() || at(b, j) == b'_' || at(b, j) >= 0x80)
+        {
+            j += 1;
+        }
+    }
+    if at(b, j) != b'$' {
+        return None;
+    }
+    let delim = text.get(start..=j)?;
+    let body_start = j + 1;
+    let rest = text.get(body_start..).unwrap_or("");
+    match rest.find(delim) {
+        Some(pos) => {
+            let value = rest.get(..pos).unwrap_or("").to_string();
+            Some((body_start + pos + delim.len(), value))
+        }
+        None => Some((text.len(), rest.to_string())),
+    }
+}
+
+/// Scans a numeric literal starting at `start` (a digit, or `.` followed by a digit).
+fn scan_number(b: &[u8], start: usize) -> usize {
+    let n = b.len();
+    let mut i = start;
+    if at(b, i) == b'0' && matches!(at(b, i + 1), b'x' | b'X') && at(b, i + 2).is_ascii_hexdigit() {
+        i += 2;
+        while i < n && (at(b, i).is_ascii_hexdigit() || at(b, i) == b'_') {
+            i += 1;
+        }
+        return i;
+    }
+    if at(b, i) == b'0'
+        && matches!(at(b, i + 1), b'b' | b'B')
+        && matches!(at(b, i + 2), b'0' | b'1')
+    {
+        i += 2;
+        while i < n && matches!(at(b, i), b'0' | b'1' | b'_') {
+            i += 1;
+        }
+        return i;
+    }
+    while i < n && (at(b, i).is_ascii_digit() || at(b, i) == b'_') {
+        i += 1;
+    }
+    if at(b, i) == b'.' {
+        i += 1;
+        while i < n && (at(b, i).is_ascii_digit() || at(b, i) == b'_') {
+            i += 1;
+        }
+    }
+    if matches!(at(b, i), b'e' | b'E') {
+        let sign = usize::from(matches!(at(b, i + 1), b'+' | b'-'));
+        if at(b, i + 1 + sign).is_ascii_digit() {
+            i += 1 + sign;
+            while i < n && at(b, i).is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+    i
+}
+
+/// Scans a run of operator characters, stopping before a comment start. PostgreSQL's rule that a
+/// multi-character operator cannot end in `+`/`-` (unless it contains one of `~!@#%^&|`?`) is
+/// applied so that `=-1` scans as `=` then `-`.
+fn scan_operator(b: &[u8], start: usize, f: Flavor) -> usize {
+    let mut i = start;
+    while i < b.len() && is_op_char(f, at(b, i)) {
+        if i > start {
+            let c = at(b, i);
+            let c1 = at(b, i + 1);
+            if (c == b'-' && c1 == b'-') || (c == b'/' && c1 == b'*') {
+                break;
+            }
+        }
+        i += 1;
+    }
+    let run = b.get(start..i).unwrap_or(&[]);
+    if run.len() > 1 && !run.iter().any(|c| b"~!@#%^&|`?".contains(c)) {
+        while i > start + 1 && matches!(at(b, i - 1), b'+' | b'-') {
+            i -= 1;
+        }
+    }
+    i.max(start + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Dialect;
+
+    fn norm(d: Dialect, s: &str) -> String {
+        scan(d, s).normalized
+    }
+
+    #[test]
+    fn normalises_pgbench() {
+        let s = scan(
+            Dialect::Postgres,
+            "UPDATE pgbench_accounts SET abalance = abalance + -42 WHERE aid = 5;",
+        );
+        assert_eq!(
+            s.normalized,
+            "update pgbench_accounts set abalance = abalance + - ? where aid = ?"
+        );
+        assert_eq!(s.literals, vec!["42", "5"]);
+        assert_eq!(s.statements, 1);
+    }
+
+    #[test]
+    fn whitespace_case_comments_and_literals_do_not_matter() {
+        let a = norm(
+            Dialect::Postgres,
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 5;",
+        );
+        let b = norm(
+            Dialect::Postgres,
+            "select  abalance\n\tfrom pgbench_accounts /* c */ where aid=123 -- x\n",
+        );
+        assert_eq!(a, b);
+        assert_eq!(a, "select abalance from pgbench_accounts where aid = ?");
+    }
+
+    #[test]
+    fn canonical_spacing() {
+        assert_eq!(
+            norm(
+                Dialect::Postgres,
+                "SELECT count( * ),u.id,x::text FROM t WHERE a IN(1,2) AND f (x)>=3.5e3"
+            ),
+            "select count(*), u.id, x::text from t where a in (?, ?) and f(x) >= ?"
+        );
+        assert_eq!(
+            norm(Dialect::Postgres, "SELECT a[1] FROM t WHERE b=-1"),
+            "select a[?] from t where b = - ?"
+        );
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        let s = scan(
+            Dialect::Postgres,
+            "SELECT 'it''s', E'a\\'b', $$x;y$$, $tag$ z $tag$, \"Mixed\", $1",
+        );
+        assert_eq!(s.normalized, "select ?, ?, ?, ?, \"Mixed\", $1");
+        assert_eq!(s.literals, vec!["it's", "a'b", "x;y", " z "]);
+        let m = scan(
+            Dialect::MySql,
+            "SELECT `Col`, \"dq\", 'a\\'b', x'ff', _utf8mb4'hi', ? FROM t # c\n",
+        );
+        assert_eq!(m.normalized, "select `Col`, ?, ?, ?, ?, ? from t");
+        assert_eq!(m.literals, vec!["dq", "a'b", "ff", "hi"]);
+    }
+
+    #[test]
+    fn numbers_and_words() {
+        let s = scan(Dialect::MySql, "SELECT 0x1F, .5, 1e-3, 1table FROM t2");
+        assert_eq!(s.normalized, "select ?, ?, ?, 1table from t2");
+        assert_eq!(s.literals, vec!["0x1F", ".5", "1e-3"]);
+    }
+
+    #[test]
+    fn mysql_comments() {
+        assert_eq!(
+            norm(Dialect::MySql, "/*!40101 SET NAMES utf8 */; SELECT 1--1"),
+            "set names utf8; select ? - - ?"
+        );
+        assert_eq!(norm(Dialect::MySql, "SELECT 1 -- comment\n"), "select ?");
+    }
+
+    #[test]
+    fn statements_counted() {
+        let s = scan(Dialect::Postgres, ";; BEGIN; SELECT 1;; COMMIT;");
+        assert_eq!(s.normalized, "begin; select ?; commit");
+        assert_eq!(s.statements, 3);
+        assert_eq!(scan(Dialect::Postgres, "  ;  ").statements, 0);
+    }
+
+    #[test]
+    fn unterminated_and_junk_never_panic() {
+        for t in [
+            "'abc",
+            "\"abc",
+            "$tag$ abc",
+            "/* abc",
+            "E'\\",
+            "$",
+            "0x",
+            "1e",
+            "\u{0}\u{1}\u{7f}ÿ€",
+            "U&",
+            "--",
+            "@",
+            "`",
+        ] {
+            let _ = scan(Dialect::Postgres, t);
+            let _ = scan(Dialect::MySql, t);
+        }
+        assert_eq!(norm(Dialect::Postgres, "'abc"), "?");
+        assert_eq!(norm(Dialect::Postgres, "\u{1}x"), "\u{fffd} x");
+    }
+}

@@ -1,0 +1,274 @@
+//! `cargo xtask`: the project's tasks that `build.rs` cannot do.
+//!
+//! - `setup`: installs what is missing (nightly rust-src, bpf-linker 0.10.2, PostgreSQL 15,
+//!   MariaDB, pgbench/sysbench, pgaudit, the tansu Kafka-protocol broker). Idempotent.
+//! - `run`: builds the agent and runs it as root with the default configuration.
+//! - `test`: setup, then formatting, lints, unit tests and the root integration tests.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "dbgov project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install every prerequisite that is missing (safe to run again).
+    Setup {
+        /// Skip the Kafka-protocol broker (tansu), which takes ~10 minutes to build cold.
+        #[arg(long)]
+        no_broker: bool,
+    },
+    /// Build the agent (release) and run it as root with the default configuration; extra
+    /// arguments go to `dbgov run`.
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Set everything up and run every test (unit, decoder fixtures, root end-to-end).
+    Test {
+        /// Extra arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Setup { no_broker } => setup(!no_broker),
+        Cmd::Run { args } => run(&args),
+        Cmd::Test { args } => test(&args),
+    }
+}
+
+fn root_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root_dir().join("target"))
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+fn sh(cmd: &mut Command) -> Result<()> {
+    eprintln!("    $ {}", format_cmd(cmd));
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", format_cmd(cmd)))?;
+    if !st.success() {
+        bail!("{} failed with {st}", format_cmd(cmd));
+    }
+    Ok(())
+}
+
+fn format_cmd(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn ok(cmd: &mut Command) -> bool {
+    cmd.output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn output(cmd: &mut Command) -> String {
+    cmd.output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+fn is_root() -> bool {
+    output(Command::new("id").arg("-u")).trim() == "0"
+}
+
+fn cargo_bin(name: &str) -> PathBuf {
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
+        });
+    home.join("bin").join(name)
+}
+
+fn have(bin: &str) -> bool {
+    ok(Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}")))
+}
+
+/// Debian packages the tests and benchmarks need, with a file that proves each is installed.
+const PACKAGES: &[(&str, &str)] = &[
+    ("postgresql-15", "/usr/lib/postgresql/15/bin/postgres"),
+    ("postgresql-client-15", "/usr/lib/postgresql/15/bin/psql"),
+    ("postgresql-contrib", "/usr/lib/postgresql/15/bin/pgbench"),
+    (
+        "postgresql-15-pgaudit",
+        "/usr/lib/postgresql/15/lib/pgaudit.so",
+    ),
+    ("mariadb-server", "/usr/sbin/mariadbd"),
+    ("mariadb-client", "/usr/bin/mariadb"),
+    ("sysbench", "/usr/bin/sysbench"),
+    ("libssl3", "/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+];
+
+fn setup(broker: bool) -> Result<()> {
+    let t0 = Instant::now();
+    step("nightly toolchain with rust-src (builds the eBPF programs)");
+    let comps = output(Command::new("rustup").args([
+        "component",
+        "list",
+        "--toolchain",
+        "nightly",
+        "--installed",
+    ]));
+    if comps.contains("rust-src") {
+        eprintln!("    already installed");
+    } else {
+        if !output(Command::new("rustup").args(["toolchain", "list"])).contains("nightly") {
+            sh(Command::new("rustup").args([
+                "toolchain",
+                "install",
+                "nightly",
+                "--profile",
+                "minimal",
+            ]))?;
+        }
+        sh(Command::new("rustup").args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            "nightly",
+        ]))?;
+    }
+
+    step("bpf-linker 0.10.2 (0.11+ needs a system LLVM 23 and does not build here)");
+    let v = output(Command::new(cargo_bin("bpf-linker")).arg("--version"));
+    if v.contains("0.10.2") {
+        eprintln!("    already installed: {}", v.trim());
+    } else {
+        sh(Command::new("cargo").args(["install", "bpf-linker@0.10.2", "--locked", "--force"]))?;
+    }
+
+    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench");
+    let missing: Vec<&str> = PACKAGES
+        .iter()
+        .filter(|(_, f)| !Path::new(f).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        eprintln!("    already installed");
+    } else if !is_root() {
+        bail!("packages {missing:?} are missing and installing them needs root");
+    } else {
+        let mut update = Command::new("apt-get");
+        update
+            .arg("update")
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        sh(&mut update)?;
+        let mut inst = Command::new("apt-get");
+        inst.args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        sh(&mut inst)?;
+    }
+    // The packages start system-wide servers on their default ports; tests use private ones.
+    for svc in ["postgresql", "mariadb"] {
+        let _ = Command::new("service").args([svc, "stop"]).output();
+    }
+
+    step("tracefs (tracepoints are attached through it)");
+    if Path::new("/sys/kernel/tracing/events").exists() {
+        eprintln!("    mounted");
+    } else if is_root() {
+        let _ = sh(Command::new("mount").args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"]));
+    }
+
+    if broker {
+        step("tansu, the Kafka-protocol broker (about 10 minutes to build the first time)");
+        if cargo_bin("tansu").exists() || have("tansu") {
+            eprintln!("    already installed");
+        } else {
+            sh(Command::new("cargo").args([
+                "install",
+                "tansu",
+                "--locked",
+                "--features",
+                "dynostore,libsql",
+            ]))?;
+        }
+    }
+    eprintln!("\nsetup finished in {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new("cargo");
+    c.current_dir(root_dir());
+    c
+}
+
+fn run(args: &[String]) -> Result<()> {
+    step("building dbgov (release)");
+    sh(cargo().args(["build", "--release", "-p", "dbgov"]))?;
+    let bin = target_dir().join("release/dbgov");
+    step("starting dbgov run (Ctrl-C stops it and flushes)");
+    let mut cmd = if is_root() {
+        Command::new(&bin)
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg(&bin);
+        c
+    };
+    cmd.arg("run").args(args);
+    sh(&mut cmd)
+}
+
+fn test(args: &[String]) -> Result<()> {
+    let t0 = Instant::now();
+    // The broker is only used by the Kafka issues' tests; install it but don't block on it
+    // failing to build on a machine without network.
+    setup(std::env::var("DBGOV_SKIP_BROKER").is_err())?;
+    step("formatting");
+    sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    step("lints (clippy, warnings are errors)");
+    sh(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("building the agent with its eBPF programs");
+    sh(cargo().args(["build", "-p", "dbgov"]))?;
+    let bin = target_dir().join("debug/dbgov");
+    step("all tests: unit, decoder fixtures, root end-to-end with real servers and clients");
+    let mut t = cargo();
+    t.args(["test", "--workspace", "--no-fail-fast"])
+        .args(args)
+        .env("DBGOV_BIN", &bin)
+        .env("RUST_BACKTRACE", "1");
+    if is_root() && std::env::var("CI").is_err() {
+        eprintln!("    note: CI is not set, so tests with a missing prerequisite are reported as not run instead of failing");
+    }
+    sh(&mut t)?;
+    eprintln!("\nall tests passed in {:.0} s", t0.elapsed().as_secs_f64());
+    Ok(())
+}
