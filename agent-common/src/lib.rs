@@ -149,6 +149,8 @@ pub const CNT_TRUNC_CHUNKS: u32 = 2;
 pub const CNT_TRUNC_BYTES: u32 = 3;
 pub const CNT_RING_FULL_CONN: u32 = 4;
 pub const CNT_STASH_FULL: u32 = 5;
+/// TLS plaintext on a watched process that could not be tied to a socket.
+pub const CNT_SSL_UNATTRIBUTED: u32 = 6;
 pub const COUNTERS_LEN: u32 = 8;
 
 /// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.
@@ -217,6 +219,10 @@ pub struct ConnInfo {
     pub tx_off: u64,
     /// Bytes read so far (ingress stream offset).
     pub rx_off: u64,
+    /// Plaintext bytes written through the TLS library (`SSL_write*`).
+    pub ssl_tx_off: u64,
+    /// Plaintext bytes read through the TLS library (`SSL_read*`).
+    pub ssl_rx_off: u64,
     pub role: u32,
     pub flags: u32,
 }
@@ -228,6 +234,15 @@ pub struct ListenInfo {
     pub port: u32,
     pub engine: u32,
     pub family: u32,
+    pub _pad: u32,
+}
+
+/// Key of the SSL* -> fd map: the `SSL*` pointer is only unique within one process.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SslKey {
+    pub ssl: u64,
+    pub tgid: u32,
     pub _pad: u32,
 }
 
@@ -247,7 +262,7 @@ pub fn conn_key(tgid: u32, fd: u32) -> u64 {
 
 const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
 const _: () = assert!(core::mem::size_of::<ConnEvent>() == 216);
-const _: () = assert!(core::mem::size_of::<ConnInfo>() == 32);
+const _: () = assert!(core::mem::size_of::<ConnInfo>() == 48);
 const _: () = assert!(core::mem::size_of::<ListenInfo>() == 16);
 const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);
 const _: () = assert!(core::mem::size_of::<DataChunk<CHUNK_SMALL>>() == 64 + CHUNK_SMALL);

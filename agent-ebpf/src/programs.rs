@@ -10,10 +10,11 @@
 
 use agent_common::{
     conn_key, ConnEvent, ConnInfo, DataChunk, Direction, EventHeader, EventKind, ListenInfo,
-    Source, UnixPathKey, CHUNK_LARGE, CHUNK_MEDIUM, CHUNK_SMALL, CNT_RING_FULL_BYTES,
-    CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS,
-    CONN_FLAG_HANDED_OFF, COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX,
-    MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
+    Source, SslKey, UnixPathKey, CHUNK_LARGE, CHUNK_MEDIUM, CHUNK_SMALL, CNT_RING_FULL_BYTES,
+    CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_SSL_UNATTRIBUTED, CNT_STASH_FULL,
+    CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_FLAG_HANDED_OFF, COUNTERS_LEN, ENGINE_POSTGRES,
+    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT,
+    ROLE_SERVER, UNIX_PATH_MAX,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -21,9 +22,9 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_get_smp_processor_id,
         bpf_ktime_get_ns, generated::bpf_probe_read_user,
     },
-    macros::{map, tracepoint},
+    macros::{map, tracepoint, uprobe, uretprobe},
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
-    programs::TracePointContext,
+    programs::{ProbeContext, RetProbeContext, TracePointContext},
     Global,
 };
 
@@ -72,6 +73,26 @@ static RECENT_ACCEPT: LruHashMap<u32, Recent> = LruHashMap::with_max_entries(102
 /// Loss counters, per CPU. Indexes are `agent_common::CNT_*`.
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
+
+/// An in-flight `SSL_read*`/`SSL_write*`, keyed by pid_tgid.
+#[map]
+static SSL_ARGS: HashMap<u64, SslArgs> = HashMap::with_max_entries(16384, 0);
+
+/// Which socket each `SSL*` of a watched connection uses, learned from the syscall the TLS
+/// library makes inside `SSL_read`/`SSL_write`.
+#[map]
+static SSL_FDS: LruHashMap<SslKey, u32> = LruHashMap::with_max_entries(65536, 0);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SslArgs {
+    ssl: u64,
+    buf: u64,
+    /// `size_t *written` / `size_t *readbytes` of the `_ex` variants, else 0.
+    len_ptr: u64,
+    direction: u32,
+    _pad: u32,
+}
 
 const KIND_BUF: u32 = 0;
 const KIND_IOV: u32 = 1;
@@ -258,6 +279,18 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // The one map lookup every fd on the host pays.
     if CONNS.get_ptr(conn_key(tgid, fd)).is_none() {
+        return;
+    }
+    // Inside SSL_read/SSL_write: remember which socket this SSL* uses, and do not capture
+    // the ciphertext (the plaintext comes from the uprobes).
+    // SAFETY: plain value read.
+    if let Some(sa) = unsafe { SSL_ARGS.get(bpf_get_current_pid_tgid()) } {
+        let key = SslKey {
+            ssl: sa.ssl,
+            tgid,
+            _pad: 0,
+        };
+        let _ = SSL_FDS.insert(key, fd, 0);
         return;
     }
     let (source, direction) = match syscall_nr(ctx) {
@@ -501,6 +534,8 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         conn_id,
         tx_off: 0,
         rx_off: 0,
+        ssl_tx_off: 0,
+        ssl_rx_off: 0,
         role: p.role,
         flags: 0,
     };
@@ -672,6 +707,115 @@ pub fn enter_close(ctx: TracePointContext) -> u32 {
     if EVENTS.output::<EventHeader>(&hdr, 0).is_err() {
         count(CNT_RING_FULL_CONN, 1);
     }
+    0
+}
+
+#[inline(always)]
+fn ssl_enter(ctx: &ProbeContext, direction: Direction, ex: bool) {
+    let ssl: u64 = ctx.arg(0).unwrap_or(0);
+    let buf: u64 = ctx.arg(1).unwrap_or(0);
+    let len_ptr: u64 = if ex { ctx.arg(3).unwrap_or(0) } else { 0 };
+    let a = SslArgs {
+        ssl,
+        buf,
+        len_ptr,
+        direction: direction as u32,
+        _pad: if ex { 1 } else { 0 },
+    };
+    let _ = SSL_ARGS.insert(bpf_get_current_pid_tgid(), a, 0);
+}
+
+/// uprobe `SSL_write(SSL *ssl, const void *buf, int num)`.
+#[uprobe]
+pub fn ssl_write_enter(ctx: ProbeContext) -> u32 {
+    ssl_enter(&ctx, Direction::Egress, false);
+    0
+}
+
+/// uprobe `SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written)`.
+#[uprobe]
+pub fn ssl_write_ex_enter(ctx: ProbeContext) -> u32 {
+    ssl_enter(&ctx, Direction::Egress, true);
+    0
+}
+
+/// uprobe `SSL_read(SSL *ssl, void *buf, int num)`.
+#[uprobe]
+pub fn ssl_read_enter(ctx: ProbeContext) -> u32 {
+    ssl_enter(&ctx, Direction::Ingress, false);
+    0
+}
+
+/// uprobe `SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes)`.
+#[uprobe]
+pub fn ssl_read_ex_enter(ctx: ProbeContext) -> u32 {
+    ssl_enter(&ctx, Direction::Ingress, true);
+    0
+}
+
+/// uretprobe of all four: `SSL_read`/`SSL_write` return the byte count (<= 0 on failure);
+/// the `_ex` variants return 1 and store the count through their last argument.
+#[uretprobe]
+pub fn ssl_exit(ctx: RetProbeContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: copied before removal.
+    let Some(a) = (unsafe { SSL_ARGS.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = SSL_ARGS.remove(pid_tgid);
+    let r: i64 = ctx.ret::<i64>() as i32 as i64;
+    let n: u64 = if a._pad == 1 {
+        if r != 1 || a.len_ptr == 0 {
+            return 0;
+        }
+        read_user::<u64>(a.len_ptr).unwrap_or(0)
+    } else {
+        if r <= 0 {
+            return 0;
+        }
+        r as u64
+    };
+    if n == 0 {
+        return 0;
+    }
+    let tgid = (pid_tgid >> 32) as u32;
+    // SAFETY: plain value read.
+    let Some(fd) = (unsafe {
+        SSL_FDS.get(SslKey {
+            ssl: a.ssl,
+            tgid,
+            _pad: 0,
+        })
+    })
+    .copied() else {
+        // Not a watched connection, or no syscall seen yet for this SSL*.
+        return 0;
+    };
+    let Some(conn) = CONNS.get_ptr_mut(conn_key(tgid, fd)) else {
+        count(CNT_SSL_UNATTRIBUTED, 1);
+        return 0;
+    };
+    // SAFETY: map value pointer.
+    let (conn_id, off) = unsafe {
+        let c = &mut *conn;
+        if a.direction == Direction::Egress as u32 {
+            let o = c.ssl_tx_off;
+            c.ssl_tx_off = o + n;
+            (c.conn_id, o)
+        } else {
+            let o = c.ssl_rx_off;
+            c.ssl_rx_off = o + n;
+            (c.conn_id, o)
+        }
+    };
+    let source = if a.direction == Direction::Egress as u32 {
+        Source::SslWrite
+    } else {
+        Source::SslRead
+    };
+    let mut hdr = header(EventKind::Data, source, conn_id, fd, a.direction);
+    hdr.total_len = n as u32;
+    emit_buf(&mut hdr, a.buf, n, off, MAX_CHUNKS_PER_CALL);
     0
 }
 

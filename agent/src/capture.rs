@@ -11,7 +11,8 @@ use agent_common::{
     ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
 };
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::uprobe::UProbeScope;
+use aya::programs::{TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
 
 /// The kernel programs, built by `build.rs`.
@@ -110,10 +111,29 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
     ("sched_fork", "sched", &["sched_process_fork"]),
 ];
 
+/// (uprobe program, symbol): entry probes; `ssl_exit` is attached as a return probe to each.
+const TLS_PROBES: &[(&str, &str)] = &[
+    ("ssl_write_enter", "SSL_write"),
+    ("ssl_write_ex_enter", "SSL_write_ex"),
+    ("ssl_read_enter", "SSL_read"),
+    ("ssl_read_ex_enter", "SSL_read_ex"),
+];
+
 /// The loaded and attached kernel side.
 pub struct Capture {
     ebpf: Ebpf,
     next_seed_id: u64,
+    /// TLS libraries with uprobes attached, by (device, inode).
+    tls_libs: HashSet<(u64, u64)>,
+    /// Processes whose maps were already scanned for TLS libraries.
+    scanned: HashSet<u32>,
+}
+
+/// A TLS library attach result, for logging.
+#[derive(Debug)]
+pub struct TlsAttach {
+    pub path: String,
+    pub result: Result<(), String>,
 }
 
 fn ensure_tracefs() -> Result<(), CaptureError> {
@@ -236,10 +256,120 @@ impl Capture {
                     })?;
             }
         }
-        Ok(Self {
+        for name in TLS_PROBES.iter().map(|(p, _)| *p).chain(["ssl_exit"]) {
+            let prog: &mut UProbe = ebpf
+                .program_mut(name)
+                .ok_or(CaptureError::Program {
+                    name,
+                    source: aya::programs::ProgramError::NotLoaded,
+                })?
+                .try_into()
+                .map_err(|source| CaptureError::Program { name, source })?;
+            prog.load()
+                .map_err(|source| CaptureError::Program { name, source })?;
+        }
+        let mut me = Self {
             ebpf,
             next_seed_id: 1 << 63,
+            tls_libs: HashSet::new(),
+            scanned: HashSet::new(),
+        };
+        me.scanned.insert(std::process::id());
+        Ok(me)
+    }
+
+    /// Attaches the TLS uprobes to every OpenSSL `libssl` found in the well-known library
+    /// directories and in the maps of running processes.
+    pub fn attach_tls_everywhere(&mut self) -> Vec<TlsAttach> {
+        let mut out = Vec::new();
+        for dir in [
+            "/usr/lib/x86_64-linux-gnu",
+            "/lib/x86_64-linux-gnu",
+            "/usr/lib64",
+            "/usr/lib",
+            "/usr/local/lib",
+        ] {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("libssl.so.") {
+                    out.extend(self.attach_tls_lib(&e.path()));
+                }
+            }
+        }
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            for p in rd.flatten() {
+                if let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+                    out.extend(self.attach_tls_for(pid));
+                }
+            }
+        }
+        out
+    }
+
+    /// Attaches the TLS uprobes to the libssl a process maps, once per library file. Reached
+    /// through `/proc/PID/root` so libraries inside containers work too.
+    pub fn attach_tls_for(&mut self, pid: u32) -> Vec<TlsAttach> {
+        if !self.scanned.insert(pid) {
+            return Vec::new();
+        }
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return Vec::new();
+        };
+        let mut libs: Vec<String> = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|p| {
+                p.rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with("libssl.so"))
+            })
+            .map(str::to_owned)
+            .collect();
+        libs.sort();
+        libs.dedup();
+        let mut out = Vec::new();
+        for lib in libs {
+            out.extend(self.attach_tls_lib(Path::new(&format!("/proc/{pid}/root{lib}"))));
+        }
+        out
+    }
+
+    fn attach_tls_lib(&mut self, path: &Path) -> Option<TlsAttach> {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(path).ok()?;
+        if !self.tls_libs.insert((md.dev(), md.ino())) {
+            return None;
+        }
+        let mut result = Ok(());
+        for &(prog, sym) in TLS_PROBES {
+            for name in [prog, "ssl_exit"] {
+                let r = match self.ebpf.program_mut(name).map(<&mut UProbe>::try_from) {
+                    Some(Ok(p)) => p
+                        .attach(sym, path, UProbeScope::AllProcesses)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    _ => Err(format!("program {name} missing")),
+                };
+                if let Err(e) = r {
+                    // SSL_write_ex/SSL_read_ex do not exist before OpenSSL 1.1.1: not fatal.
+                    if result.is_ok() && !sym.ends_with("_ex") {
+                        result = Err(format!("{sym}: {e}"));
+                    }
+                }
+            }
+        }
+        Some(TlsAttach {
+            path: path.display().to_string(),
+            result,
         })
+    }
+
+    /// Processes already scanned for TLS libraries can be forgotten when they exit.
+    pub fn forget_pid(&mut self, pid: u32) {
+        self.scanned.remove(&pid);
     }
 
     /// Takes the ring buffer for draining.
@@ -453,10 +583,8 @@ impl Capture {
                             conn_key(pid, fd),
                             ConnInfo {
                                 conn_id: id,
-                                tx_off: 0,
-                                rx_off: 0,
                                 role: *role,
-                                flags: 0,
+                                ..Default::default()
                             },
                         ));
                         if !first {

@@ -230,6 +230,7 @@ fn run_main(a: RunArgs) -> Result<()> {
 }
 
 async fn run(a: RunArgs, cfg: Config) -> Result<()> {
+    tracing_init();
     let (pg, my) = dbgov::capture::engine_ids();
     let mut ports: Vec<(u16, u32)> = cfg.postgres_ports.iter().map(|&p| (p, pg)).collect();
     ports.extend(cfg.mysql_ports.iter().map(|&p| (p, my)));
@@ -248,10 +249,19 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         ),
         None => None,
     };
+    for t in capture.attach_tls_everywhere() {
+        match t.result {
+            Ok(()) => tracing::info!(lib = %t.path, "TLS uprobes attached"),
+            Err(e) => {
+                tracing::warn!(lib = %t.path, error = %e, "TLS uprobes not attached; TLS sessions through it are reported as not inspectable")
+            }
+        }
+    }
     for ev in capture.seed(&watch) {
         pipeline.seed_connection(&ev)?;
     }
     let ring = capture.ring()?;
+    #[allow(deprecated)]
     let mut ring = AsyncFd::new(ring).context("registering the ring buffer with the event loop")?;
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -259,7 +269,6 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing ready file {}", p.display()))?;
     }
-    tracing_init();
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
     let mut flush_tick = tokio::time::interval(Duration::from_millis(200));
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
@@ -277,6 +286,13 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                     pipeline.handle_record(&item)?;
                 }
                 guard.clear_ready();
+                for pid in std::mem::take(&mut pipeline.new_pids) {
+                    for t in capture.attach_tls_for(pid) {
+                        if let Err(e) = t.result {
+                            tracing::warn!(lib = %t.path, error = %e, "TLS uprobes not attached");
+                        }
+                    }
+                }
             }
             _ = flush_tick.tick() => {
                 pipeline.flush()?;
@@ -287,6 +303,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 report_losses(&mut pipeline, &last_counters, &c, now)?;
                 last_counters = c;
                 if last_reap.elapsed() >= Duration::from_secs(1) {
+                    pipeline.report_opaque_tls(now, 2_000_000_000)?;
                     let dead = pipeline.reap(now)?;
                     capture.forget(&dead);
                     last_reap = Instant::now();

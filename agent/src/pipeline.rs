@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use agent_common::{
-    ConnEvent, Direction, EventHeader, EventKind, ENGINE_MYSQL, FAMILY_INET, FAMILY_INET6,
+    ConnEvent, Direction, EventHeader, EventKind, Source, ENGINE_MYSQL, FAMILY_INET, FAMILY_INET6,
     FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER,
 };
 
@@ -88,6 +88,14 @@ struct Conn {
     mirror: bool,
     session: Box<dyn Conversation>,
     asm: [Assembler; 2],
+    /// Plaintext streams from the TLS library uprobes.
+    tls_asm: [Assembler; 2],
+    /// Plaintext has been seen: syscall (ciphertext) chunks are ignored from then on.
+    tls_plain: bool,
+    /// A session_start has been written.
+    started: bool,
+    /// When the session turned out to be TLS with no plaintext yet (monotonic ns).
+    tls_pending_since: Option<u64>,
     process: Option<Arc<ProcessInfo>>,
 }
 
@@ -105,6 +113,9 @@ pub struct Pipeline {
     out: JsonLines,
     scratch: Vec<SessionEvent>,
     pub stats: Stats,
+    /// Processes seen on new connections since the caller last drained this (to attach the
+    /// TLS uprobes to the libraries they map).
+    pub new_pids: Vec<u32>,
 }
 
 fn flow_of(role: u32, dir: Direction) -> Flow {
@@ -168,6 +179,7 @@ impl Pipeline {
             out,
             scratch: Vec::new(),
             stats: Stats::default(),
+            new_pids: Vec::new(),
         }
     }
 
@@ -241,7 +253,7 @@ impl Pipeline {
         let tgid = ev.hdr.tgid;
         let fd = ev.hdr.fd;
         let process = self.lookup(tgid);
-        let (mut client_addr, mut server_addr, mut pair, transport) = (None, None, None, "tcp");
+        let (mut client_addr, mut server_addr, mut pair) = (None, None, None);
         let transport = if ev.family == FAMILY_UNIX {
             let path = cstr_path(&ev.path);
             client_addr = Some(path.clone());
@@ -262,7 +274,7 @@ impl Pipeline {
                     pair = Some((ip, ev.peer_port as u16, ev.port as u16));
                 }
             }
-            transport
+            "tcp"
         };
         let mut conn = Conn {
             id: ev.hdr.conn_id,
@@ -278,8 +290,13 @@ impl Pipeline {
             mirror: false,
             session,
             asm: [Assembler::new(), Assembler::new()],
+            tls_asm: [Assembler::new(), Assembler::new()],
+            tls_plain: false,
+            started: false,
+            tls_pending_since: None,
             process,
         };
+        self.new_pids.push(tgid);
         if let Some(key) = pair {
             let other_role = if ev.role == ROLE_CLIENT {
                 ROLE_SERVER
@@ -340,18 +357,36 @@ impl Pipeline {
             conn.process = self.lookup(hdr.tgid);
         }
         if conn.mirror {
-            conn.asm[dir as usize].push(hdr.stream_offset, data, |_| {});
             self.conns.insert(conn.id, conn);
             return Ok(());
         }
         let flow = flow_of(conn.role, dir);
         let mut events = std::mem::take(&mut self.scratch);
-        let session = &mut conn.session;
-        conn.asm[dir as usize].push(hdr.stream_offset, data, |piece| match piece {
-            Piece::Data(d) => session.on_data(flow, d, hdr.ts_ns, &mut events),
-            Piece::Gap(n) => session.on_gap(flow, n, hdr.ts_ns, &mut events),
-        });
-        let r = self.emit_all(&conn, &mut events, hdr.ts_ns);
+        let plaintext = matches!(
+            Source::from_u32(hdr.source),
+            Some(Source::SslRead | Source::SslWrite)
+        );
+        if plaintext && !conn.tls_plain {
+            conn.tls_plain = true;
+            conn.tls_pending_since = None;
+            conn.session.tls_plaintext();
+        }
+        if plaintext || !conn.tls_plain {
+            let session = &mut conn.session;
+            let asm = if plaintext {
+                &mut conn.tls_asm[dir as usize]
+            } else {
+                &mut conn.asm[dir as usize]
+            };
+            asm.push(hdr.stream_offset, data, |piece| match piece {
+                Piece::Data(d) => session.on_data(flow, d, hdr.ts_ns, &mut events),
+                Piece::Gap(n) => session.on_gap(flow, n, hdr.ts_ns, &mut events),
+            });
+        }
+        if !conn.tls_plain && conn.tls_pending_since.is_none() && conn.session.info().tls {
+            conn.tls_pending_since = Some(hdr.ts_ns);
+        }
+        let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
         self.scratch = events;
         self.conns.insert(conn.id, conn);
         r
@@ -366,10 +401,39 @@ impl Pipeline {
             return Ok(());
         }
         let mut events = std::mem::take(&mut self.scratch);
+        if conn.tls_pending_since.is_some() && !conn.started {
+            conn.started = true;
+            events.push(SessionEvent::Start(conn.session.info().clone()));
+        }
         conn.session.on_close(ts, &mut events);
-        let r = self.emit_all(&conn, &mut events, ts);
+        let r = self.emit_all(&mut conn, &mut events, ts);
         self.scratch = events;
         r
+    }
+
+    /// TLS sessions whose plaintext never arrived (a static or unknown TLS library) get one
+    /// `session_start` with `session.inspectable: false`, so they are never silent.
+    pub fn report_opaque_tls(&mut self, now_ns: u64, after_ns: u64) -> Result<(), PipelineError> {
+        let ids: Vec<u64> = self
+            .conns
+            .values()
+            .filter(|c| {
+                !c.started
+                    && !c.mirror
+                    && c.tls_pending_since
+                        .is_some_and(|t| now_ns.saturating_sub(t) >= after_ns)
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            if let Some(mut conn) = self.conns.remove(&id) {
+                let mut events = vec![SessionEvent::Start(conn.session.info().clone())];
+                let r = self.emit_all(&mut conn, &mut events, now_ns);
+                self.conns.insert(id, conn);
+                r?;
+            }
+        }
+        Ok(())
     }
 
     /// Ends sessions whose process is gone (a process exit closes its sockets without a

@@ -51,7 +51,7 @@ fn psql_statements_are_attributed() -> anyhow::Result<()> {
         "psql should report the failing statement: {stderr}"
     );
 
-    let ev = agent.wait_for("5 statements and a session end", |ev| {
+    agent.wait_for("5 statements and a session end", |ev| {
         statements(ev).len() >= 5 && !of_kind(ev, "session_end").is_empty()
     })?;
     let (code, ev) = agent.stop()?;
@@ -62,10 +62,10 @@ fn psql_statements_are_attributed() -> anyhow::Result<()> {
     assert_eq!(st.len(), 5, "one event per statement:\n{}", dump(&ev));
     let create = with_text(
         &ev,
-        "CREATE TABLE customers (id int, email text, card_number text)",
+        "CREATE TABLE customers (id int, email text, card_number text);",
     );
     assert_eq!(create.len(), 1, "{}", dump(&ev));
-    let insert = with_text(&ev, "INSERT INTO customers VALUES (?, ?, ?), (?, ?, ?)");
+    let insert = with_text(&ev, "INSERT INTO customers VALUES (?, ?, ?), (?, ?, ?);");
     assert_eq!(
         insert.len(),
         1,
@@ -74,7 +74,7 @@ fn psql_statements_are_attributed() -> anyhow::Result<()> {
     );
     assert_eq!(insert[0]["outcome"]["rows"], 2);
     assert_eq!(insert[0]["statement"]["kind"], "INSERT");
-    let select = with_text(&ev, "SELECT id, email FROM customers WHERE id > ?");
+    let select = with_text(&ev, "SELECT id, email FROM customers WHERE id > ?;");
     assert_eq!(select.len(), 1, "{}", dump(&ev));
     let s = select[0];
     assert_eq!(s["schema"], "dbgov.audit/v1");
@@ -113,12 +113,12 @@ fn psql_statements_are_attributed() -> anyhow::Result<()> {
     // The server backend is a different process from the client.
     assert_ne!(s["server"]["pid"], s["client"]["pid"]);
 
-    let failed = with_text(&ev, "SELECT * FROM no_such_table");
+    let failed = with_text(&ev, "SELECT * FROM no_such_table;");
     assert_eq!(failed.len(), 1, "{}", dump(&ev));
     assert_eq!(failed[0]["outcome"]["status"], "error");
     assert_eq!(failed[0]["outcome"]["error_code"], "42P01");
 
-    let upd = with_text(&ev, "UPDATE customers SET email = ? WHERE id = ?");
+    let upd = with_text(&ev, "UPDATE customers SET email = ? WHERE id = ?;");
     assert_eq!(upd.len(), 1, "{}", dump(&ev));
     assert_eq!(upd[0]["outcome"]["rows"], 1);
 

@@ -302,10 +302,12 @@ impl PgSession {
         match msg {
             BackendMessage::SslResponse { accepted } => {
                 if accepted {
+                    // Ciphertext from here on. The pipeline either feeds the plaintext from the
+                    // TLS library uprobes (see `tls_plaintext`) or reports the session as not
+                    // inspectable.
                     self.info.tls = true;
                     self.info.inspectable = false;
                     self.opaque = true;
-                    self.start(out);
                 } else {
                     self.fe.expect_startup();
                 }
@@ -659,6 +661,17 @@ impl Conversation for PgSession {
 
     fn info(&self) -> &SessionInfo {
         &self.info
+    }
+
+    fn tls_plaintext(&mut self) {
+        if self.opaque {
+            self.opaque = false;
+            self.info.inspectable = true;
+            self.fe_buf.clear();
+            self.be_buf.clear();
+            self.fe.expect_startup();
+            self.be = BackendDecoder::new(DEFAULT_MAX_FRAME);
+        }
     }
 }
 

@@ -139,4 +139,8 @@ pub trait Conversation: Send {
     fn on_close(&mut self, ts_ns: u64, out: &mut Vec<SessionEvent>);
     /// Current session facts.
     fn info(&self) -> &SessionInfo;
+    /// The session switched to TLS and the agent now receives its plaintext (from the TLS
+    /// library uprobes): decoding resumes on the plaintext stream, which starts right after
+    /// the TLS handshake. The default does nothing.
+    fn tls_plaintext(&mut self) {}
 }

@@ -13,10 +13,11 @@ mod normalize;
 mod resolve;
 
 use std::num::NonZeroUsize;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::catch_unwind;
 use std::sync::Arc;
 
 use lru::LruCache;
+use sqlparser::ast::Statement;
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
 use sqlparser::parser::Parser;
 
@@ -32,6 +33,9 @@ pub enum SqlError {
     /// The parser or the walker panicked (a bug); the statement is treated as unparsed.
     #[error("internal error while analysing the statement")]
     Internal,
+    /// The text needs a helper thread with a large stack and none could be started.
+    #[error("statement too complex to analyse")]
+    TooComplex,
 }
 
 /// SQL dialect of the server the statement was sent to.
@@ -157,18 +161,15 @@ impl Analyzer {
         } else {
             text
         };
-        let normalize::Scanned {
-            normalized,
-            literals,
-            statements,
-        } = normalize::scan(dialect, scanned_text);
+        let mut scanned = normalize::scan(dialect, scanned_text);
+        let literals = std::mem::take(&mut scanned.literals);
         let key = CacheKey {
             dialect,
-            fingerprint: xxhash_rust::xxh3::xxh3_64(normalized.as_bytes()),
+            fingerprint: xxhash_rust::xxh3::xxh3_64(scanned.normalized.as_bytes()),
             truncated,
         };
         let cached = match self.cache.get(&key) {
-            Some(a) if a.redacted_text == normalized => Some(Arc::clone(a)),
+            Some(a) if a.redacted_text == scanned.normalized => Some(Arc::clone(a)),
             _ => None,
         };
         let analysis = match cached {
@@ -181,9 +182,8 @@ impl Analyzer {
                 let a = Arc::new(build(
                     dialect,
                     text,
-                    normalized,
+                    scanned,
                     key.fingerprint,
-                    statements,
                     truncated.then_some(max),
                 ));
                 self.cache.put(key, Arc::clone(&a));
@@ -217,166 +217,651 @@ fn prefix_at_boundary(text: &str, max: usize) -> &str {
     text.get(..end).unwrap_or("")
 }
 
+/// Texts with more operators than this are parsed and walked on a helper thread with a large
+/// stack: expression trees (e.g. `a = 1 OR a = 2 OR ...`) are as deep as their operator chains,
+/// and sqlparser's visitor recurses once per level.
+const DEEP_OPERATORS: usize = 256;
+
 fn build(
     dialect: Dialect,
     text: &str,
-    normalized: String,
+    scanned: normalize::Scanned,
     fingerprint: u64,
-    statements: usize,
     too_long: Option<usize>,
 ) -> Analysis {
     let mut a = Analysis {
         fingerprint: format!("{fingerprint:016x}"),
-        statement_count: statements,
+        statement_count: scanned.statements,
         ..Analysis::default()
     };
     let parsed = match too_long {
         Some(limit) => Err(SqlError::TooLong(limit)),
-        None if statements == 0 => Ok(Vec::new()),
-        None => parse(dialect, text),
+        None if scanned.statements == 0 => Ok(Parsed::default()),
+        None if scanned.operators > DEEP_OPERATORS => parse_on_big_stack(dialect, text),
+        None => parse_and_walk(dialect, text),
     };
     match parsed {
-        Ok(stmts) => {
-            let mut c = resolve::Collected::default();
-            let walked = catch_unwind(AssertUnwindSafe(|| {
-                for s in &stmts {
-                    c.statement(s);
-                }
-                stmts
-                    .iter()
-                    .map(resolve::statement_kind)
-                    .collect::<Vec<_>>()
-            }));
-            match walked {
-                Ok(kinds) => {
-                    a.kinds = kinds;
-                    a.kind = a.kinds.first().cloned().unwrap_or_default();
-                    a.statement_count = stmts.len();
-                    a.has_where = c.dml_where.unwrap_or(c.any_where);
-                    a.tables = c.tables.into_iter().collect();
-                    a.columns_read = c.read.into_iter().collect();
-                    a.columns_written = c.written.into_iter().collect();
-                    a.star = c.star.into_iter().collect();
-                    a.unresolved_columns = c.unresolved.into_iter().collect();
-                }
-                Err(_) => unparsed(&mut a, &normalized, SqlError::Internal),
-            }
+        Ok(p) => {
+            let c = p.collected;
+            a.kind = p.kinds.first().cloned().unwrap_or_default();
+            a.kinds = p.kinds;
+            a.statement_count = p.count;
+            a.has_where = c.dml_where.unwrap_or(c.any_where);
+            a.tables = c.tables.into_iter().collect();
+            a.columns_read = c.read.into_iter().collect();
+            a.columns_written = c.written.into_iter().collect();
+            a.star = c.star.into_iter().collect();
+            a.unresolved_columns = c.unresolved.into_iter().collect();
         }
-        Err(e) => unparsed(&mut a, &normalized, e),
+        Err(e) => {
+            a.parse_error = Some(e.to_string());
+            a.kinds = scanned
+                .normalized
+                .split("; ")
+                .filter(|s| !s.is_empty())
+                .map(resolve::kind_from_text)
+                .collect();
+            a.kind = a.kinds.first().cloned().unwrap_or_default();
+        }
     }
-    a.redacted_text = normalized;
+    a.redacted_text = scanned.normalized;
     a
 }
 
-fn unparsed(a: &mut Analysis, normalized: &str, e: SqlError) {
-    a.parse_error = Some(e.to_string());
-    a.kinds = normalized
-        .split("; ")
-        .filter(|s| !s.is_empty())
-        .map(resolve::kind_from_text)
-        .collect();
-    a.kind = a.kinds.first().cloned().unwrap_or_default();
+/// What parsing and walking a text produced.
+#[derive(Debug, Default)]
+struct Parsed {
+    kinds: Vec<String>,
+    count: usize,
+    collected: resolve::Collected,
 }
 
-fn parse(dialect: Dialect, text: &str) -> Result<Vec<sqlparser::ast::Statement>, SqlError> {
-    let result = catch_unwind(|| match dialect {
+fn parse_sql(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
+    let parsed = match dialect {
         Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, text),
         Dialect::MySql => Parser::parse_sql(&MySqlDialect {}, text),
-    });
-    match result {
-        Ok(Ok(stmts)) => Ok(stmts),
-        Ok(Err(e)) => Err(SqlError::Parse(e.to_string())),
-        Err(_) => Err(SqlError::Internal),
+    };
+    match parsed {
+        Ok(stmts) => Ok(stmts),
+        // sqlparser wants `COPY ... FROM STDIN` followed by `;` and the data, but on the wire the
+        // statement comes alone (the data follows in CopyData messages).
+        Err(e) if dialect == Dialect::Postgres && is_copy_from_stdin(text) => {
+            Parser::parse_sql(&PostgreSqlDialect {}, &format!("{text};"))
+                .map_err(|_| SqlError::Parse(e.to_string()))
+        }
+        Err(e) => Err(SqlError::Parse(e.to_string())),
     }
+}
+
+fn is_copy_from_stdin(text: &str) -> bool {
+    let t = text.trim_start();
+    t.get(..4).is_some_and(|k| k.eq_ignore_ascii_case("copy"))
+        && t.to_ascii_lowercase().contains("stdin")
+}
+
+fn parse_and_walk(dialect: Dialect, text: &str) -> Result<Parsed, SqlError> {
+    let result = catch_unwind(|| {
+        let stmts = parse_sql(dialect, text)?;
+        let mut collected = resolve::Collected::default();
+        for s in &stmts {
+            collected.statement(s);
+        }
+        Ok(Parsed {
+            kinds: stmts.iter().map(resolve::statement_kind).collect(),
+            count: stmts.len(),
+            collected,
+        })
+    });
+    result.unwrap_or(Err(SqlError::Internal))
+}
+
+fn parse_on_big_stack(dialect: Dialect, text: &str) -> Result<Parsed, SqlError> {
+    let stack = text.len().saturating_mul(1024).clamp(16 << 20, 128 << 20);
+    std::thread::scope(|scope| {
+        match std::thread::Builder::new()
+            .name("dbgov-sql-deep".to_string())
+            .stack_size(stack)
+            .spawn_scoped(scope, || parse_and_walk(dialect, text))
+        {
+            Ok(handle) => handle.join().unwrap_or(Err(SqlError::Internal)),
+            Err(_) => Err(SqlError::TooComplex),
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn deep_stage() {
-        for n in [500usize, 1000, 2000, 5000, 13000] {
-            let mut t = String::from("SELECT 1 FROM t WHERE a = 1");
-            for _ in 0..n {
-                t.push_str(" OR a = 1");
-            }
-            let stage = std::env::var("STAGE").unwrap_or_default();
-            let h = std::thread::Builder::new()
-                .stack_size(2 << 20)
-                .spawn(move || {
-                    let stmts = parse(Dialect::Postgres, &t).unwrap();
-                    if stage == "parse" {
-                        std::mem::forget(stmts);
-                        return "parsed";
-                    }
-                    if stage == "drop" {
-                        drop(stmts);
-                        return "dropped";
-                    }
-                    let mut c = resolve::Collected::default();
-                    for s in &stmts {
-                        c.statement(s);
-                    }
-                    std::mem::forget(stmts);
-                    "walked"
-                })
-                .unwrap();
-            println!("{n}: {:?}", h.join());
-        }
+    fn pg(text: &str) -> Arc<Analysis> {
+        Analyzer::new(AnalyzerConfig::default())
+            .analyze(Dialect::Postgres, text)
+            .0
+    }
+
+    fn my(text: &str) -> Arc<Analysis> {
+        Analyzer::new(AnalyzerConfig::default())
+            .analyze(Dialect::MySql, text)
+            .0
+    }
+
+    fn v(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn deep() {
-        for n in [100usize, 1000, 5000, 13000] {
-            let mut t = String::from("SELECT 1 FROM t WHERE a = 1");
-            for _ in 0..n {
-                t.push_str(" OR a = 1");
-            }
-            let h = std::thread::Builder::new()
-                .stack_size(2 << 20)
-                .spawn(move || {
-                    let mut a = Analyzer::new(AnalyzerConfig {
-                        max_statement_bytes: 1 << 20,
-                        ..AnalyzerConfig::default()
-                    });
-                    let start = std::time::Instant::now();
-                    let (r, _) = a.analyze(Dialect::Postgres, &t);
-                    (
-                        r.parse_error.clone(),
-                        r.columns_read.clone(),
-                        start.elapsed(),
-                    )
-                })
-                .unwrap();
-            println!("{n}: {:?}", h.join());
-        }
-        for n in [100usize, 1000, 10000] {
-            let t = format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n));
-            let mut a = Analyzer::new(AnalyzerConfig::default());
-            let (r, _) = a.analyze(Dialect::Postgres, &t);
-            println!("parens {n}: {:?}", r.parse_error);
-        }
+    fn pgbench_update() {
+        let a = pg("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = 5;");
+        assert_eq!(a.kind, "UPDATE");
+        assert_eq!(a.tables, v(&["pgbench_accounts"]));
+        assert_eq!(
+            a.columns_read,
+            v(&["pgbench_accounts.abalance", "pgbench_accounts.aid"])
+        );
+        assert_eq!(a.columns_written, v(&["pgbench_accounts.abalance"]));
+        assert!(a.has_where);
+        assert_eq!(
+            a.redacted_text,
+            "update pgbench_accounts set abalance = abalance + ? where aid = ?"
+        );
+        assert_eq!(a.fingerprint.len(), 16);
+        assert!(a
+            .fingerprint
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(a.parse_error, None);
+        assert_eq!(a.statement_count, 1);
     }
 
     #[test]
-    fn explore() {
-        let mut a = Analyzer::new(AnalyzerConfig::default());
-        for (d, t) in [
-            (Dialect::Postgres, "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, CURRENT_TIMESTAMP);"),
-            (Dialect::Postgres, "SELECT u.email, o.total FROM public.users u JOIN orders o ON o.user_id = u.id WHERE u.id = $1"),
-            (Dialect::MySql, "INSERT INTO t (a) VALUES (DEFAULT), (@x)"),
-            (Dialect::MySql, "USE shop"),
-            (Dialect::Postgres, "WITH r AS (SELECT id FROM users WHERE active) SELECT * FROM r JOIN orders ON orders.uid = r.id"),
-            (Dialect::Postgres, "DROP TABLE IF EXISTS a, s.b CASCADE"),
-            (Dialect::Postgres, "COPY users (id, email) TO STDOUT"),
-            (Dialect::Postgres, "CREATE UNIQUE INDEX i ON users (email)"),
-            (Dialect::Postgres, "GRANT SELECT ON users TO bob"),
-            (Dialect::Postgres, "LISTEN chan"),
-            (Dialect::Postgres, "SELECT now(), count(*) FROM generate_series(1, 10) g"),
+    fn pgbench_select_and_insert() {
+        let a = pg("SELECT abalance FROM pgbench_accounts WHERE aid = 5;");
+        assert_eq!(a.kind, "SELECT");
+        assert_eq!(
+            a.columns_read,
+            v(&["pgbench_accounts.abalance", "pgbench_accounts.aid"])
+        );
+        assert!(a.has_where);
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let (a, lits) = an.analyze(
+            Dialect::Postgres,
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 2, 3, 4, CURRENT_TIMESTAMP);",
+        );
+        assert_eq!(a.kind, "INSERT");
+        assert_eq!(a.tables, v(&["pgbench_history"]));
+        assert_eq!(
+            a.columns_written,
+            v(&[
+                "pgbench_history.aid",
+                "pgbench_history.bid",
+                "pgbench_history.delta",
+                "pgbench_history.mtime",
+                "pgbench_history.tid"
+            ])
+        );
+        assert!(a.columns_read.is_empty());
+        assert!(a.unresolved_columns.is_empty());
+        assert!(!a.has_where);
+        assert_eq!(lits, v(&["1", "2", "3", "4"]));
+        assert_eq!(
+            a.redacted_text,
+            "insert into pgbench_history(tid, bid, aid, delta, mtime) values (?, ?, ?, ?, current_timestamp)"
+        );
+    }
+
+    #[test]
+    fn sysbench_statements() {
+        let a = my("SELECT c FROM sbtest1 WHERE id=?");
+        assert_eq!(a.columns_read, v(&["sbtest1.c", "sbtest1.id"]));
+        assert_eq!(a.redacted_text, "select c from sbtest1 where id = ?");
+        let a = my("SELECT DISTINCT c FROM sbtest3 WHERE id BETWEEN ? AND ? ORDER BY c");
+        assert_eq!(a.columns_read, v(&["sbtest3.c", "sbtest3.id"]));
+        let a = my("SELECT SUM(k) FROM sbtest2 WHERE id BETWEEN 10 AND 109");
+        assert_eq!(a.columns_read, v(&["sbtest2.id", "sbtest2.k"]));
+        let a = my("UPDATE sbtest1 SET k=k+1 WHERE id=?");
+        assert_eq!(a.columns_written, v(&["sbtest1.k"]));
+        assert_eq!(a.columns_read, v(&["sbtest1.id", "sbtest1.k"]));
+        let a = my("DELETE FROM sbtest1 WHERE id=5");
+        assert_eq!(a.kind, "DELETE");
+        assert!(a.has_where);
+        assert_eq!(a.columns_read, v(&["sbtest1.id"]));
+        let a = my("INSERT INTO sbtest1 (id, k, c, pad) VALUES (?, ?, ?, ?)");
+        assert_eq!(
+            a.columns_written,
+            v(&["sbtest1.c", "sbtest1.id", "sbtest1.k", "sbtest1.pad"])
+        );
+        assert_eq!(my("BEGIN").kind, "BEGIN");
+        assert_eq!(my("COMMIT").kind, "COMMIT");
+    }
+
+    #[test]
+    fn join_with_aliases() {
+        let a = pg(
+            "SELECT u.email, o.total FROM public.users u JOIN orders o ON o.user_id = u.id \
+             WHERE u.id = $1 ORDER BY o.created_at",
+        );
+        assert_eq!(a.tables, v(&["orders", "public.users"]));
+        assert_eq!(
+            a.columns_read,
+            v(&[
+                "orders.created_at",
+                "orders.total",
+                "orders.user_id",
+                "public.users.email",
+                "public.users.id"
+            ])
+        );
+        assert!(a.unresolved_columns.is_empty());
+        // Bare columns with two tables in scope cannot be tied to one table.
+        let a = pg("SELECT email, total FROM users, orders WHERE users.id = orders.user_id");
+        assert_eq!(a.unresolved_columns, v(&["email", "total"]));
+        assert_eq!(a.columns_read, v(&["orders.user_id", "users.id"]));
+        // Unaliased qualified table referenced by its last part.
+        let a = pg("SELECT users.email FROM public.users");
+        assert_eq!(a.columns_read, v(&["public.users.email"]));
+    }
+
+    #[test]
+    fn star_selections() {
+        let a = pg("SELECT * FROM users");
+        assert_eq!(a.star, v(&["users"]));
+        let a = pg("SELECT u.*, o.id FROM users u JOIN orders o ON o.uid = u.id");
+        assert_eq!(a.star, v(&["users"]));
+        assert_eq!(a.columns_read, v(&["orders.id", "orders.uid", "users.id"]));
+        let a = pg("SELECT count(*) FROM users");
+        assert!(a.star.is_empty());
+    }
+
+    #[test]
+    fn ctes_are_not_tables() {
+        let a = pg("WITH recent AS (SELECT id, email FROM users WHERE created > now() - interval '1 day') \
+             SELECT r.email FROM recent r JOIN orders ON orders.uid = r.id");
+        assert_eq!(a.kind, "SELECT");
+        assert_eq!(a.tables, v(&["orders", "users"]));
+        assert_eq!(
+            a.columns_read,
+            v(&["orders.uid", "users.created", "users.email", "users.id"])
+        );
+        let a = pg("WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 10) SELECT n FROM t");
+        assert!(a.tables.is_empty());
+        let a = pg("WITH d AS (DELETE FROM sessions RETURNING id) SELECT count(*) FROM d");
+        assert_eq!(a.tables, v(&["sessions"]));
+        assert!(!a.has_where);
+        let a = pg("WITH x AS (SELECT 1) DELETE FROM sessions WHERE id IN (SELECT * FROM x)");
+        assert_eq!(a.kind, "DELETE");
+        assert!(a.has_where);
+    }
+
+    #[test]
+    fn subqueries_have_their_own_scope() {
+        let a = pg("SELECT name FROM customers WHERE id IN (SELECT customer_id FROM orders WHERE total > 100)");
+        assert_eq!(a.tables, v(&["customers", "orders"]));
+        assert_eq!(
+            a.columns_read,
+            v(&[
+                "customers.id",
+                "customers.name",
+                "orders.customer_id",
+                "orders.total"
+            ])
+        );
+        let a = pg("SELECT s.n FROM (SELECT count(*) AS n FROM users) s");
+        assert_eq!(a.tables, v(&["users"]));
+        assert!(a.columns_read.is_empty());
+        assert!(a.unresolved_columns.is_empty());
+        // Correlated reference to an outer alias.
+        let a = pg(
+            "SELECT c.id FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.cid = c.id)",
+        );
+        assert_eq!(a.columns_read, v(&["customers.id", "orders.cid"]));
+        // Bare column of a derived table cannot be tied to a real table.
+        let a = pg("SELECT email FROM (SELECT * FROM users) s");
+        assert_eq!(a.star, v(&["users"]));
+        assert_eq!(a.unresolved_columns, v(&["email"]));
+        // Projection aliases in ORDER BY are not columns.
+        let a = pg("SELECT a + b AS total FROM t ORDER BY total");
+        assert_eq!(a.columns_read, v(&["t.a", "t.b"]));
+        assert!(a.unresolved_columns.is_empty());
+    }
+
+    #[test]
+    fn returning_update_from_and_upsert() {
+        let a =
+            pg("UPDATE users SET email = $1, updated = now() WHERE id = $2 RETURNING id, email");
+        assert_eq!(a.columns_written, v(&["users.email", "users.updated"]));
+        assert_eq!(a.columns_read, v(&["users.email", "users.id"]));
+        let a = pg("UPDATE accounts a SET balance = a.balance - t.amount FROM transfers t WHERE t.src = a.id");
+        assert_eq!(a.tables, v(&["accounts", "transfers"]));
+        assert_eq!(a.columns_written, v(&["accounts.balance"]));
+        assert_eq!(
+            a.columns_read,
+            v(&[
+                "accounts.balance",
+                "accounts.id",
+                "transfers.amount",
+                "transfers.src"
+            ])
+        );
+        let a = pg("INSERT INTO users (id, email) VALUES (1, 'a@b.c') \
+             ON CONFLICT (id) DO UPDATE SET email = excluded.email RETURNING *");
+        assert_eq!(a.columns_written, v(&["users.email", "users.id"]));
+        assert_eq!(a.columns_read, v(&["users.id"]));
+        assert_eq!(a.star, v(&["users"]));
+        let a = my("INSERT INTO t (a, b) VALUES (1, 2) ON DUPLICATE KEY UPDATE b = b + 1");
+        assert_eq!(a.columns_written, v(&["t.a", "t.b"]));
+        assert_eq!(a.columns_read, v(&["t.b"]));
+        let a = pg("INSERT INTO archive (id, body) SELECT id, body FROM posts WHERE old");
+        assert_eq!(a.tables, v(&["archive", "posts"]));
+        assert_eq!(a.columns_read, v(&["posts.body", "posts.id", "posts.old"]));
+        assert_eq!(a.columns_written, v(&["archive.body", "archive.id"]));
+    }
+
+    #[test]
+    fn where_presence() {
+        assert!(!pg("DELETE FROM users").has_where);
+        assert!(!pg("UPDATE users SET active = false").has_where);
+        assert!(
+            !pg("UPDATE users SET score = (SELECT max(s) FROM scores WHERE scores.uid = 1)")
+                .has_where
+        );
+        assert!(pg("DELETE FROM users WHERE id = 1").has_where);
+        assert!(!pg("SELECT * FROM users").has_where);
+        assert!(pg("SELECT * FROM users WHERE id = 1").has_where);
+        let a = pg("DELETE FROM a WHERE id = 1; DELETE FROM b");
+        assert_eq!(a.kinds, v(&["DELETE", "DELETE"]));
+        assert!(!a.has_where);
+    }
+
+    #[test]
+    fn ddl_kinds_and_tables() {
+        let a = pg("DROP TABLE IF EXISTS users, audit.log CASCADE");
+        assert_eq!(a.kind, "DROP TABLE");
+        assert_eq!(a.tables, v(&["audit.log", "users"]));
+        let a = pg("DROP DATABASE prod_main");
+        assert_eq!(a.kind, "DROP DATABASE");
+        assert!(a.tables.is_empty());
+        assert_eq!(pg("DROP SCHEMA s CASCADE").kind, "DROP SCHEMA");
+        assert_eq!(pg("DROP INDEX users_email_idx").kind, "DROP INDEX");
+        assert_eq!(pg("DROP VIEW v").kind, "DROP VIEW");
+        let a = pg("TRUNCATE TABLE users, orders");
+        assert_eq!(a.kind, "TRUNCATE");
+        assert_eq!(a.tables, v(&["orders", "users"]));
+        let a = pg("CREATE TABLE t (id int primary key, email text)");
+        assert_eq!(a.kind, "CREATE TABLE");
+        assert_eq!(a.tables, v(&["t"]));
+        let a = pg("ALTER TABLE users ADD COLUMN phone text");
+        assert_eq!(a.kind, "ALTER TABLE");
+        assert_eq!(a.tables, v(&["users"]));
+        let a = pg("CREATE UNIQUE INDEX i ON users (email)");
+        assert_eq!(a.kind, "CREATE INDEX");
+        assert_eq!(a.tables, v(&["users"]));
+        let a = my("DROP DATABASE shop");
+        assert_eq!(a.kind, "DROP DATABASE");
+        let a = my("USE shop");
+        assert_eq!(a.kind, "USE");
+        assert!(a.tables.is_empty());
+        let a = my("TRUNCATE TABLE `Orders`");
+        assert_eq!(a.tables, v(&["Orders"]));
+    }
+
+    #[test]
+    fn misc_kinds() {
+        assert_eq!(pg("SET search_path = public").kind, "SET");
+        assert_eq!(pg("SHOW server_version").kind, "SHOW");
+        assert_eq!(my("SHOW TABLES").kind, "SHOW");
+        assert_eq!(pg("BEGIN").kind, "BEGIN");
+        assert_eq!(pg("START TRANSACTION").kind, "BEGIN");
+        assert_eq!(pg("ROLLBACK").kind, "ROLLBACK");
+        assert_eq!(pg("LISTEN chan").kind, "LISTEN");
+        let a = pg("COPY users (id, email) TO STDOUT");
+        assert_eq!(a.kind, "COPY");
+        assert_eq!(a.columns_read, v(&["users.email", "users.id"]));
+        let a = pg("COPY users FROM STDIN");
+        assert_eq!(a.tables, v(&["users"]));
+        let a = pg("EXPLAIN SELECT email FROM users");
+        assert_eq!(a.kind, "EXPLAIN");
+        assert_eq!(a.columns_read, v(&["users.email"]));
+        assert_eq!(pg("").kind, "");
+        assert_eq!(pg("  ;  -- nothing\n").statement_count, 0);
+    }
+
+    #[test]
+    fn mysql_backticks_and_quoting() {
+        let a = my("SELECT `u`.`Email`, name FROM `shop`.`Users` AS `u` WHERE `u`.id = 7");
+        assert_eq!(a.tables, v(&["shop.Users"]));
+        assert_eq!(
+            a.columns_read,
+            v(&["shop.Users.Email", "shop.Users.id", "shop.Users.name"])
+        );
+        let a = pg("SELECT \"Email\" FROM \"Users\" WHERE ID = 1");
+        assert_eq!(a.tables, v(&["Users"]));
+        assert_eq!(a.columns_read, v(&["Users.Email", "Users.id"]));
+        let a = pg("SELECT EMAIL FROM PUBLIC.USERS");
+        assert_eq!(a.tables, v(&["public.users"]));
+        assert_eq!(a.columns_read, v(&["public.users.email"]));
+    }
+
+    #[test]
+    fn placeholders_kept_literals_returned() {
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let (a, lits) = an.analyze(
+            Dialect::Postgres,
+            "SELECT * FROM users WHERE email = 'bob@example.com' AND id = $1 AND active = TRUE AND x IS NULL",
+        );
+        assert_eq!(
+            a.redacted_text,
+            "select * from users where email = ? and id = $1 and active = true and x is null"
+        );
+        assert_eq!(lits, v(&["bob@example.com"]));
+        let (a, lits) = an.analyze(
+            Dialect::MySql,
+            "SELECT * FROM t WHERE a = ? AND b = 'x''y' AND c = 4111111111111111",
+        );
+        assert_eq!(
+            a.redacted_text,
+            "select * from t where a = ? and b = ? and c = ?"
+        );
+        assert_eq!(lits, v(&["x'y", "4111111111111111"]));
+    }
+
+    #[test]
+    fn cache_shares_fingerprints() {
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let (a1, l1) = an.analyze(
+            Dialect::Postgres,
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 5;",
+        );
+        let (a2, l2) = an.analyze(
+            Dialect::Postgres,
+            "select   abalance\nFROM pgbench_accounts  WHERE aid=91234",
+        );
+        assert!(Arc::ptr_eq(&a1, &a2));
+        assert_eq!(l1, v(&["5"]));
+        assert_eq!(l2, v(&["91234"]));
+        assert_eq!(
+            an.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 1,
+                entries: 1
+            }
+        );
+        // Same text in the other dialect is a different cache entry.
+        let (a3, _) = an.analyze(
+            Dialect::MySql,
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 5",
+        );
+        assert_eq!(a3.fingerprint, a1.fingerprint);
+        assert_eq!(an.stats().misses, 2);
+        // A different statement is a different fingerprint.
+        let (a4, _) = an.analyze(
+            Dialect::Postgres,
+            "SELECT bbalance FROM pgbench_branches WHERE bid = 5",
+        );
+        assert_ne!(a4.fingerprint, a1.fingerprint);
+        assert_eq!(an.stats().misses, 3);
+    }
+
+    #[test]
+    fn lru_eviction() {
+        let mut an = Analyzer::new(AnalyzerConfig {
+            cache_entries: 2,
+            ..AnalyzerConfig::default()
+        });
+        for t in [
+            "SELECT a FROM t",
+            "SELECT b FROM t",
+            "SELECT c FROM t",
+            "SELECT a FROM t",
         ] {
-            let (r, l) = a.analyze(d, t);
-            println!("{t}\n{r:?} {l:?}\n");
+            an.analyze(Dialect::Postgres, t);
         }
+        assert_eq!(an.stats().misses, 4);
+        assert_eq!(an.stats().entries, 2);
+        let mut zero = Analyzer::new(AnalyzerConfig {
+            cache_entries: 0,
+            ..AnalyzerConfig::default()
+        });
+        zero.analyze(Dialect::Postgres, "SELECT 1");
+        zero.analyze(Dialect::Postgres, "SELECT 2");
+        assert_eq!(zero.stats().hits, 1);
+    }
+
+    #[test]
+    fn keep_literals_fills_text_per_call() {
+        let mut an = Analyzer::new(AnalyzerConfig {
+            keep_literals: true,
+            ..AnalyzerConfig::default()
+        });
+        let (a1, _) = an.analyze(Dialect::Postgres, "SELECT 1 FROM t WHERE x = 'a'");
+        let (a2, _) = an.analyze(Dialect::Postgres, "SELECT 2 FROM t WHERE x = 'b'");
+        assert_eq!(a1.redacted_text, "SELECT 1 FROM t WHERE x = 'a'");
+        assert_eq!(a2.redacted_text, "SELECT 2 FROM t WHERE x = 'b'");
+        assert_eq!(a1.fingerprint, a2.fingerprint);
+        assert_eq!(an.stats().hits, 1);
+    }
+
+    #[test]
+    fn unparseable_text() {
+        let a = pg("SELEC * FROM users");
+        assert!(a.parse_error.is_some());
+        assert_eq!(a.kind, "UNKNOWN");
+        let a = pg("SELECT * FROM WHERE users ((");
+        assert!(a.parse_error.is_some());
+        assert_eq!(a.kind, "SELECT");
+        assert!(a.tables.is_empty());
+        assert!(a.columns_read.is_empty());
+        let a = pg("DROP TABLE users RESTRICT CASCADE nonsense here");
+        assert!(a.parse_error.is_some());
+        assert_eq!(a.kind, "DROP TABLE");
+        let a = pg("CREATE OR REPLACE TEMPORARY VIEW v AS SELEC 1");
+        assert_eq!(a.kind, "CREATE VIEW");
+        let a = pg("WITH x AS (SELECT 1) DELETE FROM t WHERE (((");
+        assert_eq!(a.kind, "DELETE");
+        assert_eq!(pg("hello world").kind, "UNKNOWN");
+    }
+
+    #[test]
+    fn binary_junk_never_panics() {
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..300usize {
+            let mut bytes = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                bytes.push((seed >> 24) as u8);
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            for d in [Dialect::Postgres, Dialect::MySql] {
+                let (a, _) = an.analyze(d, &text);
+                assert_eq!(a.fingerprint.len(), 16);
+            }
+        }
+        // SQL-ish junk built from SQL punctuation and keywords.
+        let parts = [
+            "'", "\"", "`", "$", "$$", "$a$", "(", ")", "--", "/*", "*/", "#", ";", "?", "$1",
+            "select", "from", "where", "e'", "\\", "::", ".", "1.5e", "0x", "@", "/*!", "U&'",
+        ];
+        for i in 0..2000usize {
+            let mut text = String::new();
+            let mut k = i;
+            for _ in 0..8 {
+                text.push_str(parts[k % parts.len()]);
+                text.push(' ');
+                k = k / parts.len() + i * 7 + 3;
+            }
+            an.analyze(Dialect::Postgres, &text);
+            an.analyze(Dialect::MySql, &text);
+        }
+    }
+
+    #[test]
+    fn overlong_statement_not_parsed() {
+        let mut an = Analyzer::new(AnalyzerConfig {
+            max_statement_bytes: 64,
+            ..AnalyzerConfig::default()
+        });
+        let long = format!("SELECT {} FROM users WHERE id = 1", "é, ".repeat(40));
+        let (a, _) = an.analyze(Dialect::Postgres, &long);
+        assert_eq!(
+            a.parse_error.as_deref(),
+            Some("statement exceeds 64 bytes; not parsed")
+        );
+        assert_eq!(a.kind, "SELECT");
+        assert!(a.tables.is_empty());
+        assert_eq!(a.fingerprint.len(), 16);
+        // The fingerprint covers the prefix only.
+        let longer = format!("{long} AND more = 2");
+        let (b, _) = an.analyze(Dialect::Postgres, &longer);
+        assert_eq!(a.fingerprint, b.fingerprint);
+        // A short statement equal to the prefix is a different entry (it is parsed).
+        let (c, _) = an.analyze(Dialect::Postgres, "SELECT 1");
+        assert!(c.parse_error.is_none());
+    }
+
+    #[test]
+    fn deep_expressions_do_not_overflow_the_stack() {
+        let mut t = String::from("SELECT 1 FROM t WHERE a = 1");
+        while t.len() < 60_000 {
+            t.push_str(" OR a = 1");
+        }
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let (a, _) = an.analyze(Dialect::Postgres, &t);
+        assert_eq!(a.parse_error, None);
+        assert_eq!(a.columns_read, v(&["t.a"]));
+        let nested = format!("SELECT {}1{}", "(".repeat(5000), ")".repeat(5000));
+        let (a, _) = an.analyze(Dialect::Postgres, &nested);
+        assert!(a.parse_error.is_some());
+        assert_eq!(a.kind, "SELECT");
+    }
+
+    #[test]
+    fn multi_statement_text() {
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let (a, lits) = an.analyze(
+            Dialect::Postgres,
+            "BEGIN; UPDATE t SET x = 1 WHERE id = 2; SELECT y FROM u; COMMIT;",
+        );
+        assert_eq!(a.kind, "BEGIN");
+        assert_eq!(a.kinds, v(&["BEGIN", "UPDATE", "SELECT", "COMMIT"]));
+        assert_eq!(a.statement_count, 4);
+        assert_eq!(a.tables, v(&["t", "u"]));
+        assert_eq!(a.columns_written, v(&["t.x"]));
+        assert_eq!(a.columns_read, v(&["t.id", "u.y"]));
+        assert!(a.has_where);
+        assert_eq!(lits, v(&["1", "2"]));
+        assert_eq!(
+            a.redacted_text,
+            "begin; update t set x = ? where id = ?; select y from u; commit"
+        );
+        let (a, _) = an.analyze(Dialect::MySql, "SELECT 1; DROP TABLE users");
+        assert_eq!(a.kinds, v(&["SELECT", "DROP TABLE"]));
+        assert_eq!(a.tables, v(&["users"]));
+        let (a, _) = an.analyze(Dialect::MySql, "SELECT 1; DROP TABLE users garbage garbage");
+        assert!(a.parse_error.is_some());
+        assert_eq!(a.kinds, v(&["SELECT", "DROP TABLE"]));
+        assert_eq!(a.statement_count, 2);
     }
 }

@@ -20,6 +20,9 @@ pub(crate) struct Scanned {
     pub literals: Vec<String>,
     /// Number of non-empty `;`-separated statements.
     pub statements: usize,
+    /// Number of operators (`=`, `+`, `and`, `or`, ...): a bound on how deep a parsed expression
+    /// tree can be, used to decide whether parsing needs a large stack.
+    pub operators: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,10 +86,41 @@ struct Out {
     prev_word_spaced: bool,
     statement_has_tokens: bool,
     statements: usize,
+    operators: usize,
 }
 
 impl Out {
+    /// Pushes an unquoted word, lower-cased, without an intermediate allocation.
+    fn push_word(&mut self, raw: &str) {
+        self.begin(Tok::Word);
+        let start = self.text.len();
+        if raw.is_ascii() {
+            self.text
+                .extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            for ch in raw.chars() {
+                self.text.extend(ch.to_lowercase());
+            }
+        }
+        let word = self.text.get(start..).unwrap_or("");
+        if word == "and" || word == "or" {
+            self.operators += 1;
+        }
+        self.prev_word_spaced = SPACED_BEFORE_PAREN.binary_search(&word).is_ok();
+        self.prev = Some(Tok::Word);
+    }
+
     fn push(&mut self, tok: Tok, s: &str) {
+        self.begin(tok);
+        self.text.push_str(s);
+        if tok == Tok::Op {
+            self.operators += 1;
+        }
+        self.prev = Some(tok);
+    }
+
+    /// Starts a statement if needed and writes the space before a token of kind `tok`.
+    fn begin(&mut self, tok: Tok) {
         if !self.statement_has_tokens {
             if self.statements > 0 {
                 self.text.push_str("; ");
@@ -98,11 +132,6 @@ impl Out {
         if self.needs_space(tok) {
             self.text.push(' ');
         }
-        self.text.push_str(s);
-        if tok == Tok::Word {
-            self.prev_word_spaced = SPACED_BEFORE_PAREN.binary_search(&s).is_ok();
-        }
-        self.prev = Some(tok);
     }
 
     fn needs_space(&self, cur: Tok) -> bool {
@@ -188,6 +217,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
         prev_word_spaced: false,
         statement_has_tokens: false,
         statements: 0,
+        operators: 0,
     };
     let mut literals = Vec::new();
     let mut in_mysql_exec_comment = false;
@@ -303,15 +333,14 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                 while j < n && is_word_cont(at(b, j)) {
                     j += 1;
                 }
-                let word = slice(text, i, j).to_lowercase();
-                out.push(Tok::Word, &word);
+                out.push_word(slice(text, i, j));
                 i = j;
             }
             b':' if c1 == b':' && f == Flavor::Postgres => {
                 out.push(Tok::DoubleColon, "::");
                 i += 2;
             }
-            b'.' if c1.is_ascii_digit() && !matches!(out.prev, Some(Tok::Word | Tok::Quoted)) => {
+            b'.' if c1.is_ascii_digit() && !follows_name(b, i) => {
                 let end = scan_number(b, i);
                 literals.push(slice(text, i, end).to_string());
                 out.push(Tok::Literal, "?");
@@ -329,8 +358,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                     while j < n && is_word_cont(at(b, j)) {
                         j += 1;
                     }
-                    let word = slice(text, i, j).to_lowercase();
-                    out.push(Tok::Word, &word);
+                    out.push_word(slice(text, i, j));
                     i = j;
                 } else {
                     literals.push(slice(text, i, end).to_string());
@@ -344,15 +372,15 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                     j += 1;
                 }
                 let next = at(b, j);
-                let lower = slice(text, i, j).to_lowercase();
-                if next == b'\'' && is_string_prefix(&lower, f) {
-                    let backslash = f == Flavor::MySql || lower == "e";
+                let raw = slice(text, i, j);
+                if next == b'\'' && is_string_prefix(raw, f) {
+                    let backslash = f == Flavor::MySql || raw.eq_ignore_ascii_case("e");
                     let (end, value) = scan_quoted(text, j, b'\'', backslash);
                     literals.push(value);
                     out.push(Tok::Literal, "?");
                     i = end;
                 } else if f == Flavor::Postgres
-                    && lower == "u"
+                    && raw.eq_ignore_ascii_case("u")
                     && next == b'&'
                     && at(b, j + 1) == b'\''
                 {
@@ -361,7 +389,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                     out.push(Tok::Literal, "?");
                     i = end;
                 } else {
-                    out.push(Tok::Word, &lower);
+                    out.push_word(raw);
                     i = j;
                 }
             }
@@ -386,13 +414,22 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
         normalized: out.text,
         literals,
         statements: out.statements,
+        operators: out.operators,
     }
 }
 
-fn is_string_prefix(lower: &str, f: Flavor) -> bool {
-    match lower {
-        "e" | "b" | "x" | "n" => true,
-        _ => f == Flavor::MySql && lower.starts_with('_'),
+fn is_string_prefix(raw: &str, f: Flavor) -> bool {
+    match raw {
+        "e" | "E" | "b" | "B" | "x" | "X" | "n" | "N" => true,
+        _ => f == Flavor::MySql && raw.starts_with('_'),
+    }
+}
+
+/// Whether the byte before `i` ends a name, making a `.` at `i` a qualifier dot.
+fn follows_name(b: &[u8], i: usize) -> bool {
+    i > 0 && {
+        let p = at(b, i - 1);
+        is_word_cont(p) || matches!(p, b'"' | b'`' | b')' | b']')
     }
 }
 
@@ -563,6 +600,13 @@ mod tests {
 
     fn norm(d: Dialect, s: &str) -> String {
         scan(d, s).normalized
+    }
+
+    #[test]
+    fn keyword_list_is_sorted() {
+        let mut sorted = SPACED_BEFORE_PAREN.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, SPACED_BEFORE_PAREN);
     }
 
     #[test]

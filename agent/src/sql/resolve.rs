@@ -402,11 +402,13 @@ impl Collected {
                     keys,
                     source: Source::Table(t.clone()),
                 });
-                // PostgreSQL ON CONFLICT: `excluded.col` is the proposed row.
-                s.entries.push(Entry {
-                    keys: [Some("excluded".to_string()), None],
-                    source: Source::Derived,
-                });
+                if matches!(ins.on, Some(OnInsert::OnConflict(_))) {
+                    // PostgreSQL ON CONFLICT: `excluded.col` is the proposed row.
+                    s.entries.push(Entry {
+                        keys: [Some("excluded".to_string()), None],
+                        source: Source::Derived,
+                    });
+                }
             }
         }
         for a in &ins.assignments {
@@ -1095,5 +1097,48 @@ pub(crate) fn kind_from_text(text: &str) -> String {
             }
         }
         _ => first,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_lists_are_sorted() {
+        for list in [PSEUDO_COLUMNS, COMMANDS, DDL_MODIFIERS] {
+            let mut sorted = list.to_vec();
+            sorted.sort_unstable();
+            assert_eq!(sorted, list);
+        }
+    }
+
+    #[test]
+    fn kinds_from_text() {
+        for (text, kind) in [
+            ("select 1", "SELECT"),
+            ("(select 1) union (select 2)", "SELECT"),
+            ("with a as (select 1) update t set x = ?", "UPDATE"),
+            ("with recursive a as (delete from x) select 1", "SELECT"),
+            ("drop table if exists x", "DROP TABLE"),
+            ("DROP MATERIALIZED VIEW mv", "DROP MATERIALIZED VIEW"),
+            ("create or replace temporary view v", "CREATE VIEW"),
+            ("create definer = admin view v", "CREATE VIEW"),
+            ("create unique index i on t", "CREATE INDEX"),
+            ("alter table t add c int", "ALTER TABLE"),
+            ("start transaction", "BEGIN"),
+            ("end", "COMMIT"),
+            ("truncate t", "TRUNCATE"),
+            ("use db", "USE"),
+            ("desc t", "DESCRIBE"),
+            ("table t", "SELECT"),
+            ("drop", "DROP"),
+            ("frobnicate", "UNKNOWN"),
+            ("\u{fffd} ?", ""),
+            ("", ""),
+            ("'unterminated", ""),
+        ] {
+            assert_eq!(kind_from_text(text), kind, "{text}");
+        }
     }
 }

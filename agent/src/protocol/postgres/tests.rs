@@ -195,7 +195,7 @@ fn bad_lengths_and_counts_are_errors_not_panics() {
     ));
     // A Bind whose parameter length runs past the message.
     let mut d = FrontendDecoder::mid_session(1024);
-    let mut buf = BytesMut::from(&b"B\0\0\0\x12\0\0\0\0\0\x01\0\0\x7f\xff\xff\xff"[..]);
+    let mut buf = BytesMut::from(&b"B\0\0\0\x10\0\0\0\0\0\x01\0\0\x7f\xff\xff\xff"[..]);
     assert!(matches!(
         d.decode(&mut buf),
         Err(DecodeError::Malformed { .. })
