@@ -253,7 +253,8 @@ impl Pipeline {
         let tgid = ev.hdr.tgid;
         let fd = ev.hdr.fd;
         let process = self.lookup(tgid);
-        let (mut client_addr, mut server_addr, mut pair) = (None, None, None);
+        let (mut client_addr, mut pair) = (None, None);
+        let server_addr;
         let transport = if ev.family == FAMILY_UNIX {
             let path = cstr_path(&ev.path);
             client_addr = Some(path.clone());

@@ -144,6 +144,12 @@ impl Postgres {
 
     /// initdb + start, as the `postgres` OS user, trust auth on TCP, peer on the socket.
     pub fn start() -> Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`Postgres::start`]; with `ssl` the server has a self-signed certificate and
+    /// accepts TLS.
+    pub fn start_with(ssl: bool) -> Result<Self> {
         let dir = TempDir::new("pg")?;
         let data = dir.path().join("data");
         let socket_dir = dir.path().join("sock");
@@ -167,6 +173,34 @@ impl Postgres {
             "UTF8",
             "--no-sync",
         ]))?;
+        if ssl {
+            run(Command::new("openssl")
+                .args([
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-days",
+                    "30",
+                    "-nodes",
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                ])
+                .arg(data.join("server.key"))
+                .arg("-out")
+                .arg(data.join("server.crt")))?;
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(data.join("server.key"))
+                .arg(data.join("server.crt")))?;
+            run(Command::new("chmod")
+                .arg("600")
+                .arg(data.join("server.key")))?;
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))?;
+            std::io::Write::write_all(&mut conf, b"\nssl = on\n")?;
+        }
         let port = free_port();
         let log = dir.path().join("server.log");
         run(pg("pg_ctl")

@@ -330,6 +330,7 @@ fn parse_on_big_stack(dialect: Dialect, text: &str) -> Result<Parsed, SqlError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -347,6 +348,13 @@ mod tests {
 
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn analyzer_is_send() {
+        fn send<T: Send>() {}
+        send::<Analyzer>();
+        send::<Arc<Analysis>>();
     }
 
     #[test]

@@ -594,6 +594,7 @@ fn scan_operator(b: &[u8], start: usize, f: Flavor) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::sql::Dialect;

@@ -1,0 +1,292 @@
+//! PostgreSQL beyond simple psql queries: the extended protocol from tokio-postgres (pipelined
+//! queries, a portal), pgbench in prepared mode, and TLS (plaintext through the OpenSSL
+//! uprobes; a statically linked TLS library reported as not inspectable).
+use std::process::Command;
+use std::sync::Arc;
+
+use dbgov_tests::*;
+use serde_json::Value;
+
+fn statements(ev: &[Value]) -> Vec<&Value> {
+    of_kind(ev, "statement")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+#[test]
+fn tokio_postgres_extended_protocol_pipelining_and_portals() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    pg.psql_admin(
+        "CREATE TABLE IF NOT EXISTS nums AS SELECT g AS n FROM generate_series(1, 10) g",
+    )?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let port = pg.port;
+    rt().block_on(async move {
+        let (mut client, conn) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres application_name=extproto"),
+            tokio_postgres::NoTls,
+        )
+        .await?;
+        let task = tokio::spawn(conn);
+        let stmt = client.prepare("SELECT n FROM nums WHERE n <= $1").await?;
+        for limit in [1i32, 3, 5] {
+            let rows = client.query(&stmt, &[&limit]).await?;
+            assert_eq!(rows.len(), limit as usize);
+        }
+        // Pipelined: both requests are written before either response is read.
+        let a = client.query(&stmt, &[&2i32]);
+        let b = client.query(&stmt, &[&4i32]);
+        let (ra, rb) = tokio::join!(a, b);
+        assert_eq!((ra?.len(), rb?.len()), (2, 4));
+        // A portal fetched 4 rows at a time.
+        let tx = client.transaction().await?;
+        let portal = tx.bind(&stmt, &[&10i32]).await?;
+        let mut fetched = 0;
+        loop {
+            let rows = tx.query_portal(&portal, 4).await?;
+            fetched += rows.len();
+            if rows.len() < 4 {
+                break;
+            }
+        }
+        assert_eq!(fetched, 10);
+        tx.commit().await?;
+        drop(client);
+        let _ = task.await;
+        anyhow::Ok(())
+    })?;
+    agent.wait_for("the extended-protocol statements", |ev| {
+        statements(ev)
+            .iter()
+            .filter(|e| e["statement"]["prepared"] == true)
+            .count()
+            >= 8
+            && !of_kind(ev, "session_end").is_empty()
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let prepared: Vec<&Value> = statements(&ev)
+        .into_iter()
+        .filter(|e| e["statement"]["text"] == "SELECT n FROM nums WHERE n <= $1")
+        .collect();
+    let rows: Vec<u64> = prepared
+        .iter()
+        .filter_map(|e| e["outcome"]["rows"].as_u64())
+        .collect();
+    // 3 queries, 2 pipelined, 3 portal fetches of 4, 4 and 2 rows.
+    assert_eq!(rows, vec![1, 3, 5, 2, 4, 4, 4, 2], "{}", dump(&ev));
+    for e in &prepared {
+        assert_eq!(e["statement"]["prepared"], true);
+        assert_eq!(e["statement"]["params"], 1);
+        assert_eq!(
+            e["statement"]["param_values"],
+            Value::Null,
+            "values are not recorded by default"
+        );
+        assert_eq!(e["db"]["application"], "extproto");
+        assert_eq!(e["outcome"]["status"], "ok");
+    }
+    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&ev));
+    Ok(())
+}
+
+#[test]
+fn pgbench_prepared_statement_count_matches() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 and pgbench") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    run(Command::new("pgbench")
+        .args([
+            "-i",
+            "-s",
+            "1",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+        ])
+        .arg(pg.port.to_string())
+        .arg("dbgovtest"))?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let out = run(Command::new("pgbench")
+        .args([
+            "-M",
+            "prepared",
+            "-n",
+            "-c",
+            "4",
+            "-t",
+            "250",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+        ])
+        .arg(pg.port.to_string())
+        .arg("dbgovtest"))?;
+    let processed: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no transaction count in pgbench output: {out}"))?;
+    assert_eq!(processed, 1000);
+    // tpcb-like: BEGIN, 3 UPDATEs, SELECT, INSERT, END per transaction.
+    let expected = processed * 7;
+    agent.wait_for("every pgbench statement", |ev| {
+        statements(ev)
+            .iter()
+            .filter(|e| e["statement"]["prepared"] == true)
+            .count() as u64
+            >= expected
+            && of_kind(ev, "session_end").len() >= 4
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let prepared = statements(&ev)
+        .into_iter()
+        .filter(|e| e["statement"]["prepared"] == true)
+        .count() as u64;
+    assert_eq!(
+        prepared, expected,
+        "statement events vs statements pgbench executed"
+    );
+    let gaps = of_kind(&ev, "gap");
+    assert!(
+        gaps.is_empty(),
+        "{} gaps: {}",
+        gaps.len(),
+        dump(&ev[..ev.len().min(5)])
+    );
+    Ok(())
+}
+
+#[test]
+fn tls_psql_plaintext_is_captured_through_openssl_uprobes() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start_with(true)?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    run(Command::new("psql")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
+            pg.port
+        ))
+        .args(["-X", "-c", "SELECT 'secret' AS word, 41 + 1 AS answer"]))?;
+    agent.wait_for("the TLS statement", |ev| {
+        !statements(ev).is_empty() && !of_kind(ev, "session_end").is_empty()
+    })?;
+    let (_, ev) = agent.stop()?;
+    let st = statements(&ev);
+    assert_eq!(st.len(), 1, "{}", dump(&ev));
+    assert_eq!(
+        st[0]["statement"]["text"],
+        "SELECT ? AS word, ? + ? AS answer"
+    );
+    assert_eq!(st[0]["session"]["tls"], true);
+    assert_eq!(st[0]["session"]["inspectable"], true);
+    assert_eq!(st[0]["outcome"]["rows"], 1);
+    assert_eq!(st[0]["db"]["user"], "postgres");
+    Ok(())
+}
+
+#[derive(Debug)]
+struct AcceptAnyCert;
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[test]
+fn tls_with_a_static_tls_library_is_reported_not_inspectable() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start_with(true)?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let port = pg.port;
+    // rustls is compiled into this test binary: no libssl for the agent to hook.
+    rt().block_on(async move {
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCert))
+        .with_no_client_auth();
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(config);
+        let (client, conn) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname=dbgovtest sslmode=require"),
+            tls,
+        )
+        .await?;
+        let task = tokio::spawn(conn);
+        let row = client.query_one("SELECT 1 + 1", &[]).await?;
+        assert_eq!(row.get::<_, i32>(0), 2);
+        drop(client);
+        let _ = task.await;
+        anyhow::Ok(())
+    })?;
+    agent.wait_for("the opaque TLS session", |ev| {
+        !of_kind(ev, "session_start").is_empty()
+    })?;
+    let (_, ev) = agent.stop()?;
+    let starts = of_kind(&ev, "session_start");
+    assert_eq!(starts.len(), 1, "{}", dump(&ev));
+    assert_eq!(starts[0]["session"]["tls"], true);
+    assert_eq!(starts[0]["session"]["inspectable"], false);
+    assert_eq!(
+        starts[0]["db"]["user"],
+        Value::Null,
+        "the startup message was encrypted"
+    );
+    assert!(
+        statements(&ev).is_empty(),
+        "no statements can be read: {}",
+        dump(&ev)
+    );
+    Ok(())
+}
