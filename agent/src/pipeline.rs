@@ -619,10 +619,11 @@ impl Pipeline {
         let mut literals = Vec::new();
         let mut has_where = false;
         if let Some(text) = rec.text.as_deref() {
-            let (a, lits) = self.analyzer.analyze(dialect, text);
-            literals = lits;
+            let analyzed = self.analyzer.analyze_text(dialect, text);
+            let a = analyzed.analysis;
+            literals = analyzed.literals;
             has_where = a.has_where;
-            st.text = Some(a.redacted_text.clone());
+            st.text = Some(analyzed.text);
             st.kind = if a.parse_error.is_none() && !a.kind.is_empty() {
                 Some(a.kind.clone())
             } else {

@@ -396,3 +396,149 @@ pub fn as_user_with_login(login_uid: u32, user: &str, cmd: &str) -> Command {
     ));
     c
 }
+
+/// A private MariaDB server (Debian's mariadbd) on a TCP port and a Unix socket.
+pub struct Mariadb {
+    pub port: u16,
+    pub dir: TempDir,
+    pub socket: PathBuf,
+    child: Child,
+}
+
+impl Mariadb {
+    pub fn available() -> bool {
+        Path::new("/usr/sbin/mariadbd").exists()
+            && Path::new("/usr/bin/mariadb-install-db").exists()
+    }
+
+    pub fn start() -> Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// With `ssl` the server has a self-signed certificate and accepts TLS.
+    pub fn start_with(ssl: bool) -> Result<Self> {
+        let dir = TempDir::new("mariadb")?;
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data)?;
+        run(Command::new("chmod").arg("755").arg(dir.path()))?;
+        // The server writes its socket, pid file and log next to the data directory.
+        run(Command::new("chown")
+            .args(["-R", "mysql:mysql"])
+            .arg(dir.path()))?;
+        run(Command::new("mariadb-install-db")
+            .args([
+                "--user=mysql",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .arg(format!("--datadir={}", data.display())))?;
+        let port = free_port();
+        let socket = dir.path().join("mysqld.sock");
+        let mut cmd = Command::new("/usr/sbin/mariadbd");
+        cmd.args([
+            "--no-defaults",
+            "--user=mysql",
+            "--bind-address=127.0.0.1",
+            "--skip-log-bin",
+        ])
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--port={port}"))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!(
+            "--pid-file={}",
+            dir.path().join("mysqld.pid").display()
+        ))
+        .arg(format!(
+            "--log-error={}",
+            dir.path().join("error.log").display()
+        ));
+        if ssl {
+            let cert = dir.path().join("server.crt");
+            let key = dir.path().join("server.key");
+            run(Command::new("openssl")
+                .args([
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-days",
+                    "30",
+                    "-nodes",
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                ])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert))?;
+            run(Command::new("chown")
+                .arg("mysql:mysql")
+                .arg(&key)
+                .arg(&cert))?;
+            cmd.arg(format!("--ssl-cert={}", cert.display()))
+                .arg(format!("--ssl-key={}", key.display()));
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting mariadbd")?;
+        let mut me = Self {
+            port,
+            dir,
+            socket,
+            child,
+        };
+        let t0 = Instant::now();
+        loop {
+            if me.sql("SELECT 1").is_ok() {
+                break;
+            }
+            if let Some(st) = me.child.try_wait()? {
+                bail!(
+                    "mariadbd exited ({st}): {}",
+                    std::fs::read_to_string(me.dir.path().join("error.log")).unwrap_or_default()
+                );
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                bail!("mariadbd did not accept connections in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        me.sql("CREATE DATABASE dbgovtest; CREATE DATABASE otherdb")?;
+        Ok(me)
+    }
+
+    /// Runs SQL as root over TCP (setup, not a test subject).
+    pub fn sql(&self, sql: &str) -> Result<String> {
+        run(Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-uroot",
+                "--skip-ssl",
+                "-N",
+                "-B",
+                "-P",
+            ])
+            .arg(self.port.to_string())
+            .arg("-e")
+            .arg(sql))
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -24,6 +24,7 @@ fn psql_statements_are_attributed() -> anyhow::Result<()> {
     }
     let pg = Postgres::start()?;
     pg.psql_admin("CREATE ROLE app LOGIN")?;
+    pg.psql_admin("ALTER DATABASE dbgovtest OWNER TO app")?;
     let login_uid = ensure_user("dbgov_alice")?;
     ensure_user("dbgov_svc")?;
     let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
@@ -72,7 +73,7 @@ fn psql_statements_are_attributed() -> anyhow::Result<()> {
         "literals are redacted by default:\n{}",
         dump(&ev)
     );
-    assert_eq!(insert[0]["outcome"]["rows"], 2);
+    assert_eq!(insert[0]["outcome"]["rows"], 2, "{}", insert[0]);
     assert_eq!(insert[0]["statement"]["kind"], "INSERT");
     let select = with_text(&ev, "SELECT id, email FROM customers WHERE id > ?;");
     assert_eq!(select.len(), 1, "{}", dump(&ev));

@@ -224,8 +224,9 @@ struct RuleFile {
 #[serde(deny_unknown_fields)]
 struct RuleSpec {
     id: String,
-    #[serde(default)]
-    description: String,
+    /// Documents the rule in its file; not needed to evaluate.
+    #[serde(default, rename = "description")]
+    _description: String,
     #[serde(rename = "match")]
     when: MatchSpec,
     #[serde(default)]
@@ -900,7 +901,6 @@ impl Builder {
             Some(u) => Some(self.matcher(file, &format!("{what}: unless"), u)?),
             None => None,
         };
-        let _ = spec.description;
         self.rules.push(Rule {
             id: spec.id,
             when,

@@ -3,10 +3,10 @@
 //! fingerprint and redacted text. Owns the per-fingerprint LRU cache ([`Analyzer`]) so that
 //! statements differing only in literal values or whitespace are parsed once.
 //!
-//! Pipeline per call: [`normalize::scan`] (cheap, never fails) produces the normalised text and
+//! Pipeline per call: `normalize::scan` (cheap, never fails) produces the normalised text and
 //! this text's literals; the xxh3-64 hash of the normalised text is the fingerprint and, with the
 //! dialect, the cache key; only on a miss is the text parsed with sqlparser and walked by
-//! [`resolve`]. `redacted_text` is the normalised text (identical for every text of a
+//! `resolve`. `redacted_text` is the normalised text (identical for every text of a
 //! fingerprint), unless [`AnalyzerConfig::keep_literals`] asks for the original text.
 
 mod normalize;
@@ -121,6 +121,15 @@ struct CacheKey {
     truncated: bool,
 }
 
+/// The result of [`Analyzer::analyze_text`].
+#[derive(Clone, Debug)]
+pub struct Analyzed {
+    pub analysis: Arc<Analysis>,
+    pub literals: Vec<String>,
+    /// The statement as sent, with literals redacted unless configured otherwise.
+    pub text: String,
+}
+
 /// Statement analyzer with an LRU cache keyed by (dialect, fingerprint).
 pub struct Analyzer {
     config: AnalyzerConfig,
@@ -154,6 +163,11 @@ impl Analyzer {
     /// literal values found in *this* text (strings unquoted, numbers as written), for value
     /// detectors. Never panics.
     pub fn analyze(&mut self, dialect: Dialect, text: &str) -> (Arc<Analysis>, Vec<String>) {
+        let a = self.analyze_inner(dialect, text);
+        (a.analysis, a.literals)
+    }
+
+    fn analyze_inner(&mut self, dialect: Dialect, text: &str) -> Analyzed {
         let max = self.config.max_statement_bytes;
         let truncated = text.len() > max;
         let scanned_text = if truncated {
@@ -163,6 +177,7 @@ impl Analyzer {
         };
         let mut scanned = normalize::scan(dialect, scanned_text);
         let literals = std::mem::take(&mut scanned.literals);
+        let spans = std::mem::take(&mut scanned.spans);
         let key = CacheKey {
             dialect,
             fingerprint: xxhash_rust::xxh3::xxh3_64(scanned.normalized.as_bytes()),
@@ -193,9 +208,35 @@ impl Analyzer {
         if self.config.keep_literals {
             let mut own = (*analysis).clone();
             own.redacted_text = text.to_string();
-            return (Arc::new(own), literals);
+            return Analyzed {
+                analysis: Arc::new(own),
+                literals,
+                text: text.to_string(),
+            };
         }
-        (analysis, literals)
+        let mut shown = String::with_capacity(text.len());
+        let mut last = 0;
+        for (a, b) in spans {
+            if a < last || b > text.len() {
+                continue;
+            }
+            shown.push_str(text.get(last..a).unwrap_or(""));
+            shown.push('?');
+            last = b;
+        }
+        shown.push_str(text.get(last..).unwrap_or(""));
+        Analyzed {
+            analysis,
+            literals,
+            text: shown,
+        }
+    }
+
+    /// Like [`Analyzer::analyze`], and also returns this text with every literal replaced by
+    /// `?` in place, keeping the client's own case, spacing and comments (or the text as sent
+    /// when `keep_literals` is set). This is what the audit event shows.
+    pub fn analyze_text(&mut self, dialect: Dialect, text: &str) -> Analyzed {
+        self.analyze_inner(dialect, text)
     }
 
     /// Cache counters.
@@ -610,6 +651,29 @@ mod tests {
         assert!(a.tables.is_empty());
         let a = my("TRUNCATE TABLE `Orders`");
         assert_eq!(a.tables, v(&["Orders"]));
+        let a = my("RENAME TABLE a TO b");
+        assert_eq!(a.kind, "RENAME TABLE");
+        assert_eq!(a.tables, v(&["a", "b"]));
+        let a = my("REPLACE INTO t (a) VALUES (1)");
+        assert_eq!(a.kind, "REPLACE");
+        assert_eq!(a.columns_written, v(&["t.a"]));
+        let a = my("INSERT INTO t SET a = 1, b = 'x'");
+        assert_eq!(a.columns_written, v(&["t.a", "t.b"]));
+        let a = my("UPDATE t1 JOIN t2 ON t1.id = t2.id SET t1.a = t2.b");
+        assert_eq!(a.tables, v(&["t1", "t2"]));
+        assert_eq!(a.columns_written, v(&["t1.a"]));
+        assert!(!a.has_where);
+        let a = my("DELETE t1 FROM t1 JOIN t2 ON t1.id = t2.id WHERE t2.x = 1");
+        assert_eq!(a.tables, v(&["t1", "t2"]));
+        assert!(a.has_where);
+        assert_eq!(pg("CREATE ROLE bob LOGIN").kind, "CREATE ROLE");
+        assert_eq!(pg("DROP ROLE bob").kind, "DROP ROLE");
+        assert_eq!(my("DROP USER bob").kind, "DROP USER");
+        assert_eq!(
+            my("CREATE USER 'bob'@'%' IDENTIFIED BY 'pw'").kind,
+            "CREATE USER"
+        );
+        assert_eq!(my("GRANT ALL ON shop.* TO 'bob'@'%'").kind, "GRANT");
     }
 
     #[test]

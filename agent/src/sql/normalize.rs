@@ -18,6 +18,8 @@ pub(crate) struct Scanned {
     pub normalized: String,
     /// Literal values in text order: strings unquoted and unescaped, numbers as written.
     pub literals: Vec<String>,
+    /// Byte ranges of the literals in the scanned text, in order.
+    pub spans: Vec<(usize, usize)>,
     /// Number of non-empty `;`-separated statements.
     pub statements: usize,
     /// Number of operators (`=`, `+`, `and`, `or`, ...): a bound on how deep a parsed expression
@@ -220,6 +222,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
         operators: 0,
     };
     let mut literals = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut in_mysql_exec_comment = false;
     let mut i = 0usize;
     while i < n {
@@ -286,12 +289,14 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                 let (end, value) = scan_quoted(text, i, b'\'', f == Flavor::MySql);
                 literals.push(value);
                 out.push(Tok::Literal, "?");
+                spans.push((i, end));
                 i = end;
             }
             b'"' if f == Flavor::MySql => {
                 let (end, value) = scan_quoted(text, i, b'"', true);
                 literals.push(value);
                 out.push(Tok::Literal, "?");
+                spans.push((i, end));
                 i = end;
             }
             b'"' => {
@@ -315,6 +320,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                 } else if let Some((end, value)) = scan_dollar_quoted(text, i) {
                     literals.push(value);
                     out.push(Tok::Literal, "?");
+                    spans.push((i, end));
                     i = end;
                 } else {
                     out.push(Tok::Other, "$");
@@ -344,6 +350,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                 let end = scan_number(b, i);
                 literals.push(slice(text, i, end).to_string());
                 out.push(Tok::Literal, "?");
+                spans.push((i, end));
                 i = end;
             }
             b'.' => {
@@ -363,6 +370,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                 } else {
                     literals.push(slice(text, i, end).to_string());
                     out.push(Tok::Literal, "?");
+                    spans.push((i, end));
                     i = end;
                 }
             }
@@ -378,6 +386,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                     let (end, value) = scan_quoted(text, j, b'\'', backslash);
                     literals.push(value);
                     out.push(Tok::Literal, "?");
+                    spans.push((i, end));
                     i = end;
                 } else if f == Flavor::Postgres
                     && raw.eq_ignore_ascii_case("u")
@@ -387,6 +396,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
                     let (end, value) = scan_quoted(text, j + 1, b'\'', false);
                     literals.push(value);
                     out.push(Tok::Literal, "?");
+                    spans.push((i, end));
                     i = end;
                 } else {
                     out.push_word(raw);
@@ -413,6 +423,7 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
     Scanned {
         normalized: out.text,
         literals,
+        spans,
         statements: out.statements,
         operators: out.operators,
     }

@@ -361,6 +361,12 @@ impl Collected {
                 }
                 CopySource::Query(q) => self.walk_query(q, scopes),
             },
+            Statement::RenameTable(renames) => {
+                for r in renames {
+                    self.tables.insert(norm_name(&r.old_name));
+                    self.tables.insert(norm_name(&r.new_name));
+                }
+            }
             Statement::Explain { statement, .. } => self.walk_statement(statement, scopes),
             Statement::CreateView { name, query, .. } => {
                 self.tables.insert(norm_name(name));
@@ -1067,6 +1073,10 @@ pub(crate) fn kind_from_text(text: &str) -> String {
             Some((_, w)) if w.eq_ignore_ascii_case("transaction") => "BEGIN".to_string(),
             _ => first,
         },
+        "RENAME" => match words.next() {
+            Some((_, w)) => format!("RENAME {}", w.to_ascii_uppercase()),
+            None => first,
+        },
         "END" => "COMMIT".to_string(),
         "ABORT" => "ROLLBACK".to_string(),
         "DESC" => "DESCRIBE".to_string(),
@@ -1132,6 +1142,7 @@ mod tests {
             ("truncate t", "TRUNCATE"),
             ("use db", "USE"),
             ("desc t", "DESCRIBE"),
+            ("rename table a to b", "RENAME TABLE"),
             ("table t", "SELECT"),
             ("drop", "DROP"),
             ("frobnicate", "UNKNOWN"),
