@@ -30,14 +30,14 @@ pub enum CaptureError {
     #[error("eBPF program {name} failed: {source}")]
     Program {
         name: &'static str,
-        source: aya::programs::ProgramError,
+        source: Box<aya::programs::ProgramError>,
     },
     #[error("attaching {name} to {category}/{tracepoint} failed: {source}")]
     Attach {
         name: &'static str,
         category: &'static str,
         tracepoint: &'static str,
-        source: aya::programs::ProgramError,
+        source: Box<aya::programs::ProgramError>,
     },
     #[error("eBPF map {0} is missing from the object")]
     MissingMap(&'static str),
@@ -240,19 +240,24 @@ impl Capture {
                 .program_mut(name)
                 .ok_or(CaptureError::Program {
                     name,
-                    source: aya::programs::ProgramError::NotLoaded,
+                    source: Box::new(aya::programs::ProgramError::NotLoaded),
                 })?
                 .try_into()
-                .map_err(|source| CaptureError::Program { name, source })?;
-            prog.load()
-                .map_err(|source| CaptureError::Program { name, source })?;
+                .map_err(|source| CaptureError::Program {
+                    name,
+                    source: Box::new(source),
+                })?;
+            prog.load().map_err(|source| CaptureError::Program {
+                name,
+                source: Box::new(source),
+            })?;
             for &tp in tps {
                 prog.attach(category, tp)
                     .map_err(|source| CaptureError::Attach {
                         name,
                         category,
                         tracepoint: tp,
-                        source,
+                        source: Box::new(source),
                     })?;
             }
         }
@@ -261,12 +266,17 @@ impl Capture {
                 .program_mut(name)
                 .ok_or(CaptureError::Program {
                     name,
-                    source: aya::programs::ProgramError::NotLoaded,
+                    source: Box::new(aya::programs::ProgramError::NotLoaded),
                 })?
                 .try_into()
-                .map_err(|source| CaptureError::Program { name, source })?;
-            prog.load()
-                .map_err(|source| CaptureError::Program { name, source })?;
+                .map_err(|source| CaptureError::Program {
+                    name,
+                    source: Box::new(source),
+                })?;
+            prog.load().map_err(|source| CaptureError::Program {
+                name,
+                source: Box::new(source),
+            })?;
         }
         let mut me = Self {
             ebpf,

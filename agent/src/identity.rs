@@ -63,10 +63,11 @@ pub fn parse_container(cgroup: &str) -> ContainerRef {
         if let Some(i) = comp.find("pod") {
             let rest = &comp[i + 3..];
             let uid: String = rest.trim_end_matches(".slice").replace('_', "-");
-            if comp.starts_with("pod") || comp.starts_with("kubepods") {
-                if uid.len() == 36 && uid.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-                    r.pod_uid = Some(uid);
-                }
+            if (comp.starts_with("pod") || comp.starts_with("kubepods"))
+                && uid.len() == 36
+                && uid.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            {
+                r.pod_uid = Some(uid);
             }
         }
         let name = comp.trim_end_matches(".scope");

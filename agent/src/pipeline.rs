@@ -166,7 +166,7 @@ fn read_pod<T: Copy>(b: &[u8]) -> Option<T> {
 
 impl Pipeline {
     pub fn new(cfg: PipelineConfig, clock: Clock, out: JsonLines) -> Self {
-        let analyzer = Analyzer::new(cfg.analyzer.clone());
+        let analyzer = Analyzer::new(cfg.analyzer);
         Self {
             cfg,
             clock,
@@ -557,13 +557,14 @@ impl Pipeline {
 
     fn emit_all(
         &mut self,
-        conn: &Conn,
+        conn: &mut Conn,
         events: &mut Vec<SessionEvent>,
         ts: u64,
     ) -> Result<(), PipelineError> {
         for e in events.drain(..) {
             match e {
                 SessionEvent::Start(_) => {
+                    conn.started = true;
                     let ev = self.conn_event(conn, Kind::SessionStart, ts);
                     self.write(&ev)?;
                 }

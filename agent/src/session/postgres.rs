@@ -315,13 +315,15 @@ impl PgSession {
             BackendMessage::Authentication { .. } => {}
             BackendMessage::ParameterStatus { name, value } => match name.as_str() {
                 "server_version" => self.info.server_version = Some(value),
-                "application_name" if self.started => {
-                    if self.info.application.as_deref() != Some(value.as_str()) {
-                        self.info.application = Some(value);
-                        out.push(SessionEvent::Update(self.info.clone()));
-                    }
+                "application_name"
+                    if self.started && self.info.application.as_deref() != Some(value.as_str()) =>
+                {
+                    self.info.application = Some(value);
+                    out.push(SessionEvent::Update(self.info.clone()));
                 }
-                "application_name" => self.info.application = Some(value).filter(|v| !v.is_empty()),
+                "application_name" if !self.started => {
+                    self.info.application = Some(value).filter(|v| !v.is_empty())
+                }
                 _ => {}
             },
             BackendMessage::BackendKeyData { pid } => self.info.backend_id = Some(pid as u64),
