@@ -38,6 +38,48 @@ enum Cmd {
     /// Feed a capture file (from `run --record`) through reassembly, decoding, analysis, policy
     /// and serialisation as fast as possible, and report the throughput.
     Replay(ReplayArgs),
+    /// Check or try out policy files without capturing anything.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Validate a policy directory (classes/ and rules/); exits 1 with file:line errors.
+    Check {
+        /// The directory holding classes/ and rules/.
+        dir: PathBuf,
+    },
+    /// Print the classification and verdict the agent would attach to a statement, as JSON.
+    Test(PolicyTestArgs),
+}
+
+#[derive(Args)]
+struct PolicyTestArgs {
+    /// Policy directory (default: the built-in pack).
+    #[arg(long, value_name = "DIR")]
+    policies: Option<PathBuf>,
+    /// `postgresql` or `mysql`.
+    #[arg(long, default_value = "postgresql")]
+    engine: String,
+    /// The SQL statement.
+    #[arg(long)]
+    statement: String,
+    /// The OS user of the client process.
+    #[arg(long)]
+    user: Option<String>,
+    /// The login user behind the client (audit loginuid).
+    #[arg(long)]
+    login_user: Option<String>,
+    /// The database name.
+    #[arg(long)]
+    db: Option<String>,
+    /// The database user.
+    #[arg(long)]
+    db_user: Option<String>,
+    /// `host.environment`.
+    #[arg(long)]
+    environment: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -105,6 +147,8 @@ fn main() {
     let code = match cli.cmd {
         Cmd::Run(a) => exit_code(run_main(a)),
         Cmd::Replay(a) => exit_code(replay(a)),
+        Cmd::Policy(PolicyCmd::Check { dir }) => exit_code(policy_check(&dir)),
+        Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(a)),
     };
     std::process::exit(code);
 }
@@ -264,6 +308,8 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     #[allow(deprecated)]
     let mut ring = AsyncFd::new(ring).context("registering the ring buffer with the event loop")?;
     let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut stamp = cfg.policy_dir.as_deref().map(policy_stamp);
     let mut sigint = signal(SignalKind::interrupt())?;
     if let Some(p) = &a.ready_file {
         std::fs::write(p, format!("{}\n", std::process::id()))
@@ -311,6 +357,17 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 if let Some(r) = recorder.as_mut() {
                     r.flush()?;
                 }
+                if let Some(dir) = cfg.policy_dir.as_deref() {
+                    let now_stamp = policy_stamp(dir);
+                    if stamp.as_ref() != Some(&now_stamp) {
+                        stamp = Some(now_stamp);
+                        reload_policy(&cfg, &mut pipeline, "a policy file changed");
+                    }
+                }
+            }
+            _ = sighup.recv() => {
+                reload_policy(&cfg, &mut pipeline, "SIGHUP");
+                stamp = cfg.policy_dir.as_deref().map(policy_stamp);
             }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
@@ -342,6 +399,21 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         s.records, s.statements, s.events, s.gaps
     );
     Ok(())
+}
+
+/// Reloads the policy directory; on error the previous policies stay in force.
+fn reload_policy(cfg: &Config, pipeline: &mut Pipeline, why: &str) {
+    let Some(dir) = cfg.policy_dir.as_deref() else {
+        eprintln!("dbgov: {why}: using the built-in policy pack, nothing to reload");
+        return;
+    };
+    match Policy::load_dir(dir) {
+        Ok(p) => {
+            pipeline.set_policy(p);
+            eprintln!("dbgov: {why}: policies reloaded from {}", dir.display());
+        }
+        Err(e) => eprintln!("dbgov: {why}: policies NOT reloaded, the previous ones stay in force: {e}"),
+    }
 }
 
 fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Result<()> {
@@ -414,6 +486,85 @@ fn replay(a: ReplayArgs) -> Result<()> {
     });
     eprintln!("{out}");
     Ok(())
+}
+
+fn policy_check(dir: &Path) -> Result<()> {
+    let p = Policy::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{}: ok ({} classes, {} rules, precedence {:?})",
+        dir.display(),
+        p.class_ids().len(),
+        p.rule_ids().len(),
+        p.precedence()
+    );
+    Ok(())
+}
+
+fn policy_test(a: PolicyTestArgs) -> Result<()> {
+    use dbgov::policy::EvalContext;
+    use dbgov::sql::{Analyzer, Dialect};
+    let policy = match &a.policies {
+        Some(d) => Policy::load_dir(d).map_err(|e| anyhow::anyhow!("{e}"))?,
+        None => Policy::builtin()?,
+    };
+    let (engine, dialect) = match a.engine.as_str() {
+        "postgresql" | "postgres" => ("postgresql", Dialect::Postgres),
+        "mysql" | "mariadb" => ("mysql", Dialect::MySql),
+        other => bail!("--engine must be postgresql or mysql, not {other:?}"),
+    };
+    let mut analyzer = Analyzer::new(AnalyzerConfig::default());
+    let analyzed = analyzer.analyze_text(dialect, &a.statement);
+    let an = &analyzed.analysis;
+    let mut cols = an.columns_read.clone();
+    cols.extend(an.columns_written.iter().cloned());
+    let labels = BTreeMap::new();
+    let ctx = EvalContext {
+        engine,
+        db_name: a.db.as_deref(),
+        db_user: a.db_user.as_deref(),
+        kind: &an.kind,
+        tables: &an.tables,
+        columns: &cols,
+        literals: &analyzed.literals,
+        has_where: an.has_where,
+        client_user: a.user.as_deref(),
+        client_login_user: a.login_user.as_deref(),
+        client_exe: None,
+        client_container_id: None,
+        client_groups: &[],
+        host_environment: a.environment.as_deref(),
+        host_labels: &labels,
+    };
+    let v = policy.evaluate(&ctx);
+    let out = serde_json::json!({
+        "statement": {
+            "text": analyzed.text,
+            "kind": an.kind,
+            "tables": an.tables,
+            "columns": {"read": an.columns_read, "written": an.columns_written},
+            "parse_error": an.parse_error,
+        },
+        "classification": {"classes": v.classes, "level": v.level},
+        "policy": {"verdict": v.action, "rules": v.rules, "severity": v.severity, "message": v.message},
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Modification times of the policy files, to notice edits.
+fn policy_stamp(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut v = Vec::new();
+    for sub in ["classes", "rules"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            for e in rd.flatten() {
+                if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
+                    v.push((e.path(), m));
+                }
+            }
+        }
+    }
+    v.sort();
+    v
 }
 
 fn cpu_seconds() -> f64 {

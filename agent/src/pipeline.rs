@@ -183,6 +183,11 @@ impl Pipeline {
         }
     }
 
+    /// Replaces the policies (reload).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.cfg.policy = policy;
+    }
+
     pub fn clock(&self) -> Clock {
         self.clock
     }
