@@ -1022,7 +1022,7 @@ mod tests {
             client_exe: Some("/usr/bin/app"),
             client_container_id: None,
             client_groups: &[],
-            host_environment: Some("prod"),
+            host_environment: Some("staging"),
             host_labels: &NO_LABELS,
         }
     }
@@ -1072,6 +1072,7 @@ mod tests {
             p.rule_ids(),
             vec![
                 "block-destructive-ddl-prod",
+                "block-destructive-ddl-prod-host",
                 "hold-unbounded-dml",
                 "alert-schema-change-prod",
                 "alert-person-credential-access",
@@ -1568,6 +1569,7 @@ rules:
             client_container_id: Some("abcdef"),
             client_groups: &groups,
             host_labels: &labels,
+            host_environment: Some("prod"),
             ..ctx("SELECT", &cols)
         };
         let v = p.evaluate(&base);
@@ -1813,5 +1815,18 @@ rules:
             .to_string();
         assert!(e.contains("missing"), "{e}");
         let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
+    fn destructive_ddl_on_a_prod_host_is_blocked_whatever_the_database() {
+        let p = Policy::builtin().unwrap();
+        let mut c = ctx("DROP TABLE", &[]);
+        c.db_name = Some("billing");
+        c.host_environment = Some("prod");
+        let v = p.evaluate(&c);
+        assert_eq!(v.action, Action::Block);
+        assert_eq!(v.rules, s(&["block-destructive-ddl-prod-host"]));
+        c.host_environment = Some("staging");
+        assert_eq!(p.evaluate(&c).action, Action::Allow);
     }
 }
