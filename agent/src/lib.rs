@@ -16,5 +16,6 @@ pub mod protocol;
 pub mod record;
 pub mod session;
 pub mod sink;
+pub mod sockdiag;
 pub mod sql;
 pub mod stream;

@@ -70,8 +70,14 @@ pub struct Stats {
     pub unknown_conn_chunks: u64,
 }
 
-/// Key pairing the two local ends of one TCP connection: (client ip, client port, server port).
-type PairKey = (IpAddr, u16, u16);
+/// Key pairing the two local ends of one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum PairKey {
+    /// (client ip, client port, server port).
+    Tcp(IpAddr, u16, u16),
+    /// The inode of the server end of a Unix socket connection.
+    Unix(u64),
+}
 
 struct Conn {
     id: u64,
@@ -83,6 +89,9 @@ struct Conn {
     client_addr: Option<String>,
     server_addr: Option<String>,
     pair: Option<PairKey>,
+    /// A Unix server end whose socket inode is still unknown (the accepting process closed its
+    /// copy before we looked): resolved from the first data chunk's process.
+    unix_unpaired: bool,
     peer: Option<u64>,
     /// The other end of a loopback pair is decoded instead of this one.
     mirror: bool,
@@ -108,6 +117,8 @@ pub struct Pipeline {
     analyzer: Analyzer,
     conns: HashMap<u64, Conn>,
     pairs: HashMap<(PairKey, u32), u64>,
+    /// Unix socket peer lookups (live capture only).
+    sockdiag: Option<crate::sockdiag::SockDiag>,
     /// PostgreSQL table OID -> name, learned from single-table statements.
     oid_names: HashMap<u32, String>,
     out: JsonLines,
@@ -175,6 +186,7 @@ impl Pipeline {
             analyzer,
             conns: HashMap::new(),
             pairs: HashMap::new(),
+            sockdiag: None,
             oid_names: HashMap::new(),
             out,
             scratch: Vec::new(),
@@ -259,11 +271,22 @@ impl Pipeline {
         let fd = ev.hdr.fd;
         let process = self.lookup(tgid);
         let (mut client_addr, mut pair) = (None, None);
+        let mut unix_unpaired = false;
         let server_addr;
         let transport = if ev.family == FAMILY_UNIX {
-            let path = cstr_path(&ev.path);
-            client_addr = Some(path.clone());
-            server_addr = Some(path);
+            let mut path = Some(cstr_path(&ev.path)).filter(|p| !p.is_empty());
+            let own = crate::sockdiag::socket_inode(tgid, fd);
+            if ev.role == ROLE_CLIENT {
+                pair = own.and_then(|i| self.unix_peer(i)).map(PairKey::Unix);
+            } else {
+                pair = own.map(PairKey::Unix);
+                unix_unpaired = own.is_none() && self.cfg.resolve_identity;
+                if path.is_none() {
+                    path = own.and_then(unix_path_of);
+                }
+            }
+            client_addr = path.clone();
+            server_addr = path;
             "unix"
         } else {
             let ip = ip_of(ev.family, &ev.addr);
@@ -271,13 +294,13 @@ impl Pipeline {
                 server_addr = ip.map(|ip| fmt_addr(ip, ev.port as u16));
                 if let Some((lip, lport)) = local_endpoint(tgid, fd) {
                     client_addr = Some(fmt_addr(lip, lport));
-                    pair = Some((lip, lport, ev.port as u16));
+                    pair = Some(PairKey::Tcp(lip, lport, ev.port as u16));
                 }
             } else {
                 server_addr = Some(format!(":{}", ev.port));
                 if let Some(ip) = ip.filter(|_| ev.peer_port != 0) {
                     client_addr = Some(fmt_addr(ip, ev.peer_port as u16));
-                    pair = Some((ip, ev.peer_port as u16, ev.port as u16));
+                    pair = Some(PairKey::Tcp(ip, ev.peer_port as u16, ev.port as u16));
                 }
             }
             "tcp"
@@ -292,6 +315,7 @@ impl Pipeline {
             client_addr,
             server_addr,
             pair,
+            unix_unpaired,
             peer: None,
             mirror: false,
             session,
@@ -303,29 +327,44 @@ impl Pipeline {
             process,
         };
         self.new_pids.push(tgid);
-        if let Some(key) = pair {
-            let other_role = if ev.role == ROLE_CLIENT {
-                ROLE_SERVER
-            } else {
-                ROLE_CLIENT
-            };
-            if let Some(&peer_id) = self.pairs.get(&(key, other_role)) {
-                if let Some(peer) = self.conns.get_mut(&peer_id) {
-                    peer.peer = Some(conn.id);
-                    conn.peer = Some(peer_id);
-                    if ev.role == ROLE_CLIENT {
-                        peer.mirror = true;
-                    } else {
-                        conn.mirror = true;
-                    }
-                }
-            }
-            self.pairs.insert((key, ev.role), conn.id);
-        }
+        self.link_pair(&mut conn);
         if let Some(old) = self.conns.insert(conn.id, conn) {
             self.forget_pair(&old);
         }
         Ok(())
+    }
+
+    /// Pairs `conn` with the other local end of its connection, if that end is known: the
+    /// server end becomes a mirror (not decoded) and the client end names the server process.
+    fn link_pair(&mut self, conn: &mut Conn) {
+        let Some(key) = conn.pair else { return };
+        let other_role = if conn.role == ROLE_CLIENT { ROLE_SERVER } else { ROLE_CLIENT };
+        if let Some(&peer_id) = self.pairs.get(&(key, other_role)) {
+            if let Some(peer) = self.conns.get_mut(&peer_id) {
+                peer.peer = Some(conn.id);
+                conn.peer = Some(peer_id);
+                if conn.role == ROLE_CLIENT {
+                    peer.mirror = true;
+                } else {
+                    conn.mirror = true;
+                    if conn.client_addr.is_none() {
+                        conn.client_addr = peer.client_addr.clone();
+                        conn.server_addr = peer.server_addr.clone();
+                    }
+                }
+            }
+        }
+        self.pairs.insert((key, conn.role), conn.id);
+    }
+
+    fn unix_peer(&mut self, inode: u64) -> Option<u64> {
+        if !self.cfg.resolve_identity {
+            return None;
+        }
+        if self.sockdiag.is_none() {
+            self.sockdiag = crate::sockdiag::SockDiag::open().ok();
+        }
+        self.sockdiag.as_mut()?.peer(inode).ok().flatten()
     }
 
     fn forget_pair(&mut self, c: &Conn) {
@@ -361,6 +400,17 @@ impl Pipeline {
             // A forking server handed the connection to a child (PostgreSQL's backend).
             conn.tgid = hdr.tgid;
             conn.process = self.lookup(hdr.tgid);
+        }
+        if conn.unix_unpaired {
+            conn.unix_unpaired = false;
+            if let Some(own) = crate::sockdiag::socket_inode(hdr.tgid, conn.fd) {
+                conn.pair = Some(PairKey::Unix(own));
+                if conn.server_addr.is_none() {
+                    conn.server_addr = unix_path_of(own);
+                    conn.client_addr = conn.server_addr.clone();
+                }
+                self.link_pair(&mut conn);
+            }
         }
         if conn.mirror {
             self.conns.insert(conn.id, conn);
@@ -759,6 +809,13 @@ fn session_fields(conn: &Conn, info: &SessionInfo) -> audit::Session {
         server_version: info.server_version.clone(),
         backend_id: info.backend_id,
     }
+}
+
+/// The path a Unix socket is bound to (for an accepted socket, its listener's path), from
+/// `/proc/net/unix`.
+fn unix_path_of(inode: u64) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/net/unix").ok()?;
+    crate::capture::parse_proc_net_unix(&text).into_iter().find(|u| u.inode == inode).and_then(|u| u.path)
 }
 
 /// The local address of a process's TCP socket, from `/proc/PID/fd` and `/proc/net/tcp{,6}`.
