@@ -60,7 +60,7 @@ pub fn parse_container(cgroup: &str) -> ContainerRef {
     let mut r = ContainerRef::default();
     for comp in cgroup.split('/') {
         // Kubernetes pod: "pod<uid>" (cgroupfs) or "kubepods-besteffort-pod<uid_underscored>.slice".
-        if let Some(i) = comp.find("pod") {
+        if let Some(i) = comp.rfind("pod") {
             let rest = &comp[i + 3..];
             let uid: String = rest.trim_end_matches(".slice").replace('_', "-");
             if (comp.starts_with("pod") || comp.starts_with("kubepods"))
@@ -97,6 +97,16 @@ pub fn parse_container(cgroup: &str) -> ContainerRef {
         }
     }
     r
+}
+
+/// The cgroup path from the contents of `/proc/PID/cgroup`: the unified (v2) `0::` line when
+/// present, else the first v1 line.
+pub fn cgroup_path(proc_cgroup: &str) -> Option<String> {
+    let line = proc_cgroup
+        .lines()
+        .find(|l| l.starts_with("0::"))
+        .or_else(|| proc_cgroup.lines().next())?;
+    line.splitn(3, ':').nth(2).map(str::to_owned)
 }
 
 fn is_container_id(s: &str) -> bool {
@@ -238,14 +248,7 @@ impl IdentityCache {
                     .collect();
                 s.join(" ")
             });
-        let cgroup = self.read(pid, "cgroup").ok().and_then(|c| {
-            // Prefer the unified (v2) hierarchy line.
-            let line = c
-                .lines()
-                .find(|l| l.starts_with("0::"))
-                .or_else(|| c.lines().next())?;
-            line.splitn(3, ':').nth(2).map(str::to_owned)
-        });
+        let cgroup = self.read(pid, "cgroup").ok().and_then(|c| cgroup_path(&c));
         let container = cgroup.as_deref().map(parse_container).unwrap_or_default();
         let unit = cgroup.as_deref().and_then(parse_unit);
         let mut groups = Vec::new();
@@ -352,6 +355,48 @@ mod tests {
         assert_eq!(st.comm, "my (odd) proc");
         assert_eq!(st.ppid, 1);
         assert_eq!(st.start_time, 98765);
+    }
+
+    fn fixture(name: &str) -> ContainerRef {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cgroup/");
+        let text = std::fs::read_to_string(format!("{dir}{name}")).unwrap();
+        parse_container(&cgroup_path(&text).unwrap())
+    }
+
+    #[test]
+    fn container_ids_from_committed_cgroup_files() {
+        let docker = "3f4e5d6c7b8a99aabbccddeeff00112233445566778899aabbccddeeff001122";
+        for f in ["docker-systemd.cgroup", "docker-cgroupfs.cgroup"] {
+            let c = fixture(f);
+            assert_eq!(c.id.as_deref(), Some(docker), "{f}");
+            assert_eq!(c.runtime, Some("docker"), "{f}");
+            assert_eq!(c.pod_uid, None, "{f}");
+        }
+        let k8s = "9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b";
+        for f in ["containerd-k8s-systemd.cgroup", "containerd-k8s-cgroupfs.cgroup"] {
+            let c = fixture(f);
+            assert_eq!(c.id.as_deref(), Some(k8s), "{f}");
+            assert_eq!(c.runtime, Some("containerd"), "{f}");
+            assert_eq!(c.pod_uid.as_deref(), Some("8a1f2c3d-4e5f-6071-8293-a4b5c6d7e8f9"), "{f}");
+        }
+        let crio = fixture("crio-k8s.cgroup");
+        assert_eq!(crio.runtime, Some("cri-o"));
+        assert_eq!(crio.id.as_deref(), Some("1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"));
+        assert_eq!(crio.pod_uid.as_deref(), Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"));
+        let podman = fixture("podman-rootless.cgroup");
+        assert_eq!(podman.runtime, Some("podman"));
+        assert_eq!(podman.id.as_deref(), Some("c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"));
+        assert_eq!(fixture("podman-root.cgroup").runtime, Some("podman"));
+        for f in ["systemd-service.cgroup", "login-session.cgroup"] {
+            assert_eq!(fixture(f), ContainerRef::default(), "{f}: not a container");
+        }
+    }
+
+    #[test]
+    fn systemd_units() {
+        assert_eq!(parse_unit("/system.slice/postgresql@15-main.service").as_deref(), Some("postgresql@15-main.service"));
+        assert_eq!(parse_unit("/user.slice/user-1001.slice/session-4.scope").as_deref(), Some("session-4.scope"));
+        assert_eq!(parse_unit("/"), None);
     }
 
     #[test]

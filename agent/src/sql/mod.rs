@@ -9,6 +9,8 @@
 //! `resolve`. `redacted_text` is the normalised text (identical for every text of a
 //! fingerprint), unless [`AnalyzerConfig::keep_literals`] asks for the original text.
 
+#[cfg(test)]
+mod corpus_tests;
 mod normalize;
 mod resolve;
 
