@@ -1,0 +1,326 @@
+//! Local sessions over Unix sockets (PostgreSQL and MariaDB), host environment on events and
+//! in rules, and classification/policy verdicts on real statements, as root with real eBPF.
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use dbgov_tests::*;
+use serde_json::Value;
+
+fn statements(ev: &[Value]) -> Vec<&Value> {
+    of_kind(ev, "statement")
+}
+
+fn with_text<'a>(ev: &'a [Value], text: &str) -> Vec<&'a Value> {
+    statements(ev)
+        .into_iter()
+        .filter(|e| e["statement"]["text"] == text)
+        .collect()
+}
+
+#[test]
+fn psql_as_postgres_over_the_unix_socket_inside_a_login_session() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    pg.psql_admin("CREATE TABLE customers (id int, email text, ssn text); INSERT INTO customers VALUES (1, 'a@example.com', '123-45-6789')")?;
+    let login_uid = ensure_user("dbgov_alice")?;
+    let glob = format!("{}/.s.PGSQL.*", pg.socket_dir.display());
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--postgres-socket",
+        &glob,
+    ])?;
+    // "sudo -u postgres psql": the postgres OS user, peer authentication on the local socket,
+    // inside dbgov_alice's login session.
+    let cmd = format!(
+        "psql -X -h {} -p {} -d postgres -c 'SELECT * FROM customers'",
+        pg.socket_dir.display(),
+        pg.port
+    );
+    let out = as_user_with_login(login_uid, "postgres", &cmd).output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    agent.wait_for("the local statement", |ev| {
+        !statements(ev).is_empty() && !of_kind(ev, "session_end").is_empty()
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let st = with_text(&ev, "SELECT * FROM customers");
+    assert_eq!(
+        st.len(),
+        1,
+        "one event although both ends are local:\n{}",
+        dump(&ev)
+    );
+    let s = st[0];
+    let path = format!("{}/.s.PGSQL.{}", pg.socket_dir.display(), pg.port);
+    assert_eq!(s["session"]["transport"], "unix");
+    assert_eq!(s["client"]["addr"], path.as_str());
+    assert_eq!(s["client"]["user"], "postgres");
+    assert_eq!(s["client"]["login_user"], "dbgov_alice");
+    assert_eq!(s["db"]["user"], "postgres");
+    assert!(
+        s["server"]["pid"].as_u64().is_some(),
+        "the backend is named: {s}"
+    );
+    assert_ne!(s["server"]["pid"], s["client"]["pid"]);
+    // Same analysis, classification and policy as TCP.
+    assert_eq!(
+        s["statement"]["columns"]["read"],
+        serde_json::json!(["customers.email", "customers.id", "customers.ssn"])
+    );
+    assert_eq!(
+        s["classification"]["classes"],
+        serde_json::json!(["pii.email", "pii.ssn"])
+    );
+    assert_eq!(s["classification"]["level"], "restricted");
+    assert_eq!(s["policy"]["verdict"], "alert");
+    assert!(
+        s["policy"]["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x == "alert-person-restricted-access")),
+        "{s}"
+    );
+    Ok(())
+}
+
+#[test]
+fn mariadb_cli_over_the_unix_socket() -> anyhow::Result<()> {
+    if !require_agent() || !require(Mariadb::available(), "MariaDB server (mariadbd)") {
+        return Ok(());
+    }
+    let db = Mariadb::start()?;
+    db.sql("CREATE TABLE dbgovtest.customers (id INT, email VARCHAR(64), ssn VARCHAR(16)); INSERT INTO dbgovtest.customers VALUES (1, 'a@example.com', '123-45-6789')")?;
+    let login_uid = ensure_user("dbgov_alice")?;
+    let sock = db.socket.display().to_string();
+    let agent = Agent::start(&[
+        "--mysql-port",
+        &db.port.to_string(),
+        "--postgres-port",
+        "1",
+        "--mysql-socket",
+        &sock,
+    ])?;
+    let cmd = format!(
+        "mariadb --no-defaults -uroot -S {sock} -D dbgovtest -e 'SELECT email, ssn FROM customers'"
+    );
+    let out = as_user_with_login(login_uid, "root", &cmd).output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    agent.wait_for("the local MariaDB statement", |ev| {
+        statements(ev)
+            .iter()
+            .any(|e| e["statement"]["text"] == "SELECT email, ssn FROM customers")
+    })?;
+    let (_, ev) = agent.stop()?;
+    let st = with_text(&ev, "SELECT email, ssn FROM customers");
+    assert_eq!(st.len(), 1, "{}", dump(&ev));
+    let s = st[0];
+    assert_eq!(s["session"]["transport"], "unix");
+    assert_eq!(s["client"]["addr"], sock.as_str());
+    assert_eq!(s["client"]["login_user"], "dbgov_alice");
+    assert_eq!(s["db"]["engine"], "mysql");
+    assert_eq!(s["outcome"]["rows"], 1);
+    assert!(s["server"]["pid"].as_u64().is_some(), "{s}");
+    assert_eq!(
+        s["classification"]["classes"],
+        serde_json::json!(["pii.email", "pii.ssn"])
+    );
+    assert_eq!(s["policy"]["verdict"], "alert");
+    Ok(())
+}
+
+fn drop_table_verdict(environment: &str) -> anyhow::Result<Value> {
+    let pg = Postgres::start()?;
+    pg.psql_admin("CREATE TABLE scratch (id int)")?;
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--environment",
+        environment,
+        "--label",
+        "team=payments",
+    ])?;
+    pg.psql_admin("DROP TABLE scratch")?;
+    agent.wait_for("the DROP TABLE", |ev| {
+        statements(ev)
+            .iter()
+            .any(|e| e["statement"]["kind"] == "DROP TABLE")
+    })?;
+    let (_, ev) = agent.stop()?;
+    let st: Vec<&Value> = statements(&ev)
+        .into_iter()
+        .filter(|e| e["statement"]["kind"] == "DROP TABLE")
+        .collect();
+    assert_eq!(st.len(), 1, "{}", dump(&ev));
+    assert_eq!(st[0]["host"]["environment"], environment);
+    assert_eq!(st[0]["host"]["labels"]["team"], "payments");
+    assert!(st[0]["host"]["id"].as_str().is_some_and(|s| !s.is_empty()));
+    Ok(st[0].clone())
+}
+
+#[test]
+fn host_environment_rule_blocks_in_prod_only() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let prod = drop_table_verdict("prod")?;
+    assert_eq!(prod["policy"]["verdict"], "block", "{prod}");
+    assert!(prod["policy"]["rules"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|x| x == "block-destructive-ddl-prod-host")));
+    let staging = drop_table_verdict("staging")?;
+    assert_ne!(staging["policy"]["verdict"], "block", "{staging}");
+    Ok(())
+}
+
+#[test]
+fn star_columns_are_classified_and_prod_drop_is_blocked_on_postgresql() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    pg.psql_admin("CREATE DATABASE prod_billing")?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let psql = |db: &str, sql: &str| {
+        run(Command::new("psql")
+            .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(pg.port.to_string())
+            .args(["-d", db, "-c", sql]))
+    };
+    psql(
+        "dbgovtest",
+        "CREATE TABLE customers(id int, email text, ssn text)",
+    )?;
+    psql("dbgovtest", "SELECT * FROM customers")?;
+    psql("prod_billing", "CREATE TABLE invoices(id int)")?;
+    psql("prod_billing", "DROP TABLE invoices")?;
+    agent.wait_for("the four statements", |ev| statements(ev).len() >= 4)?;
+    let (_, ev) = agent.stop()?;
+    let sel = with_text(&ev, "SELECT * FROM customers");
+    assert_eq!(sel.len(), 1, "{}", dump(&ev));
+    assert_eq!(
+        sel[0]["statement"]["columns"]["read"],
+        serde_json::json!(["customers.email", "customers.id", "customers.ssn"])
+    );
+    assert_eq!(
+        sel[0]["classification"]["classes"],
+        serde_json::json!(["pii.email", "pii.ssn"])
+    );
+    let drop = with_text(&ev, "DROP TABLE invoices");
+    assert_eq!(drop.len(), 1, "{}", dump(&ev));
+    assert_eq!(drop[0]["db"]["name"], "prod_billing");
+    assert_eq!(drop[0]["policy"]["verdict"], "block");
+    assert!(
+        drop[0]["policy"]["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x == "block-destructive-ddl-prod")),
+        "{}",
+        drop[0]
+    );
+    Ok(())
+}
+
+#[test]
+fn star_columns_are_classified_and_prod_drop_is_blocked_on_mariadb() -> anyhow::Result<()> {
+    if !require_agent() || !require(Mariadb::available(), "MariaDB server (mariadbd)") {
+        return Ok(());
+    }
+    let db = Mariadb::start()?;
+    db.sql("CREATE DATABASE prod_billing")?;
+    let agent = Agent::start(&["--mysql-port", &db.port.to_string(), "--postgres-port", "1"])?;
+    let mut cli = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "--skip-ssl",
+            "-h",
+            "127.0.0.1",
+            "-uroot",
+            "-D",
+            "dbgovtest",
+            "-P",
+        ])
+        .arg(db.port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    cli.stdin
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdin"))?
+        .write_all(
+            b"CREATE TABLE customers(id int, email text, ssn text);\n\
+          SELECT * FROM customers;\n\
+          USE prod_billing;\n\
+          CREATE TABLE invoices(id int);\n\
+          DROP TABLE invoices;\n",
+        )?;
+    assert!(cli.wait()?.success());
+    agent.wait_for("the DROP TABLE", |ev| {
+        statements(ev)
+            .iter()
+            .any(|e| e["statement"]["text"] == "DROP TABLE invoices")
+    })?;
+    let (_, ev) = agent.stop()?;
+    let sel = with_text(&ev, "SELECT * FROM customers");
+    assert_eq!(sel.len(), 1, "{}", dump(&ev));
+    assert_eq!(
+        sel[0]["statement"]["columns"]["read"],
+        serde_json::json!(["customers.email", "customers.id", "customers.ssn"])
+    );
+    assert_eq!(
+        sel[0]["classification"]["classes"],
+        serde_json::json!(["pii.email", "pii.ssn"])
+    );
+    let drop = with_text(&ev, "DROP TABLE invoices");
+    assert_eq!(drop[0]["db"]["name"], "prod_billing");
+    assert_eq!(drop[0]["policy"]["verdict"], "block");
+    assert!(drop[0]["policy"]["rules"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|x| x == "block-destructive-ddl-prod")));
+    Ok(())
+}
+
+#[test]
+fn policy_commands() -> anyhow::Result<()> {
+    if !require(agent_bin().exists(), "the dbgov binary") {
+        return Ok(());
+    }
+    let out = Command::new(agent_bin())
+        .args([
+            "policy",
+            "test",
+            "--engine",
+            "postgresql",
+            "--statement",
+            "DROP TABLE invoices",
+            "--db",
+            "prod_billing",
+        ])
+        .output()?;
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["policy"]["verdict"], "block");
+    let dir = TempDir::new("policy")?;
+    std::fs::create_dir_all(dir.path().join("rules"))?;
+    std::fs::create_dir_all(dir.path().join("classes"))?;
+    std::fs::write(
+        dir.path().join("rules/bad.yaml"),
+        "rules:\n  - id: x\n    match: {}\n    action: explode\n",
+    )?;
+    let out = Command::new(agent_bin())
+        .args(["policy", "check"])
+        .arg(dir.path())
+        .output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("line 4"), "{err}");
+    Ok(())
+}
