@@ -189,3 +189,54 @@ fn mariadb_tls_session_is_decrypted() -> anyhow::Result<()> {
     assert_eq!(st[0]["outcome"]["rows"], 1);
     Ok(())
 }
+
+#[test]
+fn sysbench_oltp_read_write_statement_count_matches() -> anyhow::Result<()> {
+    if !require_agent()
+        || !require(Mariadb::available(), "MariaDB server (mariadbd)")
+        || !require(std::path::Path::new("/usr/bin/sysbench").exists(), "sysbench")
+    {
+        return Ok(());
+    }
+    let db = Mariadb::start()?;
+    let common = |cmd: &str| {
+        let mut c = Command::new("sysbench");
+        c.args([
+            "oltp_read_write",
+            "--db-driver=mysql",
+            "--mysql-host=127.0.0.1",
+            "--mysql-user=root",
+            "--mysql-db=dbgovtest",
+            "--mysql-ssl=off",
+            "--tables=2",
+            "--table-size=1000",
+            "--threads=2",
+            "--db-ps-mode=auto",
+        ])
+        .arg(format!("--mysql-port={}", db.port))
+        .arg(cmd);
+        c
+    };
+    run(&mut common("prepare"))?;
+    let agent = Agent::start(&["--mysql-port", &db.port.to_string(), "--postgres-port", "1"])?;
+    let out = run(common("run").args(["--events=300", "--time=0"]))?;
+    // "    total:                               5400"
+    let total: u64 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("total:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no query total in sysbench output: {out}"))?;
+    assert!(total >= 300 * 18, "{out}");
+    agent.wait_for("every sysbench query", |ev| {
+        statements(ev).iter().filter(|e| e["client"]["comm"] == "sysbench").count() as u64 >= total
+            && of_kind(ev, "session_end").len() >= 2
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let seen: Vec<&Value> = statements(&ev).into_iter().filter(|e| e["client"]["comm"] == "sysbench").collect();
+    assert_eq!(seen.len() as u64, total, "statement events vs queries sysbench reports");
+    assert!(seen.iter().all(|e| e["statement"]["prepared"] == true), "sysbench uses server-side prepared statements");
+    assert!(seen.iter().all(|e| e["outcome"]["status"] == "ok"));
+    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&of_kind(&ev, "gap").into_iter().cloned().collect::<Vec<_>>()));
+    Ok(())
+}
