@@ -194,7 +194,10 @@ fn mariadb_tls_session_is_decrypted() -> anyhow::Result<()> {
 fn sysbench_oltp_read_write_statement_count_matches() -> anyhow::Result<()> {
     if !require_agent()
         || !require(Mariadb::available(), "MariaDB server (mariadbd)")
-        || !require(std::path::Path::new("/usr/bin/sysbench").exists(), "sysbench")
+        || !require(
+            std::path::Path::new("/usr/bin/sysbench").exists(),
+            "sysbench",
+        )
     {
         return Ok(());
     }
@@ -228,15 +231,33 @@ fn sysbench_oltp_read_write_statement_count_matches() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no query total in sysbench output: {out}"))?;
     assert!(total >= 300 * 18, "{out}");
     agent.wait_for("every sysbench query", |ev| {
-        statements(ev).iter().filter(|e| e["client"]["comm"] == "sysbench").count() as u64 >= total
+        statements(ev)
+            .iter()
+            .filter(|e| e["client"]["comm"] == "sysbench")
+            .count() as u64
+            >= total
             && of_kind(ev, "session_end").len() >= 2
     })?;
     let (code, ev) = agent.stop()?;
     assert_eq!(code, 0);
-    let seen: Vec<&Value> = statements(&ev).into_iter().filter(|e| e["client"]["comm"] == "sysbench").collect();
-    assert_eq!(seen.len() as u64, total, "statement events vs queries sysbench reports");
-    assert!(seen.iter().all(|e| e["statement"]["prepared"] == true), "sysbench uses server-side prepared statements");
+    let seen: Vec<&Value> = statements(&ev)
+        .into_iter()
+        .filter(|e| e["client"]["comm"] == "sysbench")
+        .collect();
+    assert_eq!(
+        seen.len() as u64,
+        total,
+        "statement events vs queries sysbench reports"
+    );
+    assert!(
+        seen.iter().all(|e| e["statement"]["prepared"] == true),
+        "sysbench uses server-side prepared statements"
+    );
     assert!(seen.iter().all(|e| e["outcome"]["status"] == "ok"));
-    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&of_kind(&ev, "gap").into_iter().cloned().collect::<Vec<_>>()));
+    assert!(
+        of_kind(&ev, "gap").is_empty(),
+        "{}",
+        dump(&of_kind(&ev, "gap").into_iter().cloned().collect::<Vec<_>>())
+    );
     Ok(())
 }

@@ -290,3 +290,60 @@ fn tls_with_a_static_tls_library_is_reported_not_inspectable() -> anyhow::Result
     );
     Ok(())
 }
+
+#[test]
+fn copy_in_and_out_are_one_event_each_with_bytes_and_rows() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    pg.psql_admin("CREATE TABLE copied (a int, b text)")?;
+    let dir = TempDir::new("copy")?;
+    let file = dir.path().join("out.csv");
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    run(Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-p",
+        ])
+        .arg(pg.port.to_string())
+        .arg("-c")
+        .arg(format!(
+            "\\copy (SELECT g, md5(g::text) FROM generate_series(1, 500) g) TO '{}'",
+            file.display()
+        ))
+        .arg("-c")
+        .arg(format!("\\copy copied FROM '{}'", file.display())))?;
+    let size = std::fs::metadata(&file)?.len();
+    agent.wait_for("both COPY statements", |ev| {
+        statements(ev)
+            .iter()
+            .filter(|e| e["statement"]["kind"] == "COPY")
+            .count()
+            >= 2
+    })?;
+    let (_, ev) = agent.stop()?;
+    let copies: Vec<&Value> = statements(&ev)
+        .into_iter()
+        .filter(|e| e["statement"]["kind"] == "COPY")
+        .collect();
+    assert_eq!(copies.len(), 2, "{}", dump(&ev));
+    for c in &copies {
+        assert_eq!(c["outcome"]["rows"], 500, "{c}");
+        assert_eq!(c["statement"]["copy_bytes"], size, "{c}");
+    }
+    assert!(copies[0]["statement"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("TO STDOUT")));
+    assert!(copies[1]["statement"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("FROM STDIN")));
+    Ok(())
+}
