@@ -94,6 +94,20 @@ struct SslArgs {
     _pad: u32,
 }
 
+/// Wake the agent only once this much data is waiting; otherwise it drains on its own timer.
+/// Saves a wakeup per event at high rates (the agent polls every few milliseconds).
+const WAKEUP_BYTES: u64 = 256 * 1024;
+
+#[inline(always)]
+fn wake_flags() -> u64 {
+    use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
+    if EVENTS.query(BPF_RB_AVAIL_DATA as u64) >= WAKEUP_BYTES {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}
+
 const KIND_BUF: u32 = 0;
 const KIND_IOV: u32 = 1;
 
@@ -234,7 +248,7 @@ fn emit_chunk<const N: usize>(hdr: &EventHeader, src: u64, n: usize) -> bool {
         entry.discard(0);
         return false;
     }
-    entry.submit(0);
+    entry.submit(wake_flags());
     true
 }
 
@@ -558,7 +572,7 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         (*e).path = p.path;
         (*e)._pad = [0; 4];
     }
-    entry.submit(0);
+    entry.submit(wake_flags());
 }
 
 /// `sys_enter_bind(fd, umyaddr, addrlen)`: remembers listening sockets of database servers.
@@ -704,7 +718,7 @@ pub fn enter_close(ctx: TracePointContext) -> u32 {
         return 0;
     }
     let hdr = header(EventKind::ConnClose, Source::Close, info.conn_id, fd, 0);
-    if EVENTS.output::<EventHeader>(&hdr, 0).is_err() {
+    if EVENTS.output::<EventHeader>(&hdr, wake_flags()).is_err() {
         count(CNT_RING_FULL_CONN, 1);
     }
     0

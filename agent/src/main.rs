@@ -317,6 +317,9 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
     let mut flush_tick = tokio::time::interval(Duration::from_millis(200));
+    // The kernel wakes the agent only when a lot is waiting; otherwise it drains on this tick.
+    let mut drain_tick = tokio::time::interval(Duration::from_millis(5));
+    drain_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     let mut last_counters = [0u64; agent_common::COUNTERS_LEN as usize];
     let mut last_reap = Instant::now();
@@ -332,13 +335,17 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                     pipeline.handle_record(&item)?;
                 }
                 guard.clear_ready();
-                for pid in std::mem::take(&mut pipeline.new_pids) {
-                    for t in capture.attach_tls_for(pid) {
-                        if let Err(e) = t.result {
-                            tracing::warn!(lib = %t.path, error = %e, "TLS uprobes not attached");
-                        }
+                after_batch(&mut pipeline, &mut capture);
+            }
+            _ = drain_tick.tick() => {
+                let rb = ring.get_mut();
+                while let Some(item) = rb.next() {
+                    if let Some(r) = recorder.as_mut() {
+                        r.write(&item)?;
                     }
+                    pipeline.handle_record(&item)?;
                 }
+                after_batch(&mut pipeline, &mut capture);
             }
             _ = flush_tick.tick() => {
                 pipeline.flush()?;
@@ -401,6 +408,20 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     Ok(())
 }
 
+/// Work after a batch of ring records: TLS uprobes for new processes, and dropping the kernel
+/// watch of mirror ends.
+fn after_batch(pipeline: &mut Pipeline, capture: &mut Capture) {
+    for pid in std::mem::take(&mut pipeline.new_pids) {
+        for t in capture.attach_tls_for(pid) {
+            if let Err(e) = t.result {
+                tracing::warn!(lib = %t.path, error = %e, "TLS uprobes not attached");
+            }
+        }
+    }
+    let keys = std::mem::take(&mut pipeline.drop_keys);
+    capture.forget(&keys);
+}
+
 /// Reloads the policy directory; on error the previous policies stay in force.
 fn reload_policy(cfg: &Config, pipeline: &mut Pipeline, why: &str) {
     let Some(dir) = cfg.policy_dir.as_deref() else {
@@ -412,7 +433,9 @@ fn reload_policy(cfg: &Config, pipeline: &mut Pipeline, why: &str) {
             pipeline.set_policy(p);
             eprintln!("dbgov: {why}: policies reloaded from {}", dir.display());
         }
-        Err(e) => eprintln!("dbgov: {why}: policies NOT reloaded, the previous ones stay in force: {e}"),
+        Err(e) => {
+            eprintln!("dbgov: {why}: policies NOT reloaded, the previous ones stay in force: {e}")
+        }
     }
 }
 

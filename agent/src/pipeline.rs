@@ -127,6 +127,9 @@ pub struct Pipeline {
     /// Processes seen on new connections since the caller last drained this (to attach the
     /// TLS uprobes to the libraries they map).
     pub new_pids: Vec<u32>,
+    /// (tgid, fd) of mirror ends (the server side of a local pair) the kernel no longer needs
+    /// to capture: the client side carries the same bytes. Drained by the caller.
+    pub drop_keys: Vec<(u32, u32)>,
 }
 
 fn flow_of(role: u32, dir: Direction) -> Flow {
@@ -192,6 +195,7 @@ impl Pipeline {
             scratch: Vec::new(),
             stats: Stats::default(),
             new_pids: Vec::new(),
+            drop_keys: Vec::new(),
         }
     }
 
@@ -338,7 +342,11 @@ impl Pipeline {
     /// server end becomes a mirror (not decoded) and the client end names the server process.
     fn link_pair(&mut self, conn: &mut Conn) {
         let Some(key) = conn.pair else { return };
-        let other_role = if conn.role == ROLE_CLIENT { ROLE_SERVER } else { ROLE_CLIENT };
+        let other_role = if conn.role == ROLE_CLIENT {
+            ROLE_SERVER
+        } else {
+            ROLE_CLIENT
+        };
         if let Some(&peer_id) = self.pairs.get(&(key, other_role)) {
             if let Some(peer) = self.conns.get_mut(&peer_id) {
                 peer.peer = Some(conn.id);
@@ -413,6 +421,8 @@ impl Pipeline {
             }
         }
         if conn.mirror {
+            // Stop capturing this end in the kernel: its bytes arrive from the client end.
+            self.drop_keys.push((hdr.tgid, conn.fd));
             self.conns.insert(conn.id, conn);
             return Ok(());
         }
@@ -815,7 +825,10 @@ fn session_fields(conn: &Conn, info: &SessionInfo) -> audit::Session {
 /// `/proc/net/unix`.
 fn unix_path_of(inode: u64) -> Option<String> {
     let text = std::fs::read_to_string("/proc/net/unix").ok()?;
-    crate::capture::parse_proc_net_unix(&text).into_iter().find(|u| u.inode == inode).and_then(|u| u.path)
+    crate::capture::parse_proc_net_unix(&text)
+        .into_iter()
+        .find(|u| u.inode == inode)
+        .and_then(|u| u.path)
 }
 
 /// The local address of a process's TCP socket, from `/proc/PID/fd` and `/proc/net/tcp{,6}`.
