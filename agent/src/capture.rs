@@ -494,6 +494,7 @@ impl Capture {
                 }
             }
         }
+        let mut diag = crate::sockdiag::SockDiag::open().ok();
         if let Ok(text) = std::fs::read_to_string("/proc/net/unix") {
             for u in parse_proc_net_unix(&text) {
                 if let Some(&engine) = u.path.as_deref().and_then(|p| paths.get(p)) {
@@ -507,17 +508,34 @@ impl Capture {
                             },
                         );
                     } else {
+                        let unspecified = (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
                         wanted.insert(
                             u.inode,
                             SeedSock::Conn {
                                 role: ROLE_SERVER,
                                 engine,
                                 family: FAMILY_UNIX,
-                                local: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
-                                remote: (IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+                                local: unspecified,
+                                remote: unspecified,
                                 path: u.path.clone(),
                             },
                         );
+                        // The client end has no path in /proc/net/unix: find it as the peer.
+                        if let Some(peer) =
+                            diag.as_mut().and_then(|d| d.peer(u.inode).ok().flatten())
+                        {
+                            wanted.insert(
+                                peer,
+                                SeedSock::Conn {
+                                    role: ROLE_CLIENT,
+                                    engine,
+                                    family: FAMILY_UNIX,
+                                    local: unspecified,
+                                    remote: unspecified,
+                                    path: u.path.clone(),
+                                },
+                            );
+                        }
                     }
                 }
             }

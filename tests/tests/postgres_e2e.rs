@@ -228,3 +228,73 @@ fn without_privileges_it_exits_2_with_one_sentence() -> anyhow::Result<()> {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     Ok(())
 }
+
+#[test]
+fn connections_open_before_the_agent_are_seeded_from_proc() -> anyhow::Result<()> {
+    use std::io::Write;
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let spawn = |host: &str| {
+        Command::new("runuser")
+            .args([
+                "-u", "postgres", "--", "psql", "-X", "-q", "-h", host, "-d", "postgres", "-p",
+            ])
+            .arg(pg.port.to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+    };
+    let mut tcp = spawn("127.0.0.1")?;
+    let mut unix = spawn(&pg.socket_dir.display().to_string())?;
+    let mut tcp_in = tcp.stdin.take().ok_or_else(|| anyhow::anyhow!("stdin"))?;
+    let mut unix_in = unix.stdin.take().ok_or_else(|| anyhow::anyhow!("stdin"))?;
+    tcp_in.write_all(b"SELECT 'before';\n")?;
+    unix_in.write_all(b"SELECT 'before';\n")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let glob = format!("{}/.s.PGSQL.*", pg.socket_dir.display());
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--postgres-socket",
+        &glob,
+    ])?;
+    tcp_in.write_all(b"SELECT 'after tcp' AS x FROM generate_series(1, 3);\n")?;
+    unix_in.write_all(b"SELECT 'after unix' AS x FROM generate_series(1, 4);\n")?;
+    let ev = agent.wait_for("statements on the seeded connections", |ev| {
+        statements(ev)
+            .iter()
+            .filter(|e| e["statement"]["text"] == "SELECT ? AS x FROM generate_series(?, ?);")
+            .count()
+            >= 2
+    })?;
+    drop(tcp_in);
+    drop(unix_in);
+    tcp.wait()?;
+    unix.wait()?;
+    let after = with_text(&ev, "SELECT ? AS x FROM generate_series(?, ?);");
+    assert_eq!(after.len(), 2, "{}", dump(&ev));
+    let mut rows: Vec<(String, u64)> = after
+        .iter()
+        .map(|e| {
+            (
+                e["session"]["transport"].as_str().unwrap_or("").to_string(),
+                e["outcome"]["rows"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, vec![("tcp".to_string(), 3), ("unix".to_string(), 4)]);
+    for e in &after {
+        assert_eq!(e["client"]["comm"], "psql", "{e}");
+        assert_eq!(e["client"]["user"], "postgres");
+    }
+    assert!(
+        with_text(&ev, "SELECT ?;").is_empty(),
+        "statements before the agent started are not invented"
+    );
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0);
+    Ok(())
+}

@@ -426,6 +426,13 @@ impl BackendDecoder {
         parse_backend(tag, body).map(Some)
     }
 
+    /// True when `buf` starts with what looks like a backend frame (a known tag and a sane
+    /// length, followed by another known tag or the end of the bytes). Used when joining an idle
+    /// connection, whose next server bytes begin a response.
+    pub fn starts_with_frame(&self, buf: &[u8]) -> bool {
+        !buf.is_empty() && find_boundary(buf, BACKEND_TAGS, self.max_frame) == 0
+    }
+
     /// Discards bytes until the next ReadyForQuery (`Z 00 00 00 05 I|T|E`), the one message
     /// whose position is certain. Returns bytes dropped; the `Z` itself is kept.
     pub fn resync(&mut self, buf: &mut BytesMut) -> usize {

@@ -81,6 +81,8 @@ pub struct PgSession {
     opaque: bool,
     /// DataRows since the last CommandComplete.
     sub_rows: u64,
+    /// Joined mid-session and no server bytes seen yet: trust a clean frame boundary.
+    be_join: bool,
 }
 
 impl PgSession {
@@ -105,6 +107,7 @@ impl PgSession {
             copy_bytes: 0,
             opaque: false,
             sub_rows: 0,
+            be_join: false,
         }
     }
 
@@ -115,6 +118,7 @@ impl PgSession {
         s.fe = FrontendDecoder::mid_session(DEFAULT_MAX_FRAME);
         s.fe_resync = true;
         s.be_resync = true;
+        s.be_join = true;
         s
     }
 
@@ -566,6 +570,12 @@ impl PgSession {
 
     fn pump_backend(&mut self, ts: u64, out: &mut Vec<SessionEvent>) {
         loop {
+            if self.be_join && !self.be_buf.is_empty() {
+                self.be_join = false;
+                if self.be.starts_with_frame(&self.be_buf) {
+                    self.be_resync = false;
+                }
+            }
             if self.be_resync {
                 self.be.resync(&mut self.be_buf);
                 if self.be_buf.len() < 6 {
@@ -631,6 +641,7 @@ impl Conversation for PgSession {
     }
 
     fn on_gap(&mut self, flow: Flow, bytes: u64, ts_ns: u64, out: &mut Vec<SessionEvent>) {
+        self.be_join = false;
         out.push(SessionEvent::Gap {
             flow,
             bytes,
