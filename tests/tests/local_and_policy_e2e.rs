@@ -324,3 +324,78 @@ fn policy_commands() -> anyhow::Result<()> {
     assert!(err.contains("bad.yaml") && err.contains("line 4"), "{err}");
     Ok(())
 }
+
+#[test]
+fn policies_reload_on_change_and_sighup_keeping_the_old_ones_on_error() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let pol = TempDir::new("policies")?;
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(src.join("classes"))
+        .arg(src.join("rules"))
+        .arg(pol.path()))?;
+    let dir = pol.path().display().to_string();
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--policy-dir",
+        &dir,
+    ])?;
+    let verdict_of = |marker: &str| -> anyhow::Result<Value> {
+        pg.psql_admin(&format!("SELECT 1 AS {marker}"))?;
+        let text = format!("SELECT ? AS {marker}");
+        let ev = agent.wait_for(marker, |ev| {
+            statements(ev)
+                .iter()
+                .any(|e| e["statement"]["text"] == text.as_str())
+        })?;
+        Ok(with_text(&ev, &text)[0]["policy"].clone())
+    };
+    assert_eq!(verdict_of("first")?["verdict"], "allow");
+    // A new rule file is picked up without a restart.
+    std::fs::write(
+        pol.path().join("rules/30-block-selects.yaml"),
+        "rules:\n  - id: block-all-selects\n    match:\n      kind: SELECT\n    action: block\n    severity: low\n    message: no reading today\n",
+    )?;
+    let wait_stderr = |needle: &str| -> anyhow::Result<()> {
+        let t0 = std::time::Instant::now();
+        while !agent.stderr_text().contains(needle) {
+            anyhow::ensure!(
+                t0.elapsed().as_secs() < 10,
+                "no {needle:?} in agent stderr: {}",
+                agent.stderr_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    };
+    wait_stderr("a policy file changed: policies reloaded")?;
+    let v = verdict_of("second")?;
+    assert_eq!(v["verdict"], "block", "{v}");
+    assert_eq!(v["rules"], serde_json::json!(["block-all-selects"]));
+    // An invalid file is reported with file, line and reason; the previous policies stay.
+    std::fs::write(
+        pol.path().join("rules/40-broken.yaml"),
+        "rules:\n  - id: broken\n    action: explode\n",
+    )?;
+    // SAFETY: signalling the agent, our child.
+    unsafe { libc::kill(agent.child.id() as i32, libc::SIGHUP) };
+    wait_stderr("policies NOT reloaded")?;
+    let err = agent.stderr_text();
+    assert!(
+        err.contains("40-broken.yaml") && err.contains("line 3") && err.contains("explode"),
+        "{err}"
+    );
+    assert_eq!(
+        verdict_of("third")?["verdict"],
+        "block",
+        "previous policies still in force"
+    );
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0);
+    Ok(())
+}
