@@ -229,12 +229,15 @@ pub struct ConnInfo {
 
 /// Value of the listener map, keyed by `(tgid << 32) | fd`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct ListenInfo {
     pub port: u32,
     pub engine: u32,
     pub family: u32,
     pub _pad: u32,
+    /// For Unix listeners: the bound path, NUL padded (accepted connections report it).
+    pub path: [u8; UNIX_PATH_MAX],
+    pub _pad2: [u8; 4],
 }
 
 /// Key of the SSL* -> fd map: the `SSL*` pointer is only unique within one process.
@@ -263,7 +266,7 @@ pub fn conn_key(tgid: u32, fd: u32) -> u64 {
 const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
 const _: () = assert!(core::mem::size_of::<ConnEvent>() == 216);
 const _: () = assert!(core::mem::size_of::<ConnInfo>() == 48);
-const _: () = assert!(core::mem::size_of::<ListenInfo>() == 16);
+const _: () = assert!(core::mem::size_of::<ListenInfo>() == 128);
 const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);
 const _: () = assert!(core::mem::size_of::<DataChunk<CHUNK_SMALL>>() == 64 + CHUNK_SMALL);
 

@@ -590,6 +590,8 @@ pub fn enter_bind(ctx: TracePointContext) -> u32 {
             engine,
             family: p.family,
             _pad: 0,
+            path: p.path,
+            _pad2: [0; 4],
         };
         let _ = LISTENERS.insert(conn_key(tgid, fd), li, 0);
     }
@@ -609,6 +611,7 @@ pub fn enter_accept(ctx: TracePointContext) -> u32 {
     p.engine = li.engine;
     p.port = li.port;
     p.family = li.family;
+    p.path = li.path;
     p.sockaddr = arg(&ctx, 1);
     let _ = PENDING.insert(bpf_get_current_pid_tgid(), p, 0);
     0

@@ -191,6 +191,66 @@ pub struct Event {
     pub gap: Option<Gap>,
 }
 
+/// A `statement` event written without copying: the connection parts (`host`, `client`,
+/// `server`, `db`, `session`) are JSON fragments serialised once per connection and reused, and
+/// the statement parts borrow the cached analysis. Serialises to exactly the same JSON shape as
+/// [`Event`].
+#[derive(Serialize)]
+pub struct StatementEvent<'a> {
+    pub schema: &'static str,
+    pub event_id: String,
+    pub time: String,
+    pub kind: Kind,
+    pub host: &'a serde_json::value::RawValue,
+    pub client: &'a serde_json::value::RawValue,
+    pub server: &'a serde_json::value::RawValue,
+    pub db: &'a serde_json::value::RawValue,
+    pub session: &'a serde_json::value::RawValue,
+    pub statement: StatementRef<'a>,
+    pub outcome: Outcome,
+    pub classification: ClassificationRef<'a>,
+    pub policy: PolicyRef<'a>,
+}
+
+/// Borrowed form of [`Statement`].
+#[derive(Serialize)]
+pub struct StatementRef<'a> {
+    pub text: Option<String>,
+    pub kind: Option<&'a str>,
+    pub prepared: bool,
+    pub name: Option<&'a str>,
+    pub params: Option<u32>,
+    pub param_values: Option<&'a [Option<String>]>,
+    pub fingerprint: Option<&'a str>,
+    pub tables: &'a [String],
+    pub columns: ColumnsRef<'a>,
+    pub parse_error: Option<&'a str>,
+    pub copy_bytes: Option<u64>,
+}
+
+/// Borrowed form of [`Columns`].
+#[derive(Serialize)]
+pub struct ColumnsRef<'a> {
+    pub read: std::borrow::Cow<'a, [String]>,
+    pub written: &'a [String],
+}
+
+/// Borrowed form of [`Classification`].
+#[derive(Serialize)]
+pub struct ClassificationRef<'a> {
+    pub classes: &'a [String],
+    pub level: Option<&'static str>,
+}
+
+/// Borrowed form of [`PolicyResult`].
+#[derive(Serialize)]
+pub struct PolicyRef<'a> {
+    pub verdict: &'static str,
+    pub rules: &'a [String],
+    pub severity: Option<&'a str>,
+    pub message: Option<&'a str>,
+}
+
 /// Makes unique event ids: 64 random bits per agent run plus a counter, printed UUID-style.
 pub struct IdGen {
     prefix: u64,

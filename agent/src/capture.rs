@@ -462,6 +462,7 @@ impl Capture {
                                 port: e.local.1,
                                 engine,
                                 family,
+                                path: None,
                             },
                         );
                     }
@@ -505,6 +506,7 @@ impl Capture {
                                 port: 0,
                                 engine,
                                 family: FAMILY_UNIX,
+                                path: u.path.clone(),
                             },
                         );
                     } else {
@@ -583,6 +585,7 @@ impl Capture {
                         port,
                         engine,
                         family,
+                        path,
                     } => {
                         listeners.push((
                             conn_key(pid, fd),
@@ -591,6 +594,12 @@ impl Capture {
                                 engine: *engine,
                                 family: *family,
                                 _pad: 0,
+                                path: path
+                                    .as_deref()
+                                    .and_then(path_key)
+                                    .map(|k| k.path)
+                                    .unwrap_or([0; UNIX_PATH_MAX]),
+                                _pad2: [0; 4],
                             },
                         ));
                     }
@@ -675,6 +684,7 @@ enum SeedSock {
         port: u16,
         engine: u32,
         family: u32,
+        path: Option<String>,
     },
     Conn {
         role: u32,

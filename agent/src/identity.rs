@@ -373,19 +373,35 @@ mod tests {
             assert_eq!(c.pod_uid, None, "{f}");
         }
         let k8s = "9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b";
-        for f in ["containerd-k8s-systemd.cgroup", "containerd-k8s-cgroupfs.cgroup"] {
+        for f in [
+            "containerd-k8s-systemd.cgroup",
+            "containerd-k8s-cgroupfs.cgroup",
+        ] {
             let c = fixture(f);
             assert_eq!(c.id.as_deref(), Some(k8s), "{f}");
             assert_eq!(c.runtime, Some("containerd"), "{f}");
-            assert_eq!(c.pod_uid.as_deref(), Some("8a1f2c3d-4e5f-6071-8293-a4b5c6d7e8f9"), "{f}");
+            assert_eq!(
+                c.pod_uid.as_deref(),
+                Some("8a1f2c3d-4e5f-6071-8293-a4b5c6d7e8f9"),
+                "{f}"
+            );
         }
         let crio = fixture("crio-k8s.cgroup");
         assert_eq!(crio.runtime, Some("cri-o"));
-        assert_eq!(crio.id.as_deref(), Some("1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"));
-        assert_eq!(crio.pod_uid.as_deref(), Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"));
+        assert_eq!(
+            crio.id.as_deref(),
+            Some("1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef")
+        );
+        assert_eq!(
+            crio.pod_uid.as_deref(),
+            Some("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+        );
         let podman = fixture("podman-rootless.cgroup");
         assert_eq!(podman.runtime, Some("podman"));
-        assert_eq!(podman.id.as_deref(), Some("c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"));
+        assert_eq!(
+            podman.id.as_deref(),
+            Some("c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00")
+        );
         assert_eq!(fixture("podman-root.cgroup").runtime, Some("podman"));
         for f in ["systemd-service.cgroup", "login-session.cgroup"] {
             assert_eq!(fixture(f), ContainerRef::default(), "{f}: not a container");
@@ -394,8 +410,14 @@ mod tests {
 
     #[test]
     fn systemd_units() {
-        assert_eq!(parse_unit("/system.slice/postgresql@15-main.service").as_deref(), Some("postgresql@15-main.service"));
-        assert_eq!(parse_unit("/user.slice/user-1001.slice/session-4.scope").as_deref(), Some("session-4.scope"));
+        assert_eq!(
+            parse_unit("/system.slice/postgresql@15-main.service").as_deref(),
+            Some("postgresql@15-main.service")
+        );
+        assert_eq!(
+            parse_unit("/user.slice/user-1001.slice/session-4.scope").as_deref(),
+            Some("session-4.scope")
+        );
         assert_eq!(parse_unit("/"), None);
     }
 

@@ -89,6 +89,10 @@ struct Conn {
     client_addr: Option<String>,
     server_addr: Option<String>,
     pair: Option<PairKey>,
+    /// Key for first-come pairing when exact pairing fails.
+    fallback: Option<FallbackKey>,
+    /// When the connection was opened (monotonic ns).
+    opened_ns: u64,
     /// A Unix server end whose socket inode is still unknown (the accepting process closed its
     /// copy before we looked): resolved from the first data chunk's process.
     unix_unpaired: bool,
@@ -106,6 +110,43 @@ struct Conn {
     /// When the session turned out to be TLS with no plaintext yet (monotonic ns).
     tls_pending_since: Option<u64>,
     process: Option<Arc<ProcessInfo>>,
+    /// JSON of the connection parts of statement events, reused while nothing changes.
+    frags: Option<Box<Fragments>>,
+}
+
+/// When exact pairing is impossible: the two ends of a local connection to the same server
+/// port or socket path, matched first come, first served.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum FallbackKey {
+    Tcp(u16),
+    Unix(String),
+}
+
+/// How long an unpaired local end waits for its other end.
+const FALLBACK_WINDOW_NS: u64 = 2_000_000_000;
+
+/// Serialised `client`, `server`, `db` and `session` parts of a connection's events, with
+/// what they were built from.
+struct Fragments {
+    key: FragKey,
+    client: Box<serde_json::value::RawValue>,
+    server: Box<serde_json::value::RawValue>,
+    db: Box<serde_json::value::RawValue>,
+    session: Box<serde_json::value::RawValue>,
+}
+
+#[derive(PartialEq)]
+struct FragKey {
+    tgid: u32,
+    process: usize,
+    peer_tgid: Option<u32>,
+    peer_process: usize,
+    info: SessionInfo,
+    client_addr: Option<String>,
+}
+
+fn raw<T: serde::Serialize>(v: &T) -> Result<Box<serde_json::value::RawValue>, PipelineError> {
+    serde_json::value::to_raw_value(v).map_err(|e| PipelineError::Sink(SinkError::Serialise(e)))
 }
 
 /// The userspace pipeline.
@@ -117,11 +158,16 @@ pub struct Pipeline {
     analyzer: Analyzer,
     conns: HashMap<u64, Conn>,
     pairs: HashMap<(PairKey, u32), u64>,
+    /// Ends of local connections whose exact pairing failed (the process or socket was gone
+    /// before /proc could be read), by fallback key, oldest first: (conn id, open time).
+    fallback: HashMap<(FallbackKey, u32), std::collections::VecDeque<(u64, u64)>>,
     /// Unix socket peer lookups (live capture only).
     sockdiag: Option<crate::sockdiag::SockDiag>,
     /// PostgreSQL table OID -> name, learned from single-table statements.
     oid_names: HashMap<u32, String>,
     out: JsonLines,
+    /// `host`, serialised once.
+    host_raw: Box<serde_json::value::RawValue>,
     scratch: Vec<SessionEvent>,
     pub stats: Stats,
     /// Processes seen on new connections since the caller last drained this (to attach the
@@ -181,7 +227,11 @@ fn read_pod<T: Copy>(b: &[u8]) -> Option<T> {
 impl Pipeline {
     pub fn new(cfg: PipelineConfig, clock: Clock, out: JsonLines) -> Self {
         let analyzer = Analyzer::new(cfg.analyzer);
+        let host_raw = serde_json::value::to_raw_value(&cfg.host).unwrap_or_else(|_| {
+            serde_json::value::RawValue::from_string("null".into()).unwrap_or_default()
+        });
         Self {
+            host_raw,
             cfg,
             clock,
             ids: IdGen::new(),
@@ -190,6 +240,7 @@ impl Pipeline {
             conns: HashMap::new(),
             pairs: HashMap::new(),
             sockdiag: None,
+            fallback: HashMap::new(),
             oid_names: HashMap::new(),
             out,
             scratch: Vec::new(),
@@ -309,6 +360,21 @@ impl Pipeline {
             }
             "tcp"
         };
+        // Local connections can fall back to first-come pairing: Unix sockets always, TCP when
+        // the client address is loopback (server side) or the server is (client side).
+        let is_local_tcp = |a: &Option<String>| {
+            a.as_deref()
+                .is_some_and(|x| x.starts_with("127.") || x.starts_with("[::1]"))
+        };
+        let fallback_key = if transport == "unix" {
+            server_addr.clone().map(FallbackKey::Unix)
+        } else if (ev.role == ROLE_CLIENT && is_local_tcp(&server_addr))
+            || (ev.role == ROLE_SERVER && is_local_tcp(&client_addr))
+        {
+            Some(FallbackKey::Tcp(ev.port as u16))
+        } else {
+            None
+        };
         let mut conn = Conn {
             id: ev.hdr.conn_id,
             role: ev.role,
@@ -319,6 +385,8 @@ impl Pipeline {
             client_addr,
             server_addr,
             pair,
+            fallback: None,
+            opened_ns: ev.hdr.ts_ns,
             unix_unpaired,
             peer: None,
             mirror: false,
@@ -329,9 +397,14 @@ impl Pipeline {
             started: false,
             tls_pending_since: None,
             process,
+            frags: None,
         };
         self.new_pids.push(tgid);
+        conn.fallback = fallback_key;
         self.link_pair(&mut conn);
+        if conn.peer.is_none() {
+            self.link_fallback(&mut conn);
+        }
         if let Some(old) = self.conns.insert(conn.id, conn) {
             self.forget_pair(&old);
         }
@@ -363,6 +436,63 @@ impl Pipeline {
             }
         }
         self.pairs.insert((key, conn.role), conn.id);
+    }
+
+    /// First-come pairing of local ends: a client whose exact key could not be read is matched
+    /// with the oldest unpaired server end of the same port or path opened in the last two
+    /// seconds, and the other way round. Only ends that are themselves unpaired take part, so
+    /// an exactly paired connection is never disturbed; a mismatch between two concurrent
+    /// sessions can only swap their `server.pid`, never duplicate or lose statements.
+    fn link_fallback(&mut self, conn: &mut Conn) {
+        let Some(key) = conn.fallback.clone() else {
+            return;
+        };
+        // A client with an exact key pairs exactly or not at all.
+        if conn.role == ROLE_CLIENT && conn.pair.is_some() {
+            return;
+        }
+        let other_role = if conn.role == ROLE_CLIENT {
+            ROLE_SERVER
+        } else {
+            ROLE_CLIENT
+        };
+        let now = conn.opened_ns;
+        if let Some(q) = self.fallback.get_mut(&(key.clone(), other_role)) {
+            while let Some((peer_id, opened)) = q.pop_front() {
+                if now.saturating_sub(opened) > FALLBACK_WINDOW_NS && opened < now {
+                    continue;
+                }
+                let Some(peer) = self.conns.get_mut(&peer_id) else {
+                    continue;
+                };
+                if peer.peer.is_some() {
+                    continue;
+                }
+                peer.peer = Some(conn.id);
+                conn.peer = Some(peer_id);
+                if conn.role == ROLE_CLIENT {
+                    peer.mirror = true;
+                } else {
+                    conn.mirror = true;
+                    if conn.client_addr.is_none() {
+                        conn.client_addr = peer.client_addr.clone();
+                    }
+                }
+                return;
+            }
+        }
+        // Servers always wait here (their clients may fail the exact lookup); clients only when
+        // their exact lookup failed.
+        let q = self.fallback.entry((key, conn.role)).or_default();
+        while q
+            .front()
+            .is_some_and(|&(_, t)| now.saturating_sub(t) > FALLBACK_WINDOW_NS)
+        {
+            q.pop_front();
+        }
+        if q.len() < 4096 {
+            q.push_back((conn.id, now));
+        }
     }
 
     fn unix_peer(&mut self, inode: u64) -> Option<u64> {
@@ -658,129 +788,194 @@ impl Pipeline {
                 }
                 SessionEvent::Statement(rec) => {
                     self.stats.statements += 1;
-                    let ev = self.statement_event(conn, &rec);
-                    self.write(&ev)?;
+                    self.write_statement(conn, &rec)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn statement_event(&mut self, conn: &Conn, rec: &StatementRecord) -> Event {
-        let mut ev = self.conn_event(conn, Kind::Statement, rec.end_ns);
-        ev.time = audit::rfc3339(self.clock.wall_ns(rec.start_ns));
+    /// Builds (or reuses) the serialised connection parts of `conn`'s statement events.
+    fn fragments(&self, conn: &mut Conn) -> Result<(), PipelineError> {
+        let peer = conn.peer.and_then(|p| self.conns.get(&p));
+        let key = FragKey {
+            tgid: conn.tgid,
+            process: conn
+                .process
+                .as_ref()
+                .map(|p| Arc::as_ptr(p) as usize)
+                .unwrap_or(0),
+            peer_tgid: peer.map(|p| p.tgid),
+            peer_process: peer
+                .and_then(|p| p.process.as_ref())
+                .map(|p| Arc::as_ptr(p) as usize)
+                .unwrap_or(0),
+            info: conn.session.info().clone(),
+            client_addr: conn.client_addr.clone(),
+        };
+        if conn.frags.as_ref().is_some_and(|f| f.key == key) {
+            return Ok(());
+        }
+        let ev = self.conn_event(conn, Kind::Statement, 0);
+        conn.frags = Some(Box::new(Fragments {
+            key,
+            client: raw(&ev.client)?,
+            server: raw(&ev.server)?,
+            db: raw(&ev.db)?,
+            session: raw(&ev.session)?,
+        }));
+        Ok(())
+    }
+
+    fn write_statement(
+        &mut self,
+        conn: &mut Conn,
+        rec: &StatementRecord,
+    ) -> Result<(), PipelineError> {
+        self.fragments(conn)?;
         let dialect = match conn.engine {
             Engine::Postgres => Dialect::Postgres,
             Engine::Mysql => Dialect::MySql,
         };
-        let mut st = audit::Statement {
-            prepared: rec.prepared,
-            name: rec.statement_name.clone(),
-            params: rec.params,
-            param_values: rec.param_values.clone(),
-            copy_bytes: rec.copy_bytes,
-            ..Default::default()
+        let analyzed = rec
+            .text
+            .as_deref()
+            .map(|t| self.analyzer.analyze_text(dialect, t));
+        let a = analyzed.as_ref().map(|x| &*x.analysis);
+        let kind: Option<&str> = match a {
+            Some(a) if a.parse_error.is_none() && !a.kind.is_empty() => Some(a.kind.as_str()),
+            Some(a) => rec
+                .tag
+                .as_deref()
+                .or(Some(a.kind.as_str()).filter(|k| !k.is_empty())),
+            None => rec.tag.as_deref(),
         };
-        let tag_kind = rec.tag.clone();
-        let mut literals = Vec::new();
-        let mut has_where = false;
-        if let Some(text) = rec.text.as_deref() {
-            let analyzed = self.analyzer.analyze_text(dialect, text);
-            let a = analyzed.analysis;
-            literals = analyzed.literals;
-            has_where = a.has_where;
-            st.text = Some(analyzed.text);
-            st.kind = if a.parse_error.is_none() && !a.kind.is_empty() {
-                Some(a.kind.clone())
-            } else {
-                tag_kind
-                    .clone()
-                    .or_else(|| Some(a.kind.clone()).filter(|k| !k.is_empty()))
-            };
-            st.fingerprint = Some(a.fingerprint.clone());
-            st.tables = a.tables.clone();
-            st.columns.read = a.columns_read.clone();
-            st.columns.written = a.columns_written.clone();
-            st.parse_error = a.parse_error.clone();
+        let empty: &[String] = &[];
+        let tables = a.map(|a| a.tables.as_slice()).unwrap_or(empty);
+        let written = a.map(|a| a.columns_written.as_slice()).unwrap_or(empty);
+        let mut read: std::borrow::Cow<'_, [String]> =
+            std::borrow::Cow::Borrowed(a.map(|a| a.columns_read.as_slice()).unwrap_or(empty));
+        if let Some(a) = a {
             // `*` and unqualified columns: resolve from the wire's result metadata.
             if !a.star.is_empty() || !a.unresolved_columns.is_empty() {
-                let single = (a.tables.len() == 1).then(|| a.tables[0].clone());
+                let single = (a.tables.len() == 1).then(|| a.tables[0].as_str());
+                let mut cols = read.into_owned();
                 for c in &rec.columns {
                     let table = c
                         .table
-                        .clone()
-                        .or_else(|| c.table_oid.and_then(|o| self.oid_names.get(&o).cloned()))
-                        .or_else(|| single.clone().filter(|_| c.table_oid.is_some()));
+                        .as_deref()
+                        .or_else(|| {
+                            c.table_oid
+                                .and_then(|o| self.oid_names.get(&o).map(String::as_str))
+                        })
+                        .or_else(|| single.filter(|_| c.table_oid.is_some()));
                     if let Some(t) = table {
                         let col = format!("{t}.{}", c.org_name.as_deref().unwrap_or(&c.name));
-                        if !st.columns.read.contains(&col) {
-                            st.columns.read.push(col);
+                        if !cols.contains(&col) {
+                            cols.push(col);
                         }
                     }
                 }
-                st.columns.read.sort();
+                cols.sort();
+                read = std::borrow::Cow::Owned(cols);
             }
-            if a.tables.len() == 1 {
+            if a.tables.len() == 1 && self.oid_names.len() < 100_000 {
                 for c in &rec.columns {
                     if let Some(oid) = c.table_oid {
-                        if self.oid_names.len() < 100_000 {
-                            self.oid_names
-                                .entry(oid)
-                                .or_insert_with(|| a.tables[0].clone());
+                        if !self.oid_names.contains_key(&oid) {
+                            self.oid_names.insert(oid, a.tables[0].clone());
                         }
                     }
                 }
             }
-        } else {
-            st.kind = tag_kind;
         }
-        let duration_us = rec.end_ns.saturating_sub(rec.start_ns) / 1000;
-        ev.outcome = Some(audit::Outcome {
-            status: match rec.status {
-                Status::Ok => "ok",
-                Status::Error => "error",
-                Status::Incomplete => "incomplete",
-            },
-            rows: rec.rows,
-            error_code: rec.error_code.clone(),
-            error_message: rec.error_message.clone(),
-            duration_us: Some(duration_us),
-        });
-        let mut cols: Vec<String> = st.columns.read.clone();
-        cols.extend(st.columns.written.iter().cloned());
-        let client = ev.client.as_ref();
-        let db = ev.db.as_ref();
-        let kind = st.kind.clone().unwrap_or_default();
-        let ctx = EvalContext {
-            engine: conn.engine.name(),
-            db_name: db.and_then(|d| d.name.as_deref()),
-            db_user: db.and_then(|d| d.user.as_deref()),
-            kind: &kind,
-            tables: &st.tables,
-            columns: &cols,
-            literals: &literals,
-            has_where,
-            client_user: client.and_then(|c| c.user.as_deref()),
-            client_login_user: client.and_then(|c| c.login_user.as_deref()),
-            client_exe: client.and_then(|c| c.exe.as_deref()),
-            client_container_id: client.and_then(|c| c.container_id.as_deref()),
-            client_groups: client.map(|c| c.groups.as_slice()).unwrap_or(&[]),
-            host_environment: self.cfg.host.environment.as_deref(),
-            host_labels: &self.cfg.host.labels,
+        let process = if conn.role == ROLE_CLIENT {
+            conn.process.as_deref()
+        } else {
+            conn.peer
+                .and_then(|p| self.conns.get(&p))
+                .and_then(|p| p.process.as_deref())
         };
-        let verdict = self.cfg.policy.evaluate(&ctx);
-        ev.classification = Some(audit::Classification {
-            classes: verdict.classes.clone(),
-            level: verdict.level.map(|l| level_name(l).to_owned()),
-        });
-        ev.policy = Some(audit::PolicyResult {
-            verdict: action_name(verdict.action).to_owned(),
-            rules: verdict.rules.clone(),
-            severity: verdict.severity.clone(),
-            message: verdict.message.clone(),
-        });
-        ev.statement = Some(st);
-        ev
+        let info = conn.session.info();
+        let verdict = {
+            let cols: Vec<String> = if written.is_empty() {
+                Vec::new()
+            } else {
+                read.iter().chain(written.iter()).cloned().collect()
+            };
+            let ctx = EvalContext {
+                engine: conn.engine.name(),
+                db_name: info.database.as_deref(),
+                db_user: info.user.as_deref(),
+                kind: kind.unwrap_or(""),
+                tables,
+                columns: if written.is_empty() { &read } else { &cols },
+                literals: analyzed
+                    .as_ref()
+                    .map(|x| x.literals.as_slice())
+                    .unwrap_or(empty),
+                has_where: a.is_some_and(|a| a.has_where),
+                client_user: process.and_then(|p| p.user.as_deref()),
+                client_login_user: process.and_then(|p| p.login_user.as_deref()),
+                client_exe: process.and_then(|p| p.exe.as_deref()),
+                client_container_id: process.and_then(|p| p.container_id.as_deref()),
+                client_groups: process.map(|p| p.groups.as_slice()).unwrap_or(empty),
+                host_environment: self.cfg.host.environment.as_deref(),
+                host_labels: &self.cfg.host.labels,
+            };
+            self.cfg.policy.evaluate(&ctx)
+        };
+        let Some(frags) = conn.frags.as_deref() else {
+            return Ok(());
+        };
+        let ev = audit::StatementEvent {
+            schema: audit::SCHEMA,
+            event_id: self.ids.next(),
+            time: audit::rfc3339(self.clock.wall_ns(rec.start_ns)),
+            kind: Kind::Statement,
+            host: &self.host_raw,
+            client: &frags.client,
+            server: &frags.server,
+            db: &frags.db,
+            session: &frags.session,
+            statement: audit::StatementRef {
+                text: analyzed.as_ref().map(|x| x.text.clone()),
+                kind,
+                prepared: rec.prepared,
+                name: rec.statement_name.as_deref(),
+                params: rec.params,
+                param_values: rec.param_values.as_deref(),
+                fingerprint: a.map(|a| a.fingerprint.as_str()),
+                tables,
+                columns: audit::ColumnsRef { read, written },
+                parse_error: a.and_then(|a| a.parse_error.as_deref()),
+                copy_bytes: rec.copy_bytes,
+            },
+            outcome: audit::Outcome {
+                status: match rec.status {
+                    Status::Ok => "ok",
+                    Status::Error => "error",
+                    Status::Incomplete => "incomplete",
+                },
+                rows: rec.rows,
+                error_code: rec.error_code.clone(),
+                error_message: rec.error_message.clone(),
+                duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
+            },
+            classification: audit::ClassificationRef {
+                classes: &verdict.classes,
+                level: verdict.level.map(level_name),
+            },
+            policy: audit::PolicyRef {
+                verdict: action_name(verdict.action),
+                rules: &verdict.rules,
+                severity: verdict.severity.as_deref(),
+                message: verdict.message.as_deref(),
+            },
+        };
+        self.stats.events += 1;
+        self.out.write(&ev)?;
+        Ok(())
     }
 }
 

@@ -4,8 +4,6 @@ use std::fs::OpenOptions;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use crate::audit::Event;
-
 /// Errors of the output stage.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -75,7 +73,7 @@ impl JsonLines {
         })
     }
 
-    pub fn write(&mut self, ev: &Event) -> Result<(), SinkError> {
+    pub fn write<T: serde::Serialize>(&mut self, ev: &T) -> Result<(), SinkError> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, ev)?;
         self.line.push(b'\n');

@@ -30,13 +30,22 @@ pub struct SockDiag {
 impl SockDiag {
     pub fn open() -> Result<Self, SockDiagError> {
         // SAFETY: plain socket(2) call; the result is checked.
-        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, NETLINK_SOCK_DIAG) };
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                NETLINK_SOCK_DIAG,
+            )
+        };
         if fd < 0 {
             return Err(SockDiagError::Open(std::io::Error::last_os_error()));
         }
         // SAFETY: fd is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let tv = libc::timeval { tv_sec: 1, tv_usec: 0 };
+        let tv = libc::timeval {
+            tv_sec: 1,
+            tv_usec: 0,
+        };
         // SAFETY: valid option pointer and length.
         unsafe {
             libc::setsockopt(
@@ -64,7 +73,7 @@ impl SockDiag {
         req[24..28].copy_from_slice(&(inode as u32).to_ne_bytes());
         req[28..32].copy_from_slice(&UDIAG_SHOW_PEER.to_ne_bytes());
         req[32..40].copy_from_slice(&[0xff; 8]); // no cookie
-        // SAFETY: sending a fully initialised buffer to the kernel (a zeroed sockaddr_nl).
+                                                 // SAFETY: sending a fully initialised buffer to the kernel (a zeroed sockaddr_nl).
         let sent = unsafe {
             let mut sa: libc::sockaddr_nl = std::mem::zeroed();
             sa.nl_family = libc::AF_NETLINK as u16;
@@ -83,7 +92,8 @@ impl SockDiag {
         let mut buf = [0u8; 8192];
         loop {
             // SAFETY: receiving into a local buffer of the given length.
-            let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             if n < 0 {
                 return Err(SockDiagError::Io(std::io::Error::last_os_error()));
             }
@@ -129,7 +139,9 @@ fn parse_reply(msg: &[u8], seq: u32) -> Reply {
     // nlmsghdr (16) + unix_diag_msg (16), then rtattrs aligned to 4.
     let mut i = 32;
     while i + 4 <= end {
-        let (Some(alen), Some(aty)) = (u16_at(msg, i), u16_at(msg, i + 2)) else { break };
+        let (Some(alen), Some(aty)) = (u16_at(msg, i), u16_at(msg, i + 2)) else {
+            break;
+        };
         if alen < 4 {
             break;
         }
@@ -144,7 +156,11 @@ fn parse_reply(msg: &[u8], seq: u32) -> Reply {
 /// The socket inode behind `/proc/PID/fd/FD`.
 pub fn socket_inode(pid: u32, fd: u32) -> Option<u64> {
     let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
-    link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+    link.to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

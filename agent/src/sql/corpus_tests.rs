@@ -37,6 +37,28 @@ fn yes() -> bool {
     true
 }
 
+const POSTGRES_YAML: &str = include_str!("../../tests/corpus/postgres.yaml");
+const MYSQL_YAML: &str = include_str!("../../tests/corpus/mysql.yaml");
+
+fn load(name: &str, yaml: &str) -> Vec<Entry> {
+    match serde_yaml::from_str(yaml) {
+        Ok(e) => e,
+        Err(e) => panic!("{name}: corpus does not load: {e}"),
+    }
+}
+
+/// Every corpus statement with its dialect (for the robustness tests).
+pub(super) fn statements() -> Vec<(Dialect, String)> {
+    let mut out = Vec::new();
+    for (d, name, yaml) in [
+        (Dialect::Postgres, "postgres.yaml", POSTGRES_YAML),
+        (Dialect::MySql, "mysql.yaml", MYSQL_YAML),
+    ] {
+        out.extend(load(name, yaml).into_iter().map(|e| (d, e.sql)));
+    }
+    out
+}
+
 /// Outcome of checking one corpus.
 #[derive(Debug, Default)]
 struct Report {
@@ -57,10 +79,7 @@ fn yaml_list(v: &[String]) -> String {
 }
 
 fn check_corpus(dialect: Dialect, name: &str, yaml: &str) -> Report {
-    let entries: Vec<Entry> = match serde_yaml::from_str(yaml) {
-        Ok(e) => e,
-        Err(e) => panic!("{name}: corpus does not load: {e}"),
-    };
+    let entries = load(name, yaml);
     let mut an = Analyzer::new(AnalyzerConfig::default());
     let mut report = Report {
         entries: entries.len(),
@@ -97,10 +116,13 @@ fn check_corpus(dialect: Dialect, name: &str, yaml: &str) -> Report {
             (None, false) => report
                 .mismatches
                 .push(format!("{head}\n    {}", diffs.join("\n    "))),
-            (Some(why), false) => report.gaps.push(format!("{head}\n    gap: {why}")),
-            (Some(_), true) => report
-                .mismatches
-                .push(format!("{head}\n    known gap now passes; remove `known_gap`")),
+            (Some(why), false) => report.gaps.push(format!(
+                "{head}\n    gap: {why}\n    {}",
+                diffs.join("\n    ")
+            )),
+            (Some(_), true) => report.mismatches.push(format!(
+                "{head}\n    known gap now passes; remove `known_gap`"
+            )),
         }
     }
     report
@@ -109,7 +131,11 @@ fn check_corpus(dialect: Dialect, name: &str, yaml: &str) -> Report {
 fn run(dialect: Dialect, name: &str, yaml: &str) {
     let r = check_corpus(dialect, name, yaml);
     if !r.gaps.is_empty() {
-        eprintln!("{name}: {} known gap(s):\n{}", r.gaps.len(), r.gaps.join("\n"));
+        eprintln!(
+            "{name}: {} known gap(s):\n{}",
+            r.gaps.len(),
+            r.gaps.join("\n")
+        );
     }
     assert!(
         r.mismatches.is_empty(),
@@ -129,18 +155,10 @@ fn run(dialect: Dialect, name: &str, yaml: &str) {
 
 #[test]
 fn postgres_corpus() {
-    run(
-        Dialect::Postgres,
-        "postgres.yaml",
-        include_str!("../../tests/corpus/postgres.yaml"),
-    );
+    run(Dialect::Postgres, "postgres.yaml", POSTGRES_YAML);
 }
 
 #[test]
 fn mysql_corpus() {
-    run(
-        Dialect::MySql,
-        "mysql.yaml",
-        include_str!("../../tests/corpus/mysql.yaml"),
-    );
+    run(Dialect::MySql, "mysql.yaml", MYSQL_YAML);
 }

@@ -11,6 +11,9 @@
 
 #[cfg(test)]
 mod corpus_tests;
+mod fallback;
+#[cfg(test)]
+mod fuzz_tests;
 mod normalize;
 mod resolve;
 
@@ -21,7 +24,7 @@ use std::sync::Arc;
 use lru::LruCache;
 use sqlparser::ast::Statement;
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
-use sqlparser::parser::Parser;
+use sqlparser::parser::{Parser, ParserError};
 
 /// Why a statement has no parsed analysis; rendered into [`Analysis::parse_error`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -136,6 +139,8 @@ pub struct Analyzed {
 pub struct Analyzer {
     config: AnalyzerConfig,
     cache: LruCache<CacheKey, Arc<Analysis>>,
+    /// Scanner buffers reused by every call.
+    scratch: normalize::Scanned,
     hits: u64,
     misses: u64,
 }
@@ -156,6 +161,7 @@ impl Analyzer {
         Analyzer {
             config,
             cache: LruCache::new(cap),
+            scratch: normalize::Scanned::default(),
             hits: 0,
             misses: 0,
         }
@@ -165,11 +171,13 @@ impl Analyzer {
     /// literal values found in *this* text (strings unquoted, numbers as written), for value
     /// detectors. Never panics.
     pub fn analyze(&mut self, dialect: Dialect, text: &str) -> (Arc<Analysis>, Vec<String>) {
-        let a = self.analyze_inner(dialect, text);
+        let a = self.analyze_inner(dialect, text, false);
         (a.analysis, a.literals)
     }
 
-    fn analyze_inner(&mut self, dialect: Dialect, text: &str) -> Analyzed {
+    /// The work of both entry points; `want_text` asks for [`Analyzed::text`] (else it is left
+    /// empty).
+    fn analyze_inner(&mut self, dialect: Dialect, text: &str, want_text: bool) -> Analyzed {
         let max = self.config.max_statement_bytes;
         let truncated = text.len() > max;
         let scanned_text = if truncated {
@@ -177,9 +185,11 @@ impl Analyzer {
         } else {
             text
         };
-        let mut scanned = normalize::scan(dialect, scanned_text);
-        let literals = std::mem::take(&mut scanned.literals);
-        let spans = std::mem::take(&mut scanned.spans);
+        let scanned = &mut self.scratch;
+        normalize::scan_into(dialect, scanned_text, scanned);
+        // Exactly sized: the caller keeps these, the scratch buffer keeps its capacity.
+        let mut literals = Vec::with_capacity(scanned.literals.len());
+        literals.append(&mut scanned.literals);
         let key = CacheKey {
             dialect,
             fingerprint: xxhash_rust::xxh3::xxh3_64(scanned.normalized.as_bytes()),
@@ -199,7 +209,7 @@ impl Analyzer {
                 let a = Arc::new(build(
                     dialect,
                     text,
-                    scanned,
+                    &self.scratch,
                     key.fingerprint,
                     truncated.then_some(max),
                 ));
@@ -213,12 +223,23 @@ impl Analyzer {
             return Analyzed {
                 analysis: Arc::new(own),
                 literals,
-                text: text.to_string(),
+                text: if want_text {
+                    text.to_string()
+                } else {
+                    String::new()
+                },
+            };
+        }
+        if !want_text {
+            return Analyzed {
+                analysis,
+                literals,
+                text: String::new(),
             };
         }
         let mut shown = String::with_capacity(text.len());
         let mut last = 0;
-        for (a, b) in spans {
+        for &(a, b) in &self.scratch.spans {
             if a < last || b > text.len() {
                 continue;
             }
@@ -238,7 +259,7 @@ impl Analyzer {
     /// `?` in place, keeping the client's own case, spacing and comments (or the text as sent
     /// when `keep_literals` is set). This is what the audit event shows.
     pub fn analyze_text(&mut self, dialect: Dialect, text: &str) -> Analyzed {
-        self.analyze_inner(dialect, text)
+        self.analyze_inner(dialect, text, true)
     }
 
     /// Cache counters.
@@ -268,7 +289,7 @@ const DEEP_OPERATORS: usize = 256;
 fn build(
     dialect: Dialect,
     text: &str,
-    scanned: normalize::Scanned,
+    scanned: &normalize::Scanned,
     fingerprint: u64,
     too_long: Option<usize>,
 ) -> Analysis {
@@ -298,16 +319,17 @@ fn build(
         }
         Err(e) => {
             a.parse_error = Some(e.to_string());
-            a.kinds = scanned
-                .normalized
-                .split("; ")
-                .filter(|s| !s.is_empty())
-                .map(resolve::kind_from_text)
-                .collect();
+            let mut tables = std::collections::BTreeSet::new();
+            for stmt in scanned.normalized.split("; ").filter(|s| !s.is_empty()) {
+                let kind = resolve::kind_from_text(stmt);
+                tables.extend(fallback::tables_from_text(&kind, stmt));
+                a.kinds.push(kind);
+            }
+            a.tables = tables.into_iter().collect();
             a.kind = a.kinds.first().cloned().unwrap_or_default();
         }
     }
-    a.redacted_text = scanned.normalized;
+    a.redacted_text = scanned.normalized.clone();
     a
 }
 
@@ -319,18 +341,32 @@ struct Parsed {
     collected: resolve::Collected,
 }
 
-fn parse_sql(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
-    let parsed = match dialect {
+fn parse_with(dialect: Dialect, text: &str) -> Result<Vec<Statement>, ParserError> {
+    match dialect {
         Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, text),
         Dialect::MySql => Parser::parse_sql(&MySqlDialect {}, text),
+    }
+}
+
+fn parse_sql(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
+    // MySQL: executable comments are SQL to the server, and modifiers sqlparser does not know
+    // (`SQL_NO_CACHE`, `WITH ROLLUP`, ...) would be misread (`SELECT SQL_NO_CACHE id` parses as
+    // a column aliased `id`) or rejected; they name no table or column.
+    let rewritten = match dialect {
+        Dialect::MySql => {
+            let unwrapped = fallback::mysql_unwrap(text);
+            let base = unwrapped.as_deref().unwrap_or(text);
+            fallback::mysql_relaxed(base).or(unwrapped)
+        }
+        Dialect::Postgres => None,
     };
-    match parsed {
+    let text = rewritten.as_deref().unwrap_or(text);
+    match parse_with(dialect, text) {
         Ok(stmts) => Ok(stmts),
         // sqlparser wants `COPY ... FROM STDIN` followed by `;` and the data, but on the wire the
         // statement comes alone (the data follows in CopyData messages).
         Err(e) if dialect == Dialect::Postgres && is_copy_from_stdin(text) => {
-            Parser::parse_sql(&PostgreSqlDialect {}, &format!("{text};"))
-                .map_err(|_| SqlError::Parse(e.to_string()))
+            parse_with(dialect, &format!("{text};")).map_err(|_| SqlError::Parse(e.to_string()))
         }
         Err(e) => Err(SqlError::Parse(e.to_string())),
     }

@@ -85,7 +85,8 @@ const SPACED_BEFORE_PAREN: &[&str] = &[
 struct Out {
     text: String,
     prev: Option<Tok>,
-    prev_word_spaced: bool,
+    /// Where the last word pushed starts in `text` (meaningful when `prev` is a word).
+    prev_word_start: usize,
     statement_has_tokens: bool,
     statements: usize,
     operators: usize,
@@ -97,19 +98,27 @@ impl Out {
         self.begin(Tok::Word);
         let start = self.text.len();
         if raw.is_ascii() {
-            self.text
-                .extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            self.text.push_str(raw);
+            if let Some(w) = self.text.get_mut(start..) {
+                w.make_ascii_lowercase();
+            }
         } else {
             for ch in raw.chars() {
                 self.text.extend(ch.to_lowercase());
             }
         }
-        let word = self.text.get(start..).unwrap_or("");
-        if word == "and" || word == "or" {
+        let word = self.text.as_bytes().get(start..).unwrap_or_default();
+        if word == b"and" || word == b"or" {
             self.operators += 1;
         }
-        self.prev_word_spaced = SPACED_BEFORE_PAREN.binary_search(&word).is_ok();
+        self.prev_word_start = start;
         self.prev = Some(Tok::Word);
+    }
+
+    /// Whether the word just pushed is a keyword after which `(` is spaced.
+    fn prev_word_spaced(&self) -> bool {
+        let word = self.text.get(self.prev_word_start..).unwrap_or("");
+        word.len() <= 9 && SPACED_BEFORE_PAREN.binary_search(&word).is_ok()
     }
 
     fn push(&mut self, tok: Tok, s: &str) {
@@ -149,7 +158,7 @@ impl Out {
         match cur {
             Tok::Close | Tok::CloseBracket | Tok::Comma | Tok::Dot | Tok::DoubleColon => false,
             Tok::Open => match prev {
-                Tok::Word => self.prev_word_spaced,
+                Tok::Word => self.prev_word_spaced(),
                 Tok::Quoted => false,
                 _ => true,
             },
@@ -181,23 +190,97 @@ impl From<super::Dialect> for Flavor {
     }
 }
 
+const SPACE: u8 = 1;
+const WORD_START: u8 = 2;
+const WORD_CONT: u8 = 4;
+const OP_PG: u8 = 8;
+const OP_MY: u8 = 16;
+
+/// Character classes of every byte value (one load per test in the scanner's loops).
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0usize;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0u8;
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            c |= SPACE;
+        }
+        if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 {
+            c |= WORD_START | WORD_CONT;
+        }
+        if b.is_ascii_digit() || b == b'$' {
+            c |= WORD_CONT;
+        }
+        if matches!(
+            b,
+            b'+' | b'-'
+                | b'*'
+                | b'/'
+                | b'<'
+                | b'>'
+                | b'='
+                | b'~'
+                | b'!'
+                | b'@'
+                | b'#'
+                | b'%'
+                | b'^'
+                | b'&'
+                | b'|'
+                | b'`'
+                | b'?'
+        ) {
+            c |= OP_PG;
+        }
+        if matches!(
+            b,
+            b'+' | b'-'
+                | b'*'
+                | b'/'
+                | b'<'
+                | b'>'
+                | b'='
+                | b'~'
+                | b'!'
+                | b'%'
+                | b'^'
+                | b'&'
+                | b'|'
+                | b':'
+        ) {
+            c |= OP_MY;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
 fn is_word_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+    class(b) & WORD_START != 0
 }
 
 fn is_word_cont(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    class(b) & WORD_CONT != 0
 }
 
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    class(b) & SPACE != 0
 }
 
 fn is_op_char(f: Flavor, b: u8) -> bool {
-    match f {
-        Flavor::Postgres => b"+-*/<>=~!@#%^&|`?".contains(&b),
-        Flavor::MySql => b"+-*/<>=~!%^&|:".contains(&b),
-    }
+    let mask = match f {
+        Flavor::Postgres => OP_PG,
+        Flavor::MySql => OP_MY,
+    };
+    class(b) & mask != 0
 }
 
 fn at(b: &[u8], i: usize) -> u8 {
@@ -210,19 +293,33 @@ fn slice(text: &str, start: usize, end: usize) -> &str {
 
 /// Scans `text` for `dialect`. Never panics; every byte sequence is accepted.
 pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
+    let mut s = Scanned::default();
+    scan_into(dialect, text, &mut s);
+    s
+}
+
+/// Like [`scan`], into `into`, reusing its buffers' capacity (the warm path of the analyzer
+/// scans every call: this keeps it free of allocations for the normalised text and spans).
+pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned) {
     let f = Flavor::from(dialect);
     let b = text.as_bytes();
     let n = b.len();
+    let mut buf = std::mem::take(&mut into.normalized);
+    buf.clear();
+    // Normalised text is usually a little longer than the original (`a=1` -> `a = ?`).
+    buf.reserve((n + n / 4 + 16).min(1 << 17));
     let mut out = Out {
-        text: String::with_capacity(n.min(1 << 16)),
+        text: buf,
         prev: None,
-        prev_word_spaced: false,
+        prev_word_start: 0,
         statement_has_tokens: false,
         statements: 0,
         operators: 0,
     };
-    let mut literals = Vec::new();
-    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let literals = &mut into.literals;
+    let spans = &mut into.spans;
+    literals.clear();
+    spans.clear();
     let mut in_mysql_exec_comment = false;
     let mut i = 0usize;
     while i < n {
@@ -420,13 +517,9 @@ pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
             }
         }
     }
-    Scanned {
-        normalized: out.text,
-        literals,
-        spans,
-        statements: out.statements,
-        operators: out.operators,
-    }
+    into.normalized = out.text;
+    into.statements = out.statements;
+    into.operators = out.operators;
 }
 
 fn is_string_prefix(raw: &str, f: Flavor) -> bool {
@@ -479,8 +572,25 @@ fn skip_block_comment(b: &[u8], mut i: usize, nested: bool) -> usize {
 fn scan_quoted(text: &str, start: usize, quote: u8, backslash: bool) -> (usize, String) {
     let b = text.as_bytes();
     let n = b.len();
-    let mut value: Vec<u8> = Vec::new();
-    let mut i = start + 1;
+    // Fast path: no escape before the closing quote; the value is a slice of the text.
+    let body = start + 1;
+    let special = b
+        .get(body..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&c| c == quote || (backslash && c == b'\\'));
+    match special {
+        None => return (n, slice(text, body, n).to_string()),
+        Some(p) if at(b, body + p) == quote && at(b, body + p + 1) != quote => {
+            return (body + p + 1, slice(text, body, body + p).to_string());
+        }
+        Some(_) => {}
+    }
+    let mut value: Vec<u8> = Vec::with_capacity(32);
+    let mut i = body;
+    let owned = |v: Vec<u8>| {
+        String::from_utf8(v).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    };
     while i < n {
         let c = at(b, i);
         if c == quote {
@@ -489,7 +599,7 @@ fn scan_quoted(text: &str, start: usize, quote: u8, backslash: bool) -> (usize, 
                 i += 2;
                 continue;
             }
-            return (i + 1, String::from_utf8_lossy(&value).into_owned());
+            return (i + 1, owned(value));
         }
         if backslash && c == b'\\' && i + 1 < n {
             let e = at(b, i + 1);
@@ -508,7 +618,7 @@ fn scan_quoted(text: &str, start: usize, quote: u8, backslash: bool) -> (usize, 
         value.push(c);
         i += 1;
     }
-    (n, String::from_utf8_lossy(&value).into_owned())
+    (n, owned(value))
 }
 
 /// Scans a PostgreSQL dollar-quoted string (`$$...$$`, `$tag$...$tag$`) at `start`; `None` when
@@ -612,6 +722,42 @@ mod tests {
 
     fn norm(d: Dialect, s: &str) -> String {
         scan(d, s).normalized
+    }
+
+    #[test]
+    fn class_table_matches_definitions() {
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_word_start(b),
+                b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+            );
+            assert_eq!(
+                is_word_cont(b),
+                b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+            );
+            assert_eq!(
+                is_space(b),
+                matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+            );
+            assert_eq!(
+                is_op_char(Flavor::Postgres, b),
+                b"+-*/<>=~!@#%^&|`?".contains(&b)
+            );
+            assert_eq!(is_op_char(Flavor::MySql, b), b"+-*/<>=~!%^&|:".contains(&b));
+        }
+    }
+
+    #[test]
+    fn scan_into_reuses_buffers() {
+        let mut s = Scanned::default();
+        scan_into(Dialect::Postgres, "SELECT 'a', 1 FROM t; SELECT 2", &mut s);
+        assert_eq!(s.normalized, "select ?, ? from t; select ?");
+        assert_eq!(s.literals, vec!["a", "1", "2"]);
+        assert_eq!(s.statements, 2);
+        scan_into(Dialect::MySql, "BEGIN", &mut s);
+        assert_eq!(s.normalized, "begin");
+        assert!(s.literals.is_empty() && s.spans.is_empty());
+        assert_eq!(s.statements, 1);
     }
 
     #[test]

@@ -17,10 +17,13 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_relations, AssignmentTarget, ConflictTarget, CopySource, Expr, FromTable, GroupByExpr,
-    Ident, Insert, ObjectName, ObjectNamePart, ObjectType, OnConflictAction, OnInsert, Query,
-    Select, SelectItem, SelectItemQualifiedWildcardKind, SetExpr, Statement, TableFactor,
-    TableObject, TableWithJoins, UpdateTableFromKind, Visit, Visitor,
+    visit_relations, AlterTableOperation, AssignmentTarget, ColumnDef, ColumnOption, CommentObject,
+    ConflictTarget, CopySource, CreateTableLikeKind, Expr, FromTable, FunctionArguments,
+    GrantObjects, GroupByExpr, Ident, Insert, JoinConstraint, JoinOperator, MergeAction,
+    MergeClause, MergeInsertKind, ObjectName, ObjectNamePart, ObjectType, OnConflictAction,
+    OnInsert, Query, RenameTableNameKind, Select, SelectItem, SelectItemQualifiedWildcardKind,
+    SetExpr, ShowCreateObject, Statement, TableConstraint, TableFactor, TableObject,
+    TableWithJoins, UpdateTableFromKind, Visit, Visitor,
 };
 
 /// What a walk over one or more statements found.
@@ -127,6 +130,9 @@ struct ExprWalker<'a> {
     idents: bool,
     aliases: bool,
     access: Access,
+    /// Address of an expression whose identifiers are not columns (`VALUES(col)`), while
+    /// inside it.
+    skip: Option<usize>,
 }
 
 impl Visitor for ExprWalker<'_> {
@@ -145,11 +151,33 @@ impl Visitor for ExprWalker<'_> {
         ControlFlow::Continue(())
     }
 
+    fn post_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if self.skip == Some(std::ptr::from_ref(expr) as usize) {
+            self.skip = None;
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if self.depth > 0 || !self.idents {
+        if self.depth > 0 || !self.idents || self.skip.is_some() {
             return ControlFlow::Continue(());
         }
         match expr {
+            // MySQL `VALUES(col)` (ON DUPLICATE KEY UPDATE) is the proposed row's value.
+            Expr::Function(f)
+                if matches!(&f.args, FunctionArguments::List(_))
+                    && f.name.0.len() == 1
+                    && last_part(&f.name).is_some_and(|n| n == "values") =>
+            {
+                self.skip = Some(std::ptr::from_ref(expr) as usize);
+            }
+            Expr::MatchAgainst { columns, .. } => {
+                for c in columns {
+                    let parts: Vec<Ident> =
+                        c.0.iter().filter_map(|p| p.as_ident().cloned()).collect();
+                    self.c.qualified_column(&parts, self.scopes, self.access);
+                }
+            }
             Expr::Identifier(id) => self
                 .c
                 .bare_column(id, self.scopes, self.access, self.aliases),
@@ -194,6 +222,7 @@ impl Collected {
             idents: true,
             aliases,
             access,
+            skip: None,
         };
         let _ = node.visit(&mut w);
     }
@@ -211,6 +240,7 @@ impl Collected {
             idents: false,
             aliases: false,
             access: Access::Read,
+            skip: None,
         };
         let _ = node.visit(&mut w);
     }
@@ -373,12 +403,167 @@ impl Collected {
                 self.walk_query(query, scopes);
             }
             Statement::CreateTable(ct) => {
-                self.tables.insert(norm_name(&ct.name));
+                let t = norm_name(&ct.name);
+                self.tables.insert(t.clone());
+                if let Some(CreateTableLikeKind::Parenthesized(l) | CreateTableLikeKind::Plain(l)) =
+                    &ct.like
+                {
+                    self.tables.insert(norm_name(&l.name));
+                }
+                for c in &ct.columns {
+                    self.column_def(c);
+                }
+                for c in &ct.constraints {
+                    self.table_constraint(c);
+                }
                 if let Some(q) = &ct.query {
                     self.walk_query(q, scopes);
+                    // CREATE TABLE ... AS SELECT writes the new table's columns: the listed ones,
+                    // else the query's output names.
+                    let names = if ct.columns.is_empty() {
+                        output_names(q)
+                    } else {
+                        ct.columns.iter().map(|c| norm_ident(&c.name)).collect()
+                    };
+                    for n in names {
+                        self.written.insert(format!("{t}.{n}"));
+                    }
                 }
             }
+            Statement::AlterTable {
+                name, operations, ..
+            } => {
+                self.tables.insert(norm_name(name));
+                for op in operations {
+                    match op {
+                        AlterTableOperation::AddConstraint { constraint, .. } => {
+                            self.table_constraint(constraint)
+                        }
+                        AlterTableOperation::AddColumn { column_def, .. } => {
+                            self.column_def(column_def)
+                        }
+                        AlterTableOperation::RenameTable {
+                            table_name: RenameTableNameKind::To(n) | RenameTableNameKind::As(n),
+                        } => {
+                            self.tables.insert(norm_name(n));
+                        }
+                        _ => {}
+                    }
+                }
+                self.queries_only(operations, scopes);
+            }
+            Statement::Grant { objects, .. } | Statement::Revoke { objects, .. } => {
+                if let Some(GrantObjects::Tables(names) | GrantObjects::Views(names)) = objects {
+                    for n in names {
+                        // MySQL `db.*` and `*.*` name every table of a database, not one table.
+                        if last_part(n).is_some_and(|l| l != "*") {
+                            self.tables.insert(norm_name(n));
+                        }
+                    }
+                }
+            }
+            Statement::ShowCreate { obj_type, obj_name } => {
+                if matches!(obj_type, ShowCreateObject::Table | ShowCreateObject::View) {
+                    self.tables.insert(norm_name(obj_name));
+                }
+            }
+            Statement::Comment {
+                object_type,
+                object_name,
+                ..
+            } => match object_type {
+                CommentObject::Table => {
+                    self.tables.insert(norm_name(object_name));
+                }
+                CommentObject::Column if object_name.0.len() > 1 => {
+                    let table = ObjectName(
+                        object_name
+                            .0
+                            .get(..object_name.0.len() - 1)
+                            .unwrap_or_default()
+                            .to_vec(),
+                    );
+                    self.tables.insert(norm_name(&table));
+                }
+                _ => {}
+            },
+            Statement::LockTables { tables } => {
+                for t in tables {
+                    self.tables.insert(norm_ident(&t.table));
+                }
+            }
+            Statement::Merge {
+                table,
+                source,
+                on,
+                clauses,
+                ..
+            } => self.walk_merge(table, source, on, clauses, scopes),
             other => self.queries_only(other, scopes),
+        }
+    }
+
+    /// MERGE: target and source are in scope; WHEN clauses write the target's columns.
+    fn walk_merge(
+        &mut self,
+        table: &TableFactor,
+        source: &TableFactor,
+        on: &Expr,
+        clauses: &[MergeClause],
+        scopes: &mut Vec<Scope>,
+    ) {
+        scopes.push(Scope::select());
+        let mut pending = Vec::new();
+        self.add_table_factor(table, scopes, &mut pending);
+        self.add_table_factor(source, scopes, &mut pending);
+        for op in pending {
+            self.read(op, scopes);
+        }
+        let target = match table {
+            TableFactor::Table {
+                name, args: None, ..
+            } => Some(norm_name(name)),
+            _ => None,
+        };
+        self.read(on, scopes);
+        for clause in clauses {
+            if let Some(p) = &clause.predicate {
+                self.read(p, scopes);
+            }
+            match &clause.action {
+                MergeAction::Update { assignments } => {
+                    for a in assignments {
+                        self.assignment_target(&a.target, target.as_deref(), scopes);
+                        self.read(&a.value, scopes);
+                    }
+                }
+                MergeAction::Insert(ins) => {
+                    if let Some(t) = &target {
+                        for c in &ins.columns {
+                            self.written.insert(format!("{t}.{}", norm_ident(c)));
+                        }
+                    }
+                    if let MergeInsertKind::Values(v) = &ins.kind {
+                        self.read(v, scopes);
+                    }
+                }
+                MergeAction::Delete => {}
+            }
+        }
+        scopes.pop();
+    }
+
+    fn column_def(&mut self, c: &ColumnDef) {
+        for o in &c.options {
+            if let ColumnOption::ForeignKey { foreign_table, .. } = &o.option {
+                self.tables.insert(norm_name(foreign_table));
+            }
+        }
+    }
+
+    fn table_constraint(&mut self, c: &TableConstraint) {
+        if let TableConstraint::ForeignKey { foreign_table, .. } = c {
+            self.tables.insert(norm_name(foreign_table));
         }
     }
 
@@ -594,7 +779,7 @@ impl Collected {
         for e in &s.sort_by {
             self.visit_with(e, scopes, Access::Read, true);
         }
-        self.queries_only(&s.named_window, scopes);
+        self.read(&s.named_window, scopes);
         self.queries_only(&s.lateral_views, scopes);
         self.queries_only(&s.connect_by, scopes);
     }
@@ -644,10 +829,45 @@ impl Collected {
         scopes: &mut Vec<Scope>,
         pending: &mut Vec<&'a sqlparser::ast::JoinOperator>,
     ) {
+        let start = scopes.last().map_or(0, |s| s.entries.len());
         self.add_table_factor(&twj.relation, scopes, pending);
         for j in &twj.joins {
+            let mid = scopes.last().map_or(0, |s| s.entries.len());
             self.add_table_factor(&j.relation, scopes, pending);
             pending.push(&j.join_operator);
+            if let Some(cols) = using_columns(&j.join_operator) {
+                self.using_columns(cols, scopes, start, mid);
+            }
+        }
+    }
+
+    /// `JOIN ... USING (c)` reads `c` of both sides: of each side that is one real table.
+    fn using_columns(&mut self, cols: &[ObjectName], scopes: &[Scope], start: usize, mid: usize) {
+        let Some(scope) = scopes.last() else {
+            return;
+        };
+        let sides = [
+            scope.entries.get(start..mid).unwrap_or_default(),
+            scope.entries.get(mid..).unwrap_or_default(),
+        ];
+        for col in cols.iter().filter_map(last_part) {
+            for side in sides {
+                match side {
+                    [Entry {
+                        source: Source::Table(t),
+                        ..
+                    }] => {
+                        self.read.insert(format!("{t}.{col}"));
+                    }
+                    [Entry {
+                        source: Source::Derived,
+                        ..
+                    }] => {}
+                    _ => {
+                        self.unresolved.insert(col.clone());
+                    }
+                }
+            }
         }
     }
 
@@ -813,6 +1033,60 @@ impl Collected {
             Access::Write => &mut self.written,
         }
     }
+}
+
+/// The column list of a `USING (...)` join.
+fn using_columns(op: &JoinOperator) -> Option<&[ObjectName]> {
+    let c = match op {
+        JoinOperator::Join(c)
+        | JoinOperator::Inner(c)
+        | JoinOperator::Left(c)
+        | JoinOperator::LeftOuter(c)
+        | JoinOperator::Right(c)
+        | JoinOperator::RightOuter(c)
+        | JoinOperator::FullOuter(c)
+        | JoinOperator::CrossJoin(c)
+        | JoinOperator::Semi(c)
+        | JoinOperator::LeftSemi(c)
+        | JoinOperator::RightSemi(c)
+        | JoinOperator::Anti(c)
+        | JoinOperator::LeftAnti(c)
+        | JoinOperator::RightAnti(c)
+        | JoinOperator::StraightJoin(c)
+        | JoinOperator::AsOf { constraint: c, .. } => c,
+        JoinOperator::CrossApply | JoinOperator::OuterApply => return None,
+    };
+    match c {
+        JoinConstraint::Using(cols) => Some(cols),
+        _ => None,
+    }
+}
+
+/// Output column names of a query's first SELECT (aliases, plain and qualified column names);
+/// unnamed expressions and wildcards are skipped.
+fn output_names(q: &Query) -> Vec<String> {
+    let mut body = q.body.as_ref();
+    loop {
+        match body {
+            SetExpr::Query(inner) => body = inner.body.as_ref(),
+            SetExpr::SetOperation { left, .. } => body = left.as_ref(),
+            _ => break,
+        }
+    }
+    let SetExpr::Select(s) = body else {
+        return Vec::new();
+    };
+    s.projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::ExprWithAlias { alias, .. } => Some(norm_ident(alias)),
+            SelectItem::UnnamedExpr(Expr::Identifier(id)) => Some(norm_ident(id)),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                parts.last().map(norm_ident)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn last_of(full: &str) -> Option<String> {
