@@ -37,7 +37,20 @@ impl Writer {
         Ok(Self { w })
     }
 
+    /// Writes one ring record. Data chunks are trimmed to their header and captured bytes (the
+    /// kernel reserves fixed size classes).
     pub fn write(&mut self, rec: &[u8]) -> Result<(), RecordError> {
+        let hl = std::mem::size_of::<agent_common::EventHeader>();
+        let rec = match (rec.get(0..4), rec.get(60..64)) {
+            (Some(kind), Some(cap))
+                if u32::from_ne_bytes([kind[0], kind[1], kind[2], kind[3]])
+                    == agent_common::EventKind::Data as u32 =>
+            {
+                let cap = u32::from_ne_bytes([cap[0], cap[1], cap[2], cap[3]]) as usize;
+                rec.get(..hl + cap).unwrap_or(rec)
+            }
+            _ => rec,
+        };
         self.w.write_all(&(rec.len() as u32).to_le_bytes())?;
         self.w.write_all(rec)?;
         Ok(())
