@@ -70,7 +70,7 @@ impl Default for Config {
             policy_dir: None,
             keep_literals: false,
             record_params: false,
-            ring_buffer_mib: 64,
+            ring_buffer_mib: 16,
             max_statement_bytes: 64 * 1024,
         }
     }
