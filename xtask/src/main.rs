@@ -4,6 +4,8 @@
 //!   MariaDB, pgbench/sysbench, pgaudit, the tansu Kafka-protocol broker). Idempotent.
 //! - `run`: builds the agent and runs it as root with the default configuration.
 //! - `test`: setup, then formatting, lints, unit tests and the root integration tests.
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -38,6 +40,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Measure the agent's cost side by side with no agent and with pgaudit (issue 5); writes
+    /// bench/results/LATEST.md and LATEST.json.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> Result<()> {
@@ -46,6 +51,7 @@ fn main() -> Result<()> {
         Cmd::Setup { no_broker } => setup(!no_broker),
         Cmd::Run { args } => run(&args),
         Cmd::Test { args } => test(&args),
+        Cmd::Bench(a) => bench::main(a),
     }
 }
 

@@ -3,11 +3,13 @@
 //! fingerprint and redacted text. Owns the per-fingerprint LRU cache ([`Analyzer`]) so that
 //! statements differing only in literal values or whitespace are parsed once.
 //!
-//! Pipeline per call: `normalize::scan` (cheap, never fails) produces the normalised text and
-//! this text's literals; the xxh3-64 hash of the normalised text is the fingerprint and, with the
-//! dialect, the cache key; only on a miss is the text parsed with sqlparser and walked by
-//! `resolve`. `redacted_text` is the normalised text (identical for every text of a
-//! fingerprint), unless [`AnalyzerConfig::keep_literals`] asks for the original text.
+//! Pipeline per call: `normalize::scan_into` (cheap, never fails, reuses the analyzer's buffers)
+//! produces the normalised text and this text's literals; the xxh3-64 hash of the normalised text
+//! is the fingerprint and, with the dialect, the cache key; only on a miss is the text parsed with
+//! sqlparser (after the MySQL rewrites of `fallback`) and walked by `resolve`; when parsing fails,
+//! the kind comes from the leading keywords and the tables of simple command forms from
+//! `fallback::tables_from_text`. `redacted_text` is the normalised text (identical for every text
+//! of a fingerprint), unless [`AnalyzerConfig::keep_literals`] asks for the original text.
 
 #[cfg(test)]
 mod corpus_tests;
@@ -272,6 +274,15 @@ impl Analyzer {
     }
 }
 
+/// 16 lowercase hex digits.
+fn hex16(v: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    (0..16)
+        .rev()
+        .map(|i| char::from(DIGITS[((v >> (i * 4)) & 0xf) as usize]))
+        .collect()
+}
+
 /// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
 fn prefix_at_boundary(text: &str, max: usize) -> &str {
     let mut end = max.min(text.len());
@@ -294,7 +305,7 @@ fn build(
     too_long: Option<usize>,
 ) -> Analysis {
     let mut a = Analysis {
-        fingerprint: format!("{fingerprint:016x}"),
+        fingerprint: hex16(fingerprint),
         statement_count: scanned.statements,
         ..Analysis::default()
     };
@@ -427,6 +438,13 @@ mod tests {
 
     fn v(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn hex16_is_lowercase_padded_hex() {
+        for v in [0u64, 1, 0xabc, u64::MAX, 0x0123_4567_89ab_cdef] {
+            assert_eq!(hex16(v), format!("{v:016x}"));
+        }
     }
 
     #[test]

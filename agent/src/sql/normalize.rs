@@ -45,6 +45,7 @@ enum Tok {
 }
 
 /// Words after which `(` is preceded by a space (keywords), as opposed to function names.
+#[cfg(test)]
 const SPACED_BEFORE_PAREN: &[&str] = &[
     "all",
     "and",
@@ -82,8 +83,52 @@ const SPACED_BEFORE_PAREN: &[&str] = &[
     "with",
 ];
 
+/// Whether `word` is a keyword after which `(` is preceded by a space (as opposed to a function
+/// name); a `match`, so most words cost no string comparison. Mirrored by the test list
+/// `SPACED_BEFORE_PAREN`.
+fn spaced_before_paren(word: &[u8]) -> bool {
+    matches!(
+        word,
+        b"all"
+            | b"and"
+            | b"any"
+            | b"as"
+            | b"between"
+            | b"by"
+            | b"else"
+            | b"except"
+            | b"exists"
+            | b"from"
+            | b"having"
+            | b"in"
+            | b"intersect"
+            | b"into"
+            | b"is"
+            | b"join"
+            | b"lateral"
+            | b"like"
+            | b"not"
+            | b"on"
+            | b"or"
+            | b"over"
+            | b"recursive"
+            | b"returning"
+            | b"select"
+            | b"set"
+            | b"some"
+            | b"then"
+            | b"union"
+            | b"using"
+            | b"values"
+            | b"when"
+            | b"where"
+            | b"with"
+    )
+}
+
 struct Out {
-    text: String,
+    /// The normalised text being built, as bytes (only whole UTF-8 sequences are pushed).
+    text: Vec<u8>,
     prev: Option<Tok>,
     /// Where the last word pushed starts in `text` (meaningful when `prev` is a word).
     prev_word_start: usize,
@@ -93,23 +138,31 @@ struct Out {
 }
 
 impl Out {
-    /// Pushes an unquoted word, lower-cased, without an intermediate allocation.
-    fn push_word(&mut self, raw: &str) {
+    /// Pushes an unquoted word (whole UTF-8 sequences), lower-cased, without an intermediate
+    /// allocation. `ascii` tells that the word has no byte >= 0x80.
+    #[inline]
+    fn push_word(&mut self, raw: &[u8], ascii: bool) {
         self.begin(Tok::Word);
         let start = self.text.len();
-        if raw.is_ascii() {
-            self.text.push_str(raw);
-            if let Some(w) = self.text.get_mut(start..) {
-                w.make_ascii_lowercase();
-            }
+        if ascii {
+            self.text.extend(raw.iter().map(u8::to_ascii_lowercase));
         } else {
-            for ch in raw.chars() {
-                self.text.extend(ch.to_lowercase());
+            match std::str::from_utf8(raw) {
+                Ok(word) => {
+                    let mut utf8 = [0u8; 4];
+                    for ch in word.chars().flat_map(char::to_lowercase) {
+                        self.text
+                            .extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+                    }
+                }
+                Err(_) => self.text.extend_from_slice(raw),
             }
         }
-        let word = self.text.as_bytes().get(start..).unwrap_or_default();
-        if word == b"and" || word == b"or" {
-            self.operators += 1;
+        if raw.len() <= 3 {
+            let word = self.text.get(start..).unwrap_or_default();
+            if word == b"and" || word == b"or" {
+                self.operators += 1;
+            }
         }
         self.prev_word_start = start;
         self.prev = Some(Tok::Word);
@@ -117,13 +170,13 @@ impl Out {
 
     /// Whether the word just pushed is a keyword after which `(` is spaced.
     fn prev_word_spaced(&self) -> bool {
-        let word = self.text.get(self.prev_word_start..).unwrap_or("");
-        word.len() <= 9 && SPACED_BEFORE_PAREN.binary_search(&word).is_ok()
+        spaced_before_paren(self.text.get(self.prev_word_start..).unwrap_or_default())
     }
 
+    #[inline]
     fn push(&mut self, tok: Tok, s: &str) {
         self.begin(tok);
-        self.text.push_str(s);
+        self.text.extend_from_slice(s.as_bytes());
         if tok == Tok::Op {
             self.operators += 1;
         }
@@ -131,17 +184,18 @@ impl Out {
     }
 
     /// Starts a statement if needed and writes the space before a token of kind `tok`.
+    #[inline]
     fn begin(&mut self, tok: Tok) {
         if !self.statement_has_tokens {
             if self.statements > 0 {
-                self.text.push_str("; ");
+                self.text.extend_from_slice(b"; ");
             }
             self.statements += 1;
             self.statement_has_tokens = true;
             self.prev = None;
         }
         if self.needs_space(tok) {
-            self.text.push(' ');
+            self.text.push(b' ');
         }
     }
 
@@ -263,6 +317,7 @@ fn class(b: u8) -> u8 {
     CLASS[usize::from(b)]
 }
 
+#[cfg(test)]
 fn is_word_start(b: u8) -> bool {
     class(b) & WORD_START != 0
 }
@@ -271,6 +326,7 @@ fn is_word_cont(b: u8) -> bool {
     class(b) & WORD_CONT != 0
 }
 
+#[cfg(test)]
 fn is_space(b: u8) -> bool {
     class(b) & SPACE != 0
 }
@@ -291,20 +347,22 @@ fn slice(text: &str, start: usize, end: usize) -> &str {
     text.get(start..end).unwrap_or("")
 }
 
-/// Scans `text` for `dialect`. Never panics; every byte sequence is accepted.
+/// Scans `text` for `dialect` into a new [`Scanned`] (tests; the analyzer uses [`scan_into`]).
+#[cfg(test)]
 pub(crate) fn scan(dialect: super::Dialect, text: &str) -> Scanned {
     let mut s = Scanned::default();
     scan_into(dialect, text, &mut s);
     s
 }
 
-/// Like [`scan`], into `into`, reusing its buffers' capacity (the warm path of the analyzer
-/// scans every call: this keeps it free of allocations for the normalised text and spans).
+/// Scans `text` for `dialect` into `into`, reusing its buffers' capacity (the analyzer scans on
+/// every call, cache hit or not: this keeps the normalised text and the spans free of
+/// allocations). Never panics; every byte sequence is accepted.
 pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned) {
     let f = Flavor::from(dialect);
     let b = text.as_bytes();
     let n = b.len();
-    let mut buf = std::mem::take(&mut into.normalized);
+    let mut buf = std::mem::take(&mut into.normalized).into_bytes();
     buf.clear();
     // Normalised text is usually a little longer than the original (`a=1` -> `a = ?`).
     buf.reserve((n + n / 4 + 16).min(1 << 17));
@@ -325,39 +383,83 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
     while i < n {
         let c = at(b, i);
         let c1 = at(b, i + 1);
-        if is_space(c) {
-            i += 1;
-            continue;
-        }
-        // Comments.
-        if c == b'-' && c1 == b'-' && (f == Flavor::Postgres || i + 2 >= n || at(b, i + 2) <= b' ')
-        {
-            i = skip_line(b, i);
-            continue;
-        }
-        if c == b'#' && f == Flavor::MySql {
-            i = skip_line(b, i);
-            continue;
-        }
-        if c == b'/' && c1 == b'*' {
-            if f == Flavor::MySql && at(b, i + 2) == b'!' {
-                // MySQL executable comment: its content is SQL.
-                i += 3;
-                while i < n && at(b, i).is_ascii_digit() {
-                    i += 1;
-                }
-                in_mysql_exec_comment = true;
-                continue;
-            }
-            i = skip_block_comment(b, i, f == Flavor::Postgres);
-            continue;
-        }
-        if c == b'*' && c1 == b'/' && in_mysql_exec_comment {
-            in_mysql_exec_comment = false;
-            i += 2;
-            continue;
-        }
+        // One dispatch on the first byte of the token (a jump table): spaces, comments, words,
+        // numbers, quotes and punctuation.
         match c {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => i += 1,
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80..=0xff => {
+                let mut j = i + 1;
+                let mut high = c;
+                while j < n {
+                    let d = at(b, j);
+                    if !is_word_cont(d) {
+                        break;
+                    }
+                    high |= d;
+                    j += 1;
+                }
+                let raw = b.get(i..j).unwrap_or_default();
+                let next = at(b, j);
+                if next == b'\'' && is_string_prefix(raw, f) {
+                    let backslash = f == Flavor::MySql || raw.eq_ignore_ascii_case(b"e");
+                    let (end, value) = scan_quoted(text, j, b'\'', backslash);
+                    literals.push(value);
+                    out.push(Tok::Literal, "?");
+                    spans.push((i, end));
+                    i = end;
+                } else if f == Flavor::Postgres
+                    && raw.eq_ignore_ascii_case(b"u")
+                    && next == b'&'
+                    && at(b, j + 1) == b'\''
+                {
+                    let (end, value) = scan_quoted(text, j + 1, b'\'', false);
+                    literals.push(value);
+                    out.push(Tok::Literal, "?");
+                    spans.push((i, end));
+                    i = end;
+                } else {
+                    out.push_word(raw, high < 0x80);
+                    i = j;
+                }
+            }
+            b'0'..=b'9' => {
+                let end = scan_number(b, i);
+                if end < n && is_word_cont(at(b, end)) {
+                    // Identifier starting with digits (MySQL allows `1table`).
+                    let mut j = end;
+                    while j < n && is_word_cont(at(b, j)) {
+                        j += 1;
+                    }
+                    let w = b.get(i..j).unwrap_or_default();
+                    out.push_word(w, w.is_ascii());
+                    i = j;
+                } else {
+                    literals.push(slice(text, i, end).to_string());
+                    out.push(Tok::Literal, "?");
+                    spans.push((i, end));
+                    i = end;
+                }
+            }
+            b'-' if c1 == b'-' && (f == Flavor::Postgres || i + 2 >= n || at(b, i + 2) <= b' ') => {
+                i = skip_line(b, i);
+            }
+            b'#' if f == Flavor::MySql => i = skip_line(b, i),
+            b'/' if c1 == b'*' => {
+                if f == Flavor::MySql && at(b, i + 2) == b'!' {
+                    // MySQL executable comment: its content is SQL.
+                    i += 3;
+                    while i < n && at(b, i).is_ascii_digit() {
+                        i += 1;
+                    }
+                    in_mysql_exec_comment = true;
+                } else {
+                    i = skip_block_comment(b, i, f == Flavor::Postgres);
+                }
+            }
+            b'*' if c1 == b'/' && in_mysql_exec_comment => {
+                in_mysql_exec_comment = false;
+                i += 2;
+            }
             b';' => {
                 out.end_statement();
                 i += 1;
@@ -436,7 +538,8 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                 while j < n && is_word_cont(at(b, j)) {
                     j += 1;
                 }
-                out.push_word(slice(text, i, j));
+                let w = b.get(i..j).unwrap_or_default();
+                out.push_word(w, w.is_ascii());
                 i = j;
             }
             b':' if c1 == b':' && f == Flavor::Postgres => {
@@ -453,52 +556,6 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
             b'.' => {
                 out.push(Tok::Dot, ".");
                 i += 1;
-            }
-            _ if c.is_ascii_digit() => {
-                let end = scan_number(b, i);
-                if end < n && is_word_cont(at(b, end)) {
-                    // Identifier starting with digits (MySQL allows `1table`).
-                    let mut j = end;
-                    while j < n && is_word_cont(at(b, j)) {
-                        j += 1;
-                    }
-                    out.push_word(slice(text, i, j));
-                    i = j;
-                } else {
-                    literals.push(slice(text, i, end).to_string());
-                    out.push(Tok::Literal, "?");
-                    spans.push((i, end));
-                    i = end;
-                }
-            }
-            _ if is_word_start(c) => {
-                let mut j = i + 1;
-                while j < n && is_word_cont(at(b, j)) {
-                    j += 1;
-                }
-                let next = at(b, j);
-                let raw = slice(text, i, j);
-                if next == b'\'' && is_string_prefix(raw, f) {
-                    let backslash = f == Flavor::MySql || raw.eq_ignore_ascii_case("e");
-                    let (end, value) = scan_quoted(text, j, b'\'', backslash);
-                    literals.push(value);
-                    out.push(Tok::Literal, "?");
-                    spans.push((i, end));
-                    i = end;
-                } else if f == Flavor::Postgres
-                    && raw.eq_ignore_ascii_case("u")
-                    && next == b'&'
-                    && at(b, j + 1) == b'\''
-                {
-                    let (end, value) = scan_quoted(text, j + 1, b'\'', false);
-                    literals.push(value);
-                    out.push(Tok::Literal, "?");
-                    spans.push((i, end));
-                    i = end;
-                } else {
-                    out.push_word(raw);
-                    i = j;
-                }
             }
             _ if is_op_char(f, c) => {
                 let end = scan_operator(b, i, f);
@@ -517,15 +574,16 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
             }
         }
     }
-    into.normalized = out.text;
+    into.normalized = String::from_utf8(out.text)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     into.statements = out.statements;
     into.operators = out.operators;
 }
 
-fn is_string_prefix(raw: &str, f: Flavor) -> bool {
+fn is_string_prefix(raw: &[u8], f: Flavor) -> bool {
     match raw {
-        "e" | "E" | "b" | "B" | "x" | "X" | "n" | "N" => true,
-        _ => f == Flavor::MySql && raw.starts_with('_'),
+        b"e" | b"E" | b"b" | b"B" | b"x" | b"X" | b"n" | b"N" => true,
+        _ => f == Flavor::MySql && raw.first() == Some(&b'_'),
     }
 }
 
@@ -762,6 +820,14 @@ mod tests {
 
     #[test]
     fn keyword_list_is_sorted() {
+        for w in SPACED_BEFORE_PAREN {
+            assert!(spaced_before_paren(w.as_bytes()), "{w}");
+        }
+        for w in [
+            "count", "max", "coalesce", "nextval", "f", "", "selects", "i",
+        ] {
+            assert!(!spaced_before_paren(w.as_bytes()), "{w}");
+        }
         let mut sorted = SPACED_BEFORE_PAREN.to_vec();
         sorted.sort_unstable();
         assert_eq!(sorted, SPACED_BEFORE_PAREN);

@@ -382,7 +382,7 @@ impl Collected {
                         &mut self.written
                     };
                     for c in columns {
-                        set.insert(format!("{t}.{}", norm_ident(c)));
+                        set.insert(dotted(&t, &norm_ident(c)));
                     }
                     if columns.is_empty() && *to {
                         self.star.insert(t.clone());
@@ -426,7 +426,7 @@ impl Collected {
                         ct.columns.iter().map(|c| norm_ident(&c.name)).collect()
                     };
                     for n in names {
-                        self.written.insert(format!("{t}.{n}"));
+                        self.written.insert(dotted(&t, &n));
                     }
                 }
             }
@@ -540,7 +540,7 @@ impl Collected {
                 MergeAction::Insert(ins) => {
                     if let Some(t) = &target {
                         for c in &ins.columns {
-                            self.written.insert(format!("{t}.{}", norm_ident(c)));
+                            self.written.insert(dotted(t, &norm_ident(c)));
                         }
                     }
                     if let MergeInsertKind::Values(v) = &ins.kind {
@@ -575,7 +575,7 @@ impl Collected {
         if let Some(t) = &target {
             self.tables.insert(t.clone());
             for c in ins.columns.iter().chain(&ins.after_columns) {
-                self.written.insert(format!("{t}.{}", norm_ident(c)));
+                self.written.insert(dotted(t, &norm_ident(c)));
             }
         }
         if let Some(src) = &ins.source {
@@ -618,7 +618,7 @@ impl Collected {
                     (&oc.conflict_target, &target)
                 {
                     for c in cols {
-                        self.read.insert(format!("{t}.{}", norm_ident(c)));
+                        self.read.insert(dotted(t, &norm_ident(c)));
                     }
                 }
                 if let OnConflictAction::DoUpdate(du) = &oc.action {
@@ -654,7 +654,7 @@ impl Collected {
             let idents: Vec<Ident> = n.0.iter().filter_map(|p| p.as_ident().cloned()).collect();
             match (idents.as_slice(), target) {
                 ([single], Some(t)) => {
-                    self.written.insert(format!("{t}.{}", norm_ident(single)));
+                    self.written.insert(dotted(t, &norm_ident(single)));
                 }
                 ([single], None) => self.bare_column(single, scopes, Access::Write, false),
                 (parts, _) => self.qualified_column(parts, scopes, Access::Write),
@@ -857,7 +857,7 @@ impl Collected {
                         source: Source::Table(t),
                         ..
                     }] => {
-                        self.read.insert(format!("{t}.{col}"));
+                        self.read.insert(dotted(t, &col));
                     }
                     [Entry {
                         source: Source::Derived,
@@ -992,7 +992,7 @@ impl Collected {
                     source: Source::Table(t),
                     ..
                 }],
-            ) => Some(format!("{t}.{col}")),
+            ) => Some(dotted(t, &col)),
             _ => None,
         };
         match resolved {
@@ -1017,12 +1017,12 @@ impl Collected {
         let q = quals.iter().map(norm_ident).collect::<Vec<_>>().join(".");
         match lookup(scopes, &q) {
             Some(Source::Table(t)) => {
-                let qualified = format!("{t}.{col}");
+                let qualified = dotted(t, &col);
                 self.set(access).insert(qualified);
             }
             Some(Source::Derived) => {}
             None => {
-                self.unresolved.insert(format!("{q}.{col}"));
+                self.unresolved.insert(dotted(&q, &col));
             }
         }
     }
@@ -1087,6 +1087,15 @@ fn output_names(q: &Query) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// `a.b` without the formatting machinery (called for every column reference).
+fn dotted(a: &str, b: &str) -> String {
+    let mut s = String::with_capacity(a.len() + 1 + b.len());
+    s.push_str(a);
+    s.push('.');
+    s.push_str(b);
+    s
 }
 
 fn last_of(full: &str) -> Option<String> {

@@ -1,0 +1,2550 @@
+//! `cargo xtask bench [--quick]`: the cost of the agent, measured side by side in one run
+//! (issue 5). Starts private PostgreSQL 15 servers (one plain, one with pgaudit) and a private
+//! MariaDB on free ports and temporary data directories, drives them with the real clients
+//! (pgbench, sysbench, psql), alternates "no agent" with "agent attached and writing JSON lines
+//! to a file" (and, as the anchor, pgaudit in place of the agent), and writes
+//! `bench/results/LATEST.md` and `bench/results/LATEST.json`. Medians and ratios only: the
+//! machine is small and noisy, and nothing here asserts on a timing.
+//!
+//! Scenarios (numbers as in the issue):
+//! - 1: pgbench scale 10, select-only and tpcb-like, `-M simple` and `-M prepared`, saturated;
+//! - 1b: pgbench at a fixed rate (`-R 5000`): latency and the agent's CPU share;
+//! - 1c: scenario 1 and 1b with pgaudit (`read,write`) instead of the agent;
+//! - 2: sysbench `oltp_read_only` / `oltp_read_write` against MariaDB;
+//! - 3: completeness during scenario 1: statement events of pgbench's connections against the
+//!   statements pgbench executed, and gaps;
+//! - 4: the agent's CPU seconds per 10,000 statements and its peak RSS during scenario 1;
+//! - 5: `dbgov replay` of the committed capture `bench/capture/mixed.dbgovrec.xz`, and the
+//!   SQL analysis example `analysis_throughput` when it exists;
+//! - 6: the proxy (not available yet).
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use super::{cargo, root_dir, sh, step, target_dir};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+const PGAUDIT_SO: &str = "/usr/lib/postgresql/15/lib/pgaudit.so";
+/// pgbench clients and threads: 4 clients keep both cores busy, with pgbench itself on them.
+const CLIENTS: u32 = 4;
+const THREADS: u32 = 2;
+const SCALE: u32 = 10;
+/// Transactions per second of scenario 1b.
+const RATE: u32 = 5000;
+/// Sampling of pgbench's per-transaction log at saturation (enough lines for a p99, little
+/// client overhead).
+const SATURATED_LOG_SAMPLING: f64 = 0.1;
+/// sysbench tables and rows.
+const SB_TABLES: u32 = 2;
+const SB_ROWS: u32 = 100_000;
+/// The committed capture of scenario 5, relative to the repository root.
+const CAPTURE_XZ: &str = "bench/capture/mixed.dbgovrec.xz";
+/// What the capture holds and what the live agent saw while recording it.
+const CAPTURE_META: &str = "bench/capture/mixed.json";
+const REPORTING_SQL: &str = "bench/workload/reporting.sql";
+const TEMP_PREFIX: &str = "dbgov-bench-";
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Every scenario shortened (one round, short runs): under 5 minutes in total.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds per condition (default 3; 1 with --quick).
+    #[arg(long, value_name = "N")]
+    rounds: Option<u32>,
+    /// Seconds of each saturated run (default 15; 5 with --quick).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    /// Use this dbgov binary instead of building one with `cargo build --release -p dbgov`.
+    #[arg(long, value_name = "PATH")]
+    agent: Option<PathBuf>,
+    /// Only these scenarios, comma-separated, from 1,1b,1c,2,5,analysis (3 and 4 come with 1).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    only: Vec<String>,
+    /// Record the mixed workload of scenario 5 anew into bench/capture/ and exit.
+    #[arg(long)]
+    record_mix: bool,
+    /// Where the results go (default bench/results).
+    #[arg(long, value_name = "DIR")]
+    results_dir: Option<PathBuf>,
+}
+
+/// Durations and round counts of one run.
+struct Plan {
+    quick: bool,
+    rounds: u32,
+    sat_secs: u64,
+    rate_secs: u64,
+    sysbench_secs: u64,
+    warmup_secs: u64,
+    replay_secs: f64,
+    only: Vec<String>,
+}
+
+impl Plan {
+    fn from(a: &BenchArgs) -> Self {
+        let sat = a.duration.unwrap_or(if a.quick { 5 } else { 15 }).max(1);
+        Self {
+            quick: a.quick,
+            rounds: a.rounds.unwrap_or(if a.quick { 1 } else { 3 }).max(1),
+            sat_secs: sat,
+            rate_secs: if a.quick { sat } else { sat + 5 },
+            sysbench_secs: sat,
+            warmup_secs: if a.quick { 2 } else { 4 },
+            replay_secs: if a.quick { 3.0 } else { 10.0 },
+            only: a.only.iter().map(|s| s.trim().to_lowercase()).collect(),
+        }
+    }
+
+    fn wants(&self, s: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == s)
+    }
+}
+
+pub fn main(a: BenchArgs) -> Result<()> {
+    let t0 = Instant::now();
+    prerequisites()?;
+    cleanup_stale();
+    let bin = match &a.agent {
+        Some(p) => p.clone(),
+        None => {
+            step("building dbgov (release)");
+            sh(cargo().args(["build", "--release", "-p", "dbgov"]))?;
+            target_dir().join("release/dbgov")
+        }
+    };
+    if !bin.exists() {
+        bail!("the agent binary {} does not exist", bin.display());
+    }
+    if a.record_mix {
+        return record_mix(&bin);
+    }
+    let plan = Plan::from(&a);
+    let results_dir = a
+        .results_dir
+        .clone()
+        .unwrap_or_else(|| root_dir().join("bench/results"));
+    let mut b = Bench::new(bin, plan)?;
+    let res = b.run_all();
+    // Whatever happened, write what was measured.
+    let (md, js) = b.render(t0.elapsed().as_secs_f64(), res.as_ref().err());
+    println!("\n{md}");
+    fs::create_dir_all(&results_dir)
+        .with_context(|| format!("creating {}", results_dir.display()))?;
+    // LATEST is the last run of any kind; quick.* and full.* keep the last of each kind, so a
+    // quick check does not overwrite the committed full run.
+    let kind = if !a.only.is_empty() {
+        "partial"
+    } else if a.quick {
+        "quick"
+    } else {
+        "full"
+    };
+    let js_text = serde_json::to_string_pretty(&js)? + "\n";
+    for name in ["LATEST", kind] {
+        fs::write(results_dir.join(format!("{name}.md")), &md)?;
+        fs::write(results_dir.join(format!("{name}.json")), &js_text)?;
+    }
+    eprintln!(
+        "wrote {} and LATEST.json (and {kind}.md, {kind}.json) in {:.0} s",
+        results_dir.join("LATEST.md").display(),
+        t0.elapsed().as_secs_f64()
+    );
+    res
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prerequisites, processes, temporary directories
+
+fn prerequisites() -> Result<()> {
+    if output(Command::new("id").arg("-u")).trim() != "0" {
+        bail!("cargo xtask bench needs root (it loads eBPF programs and starts servers as the postgres and mysql users); run it as root, e.g. `sudo -E cargo xtask bench`");
+    }
+    let need: &[(&str, &str)] = &[
+        (
+            "/usr/lib/postgresql/15/bin/postgres",
+            "PostgreSQL 15 (postgresql-15)",
+        ),
+        (
+            "/usr/lib/postgresql/15/bin/pgbench",
+            "pgbench (postgresql-contrib)",
+        ),
+        (
+            "/usr/lib/postgresql/15/bin/psql",
+            "psql (postgresql-client-15)",
+        ),
+        (PGAUDIT_SO, "pgaudit (postgresql-15-pgaudit)"),
+        ("/usr/sbin/mariadbd", "MariaDB (mariadb-server)"),
+        (
+            "/usr/bin/mariadb-install-db",
+            "mariadb-install-db (mariadb-server)",
+        ),
+        ("/usr/bin/mariadb", "the mariadb client (mariadb-client)"),
+        ("/usr/bin/sysbench", "sysbench"),
+    ];
+    let missing: Vec<&str> = need
+        .iter()
+        .filter(|(f, _)| !Path::new(f).exists())
+        .map(|(_, what)| *what)
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "missing prerequisites: {}; install them with `cargo xtask setup`",
+            missing.join(", ")
+        );
+    }
+    for user in ["postgres", "mysql"] {
+        if !ok(Command::new("id").arg("-u").arg(user)) {
+            bail!("the OS user {user} does not exist (it comes with the server packages); run `cargo xtask setup`");
+        }
+    }
+    if !Path::new("/sys/kernel/tracing/events").exists()
+        && !Path::new("/sys/kernel/debug/tracing/events").exists()
+    {
+        bail!("tracefs is not mounted (the agent attaches tracepoints through it); run `cargo xtask setup` or `mount -t tracefs tracefs /sys/kernel/tracing`");
+    }
+    Ok(())
+}
+
+fn ok(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn output(cmd: &mut Command) -> String {
+    cmd.output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Runs a command to completion; its stdout, or an error with both outputs.
+fn run(cmd: &mut Command) -> Result<String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn pg_ctl_stop(data: &Path) {
+    let _ = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(Path::new(PG_BIN).join("pg_ctl"))
+        .arg("-D")
+        .arg(data)
+        .args(["-m", "immediate", "-w", "stop"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Removes what an interrupted earlier run left behind: its servers and temporary directories
+/// (named after the pid of the bench process, which is gone).
+fn cleanup_stale() {
+    let Ok(rd) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid_alive(pid) {
+            continue;
+        }
+        let dir = e.path();
+        eprintln!(
+            "    removing {} (left by an interrupted run)",
+            dir.display()
+        );
+        if let Ok(sub) = fs::read_dir(&dir) {
+            for s in sub.flatten() {
+                let p = s.path();
+                if p.join("data/postmaster.pid").exists() {
+                    pg_ctl_stop(&p.join("data"));
+                }
+                if let Some(pid) = fs::read_to_string(p.join("mysqld.pid"))
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok())
+                {
+                    signal(pid, "KILL");
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Result<Self> {
+        let p = std::env::temp_dir().join(format!("{TEMP_PREFIX}{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
+        Ok(Self(p))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A private PostgreSQL 15 server, stopped on drop.
+struct Pg {
+    port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    /// Removed after the server is stopped (fields drop after `Drop::drop`).
+    _dir: TempDir,
+}
+
+impl Pg {
+    fn start(tag: &str, pgaudit: bool) -> Result<Self> {
+        let dir = TempDir::new(tag)?;
+        let data = dir.path().join("data");
+        let sock = dir.path().join("sock");
+        fs::create_dir_all(&sock)?;
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path()))?;
+        run(Command::new("chmod").arg("755").arg(dir.path()))?;
+        run(pg_cmd("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth-host=trust",
+            "--auth-local=peer",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]))?;
+        // Tuned for a CPU-bound benchmark on a small machine; durability is not measured.
+        let mut conf = String::from(
+            "\nshared_buffers = 512MB\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 50\nautovacuum = off\ncheckpoint_timeout = 30min\nmax_wal_size = 4GB\n",
+        );
+        if pgaudit {
+            conf.push_str("shared_preload_libraries = 'pgaudit'\npgaudit.log = 'read,write'\n");
+        }
+        fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))?
+            .write_all(conf.as_bytes())?;
+        let port = free_port()?;
+        let log = dir.path().join("server.log");
+        let me = Self {
+            port,
+            data,
+            log,
+            _dir: dir,
+        };
+        run(pg_cmd("pg_ctl")
+            .arg("-D")
+            .arg(&me.data)
+            .arg("-l")
+            .arg(&me.log)
+            .args(["-w", "-t", "60", "-o"])
+            .arg(format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                sock.display()
+            ))
+            .arg("start"))
+        .with_context(|| {
+            format!(
+                "starting PostgreSQL: {}",
+                fs::read_to_string(&me.log).unwrap_or_default()
+            )
+        })?;
+        me.psql(&["CREATE DATABASE bench"], "postgres")?;
+        if pgaudit {
+            me.psql(&["CREATE EXTENSION pgaudit"], "bench")?;
+        }
+        Ok(me)
+    }
+
+    /// Runs SQL through psql over TCP (each string is a separate query).
+    fn psql(&self, sqls: &[&str], db: &str) -> Result<String> {
+        let mut c = Command::new(Path::new(PG_BIN).join("psql"));
+        c.args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-v"])
+            .arg("ON_ERROR_STOP=1")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .arg("-d")
+            .arg(db);
+        for s in sqls {
+            c.arg("-c").arg(s);
+        }
+        run(&mut c)
+    }
+
+    /// Lines pgaudit wrote since the last call; empties the log.
+    fn take_audit_lines(&self) -> Result<u64> {
+        let n = count_lines_containing(&self.log, "AUDIT: SESSION")?;
+        // The postmaster appends (`>>`), so truncating is safe.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&self.log)?
+            .set_len(0)?;
+        Ok(n)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        pg_ctl_stop(&self.data);
+    }
+}
+
+fn pg_cmd(bin: &str) -> Command {
+    let mut c = Command::new("runuser");
+    c.args(["-u", "postgres", "--"])
+        .arg(Path::new(PG_BIN).join(bin));
+    c
+}
+
+/// A private MariaDB server, stopped on drop.
+struct Maria {
+    port: u16,
+    child: Child,
+    dir: TempDir,
+}
+
+impl Maria {
+    fn start() -> Result<Self> {
+        let dir = TempDir::new("mariadb")?;
+        let data = dir.path().join("data");
+        fs::create_dir_all(&data)?;
+        run(Command::new("chmod").arg("755").arg(dir.path()))?;
+        run(Command::new("chown")
+            .args(["-R", "mysql:mysql"])
+            .arg(dir.path()))?;
+        run(Command::new("mariadb-install-db")
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .arg(format!("--datadir={}", data.display())))?;
+        let port = free_port()?;
+        let child = Command::new("/usr/sbin/mariadbd")
+            .args([
+                "--no-defaults",
+                "--user=mysql",
+                "--bind-address=127.0.0.1",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=512M",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-doublewrite=0",
+                "--max-connections=100",
+            ])
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg(format!(
+                "--socket={}",
+                dir.path().join("mysqld.sock").display()
+            ))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("mysqld.pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                dir.path().join("error.log").display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting mariadbd")?;
+        let mut me = Self { port, child, dir };
+        let t0 = Instant::now();
+        while me.sql("SELECT 1").is_err() {
+            if let Some(st) = me.child.try_wait()? {
+                bail!(
+                    "mariadbd exited ({st}): {}",
+                    fs::read_to_string(me.dir.path().join("error.log")).unwrap_or_default()
+                );
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                bail!("mariadbd did not accept connections in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        me.sql("CREATE DATABASE sbtest")?;
+        Ok(me)
+    }
+
+    fn sql(&self, sql: &str) -> Result<String> {
+        run(Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "-h",
+                "127.0.0.1",
+                "-uroot",
+                "--skip-ssl",
+                "-N",
+                "-B",
+                "-P",
+            ])
+            .arg(self.port.to_string())
+            .arg("-e")
+            .arg(sql))
+    }
+
+    fn sysbench(&self, test: &str) -> Command {
+        let mut c = Command::new("sysbench");
+        c.arg(test)
+            .args([
+                "--db-driver=mysql",
+                "--mysql-host=127.0.0.1",
+                "--mysql-user=root",
+                "--mysql-db=sbtest",
+            ])
+            .arg(format!("--mysql-port={}", self.port))
+            .arg(format!("--tables={SB_TABLES}"))
+            .arg(format!("--table-size={SB_ROWS}"));
+        c
+    }
+}
+
+impl Drop for Maria {
+    fn drop(&mut self) {
+        signal(self.child.id(), "TERM");
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running `dbgov run`, killed on drop if still running.
+struct Agent {
+    child: Child,
+    events: PathBuf,
+    stderr: PathBuf,
+    _dir: TempDir,
+}
+
+/// What one agent run measured.
+#[derive(Clone, Debug, Default)]
+struct AgentRun {
+    /// CPU seconds (user + system) of the agent process during the measured interval.
+    cpu_s: f64,
+    wall_s: f64,
+    hwm_kb: u64,
+    /// RSS by kind just before the stop: anonymous (heap), file-backed, shared memory (the
+    /// ring buffer's mapping counts here).
+    rss_anon_kb: u64,
+    rss_file_kb: u64,
+    rss_shmem_kb: u64,
+    /// Statement events of the benchmark client's connections.
+    client_statements: u64,
+    /// All statement events.
+    statements: u64,
+    gap_events: u64,
+    gap_bytes: u64,
+    /// `dbgov: stopped after ...` line.
+    summary: String,
+    exit: Option<i32>,
+    events_bytes: u64,
+}
+
+impl AgentRun {
+    fn json(&self) -> Value {
+        json!({
+            "cpu_seconds": self.cpu_s,
+            "wall_seconds": self.wall_s,
+            "peak_rss_kb": self.hwm_kb,
+            "rss_at_stop_kb": {"anon": self.rss_anon_kb, "file": self.rss_file_kb, "shmem": self.rss_shmem_kb},
+            "client_statement_events": self.client_statements,
+            "statement_events": self.statements,
+            "gap_events": self.gap_events,
+            "gap_bytes": self.gap_bytes,
+            "events_file_bytes": self.events_bytes,
+            "summary": self.summary,
+            "exit_code": self.exit,
+        })
+    }
+}
+
+fn clk_tck() -> f64 {
+    output(Command::new("getconf").arg("CLK_TCK"))
+        .trim()
+        .parse::<f64>()
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn status_kb(pid: u32, key: &str) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+impl Agent {
+    fn start(bin: &Path, pg_port: u16, my_port: u16, record: Option<&Path>) -> Result<Self> {
+        let dir = TempDir::new("agent")?;
+        let events = dir.path().join("events.jsonl");
+        let ready = dir.path().join("ready");
+        let stderr = dir.path().join("stderr.log");
+        let mut c = Command::new(bin);
+        c.arg("run")
+            .arg("--postgres-port")
+            .arg(pg_port.to_string())
+            .arg("--mysql-port")
+            .arg(my_port.to_string())
+            .arg("--output")
+            .arg(format!("jsonl:{}", events.display()))
+            .arg("--ready-file")
+            .arg(&ready);
+        if let Some(r) = record {
+            c.arg("--record").arg(r);
+        }
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&stderr)?)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let mut a = Self {
+            child,
+            events,
+            stderr,
+            _dir: dir,
+        };
+        let t0 = Instant::now();
+        while !ready.exists() {
+            if let Some(st) = a.child.try_wait()? {
+                bail!(
+                    "dbgov exited early ({st}): {}",
+                    fs::read_to_string(&a.stderr).unwrap_or_default()
+                );
+            }
+            if t0.elapsed() > Duration::from_secs(60) {
+                bail!("dbgov did not become ready in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(a)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn ticks(&self) -> u64 {
+        cpu_ticks(self.pid()).unwrap_or(0)
+    }
+
+    /// Waits (at most `max`) until the agent has caught up: no CPU used for 300 ms.
+    fn wait_idle(&self, max: Duration) {
+        let t0 = Instant::now();
+        let mut last = self.ticks();
+        while t0.elapsed() < max {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = self.ticks();
+            if now == last {
+                return;
+            }
+            last = now;
+        }
+    }
+
+    /// SIGTERM, wait for the flush, count the events. `client_marker` selects the benchmark
+    /// client's statement events (a substring of the JSON line).
+    fn stop(mut self, client_marker: &str, into: &mut AgentRun) -> Result<()> {
+        into.hwm_kb = status_kb(self.pid(), "VmHWM:").unwrap_or(0);
+        into.rss_anon_kb = status_kb(self.pid(), "RssAnon:").unwrap_or(0);
+        into.rss_file_kb = status_kb(self.pid(), "RssFile:").unwrap_or(0);
+        into.rss_shmem_kb = status_kb(self.pid(), "RssShmem:").unwrap_or(0);
+        signal(self.pid(), "TERM");
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait()? {
+                into.exit = st.code();
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(120) {
+                let _ = self.child.kill();
+                bail!("dbgov did not exit within 120 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let err = fs::read_to_string(&self.stderr).unwrap_or_default();
+        into.summary = err
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("dbgov: stopped"))
+            .unwrap_or("")
+            .to_owned();
+        if into.exit != Some(0) {
+            bail!("dbgov exited with {:?}: {}", into.exit, tail(&err, 2000));
+        }
+        let c = count_events(&self.events, client_marker)?;
+        into.client_statements = c.client_statements;
+        into.statements = c.statements;
+        into.gap_events = c.gaps;
+        into.gap_bytes = c.gap_bytes;
+        into.events_bytes = fs::metadata(&self.events).map(|m| m.len()).unwrap_or(0);
+        Ok(())
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    let mut i = s.len().saturating_sub(n);
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    &s[i..]
+}
+
+#[derive(Default)]
+struct EventCounts {
+    statements: u64,
+    client_statements: u64,
+    gaps: u64,
+    gap_bytes: u64,
+}
+
+/// Counts events in a JSON-lines file. Substring tests keep this fast on the gigabytes a
+/// saturated run writes; gap events are parsed.
+fn count_events(path: &Path, client_marker: &str) -> Result<EventCounts> {
+    let mut c = EventCounts::default();
+    let Ok(f) = fs::File::open(path) else {
+        return Ok(c);
+    };
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut line = Vec::with_capacity(4096);
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let s = String::from_utf8_lossy(&line);
+        if s.contains("\"kind\":\"statement\"") {
+            c.statements += 1;
+            if s.contains(client_marker) {
+                c.client_statements += 1;
+            }
+        } else if s.contains("\"kind\":\"gap\"") {
+            c.gaps += 1;
+            if let Ok(v) = serde_json::from_str::<Value>(&s) {
+                c.gap_bytes += v["gap"]["bytes"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    Ok(c)
+}
+
+fn count_lines_containing(path: &Path, needle: &str) -> Result<u64> {
+    let Ok(f) = fs::File::open(path) else {
+        return Ok(0);
+    };
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut line = Vec::with_capacity(1024);
+    let mut n = 0;
+    loop {
+        line.clear();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if String::from_utf8_lossy(&line).contains(needle) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Samples once a second whether a compiler (someone else's build) is running: the machine
+/// has two cores, so such a run's figures are disturbed and the report says so.
+struct BusySampler {
+    busy: Arc<AtomicU64>,
+    samples: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BusySampler {
+    fn start() -> Self {
+        let busy = Arc::new(AtomicU64::new(0));
+        let samples = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (b, n, st) = (busy.clone(), samples.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                if compiler_running() {
+                    b.fetch_add(1, Ordering::Relaxed);
+                }
+                n.fetch_add(1, Ordering::Relaxed);
+                for _ in 0..10 {
+                    if st.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+        Self {
+            busy,
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn busy_samples(&self) -> u64 {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    fn share(&self) -> f64 {
+        self.busy_samples() as f64 / self.samples.load(Ordering::Relaxed).max(1) as f64
+    }
+}
+
+impl Drop for BusySampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn compiler_running() -> bool {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return false;
+    };
+    rd.flatten().any(|e| {
+        e.file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            && fs::read_to_string(e.path().join("comm"))
+                .map(|c| {
+                    matches!(
+                        c.trim(),
+                        "rustc" | "clippy-driver" | "cc1" | "cc1plus" | "bpf-linker"
+                    )
+                })
+                .unwrap_or(false)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if s.is_empty() {
+        return None;
+    }
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    Some(if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    })
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn fmt_dur(secs: f64) -> String {
+    let s = secs.max(0.0).round() as u64;
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pgbench and sysbench
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cond {
+    None,
+    Agent,
+    Pgaudit,
+}
+
+impl Cond {
+    fn name(self) -> &'static str {
+        match self {
+            Cond::None => "none",
+            Cond::Agent => "agent",
+            Cond::Pgaudit => "pgaudit",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Workload {
+    select_only: bool,
+    mode: &'static str,
+}
+
+impl Workload {
+    fn name(&self) -> String {
+        format!(
+            "{} {}",
+            if self.select_only {
+                "select-only"
+            } else {
+                "tpcb-like"
+            },
+            self.mode
+        )
+    }
+
+    fn statements_per_tx(&self) -> u64 {
+        if self.select_only {
+            1
+        } else {
+            7
+        }
+    }
+
+    /// Statements per transaction that pgaudit `read,write` logs (not BEGIN/END).
+    fn audited_per_tx(&self) -> u64 {
+        if self.select_only {
+            1
+        } else {
+            5
+        }
+    }
+}
+
+const WORKLOADS: [Workload; 4] = [
+    Workload {
+        select_only: true,
+        mode: "simple",
+    },
+    Workload {
+        select_only: true,
+        mode: "prepared",
+    },
+    Workload {
+        select_only: false,
+        mode: "simple",
+    },
+    Workload {
+        select_only: false,
+        mode: "prepared",
+    },
+];
+
+/// One measured client run (pgbench or sysbench) under one condition.
+#[derive(Clone, Default)]
+struct Run {
+    tps: f64,
+    transactions: u64,
+    failed: u64,
+    /// Statements executed (pgbench: transactions x statements per transaction; sysbench: its
+    /// query count).
+    statements: u64,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    avg_ms: Option<f64>,
+    latency_samples: u64,
+    agent: Option<AgentRun>,
+    audit_lines: Option<u64>,
+    /// A compiler ran on the machine during this run (the figures are disturbed).
+    busy: bool,
+}
+
+impl Run {
+    fn json(&self, cond: Cond, round: u32) -> Value {
+        json!({
+            "condition": cond.name(),
+            "round": round,
+            "tps": self.tps,
+            "transactions": self.transactions,
+            "failed_transactions": self.failed,
+            "statements_executed": self.statements,
+            "latency_p50_ms": self.p50_ms,
+            "latency_p99_ms": self.p99_ms,
+            "latency_avg_ms": self.avg_ms,
+            "latency_samples": self.latency_samples,
+            "agent": self.agent.as_ref().map(AgentRun::json),
+            "pgaudit_lines": self.audit_lines,
+            "machine_busy": self.busy,
+        })
+    }
+}
+
+fn field<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(prefix))
+        .map(str::trim)
+}
+
+fn first_number(s: &str) -> Option<f64> {
+    let t: String = s
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    t.parse().ok()
+}
+
+fn pgbench(
+    port: u16,
+    w: Workload,
+    secs: u64,
+    rate: Option<u32>,
+    sampling: f64,
+    logdir: &Path,
+) -> Result<Run> {
+    let _ = fs::remove_dir_all(logdir);
+    fs::create_dir_all(logdir)?;
+    let mut c = Command::new(Path::new(PG_BIN).join("pgbench"));
+    c.args(["-h", "127.0.0.1", "-U", "postgres", "-n"])
+        .arg("-p")
+        .arg(port.to_string())
+        .arg("-c")
+        .arg(CLIENTS.to_string())
+        .arg("-j")
+        .arg(THREADS.to_string())
+        .arg("-T")
+        .arg(secs.to_string())
+        .arg("-M")
+        .arg(w.mode)
+        .arg("-l")
+        .arg("--log-prefix")
+        .arg(logdir.join("tx"));
+    if w.select_only {
+        c.arg("-S");
+    }
+    if let Some(r) = rate {
+        c.arg("-R").arg(r.to_string());
+    }
+    if sampling < 1.0 {
+        c.arg(format!("--sampling-rate={sampling}"));
+    }
+    c.arg("bench").current_dir(logdir);
+    let out = run(&mut c)?;
+    let transactions = field(&out, "number of transactions actually processed:")
+        .and_then(first_number)
+        .context("pgbench printed no transaction count")? as u64;
+    let failed = field(&out, "number of failed transactions:")
+        .and_then(first_number)
+        .unwrap_or(0.0) as u64;
+    let tps = field(&out, "tps =")
+        .and_then(first_number)
+        .context("pgbench printed no tps")?;
+    let avg_ms = field(&out, "latency average =").and_then(first_number);
+    // Per-transaction log: client_id tx_no latency_us script_no epoch us [lag_us].
+    let mut lat: Vec<u64> = Vec::new();
+    for e in fs::read_dir(logdir)?.flatten() {
+        let f = BufReader::new(fs::File::open(e.path())?);
+        for l in f.lines() {
+            let l = l?;
+            if let Some(v) = l.split_whitespace().nth(2).and_then(|x| x.parse().ok()) {
+                lat.push(v);
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(logdir);
+    lat.sort_unstable();
+    let ms = |v: Option<u64>| v.map(|us| us as f64 / 1000.0);
+    Ok(Run {
+        tps,
+        transactions,
+        failed,
+        statements: transactions * w.statements_per_tx(),
+        p50_ms: ms(percentile(&lat, 0.50)),
+        p99_ms: ms(percentile(&lat, 0.99)),
+        avg_ms,
+        latency_samples: lat.len() as u64,
+        agent: None,
+        audit_lines: None,
+        busy: false,
+    })
+}
+
+fn sysbench_run(m: &Maria, test: &str, secs: u64) -> Result<Run> {
+    let out = run(m.sysbench(test).args([
+        &format!("--threads={CLIENTS}"),
+        &format!("--time={secs}"),
+        "--percentile=99",
+        "--histogram=on",
+        "--db-ps-mode=auto",
+        "--report-interval=0",
+        "run",
+    ]))?;
+    let tps = field(&out, "transactions:")
+        .and_then(|s| s.split('(').nth(1))
+        .and_then(first_number)
+        .context("sysbench printed no transaction rate")?;
+    let transactions = field(&out, "transactions:")
+        .and_then(first_number)
+        .unwrap_or(0.0) as u64;
+    let queries = field(&out, "queries:")
+        .and_then(first_number)
+        .unwrap_or(0.0) as u64;
+    let p99 = field(&out, "99th percentile:").and_then(first_number);
+    let avg = field(&out, "avg:").and_then(first_number);
+    // Histogram lines: "   value |****   count".
+    let mut hist: Vec<(f64, u64)> = Vec::new();
+    for l in out.lines() {
+        let Some((v, rest)) = l.split_once('|') else {
+            continue;
+        };
+        if let (Ok(v), Some(Ok(n))) = (
+            v.trim().parse::<f64>(),
+            rest.split_whitespace().last().map(str::parse::<u64>),
+        ) {
+            hist.push((v, n));
+        }
+    }
+    let total: u64 = hist.iter().map(|h| h.1).sum();
+    let p50 = if total > 0 {
+        let mut acc = 0;
+        hist.iter()
+            .find(|(_, n)| {
+                acc += n;
+                acc * 2 >= total
+            })
+            .map(|h| h.0)
+    } else {
+        None
+    };
+    Ok(Run {
+        tps,
+        transactions,
+        failed: field(&out, "ignored errors:")
+            .and_then(first_number)
+            .unwrap_or(0.0) as u64,
+        statements: queries,
+        p50_ms: p50,
+        p99_ms: p99,
+        avg_ms: avg,
+        latency_samples: total,
+        agent: None,
+        audit_lines: None,
+        busy: false,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmark
+
+/// One row of the result table.
+struct Row {
+    scenario: String,
+    metric: String,
+    base: String,
+    subject: String,
+    ratio: Option<f64>,
+    target: String,
+    met: Option<bool>,
+}
+
+/// Runs of one workload: per condition, per round.
+#[derive(Default)]
+struct Series {
+    runs: BTreeMap<&'static str, Vec<(u32, Run)>>,
+}
+
+impl Series {
+    fn push(&mut self, cond: Cond, round: u32, r: Run) {
+        self.runs.entry(cond.name()).or_default().push((round, r));
+    }
+
+    fn of(&self, cond: Cond) -> Vec<&Run> {
+        self.runs
+            .get(cond.name())
+            .map(|v| v.iter().map(|(_, r)| r).collect())
+            .unwrap_or_default()
+    }
+
+    fn med(&self, cond: Cond, f: impl Fn(&Run) -> Option<f64>) -> Option<f64> {
+        median(
+            &self
+                .of(cond)
+                .iter()
+                .filter_map(|r| f(r))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn json(&self) -> Value {
+        let mut all = Vec::new();
+        for (c, v) in &self.runs {
+            for (round, r) in v {
+                let cond = match *c {
+                    "agent" => Cond::Agent,
+                    "pgaudit" => Cond::Pgaudit,
+                    _ => Cond::None,
+                };
+                all.push(r.json(cond, *round));
+            }
+        }
+        Value::Array(all)
+    }
+}
+
+struct Progress {
+    t0: Instant,
+    planned: f64,
+    done: f64,
+    step: u32,
+    steps: u32,
+}
+
+impl Progress {
+    fn begin(&mut self, label: &str) {
+        self.step += 1;
+        let el = self.t0.elapsed().as_secs_f64();
+        let remaining = (self.planned - self.done).max(0.0);
+        let eta = if self.done > 0.0 {
+            remaining * el / self.done
+        } else {
+            remaining
+        };
+        eprintln!(
+            "[{}/{}] {label}   (elapsed {}, ETA {})",
+            self.step,
+            self.steps,
+            fmt_dur(el),
+            fmt_dur(eta)
+        );
+    }
+
+    fn end(&mut self, planned: f64) {
+        self.done += planned;
+    }
+}
+
+struct Bench {
+    bin: PathBuf,
+    plan: Plan,
+    work: TempDir,
+    tck: f64,
+    rows: Vec<Row>,
+    json: serde_json::Map<String, Value>,
+    notes: Vec<String>,
+    progress: Progress,
+    sampler: BusySampler,
+    busy_runs: u32,
+    runs: u32,
+}
+
+/// Seconds of overhead per run, for the ETA (agent start, stop and event counting).
+const AGENT_OVERHEAD: f64 = 6.0;
+const RUN_OVERHEAD: f64 = 1.0;
+
+impl Bench {
+    fn new(bin: PathBuf, plan: Plan) -> Result<Self> {
+        let (planned, steps) = Self::estimate(&plan);
+        Ok(Self {
+            bin,
+            work: TempDir::new("work")?,
+            tck: clk_tck(),
+            rows: Vec::new(),
+            json: serde_json::Map::new(),
+            notes: Vec::new(),
+            progress: Progress {
+                t0: Instant::now(),
+                planned,
+                done: 0.0,
+                step: 0,
+                steps,
+            },
+            plan,
+            sampler: BusySampler::start(),
+            busy_runs: 0,
+            runs: 0,
+        })
+    }
+
+    /// Marks `r` busy if a compiler ran since `before` (a `busy_samples` reading).
+    fn mark_busy(&mut self, r: &mut Run, before: u64) {
+        // The sampler looks once a second; a run is short, so look once more now.
+        r.busy = self.sampler.busy_samples() > before || compiler_running();
+        self.runs += 1;
+        if r.busy {
+            self.busy_runs += 1;
+        }
+    }
+
+    fn estimate(p: &Plan) -> (f64, u32) {
+        let r = p.rounds as f64;
+        let mut secs = 40.0; // servers, data
+        let mut steps = 1;
+        let conds_sat = if p.wants("1c") { 3.0 } else { 2.0 };
+        if p.wants("1") || p.wants("1c") {
+            secs += 4.0 * r * (conds_sat * (p.sat_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
+            steps += 4 * p.rounds * conds_sat as u32;
+        }
+        if p.wants("1b") || p.wants("1c") {
+            secs += r * (conds_sat * (p.rate_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
+            steps += p.rounds * conds_sat as u32;
+        }
+        if p.wants("2") {
+            secs +=
+                20.0 + 2.0 * r * (2.0 * (p.sysbench_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
+            steps += 4 * p.rounds;
+        }
+        if p.wants("5") {
+            secs += p.replay_secs * 1.5 + 2.0;
+            steps += 1;
+        }
+        if p.wants("analysis") {
+            secs += 30.0;
+            steps += 1;
+        }
+        (secs, steps)
+    }
+
+    #[allow(clippy::too_many_arguments)] // one argument per table column
+    fn row(
+        &mut self,
+        scenario: &str,
+        metric: &str,
+        base: String,
+        subject: String,
+        ratio: Option<f64>,
+        target: &str,
+        met: Option<bool>,
+    ) {
+        self.rows.push(Row {
+            scenario: scenario.to_owned(),
+            metric: metric.to_owned(),
+            base,
+            subject,
+            ratio,
+            target: target.to_owned(),
+            met,
+        });
+    }
+
+    fn run_all(&mut self) -> Result<()> {
+        let p = &self.plan;
+        let need_pg = ["1", "1b", "1c"].iter().any(|s| p.wants(s));
+        let need_pgaudit = p.wants("1c");
+        let need_maria = p.wants("2");
+        let mut what = Vec::new();
+        if need_pg {
+            what.push("PostgreSQL (plain)");
+        }
+        if need_pgaudit {
+            what.push("PostgreSQL (pgaudit)");
+        }
+        if need_maria {
+            what.push("MariaDB");
+        }
+        self.progress.begin(&format!(
+            "starting servers and loading data: {}",
+            if what.is_empty() {
+                "none needed".to_owned()
+            } else {
+                what.join(", ")
+            }
+        ));
+        let pg = if need_pg {
+            Some(Pg::start("pg", false)?)
+        } else {
+            None
+        };
+        let pga = if need_pgaudit {
+            Some(Pg::start("pgaudit", true)?)
+        } else {
+            None
+        };
+        let maria = if need_maria {
+            Some(Maria::start()?)
+        } else {
+            None
+        };
+        let my_port = maria.as_ref().map(|m| m.port).unwrap_or(3306);
+        for s in [&pg, &pga].into_iter().flatten() {
+            run(Command::new(Path::new(PG_BIN).join("pgbench"))
+                .args(["-i", "-q", "-h", "127.0.0.1", "-U", "postgres"])
+                .arg("-s")
+                .arg(SCALE.to_string())
+                .arg("-p")
+                .arg(s.port.to_string())
+                .arg("bench"))?;
+            s.psql(&["VACUUM ANALYZE", "CHECKPOINT"], "bench")?;
+            // Warm the caches (not measured).
+            let wl = self.work.path().join("warmup");
+            pgbench(s.port, WORKLOADS[1], self.plan.warmup_secs, None, 0.01, &wl)?;
+        }
+        if let Some(pa) = &pga {
+            pa.take_audit_lines()?;
+        }
+        if let (Some(m), true) = (&maria, p.wants("2")) {
+            run(m.sysbench("oltp_read_write").arg("prepare"))?;
+            run(m.sysbench("oltp_read_only").args([
+                "--threads=4",
+                &format!("--time={}", self.plan.warmup_secs),
+                "run",
+            ]))?;
+        }
+        self.progress.end(40.0);
+
+        // A failing scenario is reported and the others still run.
+        let mut failed: Vec<String> = Vec::new();
+        let mut check = |name: &str, r: Result<()>, notes: &mut Vec<String>| {
+            if let Err(e) = r {
+                eprintln!("      scenario {name} failed: {e:#}");
+                notes.push(format!("Scenario {name} failed: {e:#}"));
+                failed.push(name.to_owned());
+            }
+        };
+        if let Some(pg) = &pg {
+            if self.plan.wants("1") || self.plan.wants("1c") {
+                let r = self.scenario1(pg, pga.as_ref(), my_port);
+                check("1", r, &mut self.notes);
+            }
+            if self.plan.wants("1b") || self.plan.wants("1c") {
+                let r = self.scenario1b(pg, pga.as_ref(), my_port);
+                check("1b", r, &mut self.notes);
+            }
+        }
+        if let (Some(m), true) = (&maria, self.plan.wants("2")) {
+            let pg_port = pg.as_ref().map(|p| p.port).unwrap_or(5432);
+            let r = self.scenario2(m, pg_port);
+            check("2", r, &mut self.notes);
+        }
+        drop(pga);
+        drop(pg);
+        drop(maria);
+        if self.plan.wants("5") {
+            let r = self.scenario5();
+            check("5", r, &mut self.notes);
+        }
+        if self.plan.wants("analysis") {
+            let r = self.analysis();
+            check("analysis", r, &mut self.notes);
+        }
+        self.row(
+            "6 proxy",
+            "direct vs through-proxy TPS, added latency",
+            "-".into(),
+            "-".into(),
+            None,
+            "see the proxy issue",
+            None,
+        );
+        if let Some(r) = self.rows.last_mut() {
+            r.subject = "not available yet".into();
+        }
+        if !failed.is_empty() {
+            bail!("scenario(s) {} failed (see the notes)", failed.join(", "));
+        }
+        Ok(())
+    }
+
+    /// The conditions in round `round`, rotated so no condition always runs first.
+    fn order(conds: &[Cond], round: u32) -> Vec<Cond> {
+        let n = conds.len();
+        (0..n).map(|i| conds[(i + round as usize) % n]).collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn measure_pg(
+        &mut self,
+        cond: Cond,
+        pg: &Pg,
+        pga: Option<&Pg>,
+        my_port: u16,
+        w: Workload,
+        secs: u64,
+        rate: Option<u32>,
+    ) -> Result<Run> {
+        let server = match cond {
+            Cond::Pgaudit => pga.context("no pgaudit server")?,
+            _ => pg,
+        };
+        if !w.select_only {
+            // What pgbench does without -n, done outside its connections.
+            server.psql(
+                &[
+                    "VACUUM pgbench_branches, pgbench_tellers",
+                    "TRUNCATE pgbench_history",
+                ],
+                "bench",
+            )?;
+        }
+        if cond == Cond::Pgaudit {
+            server.take_audit_lines()?;
+        }
+        let logdir = self.work.path().join("pgbench-log");
+        let sampling = if rate.is_some() {
+            1.0
+        } else {
+            SATURATED_LOG_SAMPLING
+        };
+        let agent = if cond == Cond::Agent {
+            Some(Agent::start(&self.bin, pg.port, my_port, None)?)
+        } else {
+            None
+        };
+        let cpu0 = agent.as_ref().map(Agent::ticks);
+        let t = Instant::now();
+        let b0 = self.sampler.busy_samples();
+        let mut r = pgbench(server.port, w, secs, rate, sampling, &logdir)?;
+        self.mark_busy(&mut r, b0);
+        if let (Some(a), Some(cpu0)) = (agent, cpu0) {
+            let wall = t.elapsed().as_secs_f64();
+            a.wait_idle(Duration::from_secs(30));
+            let mut ar = AgentRun {
+                cpu_s: a.ticks().saturating_sub(cpu0) as f64 / self.tck,
+                wall_s: wall,
+                ..AgentRun::default()
+            };
+            a.stop("\"application\":\"pgbench\"", &mut ar)?;
+            r.agent = Some(ar);
+        }
+        if cond == Cond::Pgaudit {
+            r.audit_lines = Some(server.take_audit_lines()?);
+        }
+        Ok(r)
+    }
+
+    fn scenario1(&mut self, pg: &Pg, pga: Option<&Pg>, my_port: u16) -> Result<()> {
+        let mut conds = vec![Cond::None];
+        if self.plan.wants("1") {
+            conds.push(Cond::Agent);
+        }
+        if pga.is_some() {
+            conds.push(Cond::Pgaudit);
+        }
+        let mut all = serde_json::Map::new();
+        let mut series_all: Vec<(Workload, Series)> = Vec::new();
+        for w in WORKLOADS {
+            let mut s = Series::default();
+            for round in 1..=self.plan.rounds {
+                for cond in Self::order(&conds, round) {
+                    let planned = self.plan.sat_secs as f64
+                        + RUN_OVERHEAD
+                        + if cond == Cond::Agent {
+                            AGENT_OVERHEAD
+                        } else {
+                            0.0
+                        };
+                    self.progress.begin(&format!(
+                        "1 pgbench {} round {round}/{}: {} ({} s)",
+                        w.name(),
+                        self.plan.rounds,
+                        cond.name(),
+                        self.plan.sat_secs
+                    ));
+                    let r = self.measure_pg(cond, pg, pga, my_port, w, self.plan.sat_secs, None)?;
+                    eprintln!(
+                        "      tps {:.0}, p50 {} ms, p99 {} ms{}{}",
+                        r.tps,
+                        opt3(r.p50_ms),
+                        opt3(r.p99_ms),
+                        r.agent
+                            .as_ref()
+                            .map(|a| format!(
+                                ", agent cpu {:.2} s, events {}/{} executed, gaps {}",
+                                a.cpu_s, a.client_statements, r.statements, a.gap_events
+                            ))
+                            .unwrap_or_default(),
+                        if r.busy {
+                            "  [a compiler was running]"
+                        } else {
+                            ""
+                        }
+                    );
+                    self.progress.end(planned);
+                    s.push(cond, round, r);
+                }
+            }
+            all.insert(w.name(), s.json());
+            series_all.push((w, s));
+        }
+        self.json
+            .insert("scenario_1_runs".into(), Value::Object(all));
+
+        // 1: overhead; 1c: pgaudit.
+        for (w, s) in &series_all {
+            let name = format!("1 pgbench {}", w.name());
+            for (subject, label, target) in [
+                (Cond::Agent, name.clone(), true),
+                (
+                    Cond::Pgaudit,
+                    format!("1c pgaudit (subject) {}", w.name()),
+                    false,
+                ),
+            ] {
+                if s.of(subject).is_empty() {
+                    continue;
+                }
+                let b = s.med(Cond::None, |r| Some(r.tps));
+                let a = s.med(subject, |r| Some(r.tps));
+                let rt = ratio(a, b);
+                self.row(
+                    &label,
+                    "TPS (median)",
+                    opt0(b),
+                    opt0(a),
+                    rt,
+                    if target { ">= 0.97" } else { "anchor" },
+                    if target { rt.map(|x| x >= 0.97) } else { None },
+                );
+                for (m, f) in [
+                    (
+                        "latency p50 ms",
+                        (|r: &Run| r.p50_ms) as fn(&Run) -> Option<f64>,
+                    ),
+                    ("latency p99 ms", |r: &Run| r.p99_ms),
+                ] {
+                    let b = s.med(Cond::None, f);
+                    let a = s.med(subject, f);
+                    self.row(&label, m, opt3(b), opt3(a), ratio(a, b), "-", None);
+                }
+                if subject == Cond::Pgaudit {
+                    let lines: u64 = s.of(subject).iter().filter_map(|r| r.audit_lines).sum();
+                    let exp: u64 = s
+                        .of(subject)
+                        .iter()
+                        .map(|r| r.transactions * w.audited_per_tx())
+                        .sum();
+                    self.row(
+                        &label,
+                        "audit log lines / read+write statements",
+                        exp.to_string(),
+                        lines.to_string(),
+                        ratio(Some(lines as f64), Some(exp as f64)),
+                        "anchor",
+                        None,
+                    );
+                }
+            }
+        }
+
+        // 3: completeness; 4: cost.
+        let mut tot_cpu = 0.0;
+        let mut tot_stmts = 0u64;
+        let mut hwm = 0u64;
+        let mut gaps_all = 0u64;
+        for (w, s) in &series_all {
+            let runs = s.of(Cond::Agent);
+            if runs.is_empty() {
+                continue;
+            }
+            let executed: u64 = runs.iter().map(|r| r.statements).sum();
+            let seen: u64 = runs
+                .iter()
+                .filter_map(|r| r.agent.as_ref())
+                .map(|a| a.client_statements)
+                .sum();
+            let gaps: u64 = runs
+                .iter()
+                .filter_map(|r| r.agent.as_ref())
+                .map(|a| a.gap_events)
+                .sum();
+            let cpu: f64 = runs
+                .iter()
+                .filter_map(|r| r.agent.as_ref())
+                .map(|a| a.cpu_s)
+                .sum();
+            gaps_all += gaps;
+            tot_cpu += cpu;
+            tot_stmts += executed;
+            hwm = hwm.max(
+                runs.iter()
+                    .filter_map(|r| r.agent.as_ref())
+                    .map(|a| a.hwm_kb)
+                    .max()
+                    .unwrap_or(0),
+            );
+            let rt = ratio(Some(seen as f64), Some(executed as f64));
+            let label = format!("3 completeness {}", w.name());
+            self.row(
+                &label,
+                "statement events / statements executed",
+                executed.to_string(),
+                seen.to_string(),
+                rt,
+                "1.000 (+-0.1%)",
+                rt.map(|x| (0.999..=1.001).contains(&x)),
+            );
+            self.row(
+                &label,
+                "gap events",
+                "0".into(),
+                gaps.to_string(),
+                None,
+                "0",
+                Some(gaps == 0),
+            );
+            let per10k = if executed > 0 {
+                Some(cpu / executed as f64 * 10_000.0)
+            } else {
+                None
+            };
+            self.row(
+                &format!("4 agent cost {}", w.name()),
+                "agent CPU s per 10,000 statements",
+                "-".into(),
+                opt3(per10k),
+                None,
+                "<= 0.5",
+                per10k.map(|x| x <= 0.5),
+            );
+        }
+        if tot_stmts > 0 {
+            let per10k = tot_cpu / tot_stmts as f64 * 10_000.0;
+            self.row(
+                "4 agent cost, all of scenario 1",
+                "agent CPU s per 10,000 statements",
+                "-".into(),
+                format!("{per10k:.3}"),
+                None,
+                "<= 0.5",
+                Some(per10k <= 0.5),
+            );
+            let mb = hwm as f64 / 1024.0;
+            self.row(
+                "4 agent cost, all of scenario 1",
+                "peak RSS MB (VmHWM)",
+                "-".into(),
+                format!("{mb:.1}"),
+                None,
+                "<= 100",
+                Some(mb <= 100.0),
+            );
+            // What the peak is made of, from the run with the highest peak.
+            if let Some(a) = series_all
+                .iter()
+                .flat_map(|(_, s)| s.of(Cond::Agent))
+                .filter_map(|r| r.agent.as_ref())
+                .max_by_key(|a| a.hwm_kb)
+            {
+                let m = |kb: u64| kb as f64 / 1024.0;
+                let text = format!(
+                    "{:.1} / {:.1} / {:.1}",
+                    m(a.rss_anon_kb),
+                    m(a.rss_file_kb),
+                    m(a.rss_shmem_kb)
+                );
+                self.row(
+                    "4 agent cost, all of scenario 1",
+                    "RSS MB at stop: anon / file / shmem (ring buffer)",
+                    "-".into(),
+                    text,
+                    None,
+                    "-",
+                    None,
+                );
+            }
+            self.row(
+                "3 completeness, all of scenario 1",
+                "gap events",
+                "0".into(),
+                gaps_all.to_string(),
+                None,
+                "0",
+                Some(gaps_all == 0),
+            );
+        }
+        Ok(())
+    }
+
+    fn scenario1b(&mut self, pg: &Pg, pga: Option<&Pg>, my_port: u16) -> Result<()> {
+        let w = WORKLOADS[1];
+        let mut conds = vec![Cond::None];
+        if self.plan.wants("1b") {
+            conds.push(Cond::Agent);
+        }
+        if pga.is_some() {
+            conds.push(Cond::Pgaudit);
+        }
+        let mut s = Series::default();
+        for round in 1..=self.plan.rounds {
+            for cond in Self::order(&conds, round) {
+                let planned = self.plan.rate_secs as f64
+                    + RUN_OVERHEAD
+                    + if cond == Cond::Agent {
+                        AGENT_OVERHEAD
+                    } else {
+                        0.0
+                    };
+                self.progress.begin(&format!(
+                    "1b pgbench {} -R {RATE} round {round}/{}: {} ({} s)",
+                    w.name(),
+                    self.plan.rounds,
+                    cond.name(),
+                    self.plan.rate_secs
+                ));
+                let r =
+                    self.measure_pg(cond, pg, pga, my_port, w, self.plan.rate_secs, Some(RATE))?;
+                eprintln!(
+                    "      tps {:.0}, p50 {} ms, p99 {} ms{}{}",
+                    r.tps,
+                    opt3(r.p50_ms),
+                    opt3(r.p99_ms),
+                    r.agent
+                        .as_ref()
+                        .map(|a| format!(
+                            ", agent CPU {:.1}% of one core",
+                            a.cpu_s / a.wall_s.max(1e-9) * 100.0
+                        ))
+                        .unwrap_or_default(),
+                    if r.busy {
+                        "  [a compiler was running]"
+                    } else {
+                        ""
+                    }
+                );
+                self.progress.end(planned);
+                s.push(cond, round, r);
+            }
+        }
+        self.json.insert("scenario_1b_runs".into(), s.json());
+        if let Some(b) = s.med(Cond::None, |r| Some(r.tps)) {
+            if b < RATE as f64 * 0.95 {
+                self.notes.push(format!(
+                    "Scenario 1b: even without the agent the server reached only {b:.0} of the {RATE} TPS asked for, so it was saturated and its latencies include queueing (schedule lag)."
+                ));
+            }
+        }
+        let label = format!("1b pgbench {} -R {RATE}", w.name());
+        for (subject, label, target) in [
+            (Cond::Agent, label.clone(), true),
+            (
+                Cond::Pgaudit,
+                format!("1c pgaudit (subject) {} -R {RATE}", w.name()),
+                false,
+            ),
+        ] {
+            if s.of(subject).is_empty() {
+                continue;
+            }
+            let b = s.med(Cond::None, |r| Some(r.tps));
+            let a = s.med(subject, |r| Some(r.tps));
+            self.row(
+                &label,
+                "TPS achieved (median)",
+                opt0(b),
+                opt0(a),
+                ratio(a, b),
+                "-",
+                None,
+            );
+            for (m, f) in [
+                (
+                    "latency p50 ms",
+                    (|r: &Run| r.p50_ms) as fn(&Run) -> Option<f64>,
+                ),
+                ("latency p99 ms", |r: &Run| r.p99_ms),
+            ] {
+                let b = s.med(Cond::None, f);
+                let a = s.med(subject, f);
+                let rt = ratio(a, b);
+                self.row(
+                    &label,
+                    m,
+                    opt3(b),
+                    opt3(a),
+                    rt,
+                    if target { "<= 1.05" } else { "anchor" },
+                    if target { rt.map(|x| x <= 1.05) } else { None },
+                );
+            }
+            if subject == Cond::Agent {
+                let share = s.med(Cond::Agent, |r| {
+                    r.agent
+                        .as_ref()
+                        .map(|a| a.cpu_s / a.wall_s.max(1e-9) * 100.0)
+                });
+                self.row(
+                    &label,
+                    "agent CPU, % of one core (median)",
+                    "-".into(),
+                    share.map(|x| format!("{x:.1}%")).unwrap_or("-".into()),
+                    None,
+                    "-",
+                    None,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn scenario2(&mut self, m: &Maria, pg_port: u16) -> Result<()> {
+        let conds = [Cond::None, Cond::Agent];
+        let mut all = serde_json::Map::new();
+        for test in ["oltp_read_only", "oltp_read_write"] {
+            let mut s = Series::default();
+            for round in 1..=self.plan.rounds {
+                for cond in Self::order(&conds, round) {
+                    let planned = self.plan.sysbench_secs as f64
+                        + RUN_OVERHEAD
+                        + if cond == Cond::Agent {
+                            AGENT_OVERHEAD
+                        } else {
+                            0.0
+                        };
+                    self.progress.begin(&format!(
+                        "2 sysbench {test} round {round}/{}: {} ({} s)",
+                        self.plan.rounds,
+                        cond.name(),
+                        self.plan.sysbench_secs
+                    ));
+                    let agent = if cond == Cond::Agent {
+                        Some(Agent::start(&self.bin, pg_port, m.port, None)?)
+                    } else {
+                        None
+                    };
+                    let cpu0 = agent.as_ref().map(Agent::ticks);
+                    let t = Instant::now();
+                    let b0 = self.sampler.busy_samples();
+                    let mut r = sysbench_run(m, test, self.plan.sysbench_secs)?;
+                    self.mark_busy(&mut r, b0);
+                    if let (Some(a), Some(cpu0)) = (agent, cpu0) {
+                        let wall = t.elapsed().as_secs_f64();
+                        a.wait_idle(Duration::from_secs(30));
+                        let mut ar = AgentRun {
+                            cpu_s: a.ticks().saturating_sub(cpu0) as f64 / self.tck,
+                            wall_s: wall,
+                            ..AgentRun::default()
+                        };
+                        a.stop("\"comm\":\"sysbench\"", &mut ar)?;
+                        r.agent = Some(ar);
+                    }
+                    eprintln!(
+                        "      tps {:.0}, p50 {} ms, p99 {} ms{}{}",
+                        r.tps,
+                        opt3(r.p50_ms),
+                        opt3(r.p99_ms),
+                        r.agent
+                            .as_ref()
+                            .map(|a| format!(
+                                ", agent cpu {:.2} s, events {}/{} executed, gaps {}",
+                                a.cpu_s, a.client_statements, r.statements, a.gap_events
+                            ))
+                            .unwrap_or_default(),
+                        if r.busy {
+                            "  [a compiler was running]"
+                        } else {
+                            ""
+                        }
+                    );
+                    self.progress.end(planned);
+                    s.push(cond, round, r);
+                }
+            }
+            let label = format!("2 sysbench {test}");
+            let b = s.med(Cond::None, |r| Some(r.tps));
+            let a = s.med(Cond::Agent, |r| Some(r.tps));
+            let rt = ratio(a, b);
+            self.row(
+                &label,
+                "TPS (median)",
+                opt0(b),
+                opt0(a),
+                rt,
+                ">= 0.97",
+                rt.map(|x| x >= 0.97),
+            );
+            for (mname, f) in [
+                (
+                    "latency p50 ms (histogram)",
+                    (|r: &Run| r.p50_ms) as fn(&Run) -> Option<f64>,
+                ),
+                ("latency p99 ms", |r: &Run| r.p99_ms),
+            ] {
+                let b = s.med(Cond::None, f);
+                let a = s.med(Cond::Agent, f);
+                self.row(&label, mname, opt3(b), opt3(a), ratio(a, b), "-", None);
+            }
+            let runs = s.of(Cond::Agent);
+            let executed: u64 = runs.iter().map(|r| r.statements).sum();
+            let seen: u64 = runs
+                .iter()
+                .filter_map(|r| r.agent.as_ref())
+                .map(|a| a.client_statements)
+                .sum();
+            let gaps: u64 = runs
+                .iter()
+                .filter_map(|r| r.agent.as_ref())
+                .map(|a| a.gap_events)
+                .sum();
+            let cpu: f64 = runs
+                .iter()
+                .filter_map(|r| r.agent.as_ref())
+                .map(|a| a.cpu_s)
+                .sum();
+            let rt = ratio(Some(seen as f64), Some(executed as f64));
+            self.row(
+                &label,
+                "statement events / queries executed",
+                executed.to_string(),
+                seen.to_string(),
+                rt,
+                "1.000 (+-0.1%)",
+                rt.map(|x| (0.999..=1.001).contains(&x)),
+            );
+            self.row(
+                &label,
+                "gap events",
+                "0".into(),
+                gaps.to_string(),
+                None,
+                "0",
+                Some(gaps == 0),
+            );
+            let per10k = if executed > 0 {
+                Some(cpu / executed as f64 * 10_000.0)
+            } else {
+                None
+            };
+            self.row(
+                &label,
+                "agent CPU s per 10,000 statements",
+                "-".into(),
+                opt3(per10k),
+                None,
+                "<= 0.5",
+                per10k.map(|x| x <= 0.5),
+            );
+            all.insert(test.to_owned(), s.json());
+        }
+        self.json
+            .insert("scenario_2_runs".into(), Value::Object(all));
+        Ok(())
+    }
+
+    fn scenario5(&mut self) -> Result<()> {
+        self.progress.begin(&format!(
+            "5 dbgov replay {CAPTURE_XZ} --output none (about {:.0} s)",
+            self.plan.replay_secs
+        ));
+        let label = "5 offline pipeline (replay of the recorded mix)";
+        let res = self.replay_capture();
+        match res {
+            Ok(v) => {
+                let r = &v["result"];
+                let spcs = r["statements_per_cpu_second"].as_f64();
+                self.row(
+                    label,
+                    "statements per CPU-second (one core)",
+                    "-".into(),
+                    opt0(spcs),
+                    None,
+                    ">= 200,000",
+                    spcs.map(|x| x >= 200_000.0),
+                );
+                self.row(
+                    label,
+                    "statements per wall-second",
+                    "-".into(),
+                    opt0(r["statements_per_second"].as_f64()),
+                    None,
+                    "-",
+                    None,
+                );
+                let per_pass = v["calibration"]["statements"].as_u64().unwrap_or(0);
+                let recorded = v["capture"]["statements"].as_u64();
+                self.notes.push(format!(
+                    "Scenario 5 replayed {CAPTURE_XZ} ({:.1} MB uncompressed, {} records; {}) {} times, {per_pass} statements per pass.",
+                    v["capture_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+                    v["calibration"]["records"],
+                    v["capture"]["workload"].as_str().unwrap_or("mixed workload"),
+                    v["repeat"]
+                ));
+                if let Some(rec) = recorded.filter(|&n| n != per_pass) {
+                    self.notes.push(format!(
+                        "The live agent saw {rec} statements while recording the capture, but one replay pass reports {per_pass}: the replay and the live pipeline disagree (so the statements-per-CPU-second figure is off by up to {:.2}x).",
+                        per_pass as f64 / rec.max(1) as f64
+                    ));
+                }
+                self.json.insert("scenario_5".into(), v);
+            }
+            Err(e) => {
+                self.row(
+                    label,
+                    "statements per CPU-second (one core)",
+                    "-".into(),
+                    "failed".into(),
+                    None,
+                    ">= 200,000",
+                    None,
+                );
+                self.notes.push(format!(
+                    "Scenario 5 failed: {e:#}. If the capture format changed, record it anew with `cargo xtask bench --record-mix`."
+                ));
+            }
+        }
+        self.progress.end(self.plan.replay_secs * 1.5 + 2.0);
+        Ok(())
+    }
+
+    /// Decompresses the committed capture and replays it: once to calibrate, then as many
+    /// times as fill `replay_secs`.
+    fn replay_capture(&self) -> Result<Value> {
+        let xz = root_dir().join(CAPTURE_XZ);
+        if !xz.exists() {
+            bail!("{CAPTURE_XZ} is missing; record it with `cargo xtask bench --record-mix`");
+        }
+        if !ok(Command::new("xz").arg("--version")) {
+            bail!("xz is missing (Debian package xz-utils: apt-get install xz-utils)");
+        }
+        let cap = self.work.path().join("mixed.dbgovrec");
+        let out = fs::File::create(&cap)?;
+        let st = Command::new("xz")
+            .arg("-dc")
+            .arg(&xz)
+            .stdout(out)
+            .status()
+            .context("running xz")?;
+        if !st.success() {
+            bail!("xz -dc {} failed ({st})", xz.display());
+        }
+        let meta: Value = fs::read_to_string(root_dir().join(CAPTURE_META))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(Value::Null);
+        let replay = |repeat: u32| -> Result<Value> {
+            let out = Command::new(&self.bin)
+                .arg("replay")
+                .arg(&cap)
+                .arg("--repeat")
+                .arg(repeat.to_string())
+                .args(["--output", "none"])
+                .stdin(Stdio::null())
+                .output()
+                .context("running dbgov replay")?;
+            let err = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() {
+                bail!("dbgov replay failed ({}): {}", out.status, tail(&err, 2000));
+            }
+            let line = err
+                .lines()
+                .rev()
+                .find(|l| l.trim_start().starts_with('{'))
+                .context("dbgov replay printed no statistics")?;
+            Ok(serde_json::from_str(line)?)
+        };
+        let first = replay(1)?;
+        let wall = first["wall_seconds"].as_f64().unwrap_or(0.1).max(0.001);
+        let n = ((self.plan.replay_secs / wall).ceil() as u32).clamp(1, 10_000);
+        let v = replay(n)?;
+        let bytes = fs::metadata(&cap).map(|m| m.len()).unwrap_or(0);
+        let _ = fs::remove_file(&cap);
+        Ok(
+            json!({"calibration": first, "repeat": n, "result": v, "capture": meta,
+                  "capture_bytes": bytes}),
+        )
+    }
+
+    /// The SQL analysis throughput example (another part of the project), when it exists.
+    fn analysis(&mut self) -> Result<()> {
+        self.progress
+            .begin("5b SQL analysis alone: cargo run --release --example analysis_throughput");
+        let label = "5b SQL analysis alone (example analysis_throughput, committed corpora)";
+        if !root_dir()
+            .join("agent/examples/analysis_throughput.rs")
+            .exists()
+        {
+            self.row(
+                label,
+                "statements per second",
+                "-".into(),
+                "example not present".into(),
+                None,
+                "-",
+                None,
+            );
+            self.progress.end(30.0);
+            return Ok(());
+        }
+        let secs = if self.plan.quick { "1" } else { "3" };
+        let out = cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "dbgov",
+                "--example",
+                "analysis_throughput",
+                "--",
+                "--secs",
+                secs,
+            ])
+            .stdin(Stdio::null())
+            .output();
+        let parsed = match &out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+                .filter(Value::is_object),
+            _ => None,
+        };
+        match parsed {
+            Some(v) => {
+                for (key, what) in [
+                    (
+                        "cold_per_sec",
+                        "statements per second, cold (parse every statement)",
+                    ),
+                    (
+                        "warm_per_sec",
+                        "statements per second, warm (fingerprint cache hits)",
+                    ),
+                ] {
+                    self.row(
+                        label,
+                        what,
+                        "-".into(),
+                        opt0(v[key].as_f64()),
+                        None,
+                        "-",
+                        None,
+                    );
+                }
+                self.json.insert("analysis_throughput".into(), v);
+            }
+            None => {
+                let why = match &out {
+                    Ok(o) => tail(&String::from_utf8_lossy(&o.stderr), 600).to_owned(),
+                    Err(e) => e.to_string(),
+                };
+                self.row(
+                    label,
+                    "statements per second",
+                    "-".into(),
+                    "failed".into(),
+                    None,
+                    "-",
+                    None,
+                );
+                self.notes.push(format!(
+                    "The analysis_throughput example failed: {}",
+                    why.trim()
+                ));
+            }
+        }
+        self.progress.end(30.0);
+        Ok(())
+    }
+
+    fn render(&self, elapsed: f64, err: Option<&anyhow::Error>) -> (String, Value) {
+        let mut md = String::new();
+        let kind = match (self.plan.only.is_empty(), self.plan.quick) {
+            (false, _) => "partial",
+            (true, true) => "quick",
+            (true, false) => "full",
+        };
+        md.push_str(&format!(
+            "# dbgov benchmark ({kind} run)\n\n{} rounds per condition, {} s per saturated run, {} s per fixed-rate run; pgbench scale {SCALE}, {CLIENTS} clients, {THREADS} threads; sysbench {SB_TABLES} tables x {SB_ROWS} rows, {CLIENTS} threads. Medians over rounds; conditions alternate within each round. Total time {}. Host: {} CPUs, kernel {}.\n\n",
+            self.plan.rounds,
+            self.plan.sat_secs,
+            self.plan.rate_secs,
+            fmt_dur(elapsed),
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            output(Command::new("uname").arg("-r")).trim(),
+        ));
+        md.push_str("| scenario | metric | none / baseline | agent (or subject) | ratio | target | met? |\n");
+        md.push_str("|---|---|---:|---:|---:|---|---|\n");
+        for r in &self.rows {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                r.scenario,
+                r.metric,
+                r.base,
+                r.subject,
+                r.ratio.map(|x| format!("{x:.3}")).unwrap_or("-".into()),
+                r.target,
+                match r.met {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "-",
+                }
+            ));
+        }
+        let mut notes = self.notes.clone();
+        if self.busy_runs > 0 {
+            notes.insert(
+                0,
+                format!(
+                    "The machine was busy: a compiler (another build) was running during {} of {} measured runs ({:.0}% of the samples over the whole benchmark). On 2 cores this takes CPU from the database, the clients and the agent alike; treat the ratios as rough.",
+                    self.busy_runs,
+                    self.runs,
+                    self.sampler.share() * 100.0
+                ),
+            );
+        }
+        if let Some(e) = err {
+            notes.insert(0, format!("The run ended with an error: {e:#}"));
+        }
+        if !notes.is_empty() {
+            md.push_str("\nNotes:\n");
+            for n in &notes {
+                md.push_str(&format!("- {n}\n"));
+            }
+        }
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "scenario": r.scenario, "metric": r.metric, "baseline": r.base,
+                    "agent": r.subject, "ratio": r.ratio, "target": r.target, "met": r.met,
+                })
+            })
+            .collect();
+        let mut js = serde_json::Map::new();
+        js.insert(
+            "run".into(),
+            json!({
+                "kind": kind,
+                "rounds": self.plan.rounds,
+                "saturated_seconds": self.plan.sat_secs,
+                "rate_seconds": self.plan.rate_secs,
+                "sysbench_seconds": self.plan.sysbench_secs,
+                "pgbench": {"scale": SCALE, "clients": CLIENTS, "threads": THREADS, "rate": RATE,
+                            "log_sampling_at_saturation": SATURATED_LOG_SAMPLING},
+                "sysbench": {"tables": SB_TABLES, "table_size": SB_ROWS, "threads": CLIENTS},
+                "elapsed_seconds": elapsed,
+                "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+                "kernel": output(Command::new("uname").arg("-r")).trim(),
+                "agent_binary": self.bin.display().to_string(),
+                "measured_runs": self.runs,
+                "runs_with_a_compiler_running": self.busy_runs,
+                "compiler_running_share": self.sampler.share(),
+                "error": err.map(|e| format!("{e:#}")),
+            }),
+        );
+        js.insert("rows".into(), Value::Array(rows));
+        js.insert("notes".into(), json!(notes));
+        for (k, v) in &self.json {
+            js.insert(k.clone(), v.clone());
+        }
+        (md, Value::Object(js))
+    }
+}
+
+fn opt0(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.0}")).unwrap_or("-".into())
+}
+
+fn opt3(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or("-".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 5's capture
+
+/// Records the mixed workload of scenario 5 into bench/capture/: pgbench tpcb-like (prepared and
+/// simple), select-only (extended and simple), psql reporting queries (bench/workload/
+/// reporting.sql, some failing on purpose), sysbench read/write (prepared statements) and
+/// read-only (text protocol). The capture is stored xz-compressed: records are fixed-size
+/// ring-buffer slots, mostly padding.
+fn record_mix(bin: &Path) -> Result<()> {
+    if !ok(Command::new("xz").arg("--version")) {
+        bail!("xz is missing (Debian package xz-utils: apt-get install xz-utils)");
+    }
+    let out = root_dir().join(CAPTURE_XZ);
+    if let Some(d) = out.parent() {
+        fs::create_dir_all(d)?;
+    }
+    step("starting PostgreSQL and MariaDB");
+    let pg = Pg::start("rec-pg", false)?;
+    let m = Maria::start()?;
+    run(Command::new(Path::new(PG_BIN).join("pgbench"))
+        .args(["-i", "-q", "-s", "1", "-h", "127.0.0.1", "-U", "postgres"])
+        .arg("-p")
+        .arg(pg.port.to_string())
+        .arg("bench"))?;
+    let sb = |test: &str| {
+        let mut c = Command::new("sysbench");
+        c.arg(test)
+            .args([
+                "--db-driver=mysql",
+                "--mysql-host=127.0.0.1",
+                "--mysql-user=root",
+                "--mysql-db=sbtest",
+                "--tables=2",
+                "--table-size=10000",
+            ])
+            .arg(format!("--mysql-port={}", m.port));
+        c
+    };
+    run(sb("oltp_read_write").arg("prepare"))?;
+    let tmp = TempDir::new("rec")?;
+    let rec = tmp.path().join("mixed.dbgovrec");
+    step("recording (dbgov run --record)");
+    let agent = Agent::start(bin, pg.port, m.port, Some(&rec))?;
+    let pgb = |args: &[&str]| -> Result<String> {
+        run(Command::new(Path::new(PG_BIN).join("pgbench"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-n",
+                "-c",
+                "2",
+                "-j",
+                "1",
+            ])
+            .arg("-p")
+            .arg(pg.port.to_string())
+            .args(args)
+            .arg("bench"))
+    };
+    pgb(&["-M", "prepared", "-t", "400"])?;
+    pgb(&["-M", "simple", "-t", "400"])?;
+    pgb(&["-M", "extended", "-S", "-t", "1500"])?;
+    pgb(&["-M", "simple", "-S", "-t", "1500"])?;
+    let sql = root_dir().join(REPORTING_SQL);
+    for _ in 0..5 {
+        // Errors in the script are deliberate (failed statements are part of the mix).
+        let _ = Command::new(Path::new(PG_BIN).join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "bench",
+            ])
+            .arg("-p")
+            .arg(pg.port.to_string())
+            .arg("-f")
+            .arg(&sql)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    for (test, ps) in [("oltp_read_write", "auto"), ("oltp_read_only", "disable")] {
+        run(sb(test)
+            .args(["--threads=2", "--time=0", "--events=150"])
+            .arg(format!("--db-ps-mode={ps}"))
+            .arg("run"))?;
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ar = AgentRun::default();
+    agent.stop("\"kind\":\"statement\"", &mut ar)?;
+    let raw = fs::metadata(&rec).map(|m| m.len()).unwrap_or(0);
+    step("compressing (xz -9)");
+    let st = Command::new("xz")
+        .args(["-9", "-T1", "-c"])
+        .arg(&rec)
+        .stdout(fs::File::create(&out)?)
+        .status()
+        .context("running xz")?;
+    if !st.success() {
+        bail!("xz failed ({st})");
+    }
+    let meta = json!({
+        "file": CAPTURE_XZ,
+        "uncompressed_bytes": raw,
+        "statements": ar.statements,
+        "gap_events": ar.gap_events,
+        "agent_summary": ar.summary,
+        "workload": "pgbench scale 1, 2 clients: tpcb-like prepared and simple (400 tx each per client), select-only extended and simple (1500 tx each per client); psql bench/workload/reporting.sql x5; sysbench 2x10000 rows, 2 threads: oltp_read_write prepared and oltp_read_only text protocol (150 tx each)",
+        "recorded_with": "cargo xtask bench --record-mix",
+    });
+    fs::write(
+        root_dir().join(CAPTURE_META),
+        serde_json::to_string_pretty(&meta)? + "\n",
+    )?;
+    let size = fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "\nrecorded {} ({:.1} MB compressed, {:.1} MB raw): {} statement events, {} gap events; {}",
+        out.display(),
+        size as f64 / 1e6,
+        raw as f64 / 1e6,
+        ar.statements,
+        ar.gap_events,
+        ar.summary
+    );
+    Ok(())
+}
