@@ -882,9 +882,9 @@ impl Pipeline {
             if a.tables.len() == 1 && self.oid_names.len() < 100_000 {
                 for c in &rec.columns {
                     if let Some(oid) = c.table_oid {
-                        if !self.oid_names.contains_key(&oid) {
-                            self.oid_names.insert(oid, a.tables[0].clone());
-                        }
+                        self.oid_names
+                            .entry(oid)
+                            .or_insert_with(|| a.tables[0].clone());
                     }
                 }
             }
