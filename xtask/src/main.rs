@@ -248,9 +248,10 @@ fn run(args: &[String]) -> Result<()> {
 
 fn test(args: &[String]) -> Result<()> {
     let t0 = Instant::now();
-    // The broker is only used by the Kafka issues' tests; install it but don't block on it
-    // failing to build on a machine without network.
-    setup(std::env::var("DBGOV_SKIP_BROKER").is_err())?;
+    // No test uses the Kafka-protocol broker yet (the Kafka shipping issue brings them), so
+    // the test run does not spend ~10 minutes building it; `cargo xtask setup` installs it.
+    // Set DBGOV_WITH_BROKER=1 to include it here.
+    setup(std::env::var("DBGOV_WITH_BROKER").is_ok())?;
     step("formatting");
     sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
     step("lints (clippy, warnings are errors)");

@@ -152,6 +152,19 @@ pub(crate) fn mysql_unwrap(text: &str) -> Option<String> {
     blank(text, &ranges)
 }
 
+/// Whether `hay` contains `needle` (lower-case ASCII), ignoring ASCII case.
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else {
+        return true;
+    };
+    hay.iter().enumerate().any(|(i, &c)| {
+        c.to_ascii_lowercase() == first
+            && hay
+                .get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
 /// MySQL modifiers that sqlparser 0.59 rejects and that name no table or column.
 const MYSQL_NOISE: &[&str] = &[
     "sql_big_result",
@@ -164,6 +177,12 @@ const MYSQL_NOISE: &[&str] = &[
 
 /// The text with [`MYSQL_NOISE`] words and `WITH ROLLUP` blanked; `None` when it has none.
 pub(crate) fn mysql_relaxed(text: &str) -> Option<String> {
+    // Cheap test first: every noise word starts with `sql_`, and ROLLUP is the other case.
+    if !contains_ignore_ascii_case(text.as_bytes(), b"sql_")
+        && !contains_ignore_ascii_case(text.as_bytes(), b"rollup")
+    {
+        return None;
+    }
     let words = mysql_words(text);
     let word = |k: usize| {
         words
@@ -274,6 +293,23 @@ const SKIPPED: &[&str] = &[
     "view",
 ];
 
+/// Keywords that end a name list rather than being a table name (unquoted).
+const NOT_NAMES: &[&str] = &[
+    "as",
+    "default",
+    "from",
+    "in",
+    "on",
+    "partition",
+    "select",
+    "set",
+    "to",
+    "using",
+    "values",
+    "where",
+    "with",
+];
+
 struct Cursor {
     toks: Vec<Tok>,
     pos: usize,
@@ -320,7 +356,12 @@ impl Cursor {
 
     fn ident(&mut self) -> Option<String> {
         let s = match self.peek()? {
-            Tok::Word(w) if w.starts_with(|c: char| c.is_alphabetic() || c == '_') => w.clone(),
+            Tok::Word(w)
+                if w.starts_with(|c: char| c.is_alphabetic() || c == '_')
+                    && NOT_NAMES.binary_search(&w.as_str()).is_err() =>
+            {
+                w.clone()
+            }
             Tok::Quoted(q) => q.clone(),
             _ => return None,
         };
@@ -458,6 +499,17 @@ mod tests {
         let mut sorted = MYSQL_NOISE.to_vec();
         sorted.sort_unstable();
         assert_eq!(sorted, MYSQL_NOISE);
+        let mut sorted = NOT_NAMES.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, NOT_NAMES);
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ignore_ascii_case(b"SELECT SQL_NO_CACHE", b"sql_"));
+        assert!(contains_ignore_ascii_case(b"with Rollup", b"rollup"));
+        assert!(!contains_ignore_ascii_case(b"SELECT sq", b"sql_"));
+        assert!(!contains_ignore_ascii_case(b"", b"sql_"));
     }
 
     #[test]
@@ -542,6 +594,8 @@ mod tests {
                 &["a", "b"],
             ),
             ("UNKNOWN", "frobnicate t", &[]),
+            ("COPY", "copy (select a from t) to stdout with csv", &[]),
+            ("DELETE", "delete from where", &[]),
             ("VACUUM", "vacuum", &[]),
             ("VACUUM", "", &[]),
             ("VACUUM", "vacuum \"unterminated", &["unterminated"]),

@@ -13,6 +13,7 @@
 
 #[cfg(test)]
 mod corpus_tests;
+mod dialect;
 mod fallback;
 #[cfg(test)]
 mod fuzz_tests;
@@ -354,8 +355,8 @@ struct Parsed {
 
 fn parse_with(dialect: Dialect, text: &str) -> Result<Vec<Statement>, ParserError> {
     match dialect {
-        Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, text),
-        Dialect::MySql => Parser::parse_sql(&MySqlDialect {}, text),
+        Dialect::Postgres => Parser::parse_sql(&dialect::Fast(PostgreSqlDialect {}), text),
+        Dialect::MySql => Parser::parse_sql(&dialect::Fast(MySqlDialect {}), text),
     }
 }
 

@@ -173,10 +173,21 @@ impl Out {
         spaced_before_paren(self.text.get(self.prev_word_start..).unwrap_or_default())
     }
 
+    /// Pushes a one-byte token (no `memcpy` call for a single byte).
+    #[inline]
+    fn push_byte(&mut self, tok: Tok, c: u8) {
+        self.begin(tok);
+        self.text.push(c);
+        self.prev = Some(tok);
+    }
+
     #[inline]
     fn push(&mut self, tok: Tok, s: &str) {
         self.begin(tok);
-        self.text.extend_from_slice(s.as_bytes());
+        match s.as_bytes() {
+            [c] => self.text.push(*c),
+            bytes => self.text.extend_from_slice(bytes),
+        }
         if tok == Tok::Op {
             self.operators += 1;
         }
@@ -404,7 +415,7 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                     let backslash = f == Flavor::MySql || raw.eq_ignore_ascii_case(b"e");
                     let (end, value) = scan_quoted(text, j, b'\'', backslash);
                     literals.push(value);
-                    out.push(Tok::Literal, "?");
+                    out.push_byte(Tok::Literal, b'?');
                     spans.push((i, end));
                     i = end;
                 } else if f == Flavor::Postgres
@@ -414,7 +425,7 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                 {
                     let (end, value) = scan_quoted(text, j + 1, b'\'', false);
                     literals.push(value);
-                    out.push(Tok::Literal, "?");
+                    out.push_byte(Tok::Literal, b'?');
                     spans.push((i, end));
                     i = end;
                 } else {
@@ -435,7 +446,7 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                     i = j;
                 } else {
                     literals.push(slice(text, i, end).to_string());
-                    out.push(Tok::Literal, "?");
+                    out.push_byte(Tok::Literal, b'?');
                     spans.push((i, end));
                     i = end;
                 }
@@ -465,36 +476,36 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                 i += 1;
             }
             b'(' => {
-                out.push(Tok::Open, "(");
+                out.push_byte(Tok::Open, b'(');
                 i += 1;
             }
             b')' => {
-                out.push(Tok::Close, ")");
+                out.push_byte(Tok::Close, b')');
                 i += 1;
             }
             b'[' => {
-                out.push(Tok::OpenBracket, "[");
+                out.push_byte(Tok::OpenBracket, b'[');
                 i += 1;
             }
             b']' => {
-                out.push(Tok::CloseBracket, "]");
+                out.push_byte(Tok::CloseBracket, b']');
                 i += 1;
             }
             b',' => {
-                out.push(Tok::Comma, ",");
+                out.push_byte(Tok::Comma, b',');
                 i += 1;
             }
             b'\'' => {
                 let (end, value) = scan_quoted(text, i, b'\'', f == Flavor::MySql);
                 literals.push(value);
-                out.push(Tok::Literal, "?");
+                out.push_byte(Tok::Literal, b'?');
                 spans.push((i, end));
                 i = end;
             }
             b'"' if f == Flavor::MySql => {
                 let (end, value) = scan_quoted(text, i, b'"', true);
                 literals.push(value);
-                out.push(Tok::Literal, "?");
+                out.push_byte(Tok::Literal, b'?');
                 spans.push((i, end));
                 i = end;
             }
@@ -518,16 +529,16 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                     i = j;
                 } else if let Some((end, value)) = scan_dollar_quoted(text, i) {
                     literals.push(value);
-                    out.push(Tok::Literal, "?");
+                    out.push_byte(Tok::Literal, b'?');
                     spans.push((i, end));
                     i = end;
                 } else {
-                    out.push(Tok::Other, "$");
+                    out.push_byte(Tok::Other, b'$');
                     i += 1;
                 }
             }
             b'?' if f == Flavor::MySql => {
-                out.push(Tok::Param, "?");
+                out.push_byte(Tok::Param, b'?');
                 i += 1;
             }
             b'@' if f == Flavor::MySql => {
@@ -549,12 +560,12 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
             b'.' if c1.is_ascii_digit() && !follows_name(b, i) => {
                 let end = scan_number(b, i);
                 literals.push(slice(text, i, end).to_string());
-                out.push(Tok::Literal, "?");
+                out.push_byte(Tok::Literal, b'?');
                 spans.push((i, end));
                 i = end;
             }
             b'.' => {
-                out.push(Tok::Dot, ".");
+                out.push_byte(Tok::Dot, b'.');
                 i += 1;
             }
             _ if is_op_char(f, c) => {

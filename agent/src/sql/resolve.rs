@@ -12,6 +12,14 @@
 //! scopes. sqlparser's `Visitor` drives expression walking (a subquery met inside an expression is
 //! walked with a fresh scope on top of the current ones), and `visit_relations` supplements the
 //! explicit `match` for statement types that are not walked in detail.
+//!
+//! Details a reader would expect: `JOIN ... USING (c)` reads `c` of both sides; named windows
+//! (`WINDOW w AS (...)`) are read; MySQL `VALUES(col)` in `ON DUPLICATE KEY UPDATE` and
+//! PostgreSQL `excluded.col` name the proposed row, not stored data; `MATCH (a, b) AGAINST`
+//! reads `a` and `b`; MERGE writes the target's columns; CREATE TABLE ... AS SELECT writes the new
+//! table's columns; tables referenced by foreign keys, `CREATE TABLE ... LIKE`, `ALTER TABLE ...
+//! RENAME TO`, GRANT/REVOKE on tables, `COMMENT ON TABLE/COLUMN`, `SHOW CREATE TABLE` and `LOCK
+//! TABLES` are tables of the statement. DDL column definitions are not accesses.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -968,13 +976,12 @@ impl Collected {
     }
 
     fn bare_column(&mut self, id: &Ident, scopes: &[Scope], access: Access, aliases: bool) {
-        if id.quote_style.is_none() {
-            let lower = id.value.to_ascii_lowercase();
-            if id.value.starts_with('@') || PSEUDO_COLUMNS.binary_search(&lower.as_str()).is_ok() {
-                return;
-            }
-        }
         let col = norm_ident(id);
+        if id.quote_style.is_none()
+            && (col.starts_with('@') || PSEUDO_COLUMNS.binary_search(&col.as_str()).is_ok())
+        {
+            return;
+        }
         if aliases {
             if let Some(s) = innermost_select(scopes) {
                 if s.aliases.contains(&col) {
