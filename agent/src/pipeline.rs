@@ -923,7 +923,25 @@ impl Pipeline {
                 host_environment: self.cfg.host.environment.as_deref(),
                 host_labels: &self.cfg.host.labels,
             };
-            self.cfg.policy.evaluate(&ctx)
+            let mut v = self.cfg.policy.evaluate(&ctx);
+            // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's
+            // kind is judged, so a harmless first statement cannot hide a destructive one.
+            if let Some(a) = a.filter(|a| a.kinds.len() > 1) {
+                for k in a.kinds.iter().skip(1) {
+                    let other = self.cfg.policy.evaluate(&EvalContext { kind: k, ..ctx });
+                    for r in other.rules {
+                        if !v.rules.contains(&r) {
+                            v.rules.push(r);
+                        }
+                    }
+                    if other.action > v.action {
+                        v.action = other.action;
+                        v.severity = other.severity;
+                        v.message = other.message;
+                    }
+                }
+            }
+            v
         };
         let Some(frags) = conn.frags.as_deref() else {
             return Ok(());

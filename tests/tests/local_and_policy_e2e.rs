@@ -138,9 +138,11 @@ fn mariadb_cli_over_the_unix_socket() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn drop_table_verdict(environment: &str) -> anyhow::Result<Value> {
+/// Runs `DROP TABLE scratch` and `SELECT 1; DROP TABLE scratch2` (a destructive statement
+/// hidden behind a harmless one) under `--environment`, and returns both events.
+fn drop_table_verdicts(environment: &str) -> anyhow::Result<(Value, Value)> {
     let pg = Postgres::start()?;
-    pg.psql_admin("CREATE TABLE scratch (id int)")?;
+    pg.psql_admin("CREATE TABLE scratch (id int); CREATE TABLE scratch2 (id int)")?;
     let agent = Agent::start(&[
         "--postgres-port",
         &pg.port.to_string(),
@@ -150,21 +152,25 @@ fn drop_table_verdict(environment: &str) -> anyhow::Result<Value> {
         "team=payments",
     ])?;
     pg.psql_admin("DROP TABLE scratch")?;
-    agent.wait_for("the DROP TABLE", |ev| {
+    pg.psql_admin("SELECT 1; DROP TABLE scratch2")?;
+    let hidden_text = "SELECT ?; DROP TABLE scratch2";
+    agent.wait_for("both DROP TABLEs", |ev| {
         statements(ev)
             .iter()
-            .any(|e| e["statement"]["kind"] == "DROP TABLE")
+            .any(|e| e["statement"]["text"] == "DROP TABLE scratch")
+            && statements(ev)
+                .iter()
+                .any(|e| e["statement"]["text"] == hidden_text)
     })?;
     let (_, ev) = agent.stop()?;
-    let st: Vec<&Value> = statements(&ev)
-        .into_iter()
-        .filter(|e| e["statement"]["kind"] == "DROP TABLE")
-        .collect();
+    let st = with_text(&ev, "DROP TABLE scratch");
     assert_eq!(st.len(), 1, "{}", dump(&ev));
     assert_eq!(st[0]["host"]["environment"], environment);
     assert_eq!(st[0]["host"]["labels"]["team"], "payments");
     assert!(st[0]["host"]["id"].as_str().is_some_and(|s| !s.is_empty()));
-    Ok(st[0].clone())
+    let hidden = with_text(&ev, hidden_text);
+    assert_eq!(hidden.len(), 1, "{}", dump(&ev));
+    Ok((st[0].clone(), hidden[0].clone()))
 }
 
 #[test]
@@ -172,13 +178,18 @@ fn host_environment_rule_blocks_in_prod_only() -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
         return Ok(());
     }
-    let prod = drop_table_verdict("prod")?;
+    let (prod, hidden) = drop_table_verdicts("prod")?;
     assert_eq!(prod["policy"]["verdict"], "block", "{prod}");
     assert!(prod["policy"]["rules"]
         .as_array()
         .is_some_and(|r| r.iter().any(|x| x == "block-destructive-ddl-prod-host")));
-    let staging = drop_table_verdict("staging")?;
+    assert_eq!(
+        hidden["policy"]["verdict"], "block",
+        "every statement of a request is judged: {hidden}"
+    );
+    let (staging, hidden) = drop_table_verdicts("staging")?;
     assert_ne!(staging["policy"]["verdict"], "block", "{staging}");
+    assert_ne!(hidden["policy"]["verdict"], "block", "{hidden}");
     Ok(())
 }
 
