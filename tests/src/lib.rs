@@ -377,6 +377,16 @@ pub fn of_kind<'a>(ev: &'a [Value], kind: &str) -> Vec<&'a Value> {
     ev.iter().filter(|e| e["kind"] == kind).collect()
 }
 
+/// Statement events.
+pub fn statements(ev: &[Value]) -> Vec<&Value> {
+    of_kind(ev, "statement")
+}
+
+/// Statement events whose (redacted) text is exactly `text`.
+pub fn with_text<'a>(ev: &'a [Value], text: &str) -> Vec<&'a Value> {
+    statements(ev).into_iter().filter(|e| e["statement"]["text"] == text).collect()
+}
+
 /// Pretty list of events for failure messages.
 pub fn dump(ev: &[Value]) -> String {
     ev.iter()

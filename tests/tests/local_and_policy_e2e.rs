@@ -6,16 +6,7 @@ use std::process::{Command, Stdio};
 use dbgov_tests::*;
 use serde_json::Value;
 
-fn statements(ev: &[Value]) -> Vec<&Value> {
-    of_kind(ev, "statement")
-}
 
-fn with_text<'a>(ev: &'a [Value], text: &str) -> Vec<&'a Value> {
-    statements(ev)
-        .into_iter()
-        .filter(|e| e["statement"]["text"] == text)
-        .collect()
-}
 
 #[test]
 fn psql_as_postgres_over_the_unix_socket_inside_a_login_session() -> anyhow::Result<()> {

@@ -6,16 +6,7 @@ use std::process::{Command, Stdio};
 use dbgov_tests::*;
 use serde_json::Value;
 
-fn statements(ev: &[Value]) -> Vec<&Value> {
-    of_kind(ev, "statement")
-}
 
-fn with_text<'a>(ev: &'a [Value], text: &str) -> Vec<&'a Value> {
-    statements(ev)
-        .into_iter()
-        .filter(|e| e["statement"]["text"] == text)
-        .collect()
-}
 
 #[test]
 fn mariadb_cli_queries_errors_and_use() -> anyhow::Result<()> {

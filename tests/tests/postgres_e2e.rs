@@ -4,18 +4,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use dbgov_tests::*;
-use serde_json::Value;
 
-fn statements(ev: &[Value]) -> Vec<&Value> {
-    of_kind(ev, "statement")
-}
 
-fn with_text<'a>(ev: &'a [Value], text: &str) -> Vec<&'a Value> {
-    statements(ev)
-        .into_iter()
-        .filter(|e| e["statement"]["text"] == text)
-        .collect()
-}
 
 #[test]
 fn psql_statements_are_attributed() -> anyhow::Result<()> {

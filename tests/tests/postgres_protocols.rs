@@ -7,9 +7,6 @@ use std::sync::Arc;
 use dbgov_tests::*;
 use serde_json::Value;
 
-fn statements(ev: &[Value]) -> Vec<&Value> {
-    of_kind(ev, "statement")
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
