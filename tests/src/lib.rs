@@ -384,7 +384,10 @@ pub fn statements(ev: &[Value]) -> Vec<&Value> {
 
 /// Statement events whose (redacted) text is exactly `text`.
 pub fn with_text<'a>(ev: &'a [Value], text: &str) -> Vec<&'a Value> {
-    statements(ev).into_iter().filter(|e| e["statement"]["text"] == text).collect()
+    statements(ev)
+        .into_iter()
+        .filter(|e| e["statement"]["text"] == text)
+        .collect()
 }
 
 /// Pretty list of events for failure messages.

@@ -6,8 +6,6 @@ use std::process::{Command, Stdio};
 use dbgov_tests::*;
 use serde_json::Value;
 
-
-
 #[test]
 fn psql_as_postgres_over_the_unix_socket_inside_a_login_session() -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {

@@ -6,8 +6,6 @@ use std::process::{Command, Stdio};
 use dbgov_tests::*;
 use serde_json::Value;
 
-
-
 #[test]
 fn mariadb_cli_queries_errors_and_use() -> anyhow::Result<()> {
     if !require_agent() || !require(Mariadb::available(), "MariaDB server (mariadbd)") {

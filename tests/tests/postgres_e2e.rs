@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use dbgov_tests::*;
 
-
-
 #[test]
 fn psql_statements_are_attributed() -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {

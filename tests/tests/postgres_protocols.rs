@@ -7,7 +7,6 @@ use std::sync::Arc;
 use dbgov_tests::*;
 use serde_json::Value;
 
-
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
