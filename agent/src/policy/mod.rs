@@ -366,6 +366,9 @@ pub struct Policy {
     excludes: GlobSet,
     exclude_owner: Vec<usize>,
     values: RegexSet,
+    /// No value detector can match a literal shorter than this (bytes): such literals (most
+    /// OLTP literals are short numbers) skip the regex scan.
+    min_value_len: usize,
     detectors: Vec<Detector>,
     rules: Vec<Rule>,
     precedence: Precedence,
@@ -381,6 +384,7 @@ impl Default for Policy {
             excludes: GlobSet::empty(),
             exclude_owner: Vec::new(),
             values: RegexSet::empty(),
+            min_value_len: usize::MAX,
             detectors: Vec::new(),
             rules: Vec::new(),
             precedence: Precedence::default(),
@@ -579,7 +583,7 @@ impl Policy {
         }
         if !self.detectors.is_empty() {
             for literal in ctx.literals {
-                if !self.values.is_match(literal) {
+                if literal.len() < self.min_value_len || !self.values.is_match(literal) {
                     continue;
                 }
                 for i in self.values.matches(literal).iter() {
@@ -986,7 +990,21 @@ impl Builder {
     fn finish(self) -> Result<Policy, PolicyError> {
         let values = RegexSet::new(self.detectors.iter().map(|d| d.regex.as_str()))
             .map_err(|e| invalid("classes", format!("value detectors: {e}")))?;
+        // The shortest text any detector can match; unknown (unparseable here) means 0.
+        let min_value_len = self
+            .detectors
+            .iter()
+            .map(|d| {
+                regex_syntax::Parser::new()
+                    .parse(d.regex.as_str())
+                    .ok()
+                    .and_then(|h| h.properties().minimum_len())
+                    .unwrap_or(0)
+            })
+            .min()
+            .unwrap_or(usize::MAX);
         Ok(Policy {
+            min_value_len,
             classes: self.classes,
             columns: self.columns.unwrap_or_else(GlobSet::empty),
             column_owner: self.column_owner,
