@@ -180,7 +180,7 @@ pub struct EventHeader {
     pub captured_len: u32,
 }
 
-/// Payload of a [`EventKind::ConnOpen`] record. 216 bytes, no padding.
+/// Payload of a [`EventKind::ConnOpen`] record. 232 bytes, no padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ConnEvent {
@@ -197,10 +197,14 @@ pub struct ConnEvent {
     pub addr: [u8; 16],
     /// For a server: the client's port, when known.
     pub peer_port: u32,
-    pub flags: u32,
+    /// The audit login uid of the process (`u32::MAX` when unset or unknown), read in the
+    /// kernel so that short-lived clients are attributed even if they exit before /proc is read.
+    pub login_uid: u32,
     /// For Unix sockets: the socket path, NUL padded.
     pub path: [u8; UNIX_PATH_MAX],
     pub _pad: [u8; 4],
+    /// The process's `comm`.
+    pub comm: [u8; 16],
 }
 
 /// A data record with a fixed payload capacity `N`. Only `hdr.captured_len` bytes are valid.
@@ -264,7 +268,7 @@ pub fn conn_key(tgid: u32, fd: u32) -> u64 {
 }
 
 const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
-const _: () = assert!(core::mem::size_of::<ConnEvent>() == 216);
+const _: () = assert!(core::mem::size_of::<ConnEvent>() == 232);
 const _: () = assert!(core::mem::size_of::<ConnInfo>() == 48);
 const _: () = assert!(core::mem::size_of::<ListenInfo>() == 128);
 const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);

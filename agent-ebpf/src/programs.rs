@@ -37,6 +37,9 @@ static AGENT_TGID: Global<u32> = Global::new(0);
 static FORK_PARENT_OFF: Global<u32> = Global::new(12);
 #[unsafe(no_mangle)]
 static FORK_CHILD_OFF: Global<u32> = Global::new(20);
+/// Byte offset of `loginuid` in `struct task_struct`, from the kernel's BTF (0: unknown).
+#[unsafe(no_mangle)]
+static LOGINUID_OFF: Global<u32> = Global::new(0);
 
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(16 << 20, 0);
@@ -534,6 +537,30 @@ pub fn exit_connect(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// `current->loginuid.val`, read at the offset userspace found in BTF.
+#[inline(always)]
+fn login_uid() -> u32 {
+    let off = LOGINUID_OFF.load();
+    if off == 0 {
+        return u32::MAX;
+    }
+    // SAFETY: helper without preconditions; the result is only used as an address to read.
+    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
+    let mut v: u32 = u32::MAX;
+    // SAFETY: bounded 4-byte kernel read into a local.
+    let r = unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+            (&mut v as *mut u32) as *mut c_void,
+            4,
+            (task + off as u64) as *const c_void,
+        )
+    };
+    if r != 0 {
+        return u32::MAX;
+    }
+    v
+}
+
 #[inline(always)]
 fn new_conn_id() -> u64 {
     // SAFETY: helpers without preconditions. Unique per CPU and nanosecond.
@@ -568,11 +595,14 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         (*e).port = p.port;
         (*e).addr = p.addr;
         (*e).peer_port = p.peer_port;
-        (*e).flags = 0;
+        (*e).login_uid = login_uid();
         (*e).path = p.path;
         (*e)._pad = [0; 4];
+        (*e).comm = aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]);
     }
-    entry.submit(wake_flags());
+    // Connections are rare and userspace reads /proc for them while the process still runs:
+    // wake it now.
+    entry.submit(aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP as u64);
 }
 
 /// `sys_enter_bind(fd, umyaddr, addrlen)`: remembers listening sockets of database servers.

@@ -194,11 +194,17 @@ impl Capture {
         let me = std::process::id();
         let parent_off = tp_offset("sched", "sched_process_fork", "parent_pid").unwrap_or(12);
         let child_off = tp_offset("sched", "sched_process_fork", "child_pid").unwrap_or(20);
+        // Without BTF the login user comes from /proc only.
+        let loginuid_off = crate::btf::member_offset("task_struct", "loginuid")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
         let mut loader = EbpfLoader::new();
         loader
             .override_global("AGENT_TGID", &me, true)
             .override_global("FORK_PARENT_OFF", &parent_off, true)
             .override_global("FORK_CHILD_OFF", &child_off, true)
+            .override_global("LOGINUID_OFF", &loginuid_off, true)
             .map_max_entries("EVENTS", watch.ring_bytes);
         let mut ebpf = loader.load(EBPF_OBJECT)?;
         {
@@ -649,9 +655,10 @@ impl Capture {
                             port: port as u32,
                             addr: ip_bytes(addr_ip),
                             peer_port: peer_port as u32,
-                            flags: 0,
+                            login_uid: u32::MAX,
                             path: [0; UNIX_PATH_MAX],
                             _pad: [0; 4],
+                            comm: [0; 16],
                         };
                         if let Some(k) = path.as_deref().and_then(path_key) {
                             ev.path = k.path;

@@ -7,6 +7,7 @@
 //! `sink` (outputs). `pipeline` wires the userspace stages together so that live capture and
 //! `dbgov replay` share every line after the kernel.
 pub mod audit;
+pub mod btf;
 pub mod capture;
 pub mod config;
 pub mod identity;

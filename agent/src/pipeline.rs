@@ -324,7 +324,7 @@ impl Pipeline {
         };
         let tgid = ev.hdr.tgid;
         let fd = ev.hdr.fd;
-        let process = self.lookup(tgid);
+        let process = self.lookup(tgid).or_else(|| self.identity_from_event(ev));
         let (mut client_addr, mut pair) = (None, None);
         let mut unix_unpaired = false;
         let server_addr;
@@ -516,6 +516,26 @@ impl Pipeline {
                 peer.peer = None;
             }
         }
+    }
+
+    /// What the kernel recorded about the process at connect/accept, for a process that exited
+    /// before /proc could be read (a short `psql -c`): pid, comm, uid, gid and login uid.
+    fn identity_from_event(&mut self, ev: &ConnEvent) -> Option<Arc<ProcessInfo>> {
+        if !self.cfg.resolve_identity || ev.comm[0] == 0 {
+            return None;
+        }
+        let login_uid = (ev.login_uid != u32::MAX).then_some(ev.login_uid);
+        Some(Arc::new(ProcessInfo {
+            pid: ev.hdr.tgid,
+            comm: cstr_path(&ev.comm),
+            uid: ev.hdr.uid,
+            user: self.identity.user_name(ev.hdr.uid),
+            gid: ev.hdr.gid,
+            groups: self.identity.group_name(ev.hdr.gid).into_iter().collect(),
+            login_uid,
+            login_user: login_uid.and_then(|u| self.identity.user_name(u)),
+            ..Default::default()
+        }))
     }
 
     fn lookup(&mut self, pid: u32) -> Option<Arc<ProcessInfo>> {

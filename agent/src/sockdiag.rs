@@ -146,7 +146,8 @@ fn parse_reply(msg: &[u8], seq: u32) -> Reply {
             break;
         }
         if aty == UNIX_DIAG_PEER {
-            return Reply::Peer(u32_at(msg, i + 4).map(u64::from));
+            // 0: the server end is not accepted yet and has no inode; the caller falls back.
+            return Reply::Peer(u32_at(msg, i + 4).map(u64::from).filter(|&p| p != 0));
         }
         i += (alen as usize + 3) & !3;
     }

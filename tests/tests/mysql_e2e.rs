@@ -219,6 +219,15 @@ fn sysbench_oltp_read_write_statement_count_matches() -> anyhow::Result<()> {
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no query total in sysbench output: {out}"))?;
     assert!(total >= 300 * 18, "{out}");
+    // Deadlocks between the two threads are retried by sysbench ("ignored errors"): the failed
+    // query ran and is audited (status error), but sysbench's total leaves it out.
+    let ignored: u64 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ignored errors:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let total = total + ignored;
     agent.wait_for("every sysbench query", |ev| {
         statements(ev)
             .iter()
@@ -242,7 +251,11 @@ fn sysbench_oltp_read_write_statement_count_matches() -> anyhow::Result<()> {
         seen.iter().all(|e| e["statement"]["prepared"] == true),
         "sysbench uses server-side prepared statements"
     );
-    assert!(seen.iter().all(|e| e["outcome"]["status"] == "ok"));
+    let errors = seen
+        .iter()
+        .filter(|e| e["outcome"]["status"] != "ok")
+        .count() as u64;
+    assert_eq!(errors, ignored, "only the retried deadlocks fail");
     assert!(
         of_kind(&ev, "gap").is_empty(),
         "{}",
