@@ -285,13 +285,31 @@ impl Pipeline {
                 };
                 self.on_data(&hdr, data)
             }
-            Some(EventKind::ConnOpen) => match read_pod::<ConnEvent>(rec) {
-                Some(ev) => self.on_open(&ev),
-                None => {
+            Some(EventKind::ConnOpen) => {
+                // Capture files made before `login_uid` and `comm` were added hold 216-byte
+                // records: zero-fill the tail and mark the login uid unknown.
+                const V1_LEN: usize = 216;
+                let full = std::mem::size_of::<ConnEvent>();
+                if rec.len() < V1_LEN {
                     self.stats.malformed_records += 1;
-                    Ok(())
+                    return Ok(());
                 }
-            },
+                let mut buf = vec![0u8; full];
+                let n = rec.len().min(full);
+                buf[..n].copy_from_slice(&rec[..n]);
+                match read_pod::<ConnEvent>(&buf) {
+                    Some(mut ev) => {
+                        if rec.len() < full {
+                            ev.login_uid = u32::MAX;
+                        }
+                        self.on_open(&ev)
+                    }
+                    None => {
+                        self.stats.malformed_records += 1;
+                        Ok(())
+                    }
+                }
+            }
             Some(EventKind::ConnClose) => self.on_close(hdr.conn_id, hdr.ts_ns),
             None => {
                 self.stats.malformed_records += 1;
