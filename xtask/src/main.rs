@@ -266,9 +266,17 @@ fn test(args: &[String]) -> Result<()> {
     sh(cargo().args(["build", "-p", "dbgov"]))?;
     let bin = target_dir().join("debug/dbgov");
     step("all tests: unit, decoder fixtures, root end-to-end with real servers and clients");
-    let mut t = cargo();
-    t.args(["test", "--workspace", "--no-fail-fast"])
+    let mut u = cargo();
+    u.args(["test", "--workspace", "--exclude", "dbgov-tests", "--no-fail-fast"])
         .args(args)
+        .env("RUST_BACKTRACE", "1");
+    sh(&mut u)?;
+    // The end-to-end tests each start database servers and an agent: one at a time, so that
+    // two cores are not oversubscribed.
+    let mut t = cargo();
+    t.args(["test", "-p", "dbgov-tests", "--no-fail-fast"])
+        .args(args)
+        .args(["--", "--test-threads=1"])
         .env("DBGOV_BIN", &bin)
         .env("RUST_BACKTRACE", "1");
     if is_root() && std::env::var("CI").is_err() {
