@@ -267,9 +267,15 @@ fn test(args: &[String]) -> Result<()> {
     let bin = target_dir().join("debug/dbgov");
     step("all tests: unit, decoder fixtures, root end-to-end with real servers and clients");
     let mut u = cargo();
-    u.args(["test", "--workspace", "--exclude", "dbgov-tests", "--no-fail-fast"])
-        .args(args)
-        .env("RUST_BACKTRACE", "1");
+    u.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "dbgov-tests",
+        "--no-fail-fast",
+    ])
+    .args(args)
+    .env("RUST_BACKTRACE", "1");
     sh(&mut u)?;
     // The end-to-end tests each start database servers and an agent: one at a time, so that
     // two cores are not oversubscribed.
