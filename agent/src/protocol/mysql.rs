@@ -6,7 +6,7 @@
 //!   a 1-byte sequence id followed by the payload. A payload of exactly `0xFFFFFF` bytes
 //!   continues in the next frame (16 MiB+ packets), and the decoder reassembles them. Memory is
 //!   bounded: at most `max_payload` bytes of one logical packet are kept, the rest of it is
-//!   skipped as it arrives and the returned [`Packet`] says it was truncated (its `len` is the
+//!   dropped as it arrives and the returned [`Packet`] says it was truncated (its `len` is the
 //!   real length). Bytes are consumed from the input as soon as they arrive, so the caller's
 //!   buffer never holds more than a partial frame header.
 //! * **Messages**: parsers for the payloads. A payload does not say what it is: the meaning

@@ -13,7 +13,7 @@
 //!
 //! Everything here works on any text and never panics.
 
-/// Byte ranges `[start, end)` of the unquoted words of `text`, skipping quoted sections and
+/// Byte ranges `[start, end)` of the unquoted words of `text`, leaving out quoted sections and
 /// comments (MySQL rules: `'`, `"`, `` ` `` quotes with backslash escapes; `#`, `-- `, `/* */`
 /// comments; `/*!` is not skipped, its content is SQL).
 fn mysql_words(text: &str) -> Vec<(usize, usize)> {

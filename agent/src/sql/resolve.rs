@@ -1278,7 +1278,7 @@ const DDL_MODIFIERS: &[&str] = &[
     "VOLATILE",
 ];
 
-/// Iterates `(paren depth, word)` over a text, skipping quoted sections.
+/// Iterates `(paren depth, word)` over a text, leaving out quoted sections.
 struct Words<'a> {
     text: &'a str,
     pos: usize,
