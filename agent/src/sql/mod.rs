@@ -7,12 +7,15 @@
 //! produces the normalised text and this text's literals; the xxh3-64 hash of the normalised text
 //! is the fingerprint and, with the dialect, the cache key; only on a miss is the text parsed with
 //! sqlparser (after the MySQL rewrites of `fallback`) and walked by `resolve`; when parsing fails,
-//! the kind comes from the leading keywords and the tables of simple command forms from
-//! `fallback::tables_from_text`. `redacted_text` is the normalised text (identical for every text
-//! of a fingerprint), unless [`AnalyzerConfig::keep_literals`] asks for the original text.
+//! `fallback::recover` gives the kind and tables of each statement (from sqlparser for the
+//! statements of a multi-statement text that parse alone, else from keyword rules).
+//! `redacted_text` is the normalised text (identical for every text of a fingerprint), unless
+//! [`AnalyzerConfig::keep_literals`] asks for the original text.
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod coverage_tests;
 mod dialect;
 mod fallback;
 #[cfg(test)]
@@ -331,15 +334,20 @@ fn build(
         }
         Err(e) => {
             a.parse_error = Some(e.to_string());
-            let mut tables = std::collections::BTreeSet::new();
-            for stmt in scanned.normalized.split("; ").filter(|s| !s.is_empty()) {
-                let kind = resolve::kind_from_text(stmt);
-                tables.extend(fallback::tables_from_text(&kind, stmt));
-                a.kinds.push(kind);
-            }
-            a.tables = tables.into_iter().collect();
+            // Texts too long or too deep to parse are not parsed piecewise either.
+            let parse = too_long.is_none() && scanned.operators <= DEEP_OPERATORS;
+            let r = fallback::recover(dialect, &scanned.normalized, parse);
+            a.kinds = r.kinds;
+            a.tables = r.tables.into_iter().collect();
             a.kind = a.kinds.first().cloned().unwrap_or_default();
+            if !a.kinds.is_empty() {
+                a.statement_count = a.kinds.len();
+            }
         }
+    }
+    // MySQL's `DUAL` is no table.
+    if dialect == Dialect::MySql {
+        a.tables.retain(|t| t != "dual");
     }
     a.redacted_text = scanned.normalized.clone();
     a

@@ -204,6 +204,19 @@ impl Collected {
     pub(crate) fn statement(&mut self, stmt: &Statement) {
         let mut scopes = Vec::new();
         self.walk_statement(stmt, &mut scopes);
+        // Bodies of stored programs and triggers run later, not now; and a SHOW's `FROM db`
+        // names a database. Their relations are not tables of this statement.
+        if matches!(
+            stmt,
+            Statement::CreateTrigger(_)
+                | Statement::CreateFunction(_)
+                | Statement::CreateProcedure { .. }
+                | Statement::ShowTables { .. }
+                | Statement::ShowViews { .. }
+                | Statement::ShowObjects(_)
+        ) {
+            return;
+        }
         let mut extra = Vec::new();
         let _ = visit_relations(stmt, |name| {
             extra.push(norm_name(name));
@@ -413,6 +426,29 @@ impl Collected {
             Statement::CreateTable(ct) => {
                 let t = norm_name(&ct.name);
                 self.tables.insert(t.clone());
+                for parent in ct.inherits.iter().flatten() {
+                    self.tables.insert(norm_name(parent));
+                }
+                // MySQL MERGE tables: `UNION = (t1, t2)` names the underlying tables.
+                if let sqlparser::ast::CreateTableOptions::Plain(options) = &ct.table_options {
+                    for o in options {
+                        if let sqlparser::ast::SqlOption::NamedParenthesizedList(l) = o {
+                            if l.key.value.eq_ignore_ascii_case("union") {
+                                for t in &l.values {
+                                    self.tables.insert(norm_ident(t));
+                                }
+                            }
+                        }
+                    }
+                }
+                // MySQL reads `CREATE TABLE t (LIKE s)` as one column named `like` of type `s`.
+                if let [c] = ct.columns.as_slice() {
+                    if c.name.quote_style.is_none() && c.name.value.eq_ignore_ascii_case("like") {
+                        if let sqlparser::ast::DataType::Custom(n, _) = &c.data_type {
+                            self.tables.insert(norm_name(n));
+                        }
+                    }
+                }
                 if let Some(CreateTableLikeKind::Parenthesized(l) | CreateTableLikeKind::Plain(l)) =
                     &ct.like
                 {
@@ -495,6 +531,46 @@ impl Collected {
                 }
                 _ => {}
             },
+            Statement::CreateTrigger(t) => {
+                self.tables.insert(norm_name(&t.table_name));
+            }
+            Statement::DropTrigger(t) => {
+                if let Some(n) = &t.table_name {
+                    self.tables.insert(norm_name(n));
+                }
+            }
+            Statement::DropPolicy { table_name, .. } => {
+                self.tables.insert(norm_name(table_name));
+            }
+            Statement::Vacuum(v) => {
+                if let Some(n) = &v.table_name {
+                    self.tables.insert(norm_name(n));
+                }
+            }
+            Statement::Flush { tables, .. } => {
+                for n in tables {
+                    self.tables.insert(norm_name(n));
+                }
+            }
+            Statement::ShowVariable { variable } => {
+                // MySQL `SHOW INDEX|INDEXES|KEYS FROM t [FROM db]`, as sqlparser reads it.
+                let words: Vec<String> = variable.iter().map(norm_ident).collect();
+                if let [kw, from, rest @ ..] = words.as_slice() {
+                    if matches!(kw.as_str(), "index" | "indexes" | "keys")
+                        && matches!(from.as_str(), "from" | "in")
+                    {
+                        match rest {
+                            [t] => {
+                                self.tables.insert(t.clone());
+                            }
+                            [t, from, db] if matches!(from.as_str(), "from" | "in") => {
+                                self.tables.insert(format!("{db}.{t}"));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
             Statement::LockTables { tables } => {
                 for t in tables {
                     self.tables.insert(norm_ident(&t.table));
@@ -750,6 +826,13 @@ impl Collected {
 
     /// Pushes the SELECT's scope and walks it; the caller pops the scope.
     fn walk_select(&mut self, s: &Select, scopes: &mut Vec<Scope>) {
+        // PostgreSQL `SELECT ... INTO [TABLE] t` creates `t`; MySQL `INTO @var` names a variable.
+        if let Some(into) = &s.into {
+            let t = norm_name(&into.name);
+            if !t.starts_with('@') {
+                self.tables.insert(t);
+            }
+        }
         scopes.push(Scope::select());
         let mut pending = Vec::new();
         for twj in &s.from {
@@ -1186,8 +1269,10 @@ const COMMANDS: &[&str] = &[
     "ALTER",
     "ANALYZE",
     "BEGIN",
+    "BINLOG",
     "CACHE",
     "CALL",
+    "CHANGE",
     "CHECK",
     "CHECKPOINT",
     "CHECKSUM",
@@ -1226,6 +1311,7 @@ const COMMANDS: &[&str] = &[
     "OPTIMIZE",
     "PREPARE",
     "PURGE",
+    "REASSIGN",
     "REFRESH",
     "REINDEX",
     "RELEASE",
@@ -1243,6 +1329,7 @@ const COMMANDS: &[&str] = &[
     "SHOW",
     "SHUTDOWN",
     "START",
+    "STOP",
     "TABLE",
     "TRUNCATE",
     "UNINSTALL",
@@ -1259,20 +1346,27 @@ const COMMANDS: &[&str] = &[
 /// Words skipped between CREATE/DROP/ALTER and the object type.
 const DDL_MODIFIERS: &[&str] = &[
     "ALGORITHM",
+    "CONSTRAINT",
     "DEFINER",
     "EXTERNAL",
+    "FULLTEXT",
     "GLOBAL",
+    "IGNORE",
+    "INVOKER",
     "LOCAL",
     "OFFLINE",
     "ONLINE",
     "OR",
+    "PROCEDURAL",
     "RECURSIVE",
     "REPLACE",
     "SECURITY",
+    "SPATIAL",
     "SQL",
     "TEMP",
     "TEMPORARY",
     "TRANSIENT",
+    "TRUSTED",
     "UNIQUE",
     "UNLOGGED",
     "VOLATILE",
@@ -1330,6 +1424,10 @@ impl<'a> Iterator for Words<'a> {
 /// A statement kind from the first keyword(s) of a text (used when parsing failed or was
 /// skipped, and for statement types not matched explicitly). `"UNKNOWN"` when the text does not
 /// start with a known command keyword; `""` for a text without any word.
+///
+/// Multi-word kinds follow PostgreSQL's command tags where there is one (`ALTER DEFAULT
+/// PRIVILEGES`, `CREATE EVENT TRIGGER`, `SECURITY LABEL`, `COMMIT PREPARED`, `SET CONSTRAINTS`)
+/// and MySQL's statement names otherwise (`START SLAVE`, `CHANGE MASTER`).
 pub(crate) fn kind_from_text(text: &str) -> String {
     let mut words = Words {
         text,
@@ -1343,6 +1441,7 @@ pub(crate) fn kind_from_text(text: &str) -> String {
     if !COMMANDS.contains(&first.as_str()) {
         return "UNKNOWN".to_string();
     }
+    let next = |words: &mut Words<'_>| words.next().map(|(_, w)| w.to_ascii_uppercase());
     match first.as_str() {
         "WITH" => {
             for (d, w) in words {
@@ -1359,44 +1458,163 @@ pub(crate) fn kind_from_text(text: &str) -> String {
             "SELECT".to_string()
         }
         "TABLE" | "VALUES" => "SELECT".to_string(),
-        "START" => match words.next() {
-            Some((_, w)) if w.eq_ignore_ascii_case("transaction") => "BEGIN".to_string(),
-            _ => first,
+        "START" => match next(&mut words) {
+            Some(w) if w == "TRANSACTION" => "BEGIN".to_string(),
+            Some(w) => format!("START {w}"),
+            None => first,
         },
-        "RENAME" => match words.next() {
-            Some((_, w)) => format!("RENAME {}", w.to_ascii_uppercase()),
+        "STOP" => match next(&mut words) {
+            Some(w) => format!("STOP {w}"),
+            None => first,
+        },
+        "RENAME" => match next(&mut words) {
+            Some(w) => format!("RENAME {w}"),
             None => first,
         },
         "END" => "COMMIT".to_string(),
         "ABORT" => "ROLLBACK".to_string(),
         "DESC" => "DESCRIBE".to_string(),
-        "CREATE" | "DROP" | "ALTER" => {
-            let mut object = None;
-            let mut skip_value = false;
-            for (_, w) in words.by_ref() {
-                let up = w.to_ascii_uppercase();
-                if skip_value {
-                    skip_value = false;
-                    continue;
+        "COMMIT" | "ROLLBACK" => match next(&mut words) {
+            Some(w) if w == "PREPARED" => format!("{first} PREPARED"),
+            _ => first,
+        },
+        "PREPARE" => match next(&mut words) {
+            Some(w) if w == "TRANSACTION" => "PREPARE TRANSACTION".to_string(),
+            _ => first,
+        },
+        "SET" => match next(&mut words) {
+            Some(w) if w == "CONSTRAINTS" => "SET CONSTRAINTS".to_string(),
+            _ => first,
+        },
+        "SECURITY" => match next(&mut words) {
+            Some(w) if w == "LABEL" => "SECURITY LABEL".to_string(),
+            _ => first,
+        },
+        "IMPORT" => match next(&mut words) {
+            Some(w) if w == "FOREIGN" => "IMPORT FOREIGN SCHEMA".to_string(),
+            _ => first,
+        },
+        "REASSIGN" => "REASSIGN OWNED".to_string(),
+        "CHANGE" => {
+            // `CHANGE MASTER TO`, `CHANGE REPLICATION SOURCE TO`, `CHANGE REPLICATION FILTER`.
+            let mut kind = first;
+            for _ in 0..2 {
+                match next(&mut words) {
+                    Some(w) if w != "TO" => {
+                        kind.push(' ');
+                        kind.push_str(&w);
+                        if w != "REPLICATION" {
+                            break;
+                        }
+                    }
+                    _ => break,
                 }
-                if DDL_MODIFIERS.contains(&up.as_str()) {
-                    // `DEFINER = x`, `ALGORITHM = y`: the value follows (`=` is not a word).
-                    skip_value = matches!(up.as_str(), "DEFINER" | "ALGORITHM");
-                    continue;
-                }
-                object = Some(up);
-                break;
             }
-            match object {
-                Some(o) if o == "MATERIALIZED" || o == "FOREIGN" => match words.next() {
-                    Some((_, w)) => format!("{first} {o} {}", w.to_ascii_uppercase()),
-                    None => format!("{first} {o}"),
-                },
-                Some(o) => format!("{first} {o}"),
-                None => first,
+            kind
+        }
+        "CREATE" | "DROP" | "ALTER" => ddl_kind(first, &mut words),
+        _ => first,
+    }
+}
+
+/// `CREATE`/`DROP`/`ALTER` plus the object type, skipping modifiers (`OR REPLACE`, `TEMP`,
+/// `DEFINER = user`, `ALGORITHM = x`, `SQL SECURITY ...`) and naming multi-word types in full.
+fn ddl_kind(verb: String, words: &mut Words<'_>) -> String {
+    let next = |words: &mut Words<'_>| words.next().map(|(_, w)| w.to_ascii_uppercase());
+    let mut object = None;
+    while let Some((_, w)) = words.next() {
+        let up = w.to_ascii_uppercase();
+        if DDL_MODIFIERS.contains(&up.as_str()) {
+            match up.as_str() {
+                "DEFINER" => words.skip_assigned_user(),
+                "ALGORITHM" => {
+                    words.next();
+                }
+                _ => {}
+            }
+            continue;
+        }
+        object = Some(up);
+        break;
+    }
+    let Some(object) = object else {
+        return verb;
+    };
+    let object = match object.as_str() {
+        "MATERIALIZED" => match next(words) {
+            Some(w) => format!("{object} {w}"),
+            None => object,
+        },
+        "FOREIGN" => match next(words) {
+            Some(w) if w == "DATA" => "FOREIGN DATA WRAPPER".to_string(),
+            Some(w) => format!("{object} {w}"),
+            None => object,
+        },
+        "TEXT" => match (next(words), next(words)) {
+            (Some(s), Some(w)) if s == "SEARCH" => format!("TEXT SEARCH {w}"),
+            _ => object,
+        },
+        "EVENT" | "DEFAULT" | "USER" | "ACCESS" | "OPERATOR" | "AGGREGATE" => {
+            match (object.as_str(), next(words).as_deref()) {
+                ("EVENT", Some("TRIGGER")) => "EVENT TRIGGER".to_string(),
+                ("DEFAULT", Some("PRIVILEGES")) => "DEFAULT PRIVILEGES".to_string(),
+                ("USER", Some("MAPPING")) => "USER MAPPING".to_string(),
+                ("ACCESS", Some("METHOD")) => "ACCESS METHOD".to_string(),
+                ("OPERATOR", Some(w @ ("CLASS" | "FAMILY"))) => format!("OPERATOR {w}"),
+                // MySQL `CREATE AGGREGATE FUNCTION`.
+                ("AGGREGATE", Some("FUNCTION")) => "FUNCTION".to_string(),
+                _ => object,
             }
         }
-        _ => first,
+        // MySQL `DROP PREPARE s` is `DEALLOCATE PREPARE s`.
+        "PREPARE" if verb == "DROP" => return "DEALLOCATE".to_string(),
+        _ => object,
+    };
+    format!("{verb} {object}")
+}
+
+impl Words<'_> {
+    /// After `DEFINER`: skips `= user` (`'u'@'h'`, `` `u`@`h` ``, `u@h`, `CURRENT_USER[()]`),
+    /// whose parts may be quoted; nothing when no `=` follows (`SQL SECURITY DEFINER`).
+    fn skip_assigned_user(&mut self) {
+        let b = self.text.as_bytes();
+        let at = |i: usize| b.get(i).copied().unwrap_or(0);
+        let skip_ws = |mut i: usize| {
+            while at(i).is_ascii_whitespace() {
+                i += 1;
+            }
+            i
+        };
+        let mut i = skip_ws(self.pos);
+        if at(i) != b'=' {
+            return;
+        }
+        i = skip_ws(i + 1);
+        loop {
+            let c = at(i);
+            if matches!(c, b'\'' | b'"' | b'`') {
+                i += 1;
+                while i < b.len() && at(i) != c {
+                    i += 1;
+                }
+                i += 1;
+            } else if c.is_ascii_alphanumeric() || c == b'_' || c == b'%' || c == b'?' {
+                while at(i).is_ascii_alphanumeric() || matches!(at(i), b'_' | b'%' | b'.' | b'-') {
+                    i += 1;
+                }
+                if at(i) == b'(' && at(i + 1) == b')' {
+                    i += 2;
+                }
+            } else {
+                break;
+            }
+            let j = skip_ws(i);
+            if at(j) != b'@' {
+                break;
+            }
+            i = skip_ws(j + 1);
+        }
+        self.pos = i.min(b.len());
     }
 }
 

@@ -739,7 +739,7 @@ LOCK TABLES t1 READ LOCAL, t2 WRITE
 --@ LOCK: t1
 LOCK TABLE t1 AS a READ, t1 AS b WRITE
 --@ UNLOCK
-UNLOCK TABLES
+UNLOCK TABLE
 --# ---- SHOW, DESCRIBE, EXPLAIN --------------------------------------------------------------
 --@ SHOW
 SHOW DATABASES LIKE 'shop%'

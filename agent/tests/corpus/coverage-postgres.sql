@@ -875,7 +875,7 @@ CREATE TABLE circles (
     (c1 WITH &&, (c2::circle) WITH &&)
     WHERE (circle_center(c1) <> '(0,0)')
 );
---@ CREATE TABLE: ft1
+--@ CREATE FOREIGN TABLE: ft1
 CREATE FOREIGN TABLE ft1 (
 	c1 integer OPTIONS ("param 1" 'val1') NOT NULL,
 	c2 text OPTIONS (param2 'val2', param3 'val3') CHECK (c2 <> ''),
@@ -1378,7 +1378,7 @@ WITH RECURSIVE search_graph(f, t, label) AS (
 	WHERE g.f = sg.t
 ) SEARCH DEPTH FIRST BY f, t SET seq
 SELECT * FROM search_graph ORDER BY seq;
---@ INSERT: y
+--@ SELECT: y
 WITH t AS (
     INSERT INTO y
     VALUES
@@ -1388,7 +1388,7 @@ WITH t AS (
     RETURNING *
 )
 SELECT * FROM t;
---@ DELETE: y
+--@ SELECT: y
 WITH t AS (
     DELETE FROM y
     WHERE a <= 10
@@ -1442,7 +1442,7 @@ select * from int8_tbl a,
 --@ SELECT: int8_tbl
 select * from int8_tbl a left join lateral
   (select *, a.q2 as x from int8_tbl b) ss on a.q2 = ss.q1;
---@ SELECT: tenk1
+--@ SELECT: int4_tbl, tenk1
 select unique2, x.*
 from tenk1 a, lateral (select * from int4_tbl b where f1 = a.unique1) x;
 --@ SELECT: onek
