@@ -800,8 +800,30 @@ pub(crate) fn statement_tables(
         "EXPLAIN" | "ANALYZE" | "DESCRIBE" | "PREPARE" | "DECLARE" => {
             embedded(dialect, kind, &mut c, parse)
         }
-        "VACUUM" | "LOCK" | "TRUNCATE" | "OPTIMIZE" | "REPAIR" | "CHECKSUM" | "CHECK"
-        | "REFRESH" | "HANDLER" => {
+        "LOCK" => {
+            // PostgreSQL `LOCK [TABLE] [ONLY] a, b IN mode`; MySQL `LOCK TABLES a [AS x] READ
+            // [LOCAL], b WRITE`.
+            c.skip_modifiers();
+            let mut names = Vec::new();
+            while let Some(n) = c.name() {
+                names.push(n);
+                while c.peek().is_some() && !c.is_punct(',') {
+                    if c.is_punct('(') {
+                        c.skip_parens();
+                    } else {
+                        c.pos += 1;
+                    }
+                }
+                if !c.is_punct(',') {
+                    break;
+                }
+                c.pos += 1;
+                c.skip_modifiers();
+            }
+            names
+        }
+        "VACUUM" | "TRUNCATE" | "OPTIMIZE" | "REPAIR" | "CHECKSUM" | "CHECK" | "REFRESH"
+        | "HANDLER" => {
             c.skip_modifiers();
             let names = c.name_list();
             if kind == "HANDLER" {
@@ -1391,7 +1413,23 @@ fn scan_relations(c: &Cursor<'_>) -> Vec<String> {
                 let at_start = matches!(prev, None | Some(Tok::Punct('(' | ')' | ';')));
                 let intro = match w.as_str() {
                     "from" => !in_call && prev != Some(&Tok::Word("distinct".to_string())),
-                    "join" | "straight_join" => true,
+                    "join" => true,
+                    // MySQL `STRAIGHT_JOIN` joins, except as a SELECT modifier.
+                    "straight_join" => !matches!(
+                        c.word_at(k.wrapping_sub(1)),
+                        Some(
+                            "select"
+                                | "all"
+                                | "distinct"
+                                | "distinctrow"
+                                | "high_priority"
+                                | "sql_small_result"
+                                | "sql_big_result"
+                                | "sql_buffer_result"
+                                | "sql_no_cache"
+                                | "sql_calc_found_rows"
+                        )
+                    ),
                     "into" => {
                         !in_call
                             && !matches!(c.word_at(k + 1), Some("outfile" | "dumpfile"))

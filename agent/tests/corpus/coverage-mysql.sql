@@ -985,3 +985,225 @@ SELECT * FROM information_schema.innodb_trx WHERE trx_started < NOW() - INTERVAL
 UPDATE mysql.user SET authentication_string = PASSWORD('x') WHERE User = 'root'
 --@ DELETE: mysql.user
 DELETE FROM mysql.user WHERE User = ''
+--# ---- held out: mysql-test/t/alter_table.test and statements in the style of trigger.test,
+--# ---- sp.test, partition.test, grant.test, handler.test; annotated before the analyzer ran ----
+--@ DROP TABLE: t1, t2
+drop table if exists t1,t2;
+--@ DROP DATABASE
+drop database if exists mysqltest;
+--@ CREATE TABLE: t1
+create table t1 (
+col1 int not null auto_increment primary key,
+col2 varchar(30) not null,
+col3 varchar (20) not null,
+col4 varchar(4) not null,
+col5 enum('PENDING', 'ACTIVE', 'DISABLED') not null,
+col6 int not null, to_be_deleted int);
+--@ INSERT: t1
+insert into t1 values (2,4,3,5,"PENDING",1,7);
+--@ ALTER TABLE: t1
+alter table t1
+add column col4_5 varchar(20) not null after col4,
+add column col7 varchar(30) not null after col5,
+add column col8 datetime not null, drop column to_be_deleted,
+change column col2 fourth varchar(30) not null after col3,
+modify column col6 int not null first;
+--@ ALTER TABLE: t1
+alter table t1 add column new_col int, order by payoutid,bandid;
+--@ CREATE TABLE: t1
+CREATE TABLE t1 (
+GROUP_ID int(10) unsigned DEFAULT '0' NOT NULL,
+LANG_ID smallint(5) unsigned DEFAULT '0' NOT NULL,
+NAME varchar(80) DEFAULT '' NOT NULL,
+PRIMARY KEY (GROUP_ID,LANG_ID),
+KEY NAME (NAME));
+--@ ALTER TABLE: t1
+ALTER TABLE t1 CHANGE NAME NAME CHAR(80) not null;
+--@ ALTER TABLE: t1
+ALTER TABLE t1 ORDER BY t1.id, t1.status, t1.type_id, t1.user_id, t1.body;
+--@ CREATE TABLE: t1
+CREATE TABLE t1 (AnamneseId int(10) unsigned NOT NULL auto_increment,B BLOB,PRIMARY KEY (AnamneseId)) engine=myisam;
+--@ INSERT: t1
+insert into t1 values (null,"hello");
+--@ ALTER TABLE: t1
+ALTER TABLE t1 ADD Column new_col int not null;
+--@ ALTER TABLE: t1
+alter table t1 drop i,add i int unsigned not null auto_increment, drop primary key, add primary key (i);
+--@ CREATE TABLE: mysqltest.t1
+create table mysqltest.t1 (name char(15));
+--@ INSERT: mysqltest.t1
+insert into mysqltest.t1 (name) values ("mysqltest");
+--@ ALTER TABLE: mysqltest.t1, t1
+alter table t1 rename mysqltest.t1;
+--@ GRANT: mysqltest.t1
+grant all on mysqltest.t1 to mysqltest_1@localhost;
+--@ REVOKE: mysqltest.t1
+revoke all privileges on mysqltest.t1 from mysqltest_1@localhost;
+--@ DELETE: mysql.user
+delete from mysql.user where user=_binary'mysqltest_1';
+--@ CREATE TABLE: t1
+create table t1 (n1 int not null, n2 int, n3 int, n4 float,
+                unique(n1),
+                key (n1, n2, n3, n4),
+                key (n2, n3, n4, n1),
+                key (n3, n4, n1, n2),
+                key (n4, n1, n2, n3) );
+--@ ALTER TABLE: t1
+alter table t1 disable keys;
+--@ SHOW: t1
+show keys from t1;
+--@ INSERT: t1
+insert into t1 values(10,RAND()*1000,RAND()*1000,RAND());
+--@ ALTER TABLE: t1, t2
+alter table t2 rename t1, add c char(10) comment "no comment";
+--@ ALTER TABLE: t1
+alter table t1 add unique (a,b), add key (b);
+--@ CREATE TABLE: t1
+CREATE TABLE t1 (i int(10), index(i) );
+--@ SET
+set names koi8r;
+--@ CREATE TABLE: t1
+create table t1 (a char(10) character set koi8r);
+--@ SELECT: t1
+select a,hex(a) from t1;
+--@ ALTER TABLE: t1
+alter table t1 change a a char(10) character set cp1251;
+--@ ALTER TABLE: t1
+alter table t1 DEFAULT CHARACTER SET latin1;
+--@ CREATE TABLE: t1
+create table t1 (myblob longblob,mytext longtext) 
+default charset latin1 collate latin1_general_cs;
+--@ ALTER TABLE: t1
+alter table t1 character set latin2;
+--@ CREATE TABLE: t1
+CREATE TABLE t1 (
+  Host varchar(16) binary NOT NULL default '',
+  User varchar(16) binary NOT NULL default '',
+  PRIMARY KEY  (Host,User)
+) ENGINE=MyISAM;
+--@ INSERT: t1
+INSERT INTO t1 VALUES ('localhost','root'),('localhost',''),('games','monty');
+--@ CHECK: t1
+CHECK TABLES t1;
+--@ ALTER TABLE: t1
+alter table t1 drop key no_such_key;
+--@ CREATE TRIGGER: t1
+create trigger t1_bi before insert on t1 for each row set @a:=new.i;
+--@ CREATE TRIGGER: t1
+create trigger trg before update on t1 for each row begin if new.a > 10 then set new.a = 10; end if; end
+--@ DROP TRIGGER
+drop trigger t1_bi;
+--@ CREATE PROCEDURE
+create procedure p1() begin declare x int default 0; while x < 10 do insert into t1 values (x); set x = x + 1; end while; end
+--@ CALL
+call p1();
+--@ CREATE FUNCTION
+create function f1() returns int deterministic begin return (select count(*) from t1); end
+--@ SELECT
+select f1(), (select f1());
+--@ CREATE TABLE: t1
+create table t1 (a int) partition by range (a) (partition p0 values less than (10), partition p1 values less than maxvalue);
+--@ ALTER TABLE: t1
+alter table t1 reorganize partition p1 into (partition p1 values less than (20), partition p2 values less than maxvalue);
+--@ ALTER TABLE: t1
+alter table t1 rebuild partition p0, p1;
+--@ ALTER TABLE: t1
+alter table t1 optimize partition p0;
+--@ ALTER TABLE: t1
+alter table t1 check partition all;
+--@ SELECT: t1
+select * from t1 partition (p0) where a < 5;
+--@ EXPLAIN: t1
+explain select * from t1 where a < 5;
+--@ GRANT
+grant select, insert on test.* to 'u1'@'localhost';
+--@ GRANT: t1
+grant select (a) on t1 to 'u1'@'localhost' with grant option;
+--@ SHOW
+show grants for u1@localhost;
+--@ REVOKE: t1
+revoke select on t1 from u1@localhost;
+--@ CREATE USER
+create user u1@localhost identified by 'foo';
+--@ SET
+set password for u1@localhost = password('bar');
+--@ DROP USER
+drop user u1@localhost;
+--@ FLUSH
+flush status;
+--@ SELECT: t1
+select sql_no_cache * from t1 where a = 1 for update;
+--@ INSERT: t1, t2
+insert into t2 select * from t1 on duplicate key update t2.a = t1.a;
+--@ UPDATE: t1
+update t1 set a = a + 1 order by a desc limit 1;
+--@ DELETE: t1, t2
+delete from t1 where a in (select a from t2);
+--@ DELETE: t1, t2
+delete t1.* from t1, t2 where t1.a = t2.a;
+--@ LOAD: t1
+load data infile '../../std_data/loaddata1.dat' ignore into table t1 fields terminated by ',' ignore 2 lines;
+--@ SELECT: t1
+select * into outfile 'x.txt' from t1;
+--@ CREATE TABLE: t1, t3
+create temporary table t3 select * from t1;
+--@ CREATE TABLE: t1, t2
+create table t2 (primary key (a)) select * from t1;
+--@ CREATE TABLE: t1, t2
+create table if not exists t2 like t1;
+--@ HANDLER: t1
+handler t1 read next limit 2;
+--@ HANDLER: t1
+handler t1 read a prev;
+--@ LOCK: mysql.user, t1, t2
+lock tables t1 read, t2 write, mysql.user read;
+--@ UNLOCK
+unlock tables;
+--@ CHECKSUM: t1, t2
+checksum table t1, t2 quick;
+--@ REPAIR: t1
+repair table t1 extended;
+--@ CREATE VIEW: t1, v1
+create view v1 as select a, sum(b) from t1 group by a;
+--@ CREATE VIEW: v1, v2
+create algorithm=temptable view v2 as select * from v1;
+--@ SELECT: t2, v1
+select * from v1 natural join t2;
+--@ CREATE EVENT
+create event e1 on schedule every 1 second do insert into t1 values (1);
+--@ ALTER EVENT
+alter event e1 rename to e2;
+--@ SET
+set global event_scheduler = on;
+--@ SHOW
+show create function f1;
+--@ SHOW
+show table status;
+--@ SELECT: information_schema.tables
+select table_name from information_schema.tables where table_schema = 'test' order by table_name;
+--@ XA
+xa rollback 'xid1';
+--@ SELECT: t1
+select * from t1 where match(a) against ('+hello' in boolean mode) order by 1;
+--@ INSERT: t1
+insert into t1 (a) values (1) on duplicate key update a = values(a) + 1;
+--@ REPLACE: t1
+replace delayed into t1 values (1);
+--@ UPDATE: t1, t2
+update low_priority t1, t2 set t1.a = 1 where t1.a = t2.a;
+--@ SELECT: t1, t2
+select straight_join t1.a from t1, t2 where t1.a = t2.a;
+--@ SELECT: t1, t2
+(select a from t1) union all (select a from t2) order by a limit 5;
+--@ SELECT: t1, t2, t3
+select * from t1 join t2 using (a) left join t3 on t3.b = t2.b;
+--@ ANALYZE: t1, t2
+analyze table t1, t2;
+--@ RENAME TABLE: t1, t2
+rename table t1 to t2;
+--@ TRUNCATE: t1
+truncate t1;
+--@ CREATE VIEW: v1
+create or replace view v1 as select 1;
+--@ SELECT: seq_1_to_10
+select * from seq_1_to_10;

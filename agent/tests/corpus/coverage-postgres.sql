@@ -1739,3 +1739,179 @@ $body$
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, public;
+--# ---- held out: alter_table.sql (second half), annotated before the analyzer was run on it ----
+--@ BEGIN: alterlock
+begin; alter table alterlock alter column f2 set (n_distinct = 1);
+--@ CREATE TRIGGER: alterlock
+create trigger ttdummy
+	before delete or update on alterlock
+	for each row
+	execute procedure
+	ttdummy (1, 1);
+--@ ALTER TABLE: alterlock, alterlock2
+alter table alterlock2 add foreign key (f1) references alterlock (f1);
+--@ ALTER TABLE: alterlock, alterlock2
+alter table alterlock2
+add constraint alterlock2nv foreign key (f1) references alterlock (f1) NOT VALID;
+--@ CREATE VIEW: my_locks, pg_class, pg_locks, pg_namespace
+create or replace view my_locks as
+select case when c.relname like 'pg_toast%' then 'pg_toast' else c.relname end, max(mode::lockmodes) as max_lockmode
+from pg_locks l join pg_class c on l.relation = c.oid
+where virtualtransaction = (
+        select virtualtransaction
+        from pg_locks
+        where transactionid = pg_current_xact_id()::xid)
+and locktype = 'relation'
+and relnamespace != (select oid from pg_namespace where nspname = 'pg_catalog')
+and c.relname = 'my_locks'
+group by c.relname;
+--@ ALTER TABLE: my_locks
+alter table my_locks set (autovacuum_enabled = false);
+--@ ALTER VIEW: my_locks
+alter view my_locks reset (autovacuum_enabled);
+--@ ALTER VIEW: my_locks
+alter view my_locks set (security_barrier=off);
+--@ DROP TYPE
+drop type lockmodes;
+--@ CREATE FUNCTION
+create function test_strict(text) returns text as
+    'select coalesce($1, ''got passed a null'');'
+    language sql returns null on null input;
+--@ ALTER FUNCTION
+alter function test_strict(text) called on null input;
+--@ CREATE TABLE: alter1.t1
+create table alter1.t1(f1 serial primary key, f2 int check (f2 > 0));
+--@ CREATE VIEW: alter1.t1, alter1.v1
+create view alter1.v1 as select * from alter1.t1;
+--@ CREATE FUNCTION
+create function alter1.plus1(int) returns int as 'select $1+1' language sql;
+--@ CREATE DOMAIN
+create domain alter1.posint integer check (value > 0);
+--@ CREATE OPERATOR
+create operator alter1.=(procedure = alter1.same, leftarg  = alter1.ctype, rightarg = alter1.ctype);
+--@ CREATE OPERATOR CLASS
+create operator class alter1.ctype_hash_ops default for type alter1.ctype using hash as
+  operator 1 alter1.=(alter1.ctype, alter1.ctype);
+--@ CREATE TEXT SEARCH PARSER
+create text search parser alter1.prs(start = prsd_start, gettoken = prsd_nexttoken, end = prsd_end, lextypes = prsd_lextype);
+--@ CREATE TEXT SEARCH DICTIONARY
+create text search dictionary alter1.dict(template = alter1.tmpl);
+--@ INSERT: alter1.t1
+insert into alter1.t1(f2) values(11);
+--@ ALTER TABLE: alter1.t1
+alter table alter1.t1 set schema alter2;
+--@ ALTER TABLE: alter1.v1
+alter table alter1.v1 set schema alter2;
+--@ ALTER FUNCTION
+alter function alter1.plus1(int) set schema alter2;
+--@ ALTER DOMAIN
+alter domain alter1.posint set schema alter2;
+--@ ALTER OPERATOR CLASS
+alter operator class alter1.ctype_hash_ops using hash set schema alter2;
+--@ ALTER OPERATOR FAMILY
+alter operator family alter1.ctype_hash_ops using hash set schema alter2;
+--@ ALTER OPERATOR
+alter operator alter1.=(alter1.ctype, alter1.ctype) set schema alter2;
+--@ ALTER TYPE
+alter type alter1.ctype set schema alter2;
+--@ ALTER CONVERSION
+alter conversion alter1.latin1_to_utf8 set schema alter2;
+--@ ALTER TEXT SEARCH TEMPLATE
+alter text search template alter1.tmpl set schema alter2;
+--@ DROP SCHEMA
+drop schema alter1;
+--@ SELECT: alter2.v1
+select * from alter2.v1;
+--@ SELECT
+select alter2.plus1(41);
+--@ DROP SCHEMA
+drop schema alter2 cascade;
+--@ CREATE TYPE
+CREATE TYPE test_type AS (a int);
+--@ ALTER TYPE
+ALTER TYPE test_type ADD ATTRIBUTE b text;
+--@ ALTER TYPE
+ALTER TYPE test_type ALTER ATTRIBUTE b SET DATA TYPE varchar;
+--@ ALTER TYPE
+ALTER TYPE test_type DROP ATTRIBUTE IF EXISTS c;
+--@ ALTER TYPE
+ALTER TYPE test_type RENAME ATTRIBUTE a TO aa;
+--@ CREATE TABLE: test_tbl2
+CREATE TABLE test_tbl2 OF test_type2;
+--@ CREATE TABLE: test_tbl2, test_tbl2_subclass
+CREATE TABLE test_tbl2_subclass () INHERITS (test_tbl2);
+--@ ALTER TYPE
+ALTER TYPE test_type2 ADD ATTRIBUTE c text CASCADE;
+--@ CREATE TABLE: test_tblx
+CREATE TABLE test_tblx (x int, y test_typex check ((y).a > 0));
+--@ CREATE TABLE: test_tbl3
+CREATE TABLE test_tbl3 (c) AS SELECT '(1)'::test_type3;
+--@ CREATE TYPE
+CREATE TYPE test_type_empty AS ();
+--@ CREATE TABLE: tt0, tt6
+CREATE TABLE tt6 () INHERITS (tt0);					-- can't have a parent
+--@ ALTER TABLE: tt7
+ALTER TABLE tt7 DROP q;								-- OK
+--@ ALTER TABLE: tt0
+ALTER TABLE tt0 OF tt_t0;
+--@ ALTER TABLE: tt7
+ALTER TABLE tt7 NOT OF;
+--@ CREATE TABLE: test_drop_constr_parent
+CREATE TABLE test_drop_constr_parent (c text CHECK (c IS NOT NULL));
+--@ ALTER TABLE: test_drop_constr_parent
+ALTER TABLE ONLY test_drop_constr_parent DROP CONSTRAINT "test_drop_constr_parent_c_check";
+--@ INSERT: test_drop_constr_child
+INSERT INTO test_drop_constr_child (c) VALUES (NULL);
+--@ ALTER TABLE: tt8
+ALTER TABLE IF EXISTS tt8 ADD CHECK (f BETWEEN 0 AND 10);
+--@ ALTER TABLE: tt8
+ALTER TABLE IF EXISTS tt8 RENAME COLUMN f TO f1;
+--@ ALTER TABLE: tt9
+ALTER TABLE tt9 ADD CONSTRAINT tt9_c_key UNIQUE(c);  -- fail, dup name
+--@ CREATE TABLE: comment_test
+CREATE TABLE comment_test (
+  id int,
+  positive_col int CHECK (positive_col > 0),
+  indexed_col int,
+  CONSTRAINT comment_test_pk PRIMARY KEY (id));
+--@ COMMENT: comment_test
+COMMENT ON COLUMN comment_test.id IS 'Column ''id'' on comment_test';
+--@ COMMENT
+COMMENT ON INDEX comment_test_index IS 'Simple index on comment_test';
+--@ COMMENT: comment_test
+COMMENT ON CONSTRAINT comment_test_pk ON comment_test IS 'PRIMARY KEY constraint of comment_test';
+--@ SELECT
+SELECT col_description('comment_test'::regclass, 1) as comment;
+--@ SELECT: pg_index
+SELECT indexrelid::regclass::text as index, obj_description(indexrelid, 'pg_class') as comment FROM pg_index where indrelid = 'comment_test'::regclass ORDER BY 1, 2;
+--@ SELECT: pg_constraint
+SELECT conname as constraint, obj_description(oid, 'pg_constraint') as comment FROM pg_constraint where conrelid = 'comment_test'::regclass ORDER BY 1, 2;
+--@ ALTER TABLE: comment_test
+ALTER TABLE comment_test ALTER COLUMN id SET DATA TYPE int USING id::integer;
+--@ CREATE TABLE: comment_test, comment_test_child
+CREATE TABLE comment_test_child (
+  id text CONSTRAINT comment_test_child_fk REFERENCES comment_test);
+--@ CREATE TABLE: filenode_mapping, pg_class
+CREATE TEMP TABLE filenode_mapping AS
+SELECT
+    oid, mapped_oid, reltablespace, relfilenode, relname
+FROM pg_class,
+    pg_filenode_relation(reltablespace, pg_relation_filenode(oid)) AS mapped_oid
+WHERE relkind IN ('r', 'i', 'S', 't', 'm') AND mapped_oid IS DISTINCT FROM oid;
+--@ SELECT: filenode_mapping, pg_class
+SELECT m.* FROM filenode_mapping m LEFT JOIN pg_class c ON c.oid = m.oid
+WHERE c.oid IS NOT NULL OR m.mapped_oid IS NOT NULL;
+--@ SHOW
+SHOW allow_system_table_mods;
+--@ CREATE TABLE: pg_catalog.new_system_table
+CREATE TABLE pg_catalog.new_system_table();
+--@ ALTER TABLE: new_system_table
+ALTER TABLE new_system_table SET SCHEMA pg_catalog;
+--@ ALTER TABLE: new_system_table, old_system_table
+ALTER TABLE new_system_table RENAME TO old_system_table;
+--@ CREATE INDEX: old_system_table
+CREATE INDEX old_system_table__othercol ON old_system_table (othercol);
+--@ UPDATE: old_system_table
+UPDATE old_system_table SET id = -id;
+--@ TRUNCATE: old_system_table
+TRUNCATE old_system_table
