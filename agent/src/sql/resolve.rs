@@ -1654,6 +1654,95 @@ mod tests {
             ("table t", "SELECT"),
             ("drop", "DROP"),
             ("frobnicate", "UNKNOWN"),
+            (
+                "create definer = `root`@`localhost` procedure p() begin end",
+                "CREATE PROCEDURE",
+            ),
+            (
+                "create definer = root@localhost trigger t before insert on x",
+                "CREATE TRIGGER",
+            ),
+            (
+                "create definer = current_user() function f() returns int",
+                "CREATE FUNCTION",
+            ),
+            (
+                "create algorithm = merge sql security invoker view v as select 1",
+                "CREATE VIEW",
+            ),
+            (
+                "create or replace sql security definer view v as select 1",
+                "CREATE VIEW",
+            ),
+            (
+                "create constraint trigger t after insert on x",
+                "CREATE TRIGGER",
+            ),
+            ("create fulltext index i on t (a)", "CREATE INDEX"),
+            ("alter ignore table t add unique (a)", "ALTER TABLE"),
+            (
+                "create aggregate function f(x int) returns int",
+                "CREATE FUNCTION",
+            ),
+            (
+                "create aggregate s(int) (sfunc = f, stype = int)",
+                "CREATE AGGREGATE",
+            ),
+            (
+                "create foreign table ft (a int) server s",
+                "CREATE FOREIGN TABLE",
+            ),
+            (
+                "create foreign data wrapper w",
+                "CREATE FOREIGN DATA WRAPPER",
+            ),
+            (
+                "create event trigger e on ddl_command_start",
+                "CREATE EVENT TRIGGER",
+            ),
+            (
+                "create event e on schedule every 1 day do select 1",
+                "CREATE EVENT",
+            ),
+            (
+                "alter default privileges grant select on tables to r",
+                "ALTER DEFAULT PRIVILEGES",
+            ),
+            ("create user mapping for u server s", "CREATE USER MAPPING"),
+            ("create user u", "CREATE USER"),
+            (
+                "alter text search configuration c add mapping",
+                "ALTER TEXT SEARCH CONFIGURATION",
+            ),
+            (
+                "create operator class c for type t using btree",
+                "CREATE OPERATOR CLASS",
+            ),
+            (
+                "create access method m type index handler h",
+                "CREATE ACCESS METHOD",
+            ),
+            ("drop prepare s", "DEALLOCATE"),
+            ("security label on table t is ?", "SECURITY LABEL"),
+            (
+                "import foreign schema s from server x into y",
+                "IMPORT FOREIGN SCHEMA",
+            ),
+            ("reassign owned by a to b", "REASSIGN OWNED"),
+            ("prepare transaction ?", "PREPARE TRANSACTION"),
+            ("prepare p as select 1", "PREPARE"),
+            ("commit prepared ?", "COMMIT PREPARED"),
+            ("rollback prepared ?", "ROLLBACK PREPARED"),
+            ("rollback to savepoint a", "ROLLBACK"),
+            ("set constraints all deferred", "SET CONSTRAINTS"),
+            ("start slave", "START SLAVE"),
+            ("stop replica io_thread", "STOP REPLICA"),
+            ("change master to master_host = ?", "CHANGE MASTER"),
+            (
+                "change replication source to source_host = ?",
+                "CHANGE REPLICATION SOURCE",
+            ),
+            ("binlog ?", "BINLOG"),
             ("\u{fffd} ?", ""),
             ("", ""),
             ("'unterminated", ""),
