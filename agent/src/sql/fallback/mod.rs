@@ -2,24 +2,23 @@
 //!
 //! - [`mysql_unwrap`], [`mysql_relaxed`] (in `mysql`): MySQL text rewritten before parsing.
 //! - [`recover`]: when a text still does not parse (or is too long or deep to parse), the kind
-//!   and tables of each statement come from its normalised text: statements are split at `;`
-//!   (outside BEGIN ... END bodies); a statement of a multi-statement text that parses on its own
-//!   is analysed by sqlparser; otherwise `commands::statement_tables` reads DML and queries with a scan
-//!   of their FROM/JOIN/INTO/UPDATE/USING lists (leaving out CTE names and table functions) and
-//!   commands at the fixed places their forms name tables (`VACUUM t`, `CLUSTER t USING i`,
-//!   `CREATE TABLE p PARTITION OF t`, `ALTER TABLE t ATTACH PARTITION p`, `CREATE TRIGGER ...
-//!   ON t`, `COMMENT ON COLUMN t.c`, `GRANT ... ON t`, `LOAD DATA ... INTO TABLE t`, `HANDLER
-//!   t`, ...). Queries embedded in such statements (`CREATE VIEW v AS ...`, `EXPLAIN ...`,
-//!   `PREPARE p AS ...`, `CREATE SCHEMA s CREATE TABLE ...`) are parsed with sqlparser when they
-//!   can be, and scanned otherwise. Bodies (functions, DO blocks, triggers, events) are literals
-//!   in the normalised text and so name no table.
-//!
-//! Everything here works on any text and never panics.
-
+//!   and tables of each statement come from its normalised text. Statements are split at `;`,
+//!   except inside the bodies of stored programs, triggers, events and rules. A statement of a
+//!   multi-statement text that parses on its own is analysed by sqlparser. Otherwise
+//!   `scan` reads DML and queries from their FROM/JOIN/INTO/UPDATE/USING lists (leaving out CTE
+//!   names and table functions), and `commands` reads other statements at the places their
+//!   forms name tables (`VACUUM t`, `CLUSTER t USING i`, `CREATE TABLE p PARTITION OF t`, `ALTER
+//!   TABLE t ATTACH PARTITION p`, `CREATE TRIGGER ... ON t`, `COMMENT ON COLUMN t.c`, `GRANT ...
+//!   ON t`, `LOAD DATA ... INTO TABLE t`, `HANDLER t`, ...). Statements carried by statements
+//!   (`CREATE VIEW v AS ...`, `EXPLAIN ...`, `PREPARE p AS ...`, CREATE SCHEMA elements) are
+//!   given to sqlparser when they parse, and to the rules otherwise. Bodies name no table: quoted
+//!   and dollar-quoted ones are literals in the normalised text, and BEGIN ... END bodies of
+//!   CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT are not read.
 //!
 //! Files: `mysql` (the MySQL rewrites), `tokens` (tokens and the cursor the rules share), `scan`
 //! (tables of DML and queries), `commands` (tables of other statements); this file splits texts
-//! into statements and decides between sqlparser and the rules.
+//! into statements and chooses between sqlparser and the rules. Everything here works on any
+//! text and never panics.
 
 mod commands;
 mod mysql;
@@ -151,8 +150,6 @@ fn split_statements(normalized: &str) -> Vec<&str> {
                     | "CREATE TRIGGER"
                     | "CREATE EVENT"
                     | "ALTER EVENT"
-                    | "ALTER PROCEDURE"
-                    | "ALTER FUNCTION"
                     | "CREATE RULE"
             );
         }
@@ -202,7 +199,8 @@ fn block_delta(piece: &str, inside: bool) -> i64 {
                     delta += 1;
                 }
             }
-            "case" => delta += 1,
+            // `END CASE` closes a CASE statement; its `case` opens nothing.
+            "case" if c.word_at(k.wrapping_sub(1)) != Some("end") => delta += 1,
             "end"
                 if !matches!(
                     c.word_at(k + 1),
@@ -238,6 +236,12 @@ mod tests {
         assert_eq!(
             split_statements(&format!("{rule}; select ?")),
             [rule, "select ?"]
+        );
+        let case = "create procedure p(x int) begin case x when ? then select ?; \
+                    else begin end; end case; select case when x then ? end; end";
+        assert_eq!(
+            split_statements(&format!("{case}; drop table t")),
+            [case, "drop table t"]
         );
         let atomic = "create function f() returns int begin atomic select ?; select ?; end";
         assert_eq!(split_statements(atomic), [atomic]);
