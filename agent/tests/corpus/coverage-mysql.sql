@@ -6,8 +6,10 @@
 --#
 --# Statements are taken from what real clients send: sysbench's OLTP Lua scripts, WordPress and
 --# Drupal core queries, mysqldump output, Laravel/Rails/Hibernate migrations and ORM output,
---# phpMyAdmin, and MySQL/MariaDB's own test suite (mysql-test/t) and manual, verbatim or lightly
---# adapted. Stored programs are sent whole, as clients do without the mysql CLI's DELIMITER.
+--# phpMyAdmin, MySQL/MariaDB's own test suite (mysql-test/t) and manual, and SQL installed with
+--# MariaDB itself (system tables, the sys schema), verbatim or lightly adapted. Stored programs
+--# are sent whole, as clients do without the mysql CLI's DELIMITER. Sections marked "held out"
+--# were annotated before the analyzer was run on them.
 --#
 --# KIND is what Analysis::kind must be: the command, with the object type for CREATE, ALTER and
 --# DROP (`CREATE PROCEDURE`, `ALTER EVENT`), `BEGIN` for START TRANSACTION, `DESCRIBE` for DESC,
@@ -1207,3 +1209,231 @@ truncate t1;
 create or replace view v1 as select 1;
 --@ SELECT: seq_1_to_10
 select * from seq_1_to_10;
+--# ---- installed with MariaDB 10.11 (Debian): mysql_system_tables.sql, mysql_sys_schema.sql --
+--@ SET
+set sql_mode=''
+--@ CREATE TABLE: global_priv
+CREATE TABLE IF NOT EXISTS global_priv (Host char(255) binary DEFAULT '', User char(128) binary DEFAULT '', Priv JSON NOT NULL DEFAULT '{}' CHECK(JSON_VALID(Priv)), PRIMARY KEY (Host,User)) engine=Aria transactional=1 CHARACTER SET utf8mb3 COLLATE utf8mb3_bin comment='Users and global privileges'
+--@ CREATE TABLE: global_priv, tmp_user_sys
+CREATE TEMPORARY TABLE tmp_user_sys LIKE global_priv
+--@ INSERT: global_priv, tmp_user_sys
+INSERT IGNORE INTO global_priv SELECT * FROM tmp_user_sys WHERE 0 <> @need_sys_user_creation
+--@ REPLACE: tmp_proxies_priv
+REPLACE INTO tmp_proxies_priv SELECT 'localhost',IFNULL(@auth_root_socket, 'root'), '', '', TRUE, '', now() FROM DUAL
+--@ CREATE DATABASE
+CREATE DATABASE IF NOT EXISTS sys DEFAULT CHARACTER SET utf8mb3 COLLATE utf8mb3_general_ci
+--@ CREATE VIEW: version
+CREATE OR REPLACE
+  DEFINER = 'mariadb.sys'@'localhost'
+  SQL SECURITY INVOKER 
+VIEW version (
+  sys_version,
+  mysql_version
+) AS 
+SELECT '1.5.1' AS sys_version, 
+        version() AS mysql_version
+--@ FLUSH: sys.sys_config
+FLUSH TABLES sys.sys_config
+--@ DROP TRIGGER
+DROP TRIGGER IF EXISTS sys_config_insert_set_user
+--@ CREATE FUNCTION
+CREATE DEFINER='mariadb.sys'@'localhost' FUNCTION extract_table_from_file_name (
+        path VARCHAR(512)
+    )
+    RETURNS VARCHAR(64) 
+    COMMENT '
+             Description
+             -----------
+
+             Takes a raw file path, and extracts the table name from it.
+
+             Useful for when interacting with Performance Schema data 
+             concerning IO statistics, for example.
+
+             Parameters
+             -----------
+
+             path (VARCHAR(512)):
+               The full file path to a data file to extract the table name from.
+
+             Returns
+             -----------
+
+             VARCHAR(64)
+
+             Example
+             -----------
+
+             mysql> SELECT sys.extract_table_from_file_name(\'/var/lib/mysql/employees/employee.ibd\');
+             +---------------------------------------------------------------------------+
+             | sys.extract_table_from_file_name(\'/var/lib/mysql/employees/employee.ibd\') |
+             +---------------------------------------------------------------------------+
+             | employee                                                                  |
+             +---------------------------------------------------------------------------+
+             1 row in set (0.02 sec)
+            '
+    SQL SECURITY INVOKER
+    DETERMINISTIC
+    NO SQL
+BEGIN
+    RETURN LEFT(SUBSTRING_INDEX(REPLACE(SUBSTRING_INDEX(REPLACE(path, '\\', '/'), '/', -1), '@0024', '$'), '.', 1), 64);
+END
+--@ CREATE FUNCTION
+CREATE DEFINER='mariadb.sys'@'localhost' FUNCTION ps_thread_id (
+        in_connection_id BIGINT UNSIGNED
+    ) RETURNS BIGINT UNSIGNED
+    COMMENT '
+             Description
+             -----------
+
+             Return the Performance Schema THREAD_ID for the specified connection ID.
+
+             Parameters
+             -----------
+
+             in_connection_id (BIGINT UNSIGNED):
+               The id of the connection to return the thread id for. If NULL, the current
+               connection thread id is returned.
+
+             Example
+             -----------
+
+             mysql> SELECT sys.ps_thread_id(79);
+             +----------------------+
+             | sys.ps_thread_id(79) |
+             +----------------------+
+             |                   98 |
+             +----------------------+
+             1 row in set (0.00 sec)
+
+             mysql> SELECT sys.ps_thread_id(CONNECTION_ID());
+             +-----------------------------------+
+             | sys.ps_thread_id(CONNECTION_ID()) |
+             +-----------------------------------+
+             |                                98 |
+             +-----------------------------------+
+             1 row in set (0.00 sec)
+            '
+
+    SQL SECURITY INVOKER
+    NOT DETERMINISTIC
+    READS SQL DATA
+BEGIN
+    RETURN (SELECT THREAD_ID
+              FROM `performance_schema`.`threads`
+             WHERE PROCESSLIST_ID = IFNULL(in_connection_id, CONNECTION_ID())
+           );
+END
+--@ CREATE VIEW: information_schema.innodb_buffer_page, innodb_buffer_stats_by_schema
+CREATE OR REPLACE
+  ALGORITHM = TEMPTABLE
+  DEFINER = 'mariadb.sys'@'localhost'
+  SQL SECURITY INVOKER 
+VIEW innodb_buffer_stats_by_schema (
+  object_schema,
+  allocated,
+  data,
+  pages,
+  pages_hashed,
+  pages_old,
+  rows_cached
+) AS
+SELECT IF(LOCATE('.', ibp.table_name) = 0, 'InnoDB System', REPLACE(SUBSTRING_INDEX(ibp.table_name, '.', 1), '`', '')) AS object_schema,
+       sys.format_bytes(SUM(IF(ibp.compressed_size = 0, 16384, compressed_size))) AS allocated,
+       sys.format_bytes(SUM(ibp.data_size)) AS data,
+       COUNT(ibp.page_number) AS pages,
+       COUNT(IF(ibp.is_hashed, 1, NULL)) AS pages_hashed,
+       COUNT(IF(ibp.is_old, 1, NULL)) AS pages_old,
+       ROUND(SUM(ibp.number_records)/COUNT(DISTINCT ibp.index_name)) AS rows_cached 
+  FROM information_schema.innodb_buffer_page ibp 
+ WHERE table_name IS NOT NULL
+ GROUP BY object_schema
+ ORDER BY SUM(IF(ibp.compressed_size = 0, 16384, compressed_size)) DESC
+--@ CREATE PROCEDURE
+CREATE DEFINER='mariadb.sys'@'localhost' PROCEDURE ps_setup_disable_background_threads ()
+    COMMENT '
+             Description
+             -----------
+
+             Disable all background thread instrumentation within Performance Schema.
+
+             Parameters
+             -----------
+
+             None.
+
+             Example
+             -----------
+
+             mysql> CALL sys.ps_setup_disable_background_threads();
+             +--------------------------------+
+             | summary                        |
+             +--------------------------------+
+             | Disabled 18 background threads |
+             +--------------------------------+
+             1 row in set (0.00 sec)
+            '
+    SQL SECURITY INVOKER
+    NOT DETERMINISTIC
+    MODIFIES SQL DATA
+BEGIN
+    UPDATE performance_schema.threads
+       SET instrumented = 'NO'
+     WHERE type = 'BACKGROUND';
+
+    SELECT CONCAT('Disabled ', @rows := ROW_COUNT(), ' background thread', IF(@rows != 1, 's', '')) AS summary;
+END
+--@ CREATE PROCEDURE
+CREATE DEFINER='mariadb.sys'@'localhost' PROCEDURE ps_setup_disable_thread (
+        IN in_connection_id BIGINT
+    )
+    COMMENT '
+             Description
+             -----------
+
+             Disable the given connection/thread in Performance Schema.
+
+             Parameters
+             -----------
+
+             in_connection_id (BIGINT):
+               The connection ID (PROCESSLIST_ID from performance_schema.threads
+               or the ID shown within SHOW PROCESSLIST)
+
+             Example
+             -----------
+
+             mysql> CALL sys.ps_setup_disable_thread(3);
+             +-------------------+
+             | summary           |
+             +-------------------+
+             | Disabled 1 thread |
+             +-------------------+
+             1 row in set (0.01 sec)
+
+             To disable the current connection:
+
+             mysql> CALL sys.ps_setup_disable_thread(CONNECTION_ID());
+             +-------------------+
+             | summary           |
+             +-------------------+
+             | Disabled 1 thread |
+             +-------------------+
+             1 row in set (0.00 sec)
+            '
+    SQL SECURITY INVOKER
+    NOT DETERMINISTIC
+    MODIFIES SQL DATA
+BEGIN
+    UPDATE performance_schema.threads
+       SET instrumented = 'NO'
+     WHERE processlist_id = in_connection_id;
+
+    SELECT CONCAT('Disabled ', @rows := ROW_COUNT(), ' thread', IF(@rows != 1, 's', '')) AS summary;
+END
+--@ DROP PROCEDURE
+DROP PROCEDURE IF EXISTS create_synonym_db
+--@ PREPARE
+PREPARE stmt FROM @str
+--@ DEALLOCATE
+DROP PREPARE stmt

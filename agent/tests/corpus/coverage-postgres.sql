@@ -6,7 +6,9 @@
 --#
 --# Statements are taken from PostgreSQL's regression suite (src/test/regress/sql) and pgaudit's
 --# regression SQL (sql/pgaudit.sql), verbatim or lightly adapted, plus the SQL common drivers,
---# ORMs and migration tools send. psql meta-commands and psql variables are left out.
+--# ORMs and migration tools send, and SQL installed with PostgreSQL itself (information_schema,
+--# system views, contrib extension scripts). psql meta-commands and psql variables are left out.
+--# Sections marked "held out" were annotated before the analyzer was run on them.
 --#
 --# KIND is what Analysis::kind must be: the command, with the object type for CREATE, ALTER and
 --# DROP (`CREATE FUNCTION`, `ALTER DEFAULT PRIVILEGES`, `CREATE MATERIALIZED VIEW`), `BEGIN` for
@@ -1915,3 +1917,183 @@ CREATE INDEX old_system_table__othercol ON old_system_table (othercol);
 UPDATE old_system_table SET id = -id;
 --@ TRUNCATE: old_system_table
 TRUNCATE old_system_table
+--# ---- installed with PostgreSQL 15 (Debian): information_schema.sql, system_views.sql and
+--# ---- contrib extension scripts (bloom, btree_gist, citext, cube, dict_int) ----------------
+--@ CREATE SCHEMA
+CREATE SCHEMA information_schema
+--@ GRANT
+GRANT USAGE ON SCHEMA information_schema TO PUBLIC
+--@ CREATE FUNCTION
+CREATE FUNCTION _pg_index_position(oid, smallint) RETURNS int
+    LANGUAGE sql STRICT STABLE
+BEGIN ATOMIC
+SELECT (ss.a).n FROM
+  (SELECT information_schema._pg_expandarray(indkey) AS a
+   FROM pg_catalog.pg_index WHERE indexrelid = $1) ss
+  WHERE (ss.a).x = $2
+--@ CREATE FUNCTION
+CREATE FUNCTION _pg_truetypid(pg_attribute, pg_type) RETURNS oid
+    LANGUAGE sql
+    IMMUTABLE
+    PARALLEL SAFE
+    RETURNS NULL ON NULL INPUT
+RETURN CASE WHEN $2.typtype = 'd' THEN $2.typbasetype ELSE $1.atttypid END
+--@ CREATE DOMAIN
+CREATE DOMAIN cardinal_number AS integer
+    CONSTRAINT cardinal_number_domain_check CHECK (value >= 0)
+--@ CREATE VIEW: applicable_roles, pg_auth_members, pg_authid, pg_database
+CREATE VIEW applicable_roles AS
+    SELECT CAST(a.rolname AS sql_identifier) AS grantee,
+           CAST(b.rolname AS sql_identifier) AS role_name,
+           CAST(CASE WHEN m.admin_option THEN 'YES' ELSE 'NO' END AS yes_or_no) AS is_grantable
+    FROM (SELECT member, roleid, admin_option FROM pg_auth_members
+          -- This UNION could be UNION ALL, but UNION works even if we start
+          -- to allow explicit pg_database_owner membership.
+          UNION
+          SELECT datdba, pg_authid.oid, false
+          FROM pg_database, pg_authid
+          WHERE datname = current_database() AND rolname = 'pg_database_owner'
+         )  m
+         JOIN pg_authid a ON (m.member = a.oid)
+         JOIN pg_authid b ON (m.roleid = b.oid)
+    WHERE pg_has_role(a.oid, 'USAGE')
+--@ GRANT: applicable_roles
+GRANT SELECT ON applicable_roles TO PUBLIC
+--@ CREATE TABLE: sql_features
+CREATE TABLE sql_features (
+    feature_id          character_data,
+    feature_name        character_data,
+    sub_feature_id      character_data,
+    sub_feature_name    character_data,
+    is_supported        yes_or_no,
+    is_verified_by      character_data,
+    comments            character_data
+)
+--@ UPDATE: pg_catalog.pg_type, sql_sizing
+UPDATE sql_sizing
+    SET supported_value = (SELECT typlen-1 FROM pg_catalog.pg_type WHERE typname = 'name'),
+        comments = 'Might be less, depending on character set.'
+    WHERE supported_value = 63
+--@ REVOKE: pg_shadow
+REVOKE ALL ON pg_shadow FROM public
+--@ CREATE RULE: pg_settings
+CREATE RULE pg_settings_u AS
+    ON UPDATE TO pg_settings
+    WHERE new.name = old.name DO
+    SELECT set_config(old.name, new.setting, 'f')
+--@ CREATE VIEW: pg_attribute, pg_class, pg_namespace, pg_statistic, pg_stats
+CREATE VIEW pg_stats WITH (security_barrier) AS
+    SELECT
+        nspname AS schemaname,
+        relname AS tablename,
+        attname AS attname,
+        stainherit AS inherited,
+        stanullfrac AS null_frac,
+        stawidth AS avg_width,
+        stadistinct AS n_distinct,
+        CASE
+            WHEN stakind1 = 1 THEN stavalues1
+            WHEN stakind2 = 1 THEN stavalues2
+            WHEN stakind3 = 1 THEN stavalues3
+            WHEN stakind4 = 1 THEN stavalues4
+            WHEN stakind5 = 1 THEN stavalues5
+        END AS most_common_vals,
+        CASE
+            WHEN stakind1 = 1 THEN stanumbers1
+            WHEN stakind2 = 1 THEN stanumbers2
+            WHEN stakind3 = 1 THEN stanumbers3
+            WHEN stakind4 = 1 THEN stanumbers4
+            WHEN stakind5 = 1 THEN stanumbers5
+        END AS most_common_freqs,
+        CASE
+            WHEN stakind1 = 2 THEN stavalues1
+            WHEN stakind2 = 2 THEN stavalues2
+            WHEN stakind3 = 2 THEN stavalues3
+            WHEN stakind4 = 2 THEN stavalues4
+            WHEN stakind5 = 2 THEN stavalues5
+        END AS histogram_bounds,
+        CASE
+            WHEN stakind1 = 3 THEN stanumbers1[1]
+            WHEN stakind2 = 3 THEN stanumbers2[1]
+            WHEN stakind3 = 3 THEN stanumbers3[1]
+            WHEN stakind4 = 3 THEN stanumbers4[1]
+            WHEN stakind5 = 3 THEN stanumbers5[1]
+        END AS correlation,
+        CASE
+            WHEN stakind1 = 4 THEN stavalues1
+            WHEN stakind2 = 4 THEN stavalues2
+            WHEN stakind3 = 4 THEN stavalues3
+            WHEN stakind4 = 4 THEN stavalues4
+            WHEN stakind5 = 4 THEN stavalues5
+        END AS most_common_elems,
+        CASE
+            WHEN stakind1 = 4 THEN stanumbers1
+            WHEN stakind2 = 4 THEN stanumbers2
+            WHEN stakind3 = 4 THEN stanumbers3
+            WHEN stakind4 = 4 THEN stanumbers4
+            WHEN stakind5 = 4 THEN stanumbers5
+        END AS most_common_elem_freqs,
+        CASE
+            WHEN stakind1 = 5 THEN stanumbers1
+            WHEN stakind2 = 5 THEN stanumbers2
+            WHEN stakind3 = 5 THEN stanumbers3
+            WHEN stakind4 = 5 THEN stanumbers4
+            WHEN stakind5 = 5 THEN stanumbers5
+        END AS elem_count_histogram
+    FROM pg_statistic s JOIN pg_class c ON (c.oid = s.starelid)
+         JOIN pg_attribute a ON (c.oid = attrelid AND attnum = s.staattnum)
+         LEFT JOIN pg_namespace n ON (n.oid = c.relnamespace)
+    WHERE NOT attisdropped
+    AND has_column_privilege(c.oid, a.attnum, 'select')
+    AND (c.relrowsecurity = false OR NOT row_security_active(c.oid))
+--@ CREATE ACCESS METHOD
+CREATE ACCESS METHOD bloom TYPE INDEX HANDLER blhandler
+--@ CREATE OPERATOR CLASS
+CREATE OPERATOR CLASS int4_ops
+DEFAULT FOR TYPE int4 USING bloom AS
+	OPERATOR	1	=(int4, int4),
+	FUNCTION	1	hashint4(int4)
+--@ ALTER OPERATOR FAMILY
+ALTER OPERATOR FAMILY gist_oid_ops USING gist ADD
+	FUNCTION	9 (oid, oid) gbt_oid_fetch (internal)
+--@ CREATE TYPE
+CREATE TYPE gbtreekey4 (
+	INTERNALLENGTH = 4,
+	INPUT  = gbtreekey4_in,
+	OUTPUT = gbtreekey4_out
+)
+--@ CREATE OPERATOR
+CREATE OPERATOR <-> (
+	LEFTARG = money,
+	RIGHTARG = money,
+	PROCEDURE = cash_dist,
+	COMMUTATOR = '<->'
+)
+--@ ALTER EXTENSION
+ALTER EXTENSION citext DROP FUNCTION regexp_matches( citext, citext, text )
+--@ CREATE CAST
+CREATE CAST (citext AS text)    WITHOUT FUNCTION AS IMPLICIT
+--@ CREATE AGGREGATE
+CREATE AGGREGATE min(citext)  (
+    SFUNC = citext_smaller,
+    STYPE = citext,
+    SORTOP = <,
+    PARALLEL = SAFE,
+    COMBINEFUNC = citext_smaller
+)
+--@ ALTER OPERATOR
+ALTER OPERATOR >= (citext, citext) SET (
+    RESTRICT   = scalargesel,
+    JOIN       = scalargejoinsel
+)
+--@ COMMENT
+COMMENT ON TYPE cube IS 'multi-dimensional cube ''(FLOAT-1, FLOAT-2, ..., FLOAT-N), (FLOAT-1, FLOAT-2, ..., FLOAT-N)'''
+--@ DROP OPERATOR
+DROP OPERATOR ~ (cube, cube)
+--@ ALTER TYPE
+ALTER TYPE cube SET ( RECEIVE = cube_recv, SEND = cube_send )
+--@ CREATE TEXT SEARCH TEMPLATE
+CREATE TEXT SEARCH TEMPLATE intdict_template (
+        LEXIZE = dintdict_lexize,
+	INIT   = dintdict_init
+)
