@@ -317,7 +317,7 @@ fn create_table(cx: Ctx, c: &mut Cursor<'_>) -> Vec<String> {
     let mut k = c.pos;
     while let Some(t) = c.tok(k) {
         match t {
-            Tok::Word(w) if (w == "inherits" || w == "union") => {
+            Tok::Word(w) if w == "inherits" || w == "union" => {
                 let mut j = k + 1;
                 if c.tok(j) == Some(&Tok::Punct('=')) {
                     j += 1;
@@ -329,7 +329,15 @@ fn create_table(cx: Ctx, c: &mut Cursor<'_>) -> Vec<String> {
                     continue;
                 }
             }
-            Tok::Word(w) if w == "as" || w == "select" || w == "with" => {
+            // `AS query`, MySQL `[IGNORE | REPLACE] [AS] SELECT ...` and `WITH cte AS (...) SELECT`
+            // (not `WITH (storage options)`).
+            Tok::Word(w)
+                if w == "as"
+                    || w == "select"
+                    || (w == "with"
+                        && (c.word_at(k + 1) == Some("recursive")
+                            || c.word_at(k + 2) == Some("as"))) =>
+            {
                 let at = if w == "as" { k + 1 } else { k };
                 c.pos = at;
                 let query = strip_view_suffix(c.rest_from(at));

@@ -278,6 +278,8 @@ fn from_list(
 /// Skips what may follow a relation in a FROM list: alias, column aliases, MySQL PARTITION
 /// (...) and index hints, TABLESAMPLE.
 fn item_tail(c: &Cursor<'_>, mut k: usize) -> usize {
+    // One alias at most: a second unknown word is not part of this item.
+    let mut aliased = false;
     loop {
         match c.tok(k) {
             Some(Tok::Word(w)) if w == "partition" && c.tok(k + 1) == Some(&Tok::Punct('(')) => {
@@ -302,16 +304,24 @@ fn item_tail(c: &Cursor<'_>, mut k: usize) -> usize {
                     k = c.group_end(k + 1);
                 }
             }
-            Some(Tok::Word(w)) if w == "as" => k += 1,
-            Some(Tok::Word(w)) if !sorted_contains(CLAUSE_WORDS, w) && !w.starts_with('@') => {
+            Some(Tok::Word(w)) if w == "as" && !aliased => k += 1,
+            Some(Tok::Word(w))
+                if !aliased && !sorted_contains(CLAUSE_WORDS, w) && !w.starts_with('@') =>
+            {
+                aliased = true;
                 k += 1;
-                if c.tok(k) == Some(&Tok::Punct('(')) {
-                    k = c.group_end(k);
-                }
             }
-            Some(Tok::Quoted(_)) => k += 1,
-            Some(Tok::Punct('(')) if c.word_at(k.wrapping_sub(1)).is_some() || k > 0 => {
-                // Column list of an INSERT target or of an alias.
+            Some(Tok::Quoted(_)) if !aliased => {
+                aliased = true;
+                k += 1;
+            }
+            // Column list of an INSERT target, or column aliases after an alias.
+            Some(Tok::Punct('('))
+                if matches!(
+                    c.tok(k.wrapping_sub(1)),
+                    Some(Tok::Word(_) | Tok::Quoted(_))
+                ) =>
+            {
                 k = c.group_end(k);
             }
             _ => return k,
