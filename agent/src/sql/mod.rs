@@ -301,6 +301,34 @@ fn prefix_at_boundary(text: &str, max: usize) -> &str {
 /// and sqlparser's visitor recurses once per level.
 const DEEP_OPERATORS: usize = 256;
 
+/// Texts nested deeper than this go to the large-stack thread too. sqlparser recurses once per
+/// nested subquery, EXPLAIN, CASE or NOT, and in a debug build 60 nested subqueries (within its
+/// own recursion limit) overflow a 2 MiB stack.
+const DEEP_NESTING: usize = 16;
+
+/// A bound on how deep sqlparser recurses for a normalised text: the deepest parenthesis plus
+/// the words it recurses on.
+fn nesting(normalized: &str) -> usize {
+    let (mut depth, mut deepest, mut words) = (0usize, 0usize, 0usize);
+    for w in normalized.split(|c: char| {
+        if c == '(' {
+            depth += 1;
+            deepest = deepest.max(depth);
+        } else if c == ')' {
+            depth = depth.saturating_sub(1);
+        }
+        !(c.is_ascii_alphanumeric() || c == '_')
+    }) {
+        if matches!(
+            w,
+            "select" | "explain" | "prepare" | "case" | "not" | "exists" | "insert" | "with"
+        ) {
+            words += 1;
+        }
+    }
+    deepest + words
+}
+
 fn build(
     dialect: Dialect,
     text: &str,
@@ -313,10 +341,11 @@ fn build(
         statement_count: scanned.statements,
         ..Analysis::default()
     };
+    let deep = too_long.is_none() && nesting(&scanned.normalized) > DEEP_NESTING;
     let parsed = match too_long {
         Some(limit) => Err(SqlError::TooLong(limit)),
         None if scanned.statements == 0 => Ok(Parsed::default()),
-        None if scanned.operators > DEEP_OPERATORS => parse_on_big_stack(dialect, text),
+        None if scanned.operators > DEEP_OPERATORS || deep => parse_on_big_stack(dialect, text),
         None => parse_and_walk(dialect, text),
     };
     match parsed {
@@ -335,7 +364,7 @@ fn build(
         Err(e) => {
             a.parse_error = Some(e.to_string());
             // Texts too long or too deep to parse are not parsed piecewise either.
-            let parse = too_long.is_none() && scanned.operators <= DEEP_OPERATORS;
+            let parse = too_long.is_none() && scanned.operators <= DEEP_OPERATORS && !deep;
             let r = fallback::recover(dialect, &scanned.normalized, parse);
             a.kinds = r.kinds;
             a.tables = r.tables.into_iter().collect();
@@ -956,6 +985,48 @@ mod tests {
         // A short statement equal to the prefix is a different entry (it is parsed).
         let (c, _) = an.analyze(Dialect::Postgres, "SELECT 1");
         assert!(c.parse_error.is_none());
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow_a_small_stack() {
+        // sqlparser recurses per nested subquery, EXPLAIN, CASE and NOT; analysis must survive
+        // them on a thread with a 2 MiB stack (a tokio worker's), also in a debug build.
+        let texts = [
+            format!("{}select * from t", "explain ".repeat(60)),
+            format!("select {}1{}", "(select ".repeat(60), ")".repeat(60)),
+            format!(
+                "select * from {}t{}",
+                "(select * from ".repeat(60),
+                ") x".repeat(60)
+            ),
+            format!(
+                "{}select 1{}",
+                "(select 1 union ".repeat(60),
+                ")".repeat(60)
+            ),
+            format!("{}select 1", "insert into t ".repeat(60)),
+            format!(
+                "select {}1{}",
+                "case when true then ".repeat(60),
+                " end".repeat(60)
+            ),
+            format!("select {}1", "not ".repeat(3000)),
+            format!("select {}1{}", "exists (select ".repeat(60), ")".repeat(60)),
+        ];
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let mut an = Analyzer::new(AnalyzerConfig::default());
+                for t in &texts {
+                    for d in [Dialect::Postgres, Dialect::MySql] {
+                        let (a, _) = an.analyze(d, t);
+                        assert!(!a.kind.is_empty(), "{t}");
+                    }
+                }
+            })
+            .unwrap();
+        handle.join().unwrap();
+        assert!(nesting("select a from t where b in (select c from u)") <= DEEP_NESTING);
     }
 
     #[test]
