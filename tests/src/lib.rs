@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+pub mod oracle;
+
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// True when running under CI (`CI=true`).
@@ -47,7 +49,8 @@ pub fn require_agent() -> bool {
         )
 }
 
-/// Path of the `dbgov` binary under test: `$DBGOV_BIN`, else `target/debug/dbgov`.
+/// Path of the `dbgov` binary under test: `$DBGOV_BIN`, else `target/release/dbgov` (end-to-end
+/// tests run the optimised agent, the one users run; `cargo xtask test` builds it).
 pub fn agent_bin() -> PathBuf {
     if let Ok(p) = std::env::var("DBGOV_BIN") {
         return PathBuf::from(p);
@@ -55,7 +58,7 @@ pub fn agent_bin() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/dbgov")
+    target.join("release/dbgov")
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -150,10 +153,32 @@ impl Postgres {
     /// Like [`Postgres::start`]; with `ssl` the server has a self-signed certificate and
     /// accepts TLS.
     pub fn start_with(ssl: bool) -> Result<Self> {
+        Self::start_opts(ssl, "")
+    }
+
+    /// Like [`Postgres::start`], logging every statement (`log_statement = all`) as CSV to
+    /// [`Postgres::statement_log`]: the oracle of the conformance tests.
+    pub fn start_logged() -> Result<Self> {
+        Self::start_opts(
+            false,
+            "log_statement = 'all'\nlogging_collector = on\nlog_destination = 'csvlog'\n\
+             log_directory = '../pglog'\nlog_filename = 'statements.log'\n\
+             log_rotation_age = 0\nlog_rotation_size = 0\nlog_min_error_statement = error\n",
+        )
+    }
+
+    /// The CSV statement log of a server started with [`Postgres::start_logged`].
+    pub fn statement_log(&self) -> PathBuf {
+        self.dir.path().join("pglog/statements.csv")
+    }
+
+    /// Starts a server with `extra_conf` appended to its `postgresql.conf`.
+    pub fn start_opts(ssl: bool, extra_conf: &str) -> Result<Self> {
         let dir = TempDir::new("pg")?;
         let data = dir.path().join("data");
         let socket_dir = dir.path().join("sock");
         std::fs::create_dir_all(&socket_dir)?;
+        std::fs::create_dir_all(dir.path().join("pglog"))?;
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(dir.path()))?;
@@ -200,6 +225,12 @@ impl Postgres {
                 .append(true)
                 .open(data.join("postgresql.conf"))?;
             std::io::Write::write_all(&mut conf, b"\nssl = on\n")?;
+        }
+        if !extra_conf.is_empty() {
+            let mut conf = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))?;
+            std::io::Write::write_all(&mut conf, format!("\n{extra_conf}\n").as_bytes())?;
         }
         let port = free_port();
         let log = dir.path().join("server.log");
@@ -519,6 +550,17 @@ impl Mariadb {
         }
         me.sql("CREATE DATABASE dbgovtest; CREATE DATABASE otherdb")?;
         Ok(me)
+    }
+
+    /// Turns the general log on (every command of every connection, with its connection id)
+    /// and returns its path: the oracle of the conformance tests.
+    pub fn enable_general_log(&self) -> Result<PathBuf> {
+        let path = self.dir.path().join("general.log");
+        self.sql(&format!(
+            "SET GLOBAL general_log_file = '{}'; SET GLOBAL general_log = ON",
+            path.display()
+        ))?;
+        Ok(path)
     }
 
     /// Runs SQL as root over TCP (setup, not a test subject).

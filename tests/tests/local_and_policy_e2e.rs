@@ -109,7 +109,8 @@ fn mariadb_cli_over_the_unix_socket() -> anyhow::Result<()> {
             .iter()
             .any(|e| e["statement"]["text"] == "SELECT email, ssn FROM customers")
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let st = with_text(&ev, "SELECT email, ssn FROM customers");
     assert_eq!(st.len(), 1, "{}", dump(&ev));
     let s = st[0];
@@ -151,7 +152,9 @@ fn drop_table_verdicts(environment: &str) -> anyhow::Result<(Value, Value)> {
                 .iter()
                 .any(|e| e["statement"]["text"] == hidden_text)
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
+    assert_eq!(statements(&ev).len(), 2, "{}", dump(&ev));
     let st = with_text(&ev, "DROP TABLE scratch");
     assert_eq!(st.len(), 1, "{}", dump(&ev));
     assert_eq!(st[0]["host"]["environment"], environment);
@@ -177,8 +180,14 @@ fn host_environment_rule_blocks_in_prod_only() -> anyhow::Result<()> {
         "every statement of a request is judged: {hidden}"
     );
     let (staging, hidden) = drop_table_verdicts("staging")?;
-    assert_ne!(staging["policy"]["verdict"], "block", "{staging}");
-    assert_ne!(hidden["policy"]["verdict"], "block", "{hidden}");
+    assert_eq!(staging["policy"]["verdict"], "allow", "{staging}");
+    assert_eq!(
+        staging["policy"]["rules"],
+        serde_json::json!([]),
+        "{staging}"
+    );
+    assert_eq!(hidden["policy"]["verdict"], "allow", "{hidden}");
+    assert_eq!(hidden["policy"]["rules"], serde_json::json!([]), "{hidden}");
     Ok(())
 }
 
@@ -204,7 +213,8 @@ fn star_columns_are_classified_and_prod_drop_is_blocked_on_postgresql() -> anyho
     psql("prod_billing", "CREATE TABLE invoices(id int)")?;
     psql("prod_billing", "DROP TABLE invoices")?;
     agent.wait_for("the four statements", |ev| statements(ev).len() >= 4)?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let sel = with_text(&ev, "SELECT * FROM customers");
     assert_eq!(sel.len(), 1, "{}", dump(&ev));
     assert_eq!(
@@ -268,7 +278,8 @@ fn star_columns_are_classified_and_prod_drop_is_blocked_on_mariadb() -> anyhow::
             .iter()
             .any(|e| e["statement"]["text"] == "DROP TABLE invoices")
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let sel = with_text(&ev, "SELECT * FROM customers");
     assert_eq!(sel.len(), 1, "{}", dump(&ev));
     assert_eq!(
@@ -280,7 +291,15 @@ fn star_columns_are_classified_and_prod_drop_is_blocked_on_mariadb() -> anyhow::
         serde_json::json!(["pii.email", "pii.ssn"])
     );
     let drop = with_text(&ev, "DROP TABLE invoices");
+    assert_eq!(drop.len(), 1, "{}", dump(&ev));
     assert_eq!(drop[0]["db"]["name"], "prod_billing");
+    assert_eq!(drop[0]["db"]["engine"], "mysql");
+    assert_eq!(
+        with_text(&ev, "CREATE TABLE invoices(id int)").len(),
+        1,
+        "{}",
+        dump(&ev)
+    );
     assert_eq!(drop[0]["policy"]["verdict"], "block");
     assert!(drop[0]["policy"]["rules"]
         .as_array()

@@ -169,7 +169,8 @@ fn mariadb_tls_session_is_decrypted() -> anyhow::Result<()> {
             .iter()
             .any(|e| e["statement"]["text"] == "SELECT ? * ? AS answer")
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let st = with_text(&ev, "SELECT ? * ? AS answer");
     assert_eq!(st.len(), 1, "{}", dump(&ev));
     assert_eq!(st[0]["session"]["tls"], true);

@@ -185,7 +185,8 @@ fn tls_psql_plaintext_is_captured_through_openssl_uprobes() -> anyhow::Result<()
     agent.wait_for("the TLS statement", |ev| {
         !statements(ev).is_empty() && !of_kind(ev, "session_end").is_empty()
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let st = statements(&ev);
     assert_eq!(st.len(), 1, "{}", dump(&ev));
     assert_eq!(
@@ -269,7 +270,8 @@ fn tls_with_a_static_tls_library_is_reported_not_inspectable() -> anyhow::Result
     agent.wait_for("the opaque TLS session", |ev| {
         !of_kind(ev, "session_start").is_empty()
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let starts = of_kind(&ev, "session_start");
     assert_eq!(starts.len(), 1, "{}", dump(&ev));
     assert_eq!(starts[0]["session"]["tls"], true);
@@ -325,7 +327,8 @@ fn copy_in_and_out_are_one_event_each_with_bytes_and_rows() -> anyhow::Result<()
             .count()
             >= 2
     })?;
-    let (_, ev) = agent.stop()?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let copies: Vec<&Value> = statements(&ev)
         .into_iter()
         .filter(|e| e["statement"]["kind"] == "COPY")

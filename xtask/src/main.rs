@@ -1,9 +1,11 @@
 //! `cargo xtask`: the project's tasks that `build.rs` cannot do.
 //!
 //! - `setup`: installs what is missing (nightly rust-src, bpf-linker 0.10.2, PostgreSQL 15,
-//!   MariaDB, pgbench/sysbench, pgaudit, the tansu Kafka-protocol broker). Idempotent.
+//!   MariaDB, pgbench/sysbench, pgaudit, Connector/C and gcc, psycopg 3, the tansu
+//!   Kafka-protocol broker). Idempotent.
 //! - `run`: builds the agent and runs it as root with the default configuration.
-//! - `test`: setup, then formatting, lints, unit tests and the root integration tests.
+//! - `test`: setup, then formatting, lints, unit tests and the root integration tests (with the
+//!   release agent, among them the conformance suite against the servers' statement logs).
 mod bench;
 
 use std::path::{Path, PathBuf};
@@ -131,7 +133,20 @@ const PACKAGES: &[(&str, &str)] = &[
     ("mariadb-client", "/usr/bin/mariadb"),
     ("sysbench", "/usr/bin/sysbench"),
     ("libssl3", "/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+    // The conformance suite's MySQL C-API client is compiled against Connector/C.
+    ("libmariadb-dev", "/usr/include/mariadb/mysql.h"),
+    ("gcc", "/usr/bin/gcc"),
+    ("python3", "/usr/bin/python3"),
 ];
+
+/// Python packages for the conformance suite's libpq driver (psycopg 3), with the module that
+/// proves each is importable.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[("psycopg[binary]", "psycopg")];
+
+/// The Python interpreter the tests run (`python3` on PATH, as the tests find it).
+fn python() -> String {
+    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
+}
 
 fn setup(broker: bool) -> Result<()> {
     let t0 = Instant::now();
@@ -193,6 +208,38 @@ fn setup(broker: bool) -> Result<()> {
             .args(&missing)
             .env("DEBIAN_FRONTEND", "noninteractive");
         sh(&mut inst)?;
+    }
+    step("Python packages: psycopg 3 (a libpq driver for the conformance suite)");
+    for (pkg, module) in PYTHON_PACKAGES {
+        let importable = |py: &str| ok(Command::new(py).args(["-c", &format!("import {module}")]));
+        if importable(&python()) {
+            eprintln!("    {pkg}: already installed");
+            continue;
+        }
+        // `python3 -m pip` installs for the interpreter the tests run; a Debian python without
+        // pip gets python3-pip first.
+        if !ok(Command::new(python()).args(["-m", "pip", "--version"])) && is_root() {
+            let mut inst = Command::new("apt-get");
+            inst.args(["install", "-y", "--no-install-recommends", "python3-pip"])
+                .env("DEBIAN_FRONTEND", "noninteractive");
+            sh(&mut inst)?;
+        }
+        let mut pip = Command::new(python());
+        pip.args(["-m", "pip", "install", "--quiet", pkg]);
+        if sh(&mut pip).is_err() {
+            // Debian's python marks its site-packages as externally managed.
+            sh(Command::new(python()).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--break-system-packages",
+                pkg,
+            ]))?;
+        }
+        if !importable(&python()) {
+            bail!("{pkg} was installed but `import {module}` still fails");
+        }
     }
     // The packages start system-wide servers on their default ports; tests use private ones.
     for svc in ["postgresql", "mariadb"] {
@@ -262,9 +309,11 @@ fn test(args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    step("building the agent with its eBPF programs");
-    sh(cargo().args(["build", "-p", "dbgov"]))?;
-    let bin = target_dir().join("debug/dbgov");
+    // End-to-end tests run the agent built with optimisation, the one users run: a debug build
+    // falls behind under load on this kind of machine.
+    step("building the agent with its eBPF programs (release)");
+    sh(cargo().args(["build", "--release", "-p", "dbgov"]))?;
+    let bin = target_dir().join("release/dbgov");
     step("all tests: unit, decoder fixtures, root end-to-end with real servers and clients");
     let mut u = cargo();
     u.args([
