@@ -108,7 +108,9 @@ pub(super) fn statement_tables(cx: Ctx, kind: &str, statement: &str) -> Vec<Stri
             Vec::new()
         }
         "COPY" => {
-            c.skip_modifiers();
+            if !c.is_punct('(') {
+                c.skip_modifiers();
+            }
             if c.is_punct('(') {
                 let end = c.group_end(c.pos);
                 let inner = c.slice(c.pos + 1, end.saturating_sub(1));
@@ -179,6 +181,8 @@ pub(super) fn statement_tables(cx: Ctx, kind: &str, statement: &str) -> Vec<Stri
         }
         "CREATE TRIGGER" | "ALTER TRIGGER" | "DROP TRIGGER" | "CREATE RULE" | "ALTER RULE"
         | "DROP RULE" | "DROP POLICY" => on_table(&mut c).into_iter().collect(),
+        // `SET @x = (SELECT ...)` reads the subquery's tables.
+        "SET" => subquery_tables(cx, &c),
         "CREATE POLICY" | "ALTER POLICY" => {
             let mut names: Vec<String> = on_table(&mut c).into_iter().collect();
             names.extend(subquery_tables(cx, &c));
@@ -203,11 +207,30 @@ pub(super) fn statement_tables(cx: Ctx, kind: &str, statement: &str) -> Vec<Stri
             }
         }
         "CREATE PUBLICATION" | "ALTER PUBLICATION" => {
+            // `FOR TABLE [ONLY] a [*] [(cols)] [WHERE (...)], [TABLE] b, TABLES IN SCHEMA s`.
             let mut names = Vec::new();
             while let Some(k) = c.find_top("table") {
                 c.pos = k + 1;
-                c.eat("only");
-                names.extend(c.name_list());
+                loop {
+                    c.eat("only");
+                    if c.is_word("tables") {
+                        break;
+                    }
+                    let Some(n) = c.name() else { break };
+                    names.push(n);
+                    if c.is_punct('*') {
+                        c.pos += 1;
+                    }
+                    c.skip_parens();
+                    if c.eat("where") {
+                        c.skip_parens();
+                    }
+                    if !c.is_punct(',') {
+                        break;
+                    }
+                    c.pos += 1;
+                    c.eat("table");
+                }
             }
             names
         }
@@ -568,7 +591,8 @@ fn schema_elements(cx: Ctx, c: &Cursor<'_>) -> Vec<String> {
     names
 }
 
-/// Tables of the `(SELECT ...)` subqueries anywhere in the statement (policy expressions).
+/// Tables of the `(SELECT ...)` subqueries anywhere in the statement (policy expressions, SET
+/// values).
 fn subquery_tables(cx: Ctx, c: &Cursor<'_>) -> Vec<String> {
     let mut names = Vec::new();
     let mut k = 0;
@@ -654,11 +678,68 @@ mod tests {
                 &["a", "b"],
             ),
             ("UNKNOWN", "frobnicate t", &[]),
-            ("COPY", "copy (select a from t) to stdout with csv", &[]),
+            ("COPY", "copy (select a from t) to stdout with csv", &["t"]),
             ("DELETE", "delete from where", &[]),
             ("VACUUM", "vacuum", &[]),
             ("VACUUM", "", &[]),
             ("VACUUM", "vacuum \"unterminated", &["unterminated"]),
+            ("CLUSTER", "cluster verbose i on s.t", &["s.t"]),
+            ("CLUSTER", "cluster t using i", &["t"]),
+            ("REINDEX", "reindex (verbose) table concurrently t", &["t"]),
+            ("REINDEX", "reindex index i", &[]),
+            ("LOCK", "lock tables a read local, b as x write, c.d read", &["a", "b", "c.d"]),
+            ("HANDLER", "handler t1 read `primary` = (?) limit ?", &["t1"]),
+            ("LOAD", "load data local infile ? replace into table d.t fields terminated by ?", &["d.t"]),
+            ("LOAD", "load index into cache a, b ignore leaves", &["a", "b"]),
+            ("LOAD", "load ?", &[]),
+            ("FLUSH", "flush tables a, b with read lock", &["a", "b"]),
+            ("FLUSH", "flush privileges", &[]),
+            ("SHOW", "show full columns from t from d", &["d.t"]),
+            ("SHOW", "show create view v", &["v"]),
+            ("SHOW", "show tables from d", &[]),
+            ("DESCRIBE", "describe t c", &["t"]),
+            ("EXPLAIN", "explain (costs off) select * from a join b using (x)", &["a", "b"]),
+            ("EXPLAIN", "explain for connection ?", &[]),
+            ("PREPARE", "prepare p (int) as delete from t where id = $1", &["t"]),
+            ("PREPARE", "prepare s from ?", &[]),
+            ("DECLARE", "declare c scroll cursor with hold for select * from t", &["t"]),
+            ("COPY", "copy (select * from t) to stdout", &["t"]),
+            ("COPY", "copy binary t to stdout", &["t"]),
+            ("GRANT", "grant select (a), update on table s.t, u to r", &["s.t", "u"]),
+            ("GRANT", "grant all on all tables in schema s to r", &[]),
+            ("GRANT", "grant select on d.* to ?@?", &[]),
+            ("REVOKE", "revoke grant option for insert on t from r", &["t"]),
+            ("GRANT", "grant r to u", &[]),
+            ("COMMENT", "comment on column s.t.c is ?", &["s.t"]),
+            ("COMMENT", "comment on constraint k on t is ?", &["t"]),
+            ("COMMENT", "comment on constraint k on domain d is ?", &[]),
+            ("COMMENT", "comment on function f(int) is ?", &[]),
+            ("SECURITY LABEL", "security label for ? on materialized view m is ?", &["m"]),
+            ("CREATE TABLE", "create table p partition of t for values in (?)", &["p", "t"]),
+            ("CREATE TABLE", "create table c (a int references p(a)) inherits (q, r)", &["c", "p", "q", "r"]),
+            ("CREATE TABLE", "create table t with (fillfactor = ?) as select * from s with no data", &["t", "s"]),
+            ("CREATE TABLE", "create table m (a int) engine = merge union = (x, y)", &["m", "x", "y"]),
+            ("CREATE TABLE", "create or replace table s.t (a int) transactional = ?", &["s.t"]),
+            ("CREATE VIEW", "create or replace algorithm = merge definer = `u`@`h` view v (x) as select x from t with check option", &["v", "t"]),
+            ("ALTER TABLE", "alter table only t attach partition p for values from (?) to (?)", &["t", "p"]),
+            ("ALTER TABLE", "alter table t rename a to b", &["t"]),
+            ("ALTER TABLE", "alter table t rename to u", &["t", "u"]),
+            ("ALTER TABLE", "alter table t rename u", &["t", "u"]),
+            ("ALTER TABLE", "alter table e exchange partition p with table e2", &["e", "e2"]),
+            ("ALTER TABLE", "alter table all in tablespace a set tablespace b", &[]),
+            ("ALTER VIEW", "alter view v as select * from t", &["v", "t"]),
+            ("CREATE TRIGGER", "create trigger g before update of a on t for each row execute function f()", &["t"]),
+            ("DROP TRIGGER", "drop trigger g on t", &["t"]),
+            ("DROP TRIGGER", "drop trigger if exists d.g", &[]),
+            ("CREATE RULE", "create rule r as on insert to t do instead insert into u values (new.a)", &["t"]),
+            ("CREATE POLICY", "create policy p on t using (a = (select b from u))", &["t", "u"]),
+            ("CREATE SCHEMA", "create schema s create table s.a (x int) create view v as select * from s.a", &["s.a", "v", "s.a"]),
+            ("ALTER SEQUENCE", "alter sequence q owned by s.t.c", &["s.t"]),
+            ("ALTER SEQUENCE", "alter sequence q owned by none", &[]),
+            ("CREATE STATISTICS", "create statistics x on a, b from t", &["t"]),
+            ("CREATE PUBLICATION", "create publication p for table a, only b where (x > ?), table c", &["a", "b", "c"]),
+            ("CREATE PUBLICATION", "create publication p for table a, tables in schema s", &["a"]),
+            ("SET", "set @x = (select count(*) from t)", &["t"]),
         ] {
             assert_eq!(
                 statement_tables(Ctx::rules_only(Dialect::Postgres), kind, text),
