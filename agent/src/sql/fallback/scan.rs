@@ -347,16 +347,34 @@ mod tests {
     fn relations_of_queries_and_dml() {
         for (text, tables) in [
             ("select * from a, b x, (select 1 from c) d, e", &["a", "b", "c", "e"][..]),
-            ("select extract(year from d), substring(s from ?) from t where x is distinct from y", &["t"]),
-            ("with w as (select 1 from a), v (n) as not materialized (select 2) select * from w, v, b", &["a", "b"]),
-            ("select * from only t1 tablesample bernoulli(?) repeatable(?) join lateral f(t1.x) g on true", &["t1"]),
-            ("select * from t1 use index (i) left join t2 force index for join (j) using (id)", &["t1", "t2"]),
-            ("insert into t(a, b) select a, b from s on conflict (a) do update set b = excluded.b", &["s", "t"]),
+            (
+                "select extract(year from d), substring(s from ?) from t where x is distinct from y",
+                &["t"],
+            ),
+            (
+                "with w as (select 1 from a), v (n) as not materialized (select 2) select * from w, v, b",
+                &["a", "b"],
+            ),
+            (
+                "select * from only t1 tablesample bernoulli(?) repeatable(?) join lateral f(t1.x) g on true",
+                &["t1"],
+            ),
+            (
+                "select * from t1 use index (i) left join t2 force index for join (j) using (id)",
+                &["t1", "t2"],
+            ),
+            (
+                "insert into t(a, b) select a, b from s on conflict (a) do update set b = excluded.b",
+                &["s", "t"],
+            ),
             ("insert ignore t1 set a = ?", &["t1"]),
             ("replace t2 (a) values (?)", &["t2"]),
             ("update t1, t2 set t1.a = t2.a", &["t1", "t2"]),
             ("delete t1 from t1 join t2 on t1.id = t2.id", &["t1", "t2"]),
-            ("merge into tgt t using src s on t.id = s.id when matched then update set v = s.v", &["src", "tgt"]),
+            (
+                "merge into tgt t using src s on t.id = s.id when matched then update set v = s.v",
+                &["src", "tgt"],
+            ),
             ("select a into @x from t1 for update of t1", &["t1"]),
             ("select * from t into outfile ?", &["t"]),
             ("select * into table t2 from t1", &["t1", "t2"]),
