@@ -398,14 +398,19 @@ fn parse_with(dialect: Dialect, text: &str) -> Result<Vec<Statement>, ParserErro
 }
 
 fn parse_sql(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
-    // MySQL: executable comments are SQL to the server, and modifiers sqlparser does not know
+    // MySQL: executable comments are SQL to the server; `--` followed by a line break is a
+    // comment to the server but not to sqlparser; and modifiers sqlparser does not know
     // (`SQL_NO_CACHE`, `WITH ROLLUP`, ...) would be misread (`SELECT SQL_NO_CACHE id` parses as
     // a column aliased `id`) or rejected; they name no table or column.
     let rewritten = match dialect {
         Dialect::MySql => {
-            let unwrapped = fallback::mysql_unwrap(text);
-            let base = unwrapped.as_deref().unwrap_or(text);
-            fallback::mysql_relaxed(base).or(unwrapped)
+            let mut current = fallback::mysql_unwrap(text);
+            for rewrite in [fallback::mysql_dash_comments, fallback::mysql_relaxed] {
+                if let Some(next) = rewrite(current.as_deref().unwrap_or(text)) {
+                    current = Some(next);
+                }
+            }
+            current
         }
         Dialect::Postgres => None,
     };

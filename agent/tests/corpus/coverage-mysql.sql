@@ -1437,3 +1437,9 @@ DROP PROCEDURE IF EXISTS create_synonym_db
 PREPARE stmt FROM @str
 --@ DEALLOCATE
 DROP PREPARE stmt
+--@ SET
+--
+-- The system tables of MySQL Server
+--
+
+set sql_mode='', default_storage_engine=Aria

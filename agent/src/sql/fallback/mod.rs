@@ -1,6 +1,7 @@
 //! Text-level help around sqlparser, for statements it does not take as sent.
 //!
-//! - [`mysql_unwrap`], [`mysql_relaxed`] (in `mysql`): MySQL text rewritten before parsing.
+//! - [`mysql_unwrap`], [`mysql_dash_comments`], [`mysql_relaxed`] (in `mysql`): MySQL text
+//!   rewritten before parsing.
 //! - [`recover`]: when a text still does not parse (or is too long or deep to parse), the kind
 //!   and tables of each statement come from its normalised text. Statements are split at `;`,
 //!   except inside the bodies of stored programs, triggers, events and rules. A statement of a
@@ -25,7 +26,7 @@ mod mysql;
 mod scan;
 mod tokens;
 
-pub(crate) use mysql::{mysql_relaxed, mysql_unwrap};
+pub(crate) use mysql::{mysql_dash_comments, mysql_relaxed, mysql_unwrap};
 
 use super::{resolve, Dialect};
 use commands::statement_tables;

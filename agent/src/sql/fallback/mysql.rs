@@ -83,6 +83,76 @@ fn blank(text: &str, ranges: &[(usize, usize)]) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The text with each `--` comment whose dashes are followed by a line break, a tab or the end
+/// of the text (a comment to MySQL, which wants whitespace or a control character after `--`)
+/// rewritten as `# ` (same length), which sqlparser 0.59 reads as a comment: it takes only `-- `
+/// with a space. `None` when there is none. Scripts of `--` banner lines fail to parse without
+/// this.
+pub(crate) fn mysql_dash_comments(text: &str) -> Option<String> {
+    if !text.contains("--") {
+        return None;
+    }
+    let b = text.as_bytes();
+    let n = b.len();
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let c = at(i);
+        match c {
+            b'\'' | b'"' | b'`' => {
+                i += 1;
+                while i < n {
+                    let d = at(i);
+                    if d == b'\\' && c != b'`' {
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    if d == c {
+                        if at(i) == c {
+                            i += 1;
+                            continue;
+                        }
+                        break;
+                    }
+                }
+            }
+            b'-' if at(i + 1) == b'-' && at(i + 2) <= b' ' => {
+                if at(i + 2) != b' ' {
+                    starts.push(i);
+                }
+                while i < n && at(i) != b'\n' {
+                    i += 1;
+                }
+            }
+            b'#' => {
+                while i < n && at(i) != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if at(i + 1) == b'*' && at(i + 2) != b'!' => {
+                i += 2;
+                while i < n && !(at(i) == b'*' && at(i + 1) == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    if starts.is_empty() {
+        return None;
+    }
+    let mut bytes = b.to_vec();
+    for s in starts {
+        if let Some(pair) = bytes.get_mut(s..s + 2) {
+            pair.copy_from_slice(b"# ");
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// The text with MySQL executable-comment markers (`/*!`, `/*!40101`, and their `*/`) blanked;
 /// `None` when it has none.
 pub(crate) fn mysql_unwrap(text: &str) -> Option<String> {
@@ -222,6 +292,21 @@ mod tests {
         assert!(contains_ignore_ascii_case(b"with Rollup", b"rollup"));
         assert!(!contains_ignore_ascii_case(b"SELECT sq", b"sql_"));
         assert!(!contains_ignore_ascii_case(b"", b"sql_"));
+    }
+
+    #[test]
+    fn rewrites_dash_comments_sqlparser_misses() {
+        assert_eq!(
+            mysql_dash_comments("--\n-- x\n--\tz\nSELECT '--\n', 1--\n").as_deref(),
+            Some("# \n-- x\n# \tz\nSELECT '--\n', 1# \n")
+        );
+        assert_eq!(mysql_dash_comments("SELECT 1 -- done"), None);
+        assert_eq!(mysql_dash_comments("SELECT 1--1"), None);
+        assert_eq!(
+            mysql_dash_comments("SELECT 1 --"),
+            Some("SELECT 1 # ".to_string())
+        );
+        assert_eq!(mysql_dash_comments("/* --\n */ SELECT 1"), None);
     }
 
     #[test]
