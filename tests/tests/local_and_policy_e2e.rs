@@ -215,6 +215,20 @@ fn star_columns_are_classified_and_prod_drop_is_blocked_on_postgresql() -> anyho
     agent.wait_for("the four statements", |ev| statements(ev).len() >= 4)?;
     let (code, ev) = agent.stop()?;
     assert_eq!(code, 0, "SIGTERM must flush and exit 0");
+    let texts: Vec<&str> = statements(&ev)
+        .iter()
+        .filter_map(|e| e["statement"]["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            "CREATE TABLE customers(id int, email text, ssn text)",
+            "SELECT * FROM customers",
+            "CREATE TABLE invoices(id int)",
+            "DROP TABLE invoices",
+        ],
+        "one event per statement, in order"
+    );
     let sel = with_text(&ev, "SELECT * FROM customers");
     assert_eq!(sel.len(), 1, "{}", dump(&ev));
     assert_eq!(

@@ -187,7 +187,7 @@ fn setup(broker: bool) -> Result<()> {
         sh(Command::new("cargo").args(["install", "bpf-linker@0.10.2", "--locked", "--force"]))?;
     }
 
-    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench");
+    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc");
     let missing: Vec<&str> = PACKAGES
         .iter()
         .filter(|(_, f)| !Path::new(f).exists())
