@@ -205,6 +205,87 @@ pub struct ConnEvent {
     pub _pad: [u8; 4],
     /// The process's `comm`.
     pub comm: [u8; 16],
+    /// [`SOCK_ID_TCP`] or [`SOCK_ID_UNIX`] when the kernel read the socket's own identity
+    /// (below) at connect/accept time, else 0 (older capture files, or offsets unknown).
+    pub sock_id: u32,
+    /// TCP: the socket's local port (`skc_num`, host order).
+    pub local_port: u32,
+    /// TCP: the socket's local address (IPv4 in the first 4 bytes, or IPv6).
+    pub local_addr: [u8; 16],
+    /// TCP: the socket's remote address, as `local_addr`.
+    pub remote_addr: [u8; 16],
+    /// TCP: the socket's remote port (`skc_dport`, host order).
+    pub remote_port: u32,
+    pub _pad2: u32,
+    /// The kernel address of the socket's `struct sock` (an identity, never dereferenced).
+    pub sock: u64,
+    /// Unix: the kernel address of the peer's `struct sock` (`unix_sock.peer`), 0 if none.
+    pub peer_sock: u64,
+}
+
+/// [`ConnEvent::sock_id`]: the TCP tuple fields are valid.
+pub const SOCK_ID_TCP: u32 = 1;
+/// [`ConnEvent::sock_id`]: `sock` and `peer_sock` are valid (a Unix stream socket).
+pub const SOCK_ID_UNIX: u32 = 2;
+
+/// Byte offsets of kernel struct members the programs read to find a socket's identity from
+/// its fd, found by userspace in the kernel's BTF and passed as one global at load time.
+/// `valid` is 0 when any of them is unknown (the programs then skip the read).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SockOffsets {
+    pub valid: u32,
+    /// `task_struct.files`.
+    pub task_files: u32,
+    /// `files_struct.fdt`.
+    pub files_fdt: u32,
+    /// `fdtable.fd`.
+    pub fdt_fd: u32,
+    /// `fdtable.max_fds`.
+    pub fdt_max_fds: u32,
+    /// `file.private_data` (the `struct socket` of a socket file).
+    pub file_private_data: u32,
+    /// `socket.sk`.
+    pub socket_sk: u32,
+    /// `sock_common.skc_family`.
+    pub skc_family: u32,
+    /// `sock_common.skc_daddr`.
+    pub skc_daddr: u32,
+    /// `sock_common.skc_rcv_saddr`.
+    pub skc_rcv_saddr: u32,
+    /// `sock_common.skc_dport`.
+    pub skc_dport: u32,
+    /// `sock_common.skc_num`.
+    pub skc_num: u32,
+    /// `sock_common.skc_v6_daddr` (0 without IPv6).
+    pub skc_v6_daddr: u32,
+    /// `sock_common.skc_v6_rcv_saddr` (0 without IPv6).
+    pub skc_v6_rcv_saddr: u32,
+    /// `unix_sock.peer`.
+    pub unix_peer: u32,
+    pub _pad: u32,
+}
+
+impl SockOffsets {
+    /// All unknown: the programs read no socket identity.
+    pub const UNKNOWN: Self = Self {
+        valid: 0,
+        task_files: 0,
+        files_fdt: 0,
+        fdt_fd: 0,
+        fdt_max_fds: 0,
+        file_private_data: 0,
+        socket_sk: 0,
+        skc_family: 0,
+        skc_daddr: 0,
+        skc_rcv_saddr: 0,
+        skc_dport: 0,
+        skc_num: 0,
+        skc_v6_daddr: 0,
+        skc_v6_rcv_saddr: 0,
+        unix_peer: 0,
+        _pad: 0,
+    };
 }
 
 /// A data record with a fixed payload capacity `N`. Only `hdr.captured_len` bytes are valid.
@@ -268,7 +349,8 @@ pub fn conn_key(tgid: u32, fd: u32) -> u64 {
 }
 
 const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
-const _: () = assert!(core::mem::size_of::<ConnEvent>() == 232);
+const _: () = assert!(core::mem::size_of::<ConnEvent>() == 296);
+const _: () = assert!(core::mem::size_of::<SockOffsets>() == 64);
 const _: () = assert!(core::mem::size_of::<ConnInfo>() == 48);
 const _: () = assert!(core::mem::size_of::<ListenInfo>() == 128);
 const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);
@@ -278,6 +360,8 @@ const _: () = assert!(core::mem::size_of::<DataChunk<CHUNK_SMALL>>() == 64 + CHU
 mod pod {
     // SAFETY: plain `repr(C)` data without padding or pointers.
     unsafe impl aya::Pod for super::ConnInfo {}
+    // SAFETY: repr(C), u32 fields only, no padding.
+    unsafe impl aya::Pod for super::SockOffsets {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::ListenInfo {}
     // SAFETY: as above.

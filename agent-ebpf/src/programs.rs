@@ -10,11 +10,11 @@
 
 use agent_common::{
     conn_key, ConnEvent, ConnInfo, DataChunk, Direction, EventHeader, EventKind, ListenInfo,
-    Source, SslKey, UnixPathKey, CHUNK_LARGE, CHUNK_MEDIUM, CHUNK_SMALL, CNT_RING_FULL_BYTES,
-    CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_SSL_UNATTRIBUTED, CNT_STASH_FULL,
-    CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_FLAG_HANDED_OFF, COUNTERS_LEN, ENGINE_POSTGRES,
-    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT,
-    ROLE_SERVER, UNIX_PATH_MAX,
+    SockOffsets, Source, SslKey, UnixPathKey, CHUNK_LARGE, CHUNK_MEDIUM, CHUNK_SMALL,
+    CNT_RING_FULL_BYTES, CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_SSL_UNATTRIBUTED,
+    CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_FLAG_HANDED_OFF, COUNTERS_LEN,
+    ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, MAX_CHUNKS_PER_CALL, MAX_IOVECS,
+    ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, UNIX_PATH_MAX,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -40,6 +40,11 @@ static FORK_CHILD_OFF: Global<u32> = Global::new(20);
 /// Byte offset of `loginuid` in `struct task_struct`, from the kernel's BTF (0: unknown).
 #[unsafe(no_mangle)]
 static LOGINUID_OFF: Global<u32> = Global::new(0);
+
+/// Offsets of the kernel struct members on the path from the current task to a socket's
+/// `struct sock`, from the kernel's BTF (`valid == 0`: unknown, nothing is read).
+#[unsafe(no_mangle)]
+static SOCK_OFF: Global<SockOffsets> = Global::new(SockOffsets::UNKNOWN);
 
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(16 << 20, 0);
@@ -72,6 +77,10 @@ static PENDING: HashMap<u64, Pending> = HashMap::with_max_entries(4096, 0);
 /// backend forked for the connection inherits the watch.
 #[map]
 static RECENT_ACCEPT: LruHashMap<u32, Recent> = LruHashMap::with_max_entries(1024, 0);
+
+/// When userspace was last woken for a new connection of a process (tgid -> ktime ns).
+#[map]
+static WOKEN: LruHashMap<u32, u64> = LruHashMap::with_max_entries(4096, 0);
 
 /// Loss counters, per CPU. Indexes are `agent_common::CNT_*`.
 #[map]
@@ -561,6 +570,123 @@ fn login_uid() -> u32 {
     v
 }
 
+/// Reads a `T` from kernel memory at `src`.
+#[inline(always)]
+fn read_kernel<T>(src: u64) -> Option<T> {
+    let mut v = core::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: reads size_of::<T>() bytes of kernel memory into a local buffer; the helper
+    // fails cleanly on a bad address.
+    let r = unsafe {
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel(
+            v.as_mut_ptr() as *mut c_void,
+            core::mem::size_of::<T>() as u32,
+            src as *const c_void,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: fully initialised by the successful read above.
+    Some(unsafe { v.assume_init() })
+}
+
+/// The socket's own identity at connect/accept time, so that userspace pairs the two local
+/// ends of a connection from what the kernel knows instead of racing `/proc`:
+/// `current->files->fdt->fd[fd]->private_data` is the `struct socket`, its `sk` the
+/// `struct sock`, whose `sock_common` holds the TCP tuple, and a Unix socket's `unix_sock.peer`
+/// the other end. Every step is a checked `bpf_probe_read_kernel`; on any failure `sock_id`
+/// stays 0 and userspace falls back to its older pairing.
+#[inline(always)]
+fn sock_identity(fd: u32, e: &mut ConnEvent) {
+    let o = SOCK_OFF.load();
+    if o.valid == 0 {
+        return;
+    }
+    // SAFETY: helper without preconditions; the result is only used as an address to read.
+    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
+    let Some(files) = read_kernel::<u64>(task + o.task_files as u64) else {
+        return;
+    };
+    let Some(fdt) = read_kernel::<u64>(files + o.files_fdt as u64) else {
+        return;
+    };
+    let Some(max) = read_kernel::<u32>(fdt + o.fdt_max_fds as u64) else {
+        return;
+    };
+    if fd >= max {
+        return;
+    }
+    let Some(fds) = read_kernel::<u64>(fdt + o.fdt_fd as u64) else {
+        return;
+    };
+    let Some(file) = read_kernel::<u64>(fds + 8 * fd as u64) else {
+        return;
+    };
+    let Some(socket) = read_kernel::<u64>(file + o.file_private_data as u64) else {
+        return;
+    };
+    let Some(sk) = read_kernel::<u64>(socket + o.socket_sk as u64) else {
+        return;
+    };
+    if sk == 0 {
+        return;
+    }
+    let Some(family) = read_kernel::<u16>(sk + o.skc_family as u64) else {
+        return;
+    };
+    e.sock = sk;
+    match family as u32 {
+        FAMILY_UNIX => {
+            if let Some(peer) = read_kernel::<u64>(sk + o.unix_peer as u64) {
+                e.peer_sock = peer;
+                e.sock_id = SOCK_ID_UNIX;
+            }
+        }
+        FAMILY_INET | FAMILY_INET6 => {
+            let (Some(num), Some(dport)) = (
+                read_kernel::<u16>(sk + o.skc_num as u64),
+                read_kernel::<u16>(sk + o.skc_dport as u64),
+            ) else {
+                return;
+            };
+            e.local_port = num as u32;
+            e.remote_port = u16::from_be(dport) as u32;
+            if family as u32 == FAMILY_INET {
+                let (Some(l), Some(r)) = (
+                    read_kernel::<[u8; 4]>(sk + o.skc_rcv_saddr as u64),
+                    read_kernel::<[u8; 4]>(sk + o.skc_daddr as u64),
+                ) else {
+                    return;
+                };
+                e.local_addr = [0; 16];
+                e.remote_addr = [0; 16];
+                e.local_addr[0] = l[0];
+                e.local_addr[1] = l[1];
+                e.local_addr[2] = l[2];
+                e.local_addr[3] = l[3];
+                e.remote_addr[0] = r[0];
+                e.remote_addr[1] = r[1];
+                e.remote_addr[2] = r[2];
+                e.remote_addr[3] = r[3];
+            } else {
+                if o.skc_v6_daddr == 0 {
+                    return;
+                }
+                let (Some(l), Some(r)) = (
+                    read_kernel::<[u8; 16]>(sk + o.skc_v6_rcv_saddr as u64),
+                    read_kernel::<[u8; 16]>(sk + o.skc_v6_daddr as u64),
+                ) else {
+                    return;
+                };
+                e.local_addr = l;
+                e.remote_addr = r;
+            }
+            e.sock_id = SOCK_ID_TCP;
+        }
+        _ => {}
+    }
+}
+
 #[inline(always)]
 fn new_conn_id() -> u64 {
     // SAFETY: helpers without preconditions. Unique per CPU and nanosecond.
@@ -599,10 +725,37 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         (*e).path = p.path;
         (*e)._pad = [0; 4];
         (*e).comm = aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]);
+        (*e).sock_id = 0;
+        (*e).local_port = 0;
+        (*e).local_addr = [0; 16];
+        (*e).remote_addr = [0; 16];
+        (*e).remote_port = 0;
+        (*e)._pad2 = 0;
+        (*e).sock = 0;
+        (*e).peer_sock = 0;
+        sock_identity(fd, &mut *e);
     }
-    // Connections are rare and userspace reads /proc for them while the process still runs:
-    // wake it now.
-    entry.submit(aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP as u64);
+    // A new client may be gone in milliseconds (`psql -c`): wake userspace now, so it reads
+    // the client's /proc entry (executable, command line) while the process still runs.
+    // Server ends (a long-lived listener) wait for the next drain, and so do processes that
+    // connected in the last second: with `pgbench -C` that saves two wakeups per connection.
+    // A process seen in the last second (a pool, `pgbench -C`) is already known to userspace.
+    let mut wake = false;
+    if p.role == ROLE_CLIENT {
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
+        // SAFETY: plain value read.
+        let last = unsafe { WOKEN.get(tgid) }.copied().unwrap_or(0);
+        if last == 0 || now.wrapping_sub(last) > 1_000_000_000 {
+            wake = true;
+            let _ = WOKEN.insert(tgid, now, 0);
+        }
+    }
+    entry.submit(if wake {
+        aya_ebpf::bindings::BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        wake_flags()
+    });
 }
 
 /// `sys_enter_bind(fd, umyaddr, addrlen)`: remembers listening sockets of database servers.

@@ -124,6 +124,8 @@ pub struct Statement {
     pub columns: Columns,
     pub parse_error: Option<String>,
     pub copy_bytes: Option<u64>,
+    /// The request was not captured whole (beyond the capture limit).
+    pub truncated: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -150,11 +152,14 @@ pub struct PolicyResult {
     pub message: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+pub use crate::session::GapReason;
+
+#[derive(Clone, Debug, Serialize)]
 pub struct Gap {
-    /// Why bytes or events were lost: `ring_buffer_full`, `truncated`, `missing_bytes`,
-    /// `decode_error: ...`, `stash_full`.
-    pub reason: String,
+    /// Why bytes or events were lost, from a fixed vocabulary (see [`GapReason`]).
+    pub reason: GapReason,
+    /// The decoder's own explanation, when it has one (never a captured value).
+    pub detail: Option<String>,
     pub bytes: u64,
     /// Which stream lost them, when known: `client_to_server` / `server_to_client`.
     pub flow: Option<&'static str>,
@@ -189,6 +194,21 @@ pub struct Event {
     pub policy: Option<PolicyResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+}
+
+/// A `session_start` or `session_end` event written from the connection's cached JSON
+/// fragments (see [`StatementEvent`]). Serialises to exactly the same JSON shape as [`Event`].
+#[derive(Serialize)]
+pub struct SessionEventRef<'a> {
+    pub schema: &'static str,
+    pub event_id: String,
+    pub time: String,
+    pub kind: Kind,
+    pub host: &'a serde_json::value::RawValue,
+    pub client: &'a serde_json::value::RawValue,
+    pub server: &'a serde_json::value::RawValue,
+    pub db: &'a serde_json::value::RawValue,
+    pub session: &'a serde_json::value::RawValue,
 }
 
 /// A `statement` event written without copying: the connection parts (`host`, `client`,
@@ -226,6 +246,7 @@ pub struct StatementRef<'a> {
     pub columns: ColumnsRef<'a>,
     pub parse_error: Option<&'a str>,
     pub copy_bytes: Option<u64>,
+    pub truncated: bool,
 }
 
 /// Borrowed form of [`Columns`].

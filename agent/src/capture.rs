@@ -6,9 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use agent_common::{
-    conn_key, ConnEvent, ConnInfo, EventHeader, EventKind, ListenInfo, Source, UnixPathKey,
-    COUNTERS_LEN, ENGINE_MYSQL, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX,
-    ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
+    conn_key, ConnEvent, ConnInfo, EventHeader, EventKind, ListenInfo, SockOffsets, Source,
+    UnixPathKey, COUNTERS_LEN, ENGINE_MYSQL, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6,
+    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
 };
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::uprobe::UProbeScope;
@@ -184,6 +184,65 @@ fn path_key(path: &str) -> Option<UnixPathKey> {
     Some(k)
 }
 
+/// The BTF offsets the kernel programs need to read a socket's identity from its fd (see
+/// `sock_identity` in the eBPF crate). Any member missing leaves them all unknown, and local
+/// ends are then paired from /proc as before.
+fn sock_offsets() -> SockOffsets {
+    const PAIRS: [(&str, &str); 14] = [
+        ("task_struct", "files"),
+        ("files_struct", "fdt"),
+        ("fdtable", "fd"),
+        ("fdtable", "max_fds"),
+        ("file", "private_data"),
+        ("socket", "sk"),
+        ("sock_common", "skc_family"),
+        ("sock_common", "skc_daddr"),
+        ("sock_common", "skc_rcv_saddr"),
+        ("sock_common", "skc_dport"),
+        ("sock_common", "skc_num"),
+        ("unix_sock", "peer"),
+        ("sock_common", "skc_v6_daddr"),
+        ("sock_common", "skc_v6_rcv_saddr"),
+    ];
+    let got = match crate::btf::member_offsets(&PAIRS) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(
+                "kernel BTF unreadable ({e}): local connection ends are paired from /proc"
+            );
+            return SockOffsets::UNKNOWN;
+        }
+    };
+    // The first twelve are required; IPv6 addresses are optional.
+    if let Some(i) = got.iter().take(12).position(Option::is_none) {
+        tracing::warn!(
+            "kernel BTF lacks {}.{}: local connection ends are paired from /proc",
+            PAIRS[i].0,
+            PAIRS[i].1
+        );
+        return SockOffsets::UNKNOWN;
+    }
+    let g = |i: usize| got.get(i).copied().flatten().unwrap_or(0);
+    SockOffsets {
+        valid: 1,
+        task_files: g(0),
+        files_fdt: g(1),
+        fdt_fd: g(2),
+        fdt_max_fds: g(3),
+        file_private_data: g(4),
+        socket_sk: g(5),
+        skc_family: g(6),
+        skc_daddr: g(7),
+        skc_rcv_saddr: g(8),
+        skc_dport: g(9),
+        skc_num: g(10),
+        unix_peer: g(11),
+        skc_v6_daddr: g(12),
+        skc_v6_rcv_saddr: g(13),
+        _pad: 0,
+    }
+}
+
 impl Capture {
     /// Loads and attaches everything. `on_attached` tells how many hooks are live.
     pub fn start(watch: &Watch) -> Result<Self, CaptureError> {
@@ -199,9 +258,11 @@ impl Capture {
             .ok()
             .flatten()
             .unwrap_or(0);
+        let sock_off = sock_offsets();
         let mut loader = EbpfLoader::new();
         loader
             .override_global("AGENT_TGID", &me, true)
+            .override_global("SOCK_OFF", &sock_off, true)
             .override_global("FORK_PARENT_OFF", &parent_off, true)
             .override_global("FORK_CHILD_OFF", &child_off, true)
             .override_global("LOGINUID_OFF", &loginuid_off, true)
@@ -659,6 +720,14 @@ impl Capture {
                             path: [0; UNIX_PATH_MAX],
                             _pad: [0; 4],
                             comm: [0; 16],
+                            sock_id: 0,
+                            local_port: 0,
+                            local_addr: [0; 16],
+                            remote_addr: [0; 16],
+                            remote_port: 0,
+                            _pad2: 0,
+                            sock: 0,
+                            peer_sock: 0,
                         };
                         if let Some(k) = path.as_deref().and_then(path_key) {
                             ev.path = k.path;

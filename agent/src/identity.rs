@@ -125,7 +125,8 @@ pub fn parse_unit(cgroup: &str) -> Option<String> {
 /// Caches [`ProcessInfo`] by (pid, start time) and user/group names by id.
 pub struct IdentityCache {
     root: PathBuf,
-    procs: HashMap<u32, Arc<ProcessInfo>>,
+    /// Identity per pid, with when its start time was last checked.
+    procs: HashMap<u32, (Arc<ProcessInfo>, std::time::Instant)>,
     users: HashMap<u32, Option<String>>,
     groups: HashMap<u32, Option<String>>,
 }
@@ -137,6 +138,8 @@ impl Default for IdentityCache {
 }
 
 const MAX_CACHED: usize = 65_536;
+/// How long a cached identity is trusted before its start time is checked again.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl IdentityCache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -150,9 +153,17 @@ impl IdentityCache {
 
     /// The identity of `pid`, from cache when its start time matches.
     pub fn lookup(&mut self, pid: u32) -> Result<Arc<ProcessInfo>, IdentityError> {
+        // A process that opens many connections (a pool, `pgbench -C`) is checked at most
+        // once per interval: a pid is not reused that fast, and `forget` drops exited ones.
+        if let Some((p, checked)) = self.procs.get(&pid) {
+            if checked.elapsed() < RECHECK {
+                return Ok(p.clone());
+            }
+        }
         let stat = self.read_stat(pid)?;
-        if let Some(p) = self.procs.get(&pid) {
+        if let Some((p, checked)) = self.procs.get_mut(&pid) {
             if p.start_time == stat.start_time {
+                *checked = std::time::Instant::now();
                 return Ok(p.clone());
             }
         }
@@ -160,7 +171,8 @@ impl IdentityCache {
         if self.procs.len() >= MAX_CACHED {
             self.procs.clear();
         }
-        self.procs.insert(pid, info.clone());
+        self.procs
+            .insert(pid, (info.clone(), std::time::Instant::now()));
         Ok(info)
     }
 

@@ -3,7 +3,8 @@
 //! The pipeline, one module per stage (see `shared/DESIGN.md`):
 //! `capture` (kernel programs, ring buffer) -> `stream` (ordered bytes, gaps) -> `protocol`
 //! (pure wire decoders) -> `session` (per-connection state, statements) -> `identity` (process
-//! attribution) -> `sql` (analysis) -> `policy` (classification, rules) -> `audit` (events) ->
+//! attribution) -> `judge` (one decision per request: `sql` analysis, `policy` classification
+//! and rules) -> `audit` (events) ->
 //! `sink` (outputs). `pipeline` wires the userspace stages together so that live capture and
 //! `dbgov replay` share every line after the kernel.
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod btf;
 pub mod capture;
 pub mod config;
 pub mod identity;
+pub mod judge;
 pub mod pipeline;
 pub mod policy;
 pub mod protocol;

@@ -441,28 +441,34 @@ fn reload_policy(cfg: &Config, pipeline: &mut Pipeline, why: &str) {
 
 fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Result<()> {
     use agent_common::*;
+    use dbgov::audit::GapReason;
     let d = |i: u32| now_c[i as usize].saturating_sub(last[i as usize]);
     if d(CNT_RING_FULL_CHUNKS) > 0 {
         p.host_gap(
-            "ring_buffer_full",
+            GapReason::RingBufferFull,
             d(CNT_RING_FULL_BYTES),
             d(CNT_RING_FULL_CHUNKS),
             now,
         )?;
     }
     if d(CNT_TRUNC_CHUNKS) > 0 {
-        p.host_gap("truncated", d(CNT_TRUNC_BYTES), d(CNT_TRUNC_CHUNKS), now)?;
+        p.host_gap(
+            GapReason::Truncated,
+            d(CNT_TRUNC_BYTES),
+            d(CNT_TRUNC_CHUNKS),
+            now,
+        )?;
     }
     if d(CNT_RING_FULL_CONN) > 0 {
         p.host_gap(
-            "ring_buffer_full_connection_events",
+            GapReason::RingBufferFullConnectionEvents,
             0,
             d(CNT_RING_FULL_CONN),
             now,
         )?;
     }
     if d(CNT_STASH_FULL) > 0 {
-        p.host_gap("stash_full", 0, d(CNT_STASH_FULL), now)?;
+        p.host_gap(GapReason::StashFull, 0, d(CNT_STASH_FULL), now)?;
     }
     Ok(())
 }
@@ -524,48 +530,44 @@ fn policy_check(dir: &Path) -> Result<()> {
 }
 
 fn policy_test(a: PolicyTestArgs) -> Result<()> {
-    use dbgov::policy::EvalContext;
-    use dbgov::sql::{Analyzer, Dialect};
+    use dbgov::judge::{Engine, Judge, Request};
     let policy = match &a.policies {
         Some(d) => Policy::load_dir(d).map_err(|e| anyhow::anyhow!("{e}"))?,
         None => Policy::builtin()?,
     };
-    let (engine, dialect) = match a.engine.as_str() {
-        "postgresql" | "postgres" => ("postgresql", Dialect::Postgres),
-        "mysql" | "mariadb" => ("mysql", Dialect::MySql),
-        other => bail!("--engine must be postgresql or mysql, not {other:?}"),
+    let Some(engine) = Engine::parse(&a.engine) else {
+        bail!("--engine must be postgresql or mysql, not {:?}", a.engine);
     };
-    let mut analyzer = Analyzer::new(AnalyzerConfig::default());
-    let analyzed = analyzer.analyze_text(dialect, &a.statement);
-    let an = &analyzed.analysis;
-    let mut cols = an.columns_read.clone();
-    cols.extend(an.columns_written.iter().cloned());
-    let labels = BTreeMap::new();
-    let ctx = EvalContext {
+    // The same judge the agent runs: analysis, classification and every statement of a
+    // multi-statement request.
+    let mut judge = Judge::new(policy, AnalyzerConfig::default());
+    let process = dbgov::identity::ProcessInfo {
+        user: a.user.clone(),
+        login_user: a.login_user.clone(),
+        ..Default::default()
+    };
+    let host = dbgov::audit::Host {
+        environment: a.environment.clone(),
+        ..Default::default()
+    };
+    let j = judge.judge(&Request {
         engine,
         db_name: a.db.as_deref(),
         db_user: a.db_user.as_deref(),
-        kind: &an.kind,
-        tables: &an.tables,
-        columns: &cols,
-        literals: &analyzed.literals,
-        has_where: an.has_where,
-        client_user: a.user.as_deref(),
-        client_login_user: a.login_user.as_deref(),
-        client_exe: None,
-        client_container_id: None,
-        client_groups: &[],
-        host_environment: a.environment.as_deref(),
-        host_labels: &labels,
-    };
-    let v = policy.evaluate(&ctx);
+        text: Some(&a.statement),
+        tag: None,
+        columns: &[],
+        process: Some(&process),
+        host: &host,
+    });
+    let v = &j.verdict;
     let out = serde_json::json!({
         "statement": {
-            "text": analyzed.text,
-            "kind": an.kind,
-            "tables": an.tables,
-            "columns": {"read": an.columns_read, "written": an.columns_written},
-            "parse_error": an.parse_error,
+            "text": j.text(),
+            "kind": j.kind,
+            "tables": j.tables(),
+            "columns": {"read": j.read(), "written": j.written()},
+            "parse_error": j.analysis().and_then(|a| a.parse_error.as_deref()),
         },
         "classification": {"classes": v.classes, "level": v.level},
         "policy": {"verdict": v.action, "rules": v.rules, "severity": v.severity, "message": v.message},

@@ -11,19 +11,20 @@ use std::sync::Arc;
 
 use agent_common::{
     ConnEvent, Direction, EventHeader, EventKind, Source, ENGINE_MYSQL, FAMILY_INET, FAMILY_INET6,
-    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER,
+    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX,
 };
 
 use crate::audit::{self, Clock, Event, Host, IdGen, Kind};
 use crate::identity::{IdentityCache, ProcessInfo};
-use crate::policy::{EvalContext, Policy};
+use crate::judge::{Judge, Request};
+use crate::policy::Policy;
 use crate::session::mysql::MysqlSession;
 use crate::session::postgres::PgSession;
 use crate::session::{
     Conversation, Flow, SessionEvent, SessionInfo, SessionOptions, StatementRecord, Status,
 };
 use crate::sink::{JsonLines, SinkError};
-use crate::sql::{Analyzer, AnalyzerConfig, Dialect};
+use crate::sql::AnalyzerConfig;
 use crate::stream::{Assembler, Piece};
 
 /// Errors of the pipeline.
@@ -33,21 +34,7 @@ pub enum PipelineError {
     Sink(#[from] SinkError),
 }
 
-/// Database engine of a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
-    Postgres,
-    Mysql,
-}
-
-impl Engine {
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Postgres => "postgresql",
-            Engine::Mysql => "mysql",
-        }
-    }
-}
+pub use crate::judge::Engine;
 
 /// Settings of the userspace pipeline.
 pub struct PipelineConfig {
@@ -57,6 +44,14 @@ pub struct PipelineConfig {
     pub session: SessionOptions,
     /// Resolve process identities from /proc (off for replays of foreign captures).
     pub resolve_identity: bool,
+}
+
+/// What the pipeline keeps of its [`PipelineConfig`] (the policy and analyzer settings go to
+/// the [`Judge`]).
+struct Settings {
+    host: Host,
+    session: SessionOptions,
+    resolve_identity: bool,
 }
 
 /// Counters the pipeline keeps about itself.
@@ -77,6 +72,8 @@ enum PairKey {
     Tcp(IpAddr, u16, u16),
     /// The inode of the server end of a Unix socket connection.
     Unix(u64),
+    /// The kernel address of the server end's `struct sock` of a Unix socket connection.
+    Sock(u64),
 }
 
 struct Conn {
@@ -151,11 +148,11 @@ fn raw<T: serde::Serialize>(v: &T) -> Result<Box<serde_json::value::RawValue>, P
 
 /// The userspace pipeline.
 pub struct Pipeline {
-    cfg: PipelineConfig,
+    cfg: Settings,
     clock: Clock,
     ids: IdGen,
     identity: IdentityCache,
-    analyzer: Analyzer,
+    judge: Judge,
     conns: HashMap<u64, Conn>,
     pairs: HashMap<(PairKey, u32), u64>,
     /// Ends of local connections whose exact pairing failed (the process or socket was gone
@@ -163,8 +160,6 @@ pub struct Pipeline {
     fallback: HashMap<(FallbackKey, u32), std::collections::VecDeque<(u64, u64)>>,
     /// Unix socket peer lookups (live capture only).
     sockdiag: Option<crate::sockdiag::SockDiag>,
-    /// PostgreSQL table OID -> name, learned from single-table statements.
-    oid_names: HashMap<u32, String>,
     out: JsonLines,
     /// `host`, serialised once.
     host_raw: Box<serde_json::value::RawValue>,
@@ -226,7 +221,19 @@ fn read_pod<T: Copy>(b: &[u8]) -> Option<T> {
 
 impl Pipeline {
     pub fn new(cfg: PipelineConfig, clock: Clock, out: JsonLines) -> Self {
-        let analyzer = Analyzer::new(cfg.analyzer);
+        let PipelineConfig {
+            host,
+            policy,
+            analyzer,
+            session,
+            resolve_identity,
+        } = cfg;
+        let cfg = Settings {
+            host,
+            session,
+            resolve_identity,
+        };
+        let judge = Judge::new(policy, analyzer);
         let host_raw = serde_json::value::to_raw_value(&cfg.host).unwrap_or_else(|_| {
             serde_json::value::RawValue::from_string("null".into()).unwrap_or_default()
         });
@@ -236,12 +243,11 @@ impl Pipeline {
             clock,
             ids: IdGen::new(),
             identity: IdentityCache::default(),
-            analyzer,
+            judge,
             conns: HashMap::new(),
             pairs: HashMap::new(),
             sockdiag: None,
             fallback: HashMap::new(),
-            oid_names: HashMap::new(),
             out,
             scratch: Vec::new(),
             stats: Stats::default(),
@@ -252,7 +258,7 @@ impl Pipeline {
 
     /// Replaces the policies (reload).
     pub fn set_policy(&mut self, policy: Policy) {
-        self.cfg.policy = policy;
+        self.judge.set_policy(policy);
     }
 
     pub fn clock(&self) -> Clock {
@@ -286,9 +292,11 @@ impl Pipeline {
                 self.on_data(&hdr, data)
             }
             Some(EventKind::ConnOpen) => {
-                // Capture files made before `login_uid` and `comm` were added hold 216-byte
-                // records: zero-fill the tail and mark the login uid unknown.
+                // Older capture files hold shorter records: 216 bytes before `login_uid` and
+                // `comm` were added, 232 before the kernel's socket identity. Zero-fill the
+                // tail (socket identity unknown) and, for the oldest, the login uid.
                 const V1_LEN: usize = 216;
+                const V2_LEN: usize = 232;
                 let full = std::mem::size_of::<ConnEvent>();
                 if rec.len() < V1_LEN {
                     self.stats.malformed_records += 1;
@@ -299,7 +307,7 @@ impl Pipeline {
                 buf[..n].copy_from_slice(&rec[..n]);
                 match read_pod::<ConnEvent>(&buf) {
                     Some(mut ev) => {
-                        if rec.len() < full {
+                        if rec.len() < V2_LEN {
                             ev.login_uid = u32::MAX;
                         }
                         self.on_open(&ev)
@@ -346,21 +354,55 @@ impl Pipeline {
         let (mut client_addr, mut pair) = (None, None);
         let mut unix_unpaired = false;
         let server_addr;
+        let kernel_id = ev.sock_id == SOCK_ID_TCP || ev.sock_id == SOCK_ID_UNIX;
         let transport = if ev.family == FAMILY_UNIX {
             let mut path = Some(cstr_path(&ev.path)).filter(|p| !p.is_empty());
-            let own = crate::sockdiag::socket_inode(tgid, fd);
-            if ev.role == ROLE_CLIENT {
-                pair = own.and_then(|i| self.unix_peer(i)).map(PairKey::Unix);
+            if ev.sock_id == SOCK_ID_UNIX {
+                // The kernel read both ends' `struct sock` addresses: the client's peer is the
+                // accepted socket of the server end.
+                pair = Some(PairKey::Sock(if ev.role == ROLE_CLIENT {
+                    ev.peer_sock
+                } else {
+                    ev.sock
+                }));
+                if path.is_none() && ev.role != ROLE_CLIENT {
+                    path = crate::sockdiag::socket_inode(tgid, fd).and_then(unix_path_of);
+                }
             } else {
-                pair = own.map(PairKey::Unix);
-                unix_unpaired = own.is_none() && self.cfg.resolve_identity;
-                if path.is_none() {
-                    path = own.and_then(unix_path_of);
+                let own = crate::sockdiag::socket_inode(tgid, fd);
+                if ev.role == ROLE_CLIENT {
+                    pair = own.and_then(|i| self.unix_peer(i)).map(PairKey::Unix);
+                } else {
+                    pair = own.map(PairKey::Unix);
+                    unix_unpaired = own.is_none() && self.cfg.resolve_identity;
+                    if path.is_none() {
+                        path = own.and_then(unix_path_of);
+                    }
                 }
             }
             client_addr = path.clone();
             server_addr = path;
             "unix"
+        } else if ev.sock_id == SOCK_ID_TCP {
+            // The kernel read the socket's own tuple at connect/accept: exact, and no race
+            // with a client that has already closed or reused the fd.
+            let local = ip_of(ev.family, &ev.local_addr);
+            let remote = ip_of(ev.family, &ev.remote_addr);
+            let (lport, rport) = (ev.local_port as u16, ev.remote_port as u16);
+            if ev.role == ROLE_CLIENT {
+                server_addr = remote.map(|ip| fmt_addr(ip, rport));
+                if let Some(lip) = local {
+                    client_addr = Some(fmt_addr(lip, lport));
+                    pair = Some(PairKey::Tcp(lip, lport, rport));
+                }
+            } else {
+                server_addr = Some(format!(":{lport}"));
+                if let Some(rip) = remote {
+                    client_addr = Some(fmt_addr(rip, rport));
+                    pair = Some(PairKey::Tcp(rip, rport, lport));
+                }
+            }
+            "tcp"
         } else {
             let ip = ip_of(ev.family, &ev.addr);
             if ev.role == ROLE_CLIENT {
@@ -379,12 +421,15 @@ impl Pipeline {
             "tcp"
         };
         // Local connections can fall back to first-come pairing: Unix sockets always, TCP when
-        // the client address is loopback (server side) or the server is (client side).
+        // the client address is loopback (server side) or the server is (client side). Not
+        // needed when the kernel gave the socket's identity: the key is exact.
         let is_local_tcp = |a: &Option<String>| {
             a.as_deref()
                 .is_some_and(|x| x.starts_with("127.") || x.starts_with("[::1]"))
         };
-        let fallback_key = if transport == "unix" {
+        let fallback_key = if kernel_id {
+            None
+        } else if transport == "unix" {
             server_addr.clone().map(FallbackKey::Unix)
         } else if (ev.role == ROLE_CLIENT && is_local_tcp(&server_addr))
             || (ev.role == ROLE_SERVER && is_local_tcp(&client_addr))
@@ -573,9 +618,13 @@ impl Pipeline {
             return Ok(());
         };
         if conn.tgid != hdr.tgid {
-            // A forking server handed the connection to a child (PostgreSQL's backend).
+            // A forking server handed the connection to a child (PostgreSQL's backend). A
+            // mirror end only names the server: the child runs the parent's executable, so
+            // the /proc lookup is saved.
             conn.tgid = hdr.tgid;
-            conn.process = self.lookup(hdr.tgid);
+            if !conn.mirror {
+                conn.process = self.lookup(hdr.tgid);
+            }
         }
         if conn.unix_unpaired {
             conn.unix_unpaired = false;
@@ -702,7 +751,7 @@ impl Pipeline {
     /// Emits a host-level gap event (kernel loss counters).
     pub fn host_gap(
         &mut self,
-        reason: &str,
+        reason: audit::GapReason,
         bytes: u64,
         events: u64,
         now_ns: u64,
@@ -711,7 +760,8 @@ impl Pipeline {
         let ev = self.base_event(Kind::Gap, now_ns);
         let ev = Event {
             gap: Some(audit::Gap {
-                reason: reason.into(),
+                reason,
+                detail: None,
                 bytes,
                 flow: None,
                 events: Some(events),
@@ -798,23 +848,21 @@ impl Pipeline {
             match e {
                 SessionEvent::Start(_) => {
                     conn.started = true;
-                    let ev = self.conn_event(conn, Kind::SessionStart, ts);
-                    self.write(&ev)?;
+                    self.write_session_event(conn, Kind::SessionStart, ts)?;
                 }
                 SessionEvent::Update(_) => {}
-                SessionEvent::End => {
-                    let ev = self.conn_event(conn, Kind::SessionEnd, ts);
-                    self.write(&ev)?;
-                }
+                SessionEvent::End => self.write_session_event(conn, Kind::SessionEnd, ts)?,
                 SessionEvent::Gap {
                     flow,
                     bytes,
                     reason,
+                    detail,
                 } => {
                     self.stats.gaps += 1;
                     let mut ev = self.conn_event(conn, Kind::Gap, ts);
                     ev.gap = Some(audit::Gap {
                         reason,
+                        detail,
                         bytes,
                         flow: Some(match flow {
                             Flow::ClientToServer => "client_to_server",
@@ -865,68 +913,40 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Writes a `session_start` or `session_end` from the connection's cached fragments (the
+    /// same ones its statement events use: serialised once per connection).
+    fn write_session_event(
+        &mut self,
+        conn: &mut Conn,
+        kind: Kind,
+        ts: u64,
+    ) -> Result<(), PipelineError> {
+        self.fragments(conn)?;
+        let Some(frags) = conn.frags.as_deref() else {
+            return Ok(());
+        };
+        let ev = audit::SessionEventRef {
+            schema: audit::SCHEMA,
+            event_id: self.ids.next(),
+            time: audit::rfc3339(self.clock.wall_ns(ts)),
+            kind,
+            host: &self.host_raw,
+            client: &frags.client,
+            server: &frags.server,
+            db: &frags.db,
+            session: &frags.session,
+        };
+        self.stats.events += 1;
+        self.out.write(&ev)?;
+        Ok(())
+    }
+
     fn write_statement(
         &mut self,
         conn: &mut Conn,
         rec: &StatementRecord,
     ) -> Result<(), PipelineError> {
         self.fragments(conn)?;
-        let dialect = match conn.engine {
-            Engine::Postgres => Dialect::Postgres,
-            Engine::Mysql => Dialect::MySql,
-        };
-        let analyzed = rec
-            .text
-            .as_deref()
-            .map(|t| self.analyzer.analyze_text(dialect, t));
-        let a = analyzed.as_ref().map(|x| &*x.analysis);
-        let kind: Option<&str> = match a {
-            Some(a) if a.parse_error.is_none() && !a.kind.is_empty() => Some(a.kind.as_str()),
-            Some(a) => rec
-                .tag
-                .as_deref()
-                .or(Some(a.kind.as_str()).filter(|k| !k.is_empty())),
-            None => rec.tag.as_deref(),
-        };
-        let empty: &[String] = &[];
-        let tables = a.map(|a| a.tables.as_slice()).unwrap_or(empty);
-        let written = a.map(|a| a.columns_written.as_slice()).unwrap_or(empty);
-        let mut read: std::borrow::Cow<'_, [String]> =
-            std::borrow::Cow::Borrowed(a.map(|a| a.columns_read.as_slice()).unwrap_or(empty));
-        if let Some(a) = a {
-            // `*` and unqualified columns: resolve from the wire's result metadata.
-            if !a.star.is_empty() || !a.unresolved_columns.is_empty() {
-                let single = (a.tables.len() == 1).then(|| a.tables[0].as_str());
-                let mut cols = read.into_owned();
-                for c in &rec.columns {
-                    let table = c
-                        .table
-                        .as_deref()
-                        .or_else(|| {
-                            c.table_oid
-                                .and_then(|o| self.oid_names.get(&o).map(String::as_str))
-                        })
-                        .or_else(|| single.filter(|_| c.table_oid.is_some()));
-                    if let Some(t) = table {
-                        let col = format!("{t}.{}", c.org_name.as_deref().unwrap_or(&c.name));
-                        if !cols.contains(&col) {
-                            cols.push(col);
-                        }
-                    }
-                }
-                cols.sort();
-                read = std::borrow::Cow::Owned(cols);
-            }
-            if a.tables.len() == 1 && self.oid_names.len() < 100_000 {
-                for c in &rec.columns {
-                    if let Some(oid) = c.table_oid {
-                        self.oid_names
-                            .entry(oid)
-                            .or_insert_with(|| a.tables[0].clone());
-                    }
-                }
-            }
-        }
         let process = if conn.role == ROLE_CLIENT {
             conn.process.as_deref()
         } else {
@@ -935,52 +955,18 @@ impl Pipeline {
                 .and_then(|p| p.process.as_deref())
         };
         let info = conn.session.info();
-        let verdict = {
-            let cols: Vec<String> = if written.is_empty() {
-                Vec::new()
-            } else {
-                read.iter().chain(written.iter()).cloned().collect()
-            };
-            let ctx = EvalContext {
-                engine: conn.engine.name(),
-                db_name: info.database.as_deref(),
-                db_user: info.user.as_deref(),
-                kind: kind.unwrap_or(""),
-                tables,
-                columns: if written.is_empty() { &read } else { &cols },
-                literals: analyzed
-                    .as_ref()
-                    .map(|x| x.literals.as_slice())
-                    .unwrap_or(empty),
-                has_where: a.is_some_and(|a| a.has_where),
-                client_user: process.and_then(|p| p.user.as_deref()),
-                client_login_user: process.and_then(|p| p.login_user.as_deref()),
-                client_exe: process.and_then(|p| p.exe.as_deref()),
-                client_container_id: process.and_then(|p| p.container_id.as_deref()),
-                client_groups: process.map(|p| p.groups.as_slice()).unwrap_or(empty),
-                host_environment: self.cfg.host.environment.as_deref(),
-                host_labels: &self.cfg.host.labels,
-            };
-            let mut v = self.cfg.policy.evaluate(&ctx);
-            // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's
-            // kind is judged, so a harmless first statement cannot hide a destructive one.
-            if let Some(a) = a.filter(|a| a.kinds.len() > 1) {
-                for k in a.kinds.iter().skip(1) {
-                    let other = self.cfg.policy.evaluate(&EvalContext { kind: k, ..ctx });
-                    for r in other.rules {
-                        if !v.rules.contains(&r) {
-                            v.rules.push(r);
-                        }
-                    }
-                    if other.action > v.action {
-                        v.action = other.action;
-                        v.severity = other.severity;
-                        v.message = other.message;
-                    }
-                }
-            }
-            v
-        };
+        let j = self.judge.judge(&Request {
+            engine: conn.engine,
+            db_name: info.database.as_deref(),
+            db_user: info.user.as_deref(),
+            text: rec.text.as_deref(),
+            tag: rec.tag.as_deref(),
+            columns: &rec.columns,
+            process,
+            host: &self.cfg.host,
+        });
+        let a = j.analysis();
+        let verdict = &j.verdict;
         let Some(frags) = conn.frags.as_deref() else {
             return Ok(());
         };
@@ -995,17 +981,21 @@ impl Pipeline {
             db: &frags.db,
             session: &frags.session,
             statement: audit::StatementRef {
-                text: analyzed.as_ref().map(|x| x.text.clone()),
-                kind,
+                text: j.text().map(str::to_owned),
+                kind: j.kind.as_deref(),
                 prepared: rec.prepared,
                 name: rec.statement_name.as_deref(),
                 params: rec.params,
                 param_values: rec.param_values.as_deref(),
                 fingerprint: a.map(|a| a.fingerprint.as_str()),
-                tables,
-                columns: audit::ColumnsRef { read, written },
+                tables: j.tables(),
+                columns: audit::ColumnsRef {
+                    read: std::borrow::Cow::Borrowed(j.read()),
+                    written: j.written(),
+                },
                 parse_error: a.and_then(|a| a.parse_error.as_deref()),
                 copy_bytes: rec.copy_bytes,
+                truncated: rec.truncated,
             },
             outcome: audit::Outcome {
                 status: match rec.status {

@@ -16,7 +16,9 @@
 //! - 4: the agent's CPU seconds per 10,000 statements and its peak RSS during scenario 1;
 //! - 5: `dbgov replay` of the committed capture `bench/capture/mixed.dbgovrec.xz`, and the
 //!   SQL analysis example `analysis_throughput` when it exists;
-//! - 6: the proxy (not available yet).
+//! - 6: the proxy (not available yet);
+//! - 7: connection churn (`pgbench -C -S`): the agent's CPU per new connection, and one event
+//!   per statement (the two local ends of each short connection paired, never both decoded).
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write as _};
@@ -67,7 +69,7 @@ pub struct BenchArgs {
     /// Use this dbgov binary instead of building one with `cargo build --release -p dbgov`.
     #[arg(long, value_name = "PATH")]
     agent: Option<PathBuf>,
-    /// Only these scenarios, comma-separated, from 1,1b,1c,2,5,analysis (3 and 4 come with 1).
+    /// Only these scenarios, comma-separated, from 1,1b,1c,2,5,7,analysis (3 and 4 come with 1).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     only: Vec<String>,
     /// Record the mixed workload of scenario 5 anew into bench/capture/ and exit.
@@ -1014,18 +1016,21 @@ impl Cond {
 struct Workload {
     select_only: bool,
     mode: &'static str,
+    /// `pgbench -C`: a new connection for every transaction.
+    churn: bool,
 }
 
 impl Workload {
     fn name(&self) -> String {
         format!(
-            "{} {}",
+            "{} {}{}",
             if self.select_only {
                 "select-only"
             } else {
                 "tpcb-like"
             },
-            self.mode
+            self.mode,
+            if self.churn { " -C" } else { "" }
         )
     }
 
@@ -1051,20 +1056,32 @@ const WORKLOADS: [Workload; 4] = [
     Workload {
         select_only: true,
         mode: "simple",
+        churn: false,
     },
     Workload {
         select_only: true,
         mode: "prepared",
+        churn: false,
     },
     Workload {
         select_only: false,
         mode: "simple",
+        churn: false,
     },
     Workload {
         select_only: false,
         mode: "prepared",
+        churn: false,
     },
 ];
+
+/// Scenario 7: select-only with a new connection per transaction, as PHP pages, cron jobs and
+/// one-shot `psql -c` calls connect.
+const CHURN: Workload = Workload {
+    select_only: true,
+    mode: "simple",
+    churn: true,
+};
 
 /// One measured client run (pgbench or sysbench) under one condition.
 #[derive(Clone, Default)]
@@ -1147,6 +1164,9 @@ fn pgbench(
         .arg(logdir.join("tx"));
     if w.select_only {
         c.arg("-S");
+    }
+    if w.churn {
+        c.arg("-C");
     }
     if let Some(r) = rate {
         c.arg("-R").arg(r.to_string());
@@ -1420,6 +1440,10 @@ impl Bench {
             secs += r * (conds_sat * (p.rate_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
             steps += p.rounds * conds_sat as u32;
         }
+        if p.wants("7") {
+            secs += r * (2.0 * (p.sat_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
+            steps += 2 * p.rounds;
+        }
         if p.wants("2") {
             secs +=
                 20.0 + 2.0 * r * (2.0 * (p.sysbench_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
@@ -1460,7 +1484,7 @@ impl Bench {
 
     fn run_all(&mut self) -> Result<()> {
         let p = &self.plan;
-        let need_pg = ["1", "1b", "1c"].iter().any(|s| p.wants(s));
+        let need_pg = ["1", "1b", "1c", "7"].iter().any(|s| p.wants(s));
         let need_pgaudit = p.wants("1c");
         let need_maria = p.wants("2");
         let mut what = Vec::new();
@@ -1540,6 +1564,10 @@ impl Bench {
             if self.plan.wants("1b") || self.plan.wants("1c") {
                 let r = self.scenario1b(pg, pga.as_ref(), my_port);
                 check("1b", r, &mut self.notes);
+            }
+            if self.plan.wants("7") {
+                let r = self.scenario7(pg, my_port);
+                check("7", r, &mut self.notes);
             }
         }
         if let (Some(m), true) = (&maria, self.plan.wants("2")) {
@@ -1641,6 +1669,85 @@ impl Bench {
             r.audit_lines = Some(server.take_audit_lines()?);
         }
         Ok(r)
+    }
+
+    /// Scenario 7: connection churn (`pgbench -C -S`). The agent's CPU per new connection
+    /// (pairing the two local ends, identity, session set-up, and the one statement), and
+    /// whether every statement gave exactly one event.
+    fn scenario7(&mut self, pg: &Pg, my_port: u16) -> Result<()> {
+        let conds = [Cond::None, Cond::Agent];
+        let mut s = Series::default();
+        for round in 1..=self.plan.rounds {
+            for cond in Self::order(&conds, round) {
+                self.progress.begin(&format!(
+                    "7 pgbench {} round {round}/{}: {} ({} s)",
+                    CHURN.name(),
+                    self.plan.rounds,
+                    cond.name(),
+                    self.plan.sat_secs
+                ));
+                let r =
+                    self.measure_pg(cond, pg, None, my_port, CHURN, self.plan.sat_secs, None)?;
+                eprintln!(
+                    "      tps {:.0} (connections/s){}",
+                    r.tps,
+                    r.agent
+                        .as_ref()
+                        .map(|a| format!(
+                            ", agent cpu {:.2} s = {:.1} us per connection, events {}/{} executed, gaps {}",
+                            a.cpu_s,
+                            a.cpu_s * 1e6 / r.transactions.max(1) as f64,
+                            a.client_statements,
+                            r.statements,
+                            a.gap_events
+                        ))
+                        .unwrap_or_default()
+                );
+                self.progress.end(self.plan.sat_secs as f64 + RUN_OVERHEAD);
+                s.push(cond, round, r);
+            }
+        }
+        let tps_none = s.med(Cond::None, |r| Some(r.tps));
+        let tps_agent = s.med(Cond::Agent, |r| Some(r.tps));
+        let per_conn = s.med(Cond::Agent, |r| {
+            r.agent
+                .as_ref()
+                .map(|a| a.cpu_s * 1e6 / r.transactions.max(1) as f64)
+        });
+        let complete = s.med(Cond::Agent, |r| {
+            r.agent
+                .as_ref()
+                .map(|a| a.client_statements as f64 / r.statements.max(1) as f64)
+        });
+        self.row(
+            "7 churn",
+            "agent CPU per new connection (pgbench -C -S), µs",
+            "-".into(),
+            per_conn.map(|v| format!("{v:.1}")).unwrap_or("-".into()),
+            None,
+            "≤ 50",
+            per_conn.map(|v| v <= 50.0),
+        );
+        self.row(
+            "7 churn",
+            "statement events / statements executed (exactly once)",
+            "1.000".into(),
+            complete.map(|v| format!("{v:.3}")).unwrap_or("-".into()),
+            complete,
+            "= 1.000",
+            complete.map(|v| (v - 1.0).abs() < 1e-9),
+        );
+        self.row(
+            "7 churn",
+            "TPS (connections/s), agent vs none",
+            opt3(tps_none),
+            opt3(tps_agent),
+            ratio(tps_agent, tps_none),
+            "-",
+            None,
+        );
+        self.json.insert("scenario_7_runs".into(), s.json());
+        Ok(())
     }
 
     fn scenario1(&mut self, pg: &Pg, pga: Option<&Pg>, my_port: u16) -> Result<()> {

@@ -234,6 +234,8 @@ struct Partial {
     last_seq: u8,
     len: usize,
     kept: BytesMut,
+    /// Bytes of the payload were never captured: only the head before them is kept.
+    holed: bool,
 }
 
 /// Stateful frame decoder for one direction of a connection.
@@ -267,6 +269,25 @@ impl PacketDecoder {
     /// No packet is partially decoded.
     pub fn is_idle(&self) -> bool {
         self.partial.is_none() && self.frame_left.is_none()
+    }
+
+    /// Accounts for `n` bytes that were not captured. When they fall inside the payload of
+    /// the frame being decoded (a write cut by the capture limit), they become part of that
+    /// packet, which is then delivered with only the bytes seen before the hole
+    /// ([`Packet::truncated`]), and framing stays intact. False when the hole does not fit in
+    /// the current frame: the caller must resynchronise.
+    pub fn skip(&mut self, n: usize) -> bool {
+        let (Some(left), Some(partial)) = (self.frame_left, self.partial.as_mut()) else {
+            return false;
+        };
+        if n > left || self.frame_len == MAX_FRAME_LEN {
+            return false;
+        }
+        partial.len = partial.len.saturating_add(n);
+        // Bytes after the hole are not contiguous with the kept head: keep no more.
+        partial.holed = true;
+        self.frame_left = Some(left - n);
+        true
     }
 
     /// Forgets any partial packet (after a gap).
@@ -314,6 +335,7 @@ impl PacketDecoder {
                                 last_seq: seq,
                                 len: 0,
                                 kept: BytesMut::new(),
+                                holed: false,
                             });
                         }
                         Some(partial) => {
@@ -336,7 +358,11 @@ impl PacketDecoder {
                 return Ok(None);
             };
             let n = left.min(buf.len());
-            let room = self.max_payload.saturating_sub(partial.kept.len());
+            let room = if partial.holed {
+                0
+            } else {
+                self.max_payload.saturating_sub(partial.kept.len())
+            };
             let keep = n.min(room);
             if keep > 0 {
                 partial.kept.extend_from_slice(&buf[..keep]);
@@ -348,6 +374,7 @@ impl PacketDecoder {
                 self.frame_left = Some(left);
                 return Ok(None);
             }
+
             self.frame_left = None;
             if self.frame_len == MAX_FRAME_LEN {
                 // A continuation frame follows.

@@ -67,8 +67,8 @@ use crate::protocol::mysql::{
     DEFAULT_MAX_PAYLOAD, LAST_PREPARED_STATEMENT, MAX_PARAM_TEXT,
 };
 use crate::session::{
-    Conversation, Flow, ResultColumn, SessionEvent, SessionInfo, SessionOptions, StatementRecord,
-    Status,
+    Conversation, Flow, GapReason, ResultColumn, SessionEvent, SessionInfo, SessionOptions,
+    StatementRecord, Status,
 };
 
 /// Bytes kept of one client packet (query text, parameters).
@@ -180,6 +180,8 @@ struct Prepared {
     /// Client bytes were lost since the last execute: COM_STMT_SEND_LONG_DATA packets may be
     /// missing, so the next execute's values cannot be located reliably.
     uncertain: bool,
+    /// The prepare's packet was not captured whole: `text` is its head.
+    truncated: bool,
 }
 
 /// What a queued command is.
@@ -284,6 +286,8 @@ struct Pending {
     prepare_ok: Option<StmtPrepareOk>,
     /// The execute opened a cursor: its rows come with COM_STMT_FETCH.
     cursor: bool,
+    /// The command packet was not captured whole (only its head).
+    truncated: bool,
 }
 
 impl Pending {
@@ -306,6 +310,7 @@ impl Pending {
             copy_bytes: None,
             prepare_ok: None,
             cursor: false,
+            truncated: false,
         }
     }
 
@@ -464,11 +469,12 @@ impl MysqlSession {
         &mut self,
         flow: Flow,
         bytes: u64,
-        reason: String,
+        reason: GapReason,
+        detail: Option<String>,
         ts: u64,
         out: &mut Vec<SessionEvent>,
     ) {
-        debug!(?flow, bytes, %reason, "mysql: resynchronising");
+        debug!(?flow, bytes, ?reason, ?detail, "mysql: resynchronising");
         if self.phase == Phase::Closed {
             return;
         }
@@ -476,6 +482,7 @@ impl MysqlSession {
             flow,
             bytes,
             reason,
+            detail,
         });
         if self.phase == Phase::Opaque {
             return;
@@ -562,8 +569,15 @@ impl MysqlSession {
                 Ok(Some(p)) => p,
                 Ok(None) => return,
                 Err(e) => {
-                    let reason = SessionError::Framing(e).to_string();
-                    self.lose(Flow::ClientToServer, 0, reason, ts, out);
+                    let detail = Some(SessionError::Framing(e).to_string());
+                    self.lose(
+                        Flow::ClientToServer,
+                        0,
+                        GapReason::DecodeError,
+                        detail,
+                        ts,
+                        out,
+                    );
                     continue;
                 }
             };
@@ -755,16 +769,24 @@ impl MysqlSession {
             self.server.clear();
         }
         if self.pending.len() >= MAX_PENDING {
-            let reason = SessionError::TooManyPending(self.pending.len()).to_string();
-            self.lose(Flow::ServerToClient, 0, reason, ts, out);
+            let detail = Some(SessionError::TooManyPending(self.pending.len()).to_string());
+            self.lose(
+                Flow::ServerToClient,
+                0,
+                GapReason::QueueOverflow,
+                detail,
+                ts,
+                out,
+            );
             self.server.resync = false;
         }
-        self.pending.push_back(Pending::new(
-            kind,
-            start,
-            p.last_seq.wrapping_add(1),
-            record,
-        ));
+        let truncated = p.truncated();
+        if let Some(r) = record.as_mut() {
+            r.truncated = truncated;
+        }
+        let mut pending = Pending::new(kind, start, p.last_seq.wrapping_add(1), record);
+        pending.truncated = truncated;
+        self.pending.push_back(pending);
         self.advance(out);
     }
 
@@ -800,7 +822,8 @@ impl MysqlSession {
         };
         match &p.kind {
             Kind::Execute(e) => {
-                let (record, id) = self.execute_record(e, p.start_ns);
+                let (mut record, id) = self.execute_record(e, p.start_ns);
+                record.truncated |= p.truncated;
                 p.record = Some(record);
                 p.exec_id = Some(id);
             }
@@ -811,6 +834,7 @@ impl MysqlSession {
                 rec.statement_name = Some(id.to_string());
                 if let Some(st) = self.stmts.get(&id) {
                     rec.text = Some(st.text.clone());
+                    rec.truncated = st.truncated;
                     rec.params = Some(u32::from(st.num_params));
                 }
                 p.record = Some(rec);
@@ -841,6 +865,7 @@ impl MysqlSession {
             return (rec, id);
         };
         rec.text = Some(st.text.clone());
+        rec.truncated = st.truncated;
         rec.params = Some(u32::from(st.num_params));
         if record_params && st.uncertain {
             debug!(id, "mysql: parameters not decoded after lost client bytes");
@@ -948,8 +973,15 @@ impl MysqlSession {
                 Ok(Some(p)) => p,
                 Ok(None) => return,
                 Err(e) => {
-                    let reason = SessionError::Framing(e).to_string();
-                    self.lose(Flow::ServerToClient, 0, reason, ts, out);
+                    let detail = Some(SessionError::Framing(e).to_string());
+                    self.lose(
+                        Flow::ServerToClient,
+                        0,
+                        GapReason::DecodeError,
+                        detail,
+                        ts,
+                        out,
+                    );
                     continue;
                 }
             };
@@ -1035,13 +1067,20 @@ impl MysqlSession {
             return;
         };
         if front.stage != Stage::Stream && p.seq != front.next_seq {
-            let reason = SessionError::Sequence {
+            let detail = SessionError::Sequence {
                 expected: front.next_seq,
                 got: p.seq,
             }
             .to_string();
             self.pending.push_front(front);
-            self.lose(Flow::ServerToClient, 0, reason, ts, out);
+            self.lose(
+                Flow::ServerToClient,
+                0,
+                GapReason::DecodeError,
+                Some(detail),
+                ts,
+                out,
+            );
             return;
         }
         front.next_seq = p.last_seq.wrapping_add(1);
@@ -1053,7 +1092,14 @@ impl MysqlSession {
             Ok(false) => self.pending.push_front(front),
             Err(e) => {
                 self.pending.push_front(front);
-                self.lose(Flow::ServerToClient, 0, e.to_string(), ts, out);
+                self.lose(
+                    Flow::ServerToClient,
+                    0,
+                    GapReason::DecodeError,
+                    Some(e.to_string()),
+                    ts,
+                    out,
+                );
             }
         }
     }
@@ -1406,6 +1452,7 @@ impl MysqlSession {
                 (Some(err), _) => {
                     let mut rec = StatementRecord::new(Some(text), f.start_ns);
                     rec.prepared = true;
+                    rec.truncated = f.truncated;
                     rec.end_ns = ts;
                     rec.status = Status::Error;
                     rec.error_code = Some(err.error_code());
@@ -1427,6 +1474,7 @@ impl MysqlSession {
                             columns: std::mem::take(&mut f.columns),
                             long_data: BTreeMap::new(),
                             uncertain: false,
+                            truncated: f.truncated,
                         },
                     );
                     self.last_prepared = Some(ok.statement_id);
@@ -1649,8 +1697,30 @@ impl Conversation for MysqlSession {
     }
 
     fn on_gap(&mut self, flow: Flow, bytes: u64, ts_ns: u64, out: &mut Vec<SessionEvent>) {
-        let reason = SessionError::Lost(bytes).to_string();
-        self.lose(flow, bytes, reason, ts_ns, out);
+        // A client write cut by the capture limit: the hole is inside the command packet being
+        // decoded, so framing holds. The command is still reported (from its head, marked
+        // truncated) and nothing else is lost; the gap event still says how many bytes.
+        if flow == Flow::ClientToServer
+            && self.phase == Phase::Command
+            && !self.client.resync
+            && self.client.buf.is_empty()
+            && usize::try_from(bytes).is_ok_and(|n| self.client.decoder.skip(n))
+        {
+            out.push(SessionEvent::Gap {
+                flow,
+                bytes,
+                reason: GapReason::MissingBytes,
+                detail: Some("inside a client packet; the command is reported truncated".into()),
+            });
+            // The holed packet may have been long data: the next execute's values are not
+            // reliable.
+            for st in self.stmts.values_mut() {
+                st.uncertain = true;
+            }
+            self.on_client_data(&[], ts_ns, out);
+            return;
+        }
+        self.lose(flow, bytes, GapReason::MissingBytes, None, ts_ns, out);
     }
 
     fn on_close(&mut self, ts_ns: u64, out: &mut Vec<SessionEvent>) {
@@ -1809,6 +1879,67 @@ mod tests {
         v.push(seq);
         v.extend_from_slice(payload);
         v
+    }
+
+    #[test]
+    fn execute_cut_by_the_capture_limit_is_reported_truncated() {
+        // A ~500 KB COM_STMT_EXECUTE of which the kernel captured the first 64 KiB: the hole
+        // falls inside the packet, so the execute is still one statement event (from its
+        // head, marked truncated) and the commands after it decode normally.
+        let mut s = MysqlSession::new(SessionOptions::default());
+        let mut out = Vec::new();
+        let mut prep = vec![com::COM_STMT_PREPARE];
+        prep.extend_from_slice(b"INSERT INTO t VALUES (1)");
+        s.on_data(Flow::ClientToServer, &pkt(0, &prep), 1, &mut out);
+        // PREPARE_OK: id 7, 0 columns, 0 params.
+        let ok = [0u8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        s.on_data(Flow::ServerToClient, &pkt(1, &ok), 2, &mut out);
+        let mut exec = vec![com::COM_STMT_EXECUTE, 7, 0, 0, 0, 0, 1, 0, 0, 0];
+        exec.resize(500_000, 0x41);
+        let wire = pkt(0, &exec);
+        let captured = 64 * 1024;
+        s.on_data(Flow::ClientToServer, &wire[..captured], 3, &mut out);
+        s.on_gap(
+            Flow::ClientToServer,
+            (wire.len() - captured) as u64,
+            4,
+            &mut out,
+        );
+        let ok_packet = [0u8, 1, 0, 2, 0, 0, 0];
+        s.on_data(Flow::ServerToClient, &pkt(1, &ok_packet), 5, &mut out);
+        let mut q = vec![com::COM_QUERY];
+        q.extend_from_slice(b"DELETE FROM t WHERE a = 1");
+        s.on_data(Flow::ClientToServer, &pkt(0, &q), 6, &mut out);
+        s.on_data(Flow::ServerToClient, &pkt(1, &ok_packet), 7, &mut out);
+        let st = statements(&out);
+        let got: Vec<(Option<&str>, bool, Status, Option<u64>)> = st
+            .iter()
+            .map(|r| (r.text.as_deref(), r.truncated, r.status, r.rows))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("INSERT INTO t VALUES (1)"), true, Status::Ok, Some(1)),
+                (
+                    Some("DELETE FROM t WHERE a = 1"),
+                    false,
+                    Status::Ok,
+                    Some(1)
+                ),
+            ],
+            "{out:?}"
+        );
+        let gaps: Vec<(u64, GapReason)> = out
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Gap { bytes, reason, .. } => Some((*bytes, *reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            gaps,
+            vec![((wire.len() - captured) as u64, GapReason::MissingBytes)]
+        );
     }
 
     #[test]
@@ -2223,7 +2354,15 @@ mod tests {
                         let Some(real) = real else {
                             panic!("chunk {k} cut {cut:?}: invented statement {s:?}");
                         };
-                        if s.text.is_none() && s.prepared {
+                        if s.truncated {
+                            // The hole fell inside this command's packet: it is reported from
+                            // the head captured before the hole, with the real outcome.
+                            let head = s.text.as_deref().unwrap_or("");
+                            let full = real.text.as_deref().unwrap_or("");
+                            assert!(full.starts_with(head), "chunk {k} cut {cut:?}: {s:?}");
+                            assert_eq!(s.status, real.status, "chunk {k} cut {cut:?}");
+                            assert_eq!(s.rows, real.rows, "chunk {k} cut {cut:?}");
+                        } else if s.text.is_none() && s.prepared {
                             // The prepare was lost with the gap.
                             assert_eq!(s.status, real.status);
                             assert_eq!(s.rows, real.rows);
@@ -2287,7 +2426,8 @@ mod tests {
             &SessionEvent::Gap {
                 flow: Flow::ServerToClient,
                 bytes: 10,
-                reason: "capture lost 10 bytes".into()
+                reason: GapReason::MissingBytes,
+                detail: None,
             }
         );
         assert_eq!(st[1].text.as_deref(), Some("SELECT * FROM nosuch"));
@@ -2379,12 +2519,18 @@ mod tests {
         let gap = out
             .iter()
             .find_map(|e| match e {
-                SessionEvent::Gap { bytes, reason, .. } => Some((*bytes, reason.clone())),
+                SessionEvent::Gap {
+                    bytes,
+                    reason,
+                    detail,
+                    ..
+                } => Some((*bytes, *reason, detail.clone().unwrap_or_default())),
                 _ => None,
             })
             .unwrap();
         assert_eq!(gap.0, 0);
-        assert!(gap.1.contains("sequence id 7"), "{}", gap.1);
+        assert_eq!(gap.1, GapReason::DecodeError);
+        assert!(gap.2.contains("sequence id 7"), "{}", gap.2);
         let st = statements(&out);
         assert_eq!(st[0].status, Status::Incomplete);
         assert_eq!(st[1].text.as_deref(), Some("SELECT * FROM nosuch"));

@@ -14,8 +14,8 @@ use crate::protocol::postgres::{
     DEFAULT_MAX_FRAME,
 };
 use crate::session::{
-    Conversation, Flow, ResultColumn, SessionEvent, SessionInfo, SessionOptions, StatementRecord,
-    Status,
+    Conversation, Flow, GapReason, ResultColumn, SessionEvent, SessionInfo, SessionOptions,
+    StatementRecord, Status,
 };
 
 /// Upper bound on tracked prepared statements and portals per connection.
@@ -55,7 +55,8 @@ enum Pending {
         portal: bool,
         name: String,
     },
-    Execute(Box<StatementRecord>),
+    /// An Execute, with the portal it runs.
+    Execute(Box<StatementRecord>, String),
     Close,
     Sync,
 }
@@ -135,7 +136,8 @@ impl PgSession {
             out.push(SessionEvent::Gap {
                 flow: Flow::ServerToClient,
                 bytes: 0,
-                reason: "response_queue_overflow".into(),
+                reason: GapReason::QueueOverflow,
+                detail: Some(format!("{MAX_QUEUE} requests in flight")),
             });
         }
         match msg {
@@ -241,7 +243,8 @@ impl PgSession {
                 rec.params = p.map(|p| p.params);
                 rec.param_values = p.and_then(|p| p.values.clone());
                 rec.columns = p.map(|p| p.columns.clone()).unwrap_or_default();
-                self.queue.push_back(Pending::Execute(Box::new(rec)));
+                self.queue
+                    .push_back(Pending::Execute(Box::new(rec), portal));
             }
             FrontendMessage::Close { portal, name } => {
                 if portal {
@@ -273,7 +276,8 @@ impl PgSession {
                     out.push(SessionEvent::Gap {
                         flow: Flow::ClientToServer,
                         bytes: len as u64,
-                        reason: "oversize_frame".into(),
+                        reason: GapReason::OversizeFrame,
+                        detail: None,
                     });
                 }
             }
@@ -341,7 +345,7 @@ impl PgSession {
                             break;
                         }
                         Pending::Sync => break,
-                        Pending::Execute(mut rec) => {
+                        Pending::Execute(mut rec, _) => {
                             rec.status = Status::Incomplete;
                             self.finish(rec, ts, out);
                         }
@@ -354,15 +358,36 @@ impl PgSession {
                 match self.queue.front_mut() {
                     Some(Pending::Describe { portal, name }) => {
                         if *portal {
+                            // Drivers that Bind, Describe the portal, then Execute (psycopg 3,
+                            // node-postgres): the answer belongs to the Executes of that portal
+                            // already queued, and is kept with the prepared statement for
+                            // later executions.
+                            let name = name.clone();
+                            self.queue.pop_front();
                             if let Some(p) = self.portals.get_mut(name.as_str()) {
-                                p.columns = cols;
+                                p.columns = cols.clone();
+                                if let Some(s) = self.statements.get_mut(p.statement.as_str()) {
+                                    s.columns = cols.clone();
+                                }
                             }
-                        } else if let Some(s) = self.statements.get_mut(name.as_str()) {
-                            s.columns = cols;
+                            for q in self.queue.iter_mut() {
+                                match q {
+                                    Pending::Execute(r, p) if *p == name => {
+                                        r.columns = cols.clone();
+                                    }
+                                    // A later Bind may redefine the portal.
+                                    Pending::Bind { portal, .. } if *portal == name => break,
+                                    _ => {}
+                                }
+                            }
+                        } else {
+                            if let Some(s) = self.statements.get_mut(name.as_str()) {
+                                s.columns = cols;
+                            }
+                            self.queue.pop_front();
                         }
-                        self.queue.pop_front();
                     }
-                    Some(Pending::Simple(r)) | Some(Pending::Execute(r)) => {
+                    Some(Pending::Simple(r)) | Some(Pending::Execute(r, _)) => {
                         r.columns = cols;
                     }
                     _ => {}
@@ -399,8 +424,8 @@ impl PgSession {
                             r.tag = Some(cmd);
                         }
                     }
-                    Some(Pending::Execute(_)) => {
-                        if let Some(Pending::Execute(mut r)) = self.queue.pop_front() {
+                    Some(Pending::Execute(_, _)) => {
+                        if let Some(Pending::Execute(mut r, _)) = self.queue.pop_front() {
                             r.rows = n;
                             r.tag = Some(cmd);
                             self.finish(r, ts, out);
@@ -410,15 +435,15 @@ impl PgSession {
                 }
             }
             BackendMessage::EmptyQueryResponse => {
-                if let Some(Pending::Execute(_)) = self.queue.front() {
-                    if let Some(Pending::Execute(r)) = self.queue.pop_front() {
+                if let Some(Pending::Execute(_, _)) = self.queue.front() {
+                    if let Some(Pending::Execute(r, _)) = self.queue.pop_front() {
                         self.finish(r, ts, out);
                     }
                 }
             }
             BackendMessage::PortalSuspended => {
-                if let Some(Pending::Execute(_)) = self.queue.front() {
-                    if let Some(Pending::Execute(mut r)) = self.queue.pop_front() {
+                if let Some(Pending::Execute(_, _)) = self.queue.front() {
+                    if let Some(Pending::Execute(mut r, _)) = self.queue.pop_front() {
                         let counted = std::mem::take(&mut self.sub_rows);
                         r.rows = Some(counted);
                         self.finish(r, ts, out);
@@ -436,7 +461,7 @@ impl PgSession {
                         // Completed by the ReadyForQuery that follows.
                         self.queue.push_front(Pending::Simple(r));
                     }
-                    Some(Pending::Execute(mut r)) => {
+                    Some(Pending::Execute(mut r, _)) => {
                         r.status = Status::Error;
                         r.error_code = code;
                         r.error_message = message;
@@ -522,7 +547,7 @@ impl PgSession {
     /// Reports every outstanding statement as incomplete and forgets the queue.
     fn fail_all(&mut self, ts: u64, out: &mut Vec<SessionEvent>) {
         while let Some(p) = self.queue.pop_front() {
-            if let Pending::Simple(mut r) | Pending::Execute(mut r) = p {
+            if let Pending::Simple(mut r) | Pending::Execute(mut r, _) = p {
                 r.status = Status::Incomplete;
                 self.finish(r, ts, out);
             }
@@ -558,7 +583,8 @@ impl PgSession {
                     out.push(SessionEvent::Gap {
                         flow: Flow::ClientToServer,
                         bytes: 0,
-                        reason: format!("decode_error: {e}"),
+                        reason: GapReason::DecodeError,
+                        detail: Some(e.to_string()),
                     });
                     let _ = n;
                     self.fail_all(ts, out);
@@ -591,7 +617,8 @@ impl PgSession {
                     out.push(SessionEvent::Gap {
                         flow: Flow::ServerToClient,
                         bytes: 0,
-                        reason: format!("decode_error: {e}"),
+                        reason: GapReason::DecodeError,
+                        detail: Some(e.to_string()),
                     });
                     self.fail_all(ts, out);
                 }
@@ -645,7 +672,8 @@ impl Conversation for PgSession {
         out.push(SessionEvent::Gap {
             flow,
             bytes,
-            reason: "missing_bytes".into(),
+            reason: GapReason::MissingBytes,
+            detail: None,
         });
         if self.opaque {
             return;

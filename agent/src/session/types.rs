@@ -81,6 +81,9 @@ pub struct StatementRecord {
     pub columns: Vec<ResultColumn>,
     /// COPY payload bytes, for COPY statements.
     pub copy_bytes: Option<u64>,
+    /// The request was not captured whole (a write beyond the capture limit): the text or
+    /// parameters are its head only.
+    pub truncated: bool,
 }
 
 impl StatementRecord {
@@ -100,6 +103,7 @@ impl StatementRecord {
             error_message: None,
             columns: Vec::new(),
             copy_bytes: None,
+            truncated: false,
         }
     }
 }
@@ -116,10 +120,50 @@ pub enum SessionEvent {
     Gap {
         flow: Flow,
         bytes: u64,
-        reason: String,
+        reason: GapReason,
+        /// The decoder's own words (never a captured value), e.g. the sequence ids.
+        detail: Option<String>,
     },
     /// The client ended the session (Terminate / COM_QUIT).
     End,
+}
+
+/// Why something was lost: the fixed vocabulary of `gap.reason`, the same for both engines.
+/// The numbers go in the gap's own fields (`bytes`, `events`), never in the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// Bytes of a connection's stream were not captured (kernel loss or truncation upstream).
+    MissingBytes,
+    /// Bytes were captured but do not decode as the protocol (framing, sequence ids).
+    DecodeError,
+    /// A frame is larger than the decoder accepts; its bytes were skipped.
+    OversizeFrame,
+    /// More requests in flight than the decoder tracks.
+    QueueOverflow,
+    /// Host level: the kernel ring buffer was full; `events` data records were dropped.
+    RingBufferFull,
+    /// Host level: a syscall's payload was larger than the capture limit; the tail was cut.
+    Truncated,
+    /// Host level: connection-open records were dropped because the ring buffer was full.
+    RingBufferFullConnectionEvents,
+    /// Host level: in-flight syscall arguments could not be stashed (map full).
+    StashFull,
+}
+
+impl GapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::MissingBytes => "missing_bytes",
+            GapReason::DecodeError => "decode_error",
+            GapReason::OversizeFrame => "oversize_frame",
+            GapReason::QueueOverflow => "queue_overflow",
+            GapReason::RingBufferFull => "ring_buffer_full",
+            GapReason::Truncated => "truncated",
+            GapReason::RingBufferFullConnectionEvents => "ring_buffer_full_connection_events",
+            GapReason::StashFull => "stash_full",
+        }
+    }
 }
 
 /// Options that change what a conversation records.

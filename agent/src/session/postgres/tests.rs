@@ -183,3 +183,133 @@ fn execute_of_unknown_statement_still_reported() {
     assert_eq!(st[0].statement_name.as_deref(), Some("S_1"));
     assert!(st[0].prepared);
 }
+
+/// A protocol message: tag, length, body.
+fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut m = vec![tag];
+    m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+fn cstr(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+fn parse(name: &str, sql: &str) -> Vec<u8> {
+    let mut b = cstr(name);
+    b.extend(cstr(sql));
+    b.extend_from_slice(&0u16.to_be_bytes());
+    msg(b'P', &b)
+}
+
+fn bind(portal: &str, stmt: &str, param: &str) -> Vec<u8> {
+    let mut b = cstr(portal);
+    b.extend(cstr(stmt));
+    b.extend_from_slice(&0u16.to_be_bytes());
+    b.extend_from_slice(&1u16.to_be_bytes());
+    b.extend_from_slice(&(param.len() as u32).to_be_bytes());
+    b.extend_from_slice(param.as_bytes());
+    b.extend_from_slice(&0u16.to_be_bytes());
+    msg(b'B', &b)
+}
+
+fn describe_portal(portal: &str) -> Vec<u8> {
+    let mut b = vec![b'P'];
+    b.extend(cstr(portal));
+    msg(b'D', &b)
+}
+
+fn execute(portal: &str) -> Vec<u8> {
+    let mut b = cstr(portal);
+    b.extend_from_slice(&0u32.to_be_bytes());
+    msg(b'E', &b)
+}
+
+fn row_description(table_oid: u32, cols: &[&str]) -> Vec<u8> {
+    let mut b = (cols.len() as u16).to_be_bytes().to_vec();
+    for (i, c) in cols.iter().enumerate() {
+        b.extend(cstr(c));
+        b.extend_from_slice(&table_oid.to_be_bytes());
+        b.extend_from_slice(&(i as u16 + 1).to_be_bytes());
+        b.extend_from_slice(&25u32.to_be_bytes());
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&0u16.to_be_bytes());
+    }
+    msg(b'T', &b)
+}
+
+/// The answer to Parse?, Bind, Describe (portal), Execute, Sync returning one row.
+fn answer(with_parse: bool, describe: bool, cols: &[&str]) -> Vec<u8> {
+    let mut b = Vec::new();
+    if with_parse {
+        b.extend(msg(b'1', b""));
+    }
+    b.extend(msg(b'2', b""));
+    if describe {
+        b.extend(row_description(16384, cols));
+    }
+    b.extend(msg(b'D', b"\0\x01\0\0\0\x011"));
+    b.extend(msg(b'C', b"SELECT 1\0"));
+    b.extend(msg(b'Z', b"I"));
+    b
+}
+
+#[test]
+fn portal_describe_resolves_columns_and_is_kept_with_the_statement() {
+    // psycopg 3 and node-postgres: Bind, Describe (portal), Execute. The RowDescription answers
+    // the portal Describe after the Execute was queued; it must reach that Execute, and stay
+    // with the named statement for its later executions (which are not described again).
+    let cols = ["id", "name", "email", "card_number", "diagnosis"];
+    let sql = "SELECT * FROM patients WHERE id = $1";
+    let mut s = PgSession::mid_session(SessionOptions::default());
+    let mut out = Vec::new();
+    // Unnamed statement.
+    let mut c = parse("", sql);
+    c.extend(bind("", "", "1"));
+    c.extend(describe_portal(""));
+    c.extend(execute(""));
+    c.extend(msg(b'S', b""));
+    s.on_data(Flow::ClientToServer, &c, 1, &mut out);
+    s.on_data(
+        Flow::ServerToClient,
+        &answer(true, true, &cols),
+        2,
+        &mut out,
+    );
+    // Named statement: prepared and described once, executed twice.
+    let mut c = parse("_pg3_0", sql);
+    c.extend(bind("", "_pg3_0", "2"));
+    c.extend(describe_portal(""));
+    c.extend(execute(""));
+    c.extend(msg(b'S', b""));
+    s.on_data(Flow::ClientToServer, &c, 3, &mut out);
+    s.on_data(
+        Flow::ServerToClient,
+        &answer(true, true, &cols),
+        4,
+        &mut out,
+    );
+    let mut c = bind("", "_pg3_0", "3");
+    c.extend(execute(""));
+    c.extend(msg(b'S', b""));
+    s.on_data(Flow::ClientToServer, &c, 5, &mut out);
+    s.on_data(
+        Flow::ServerToClient,
+        &answer(false, false, &cols),
+        6,
+        &mut out,
+    );
+    let st = stmts(&out);
+    assert_eq!(st.len(), 3, "{out:?}");
+    for (i, r) in st.iter().enumerate() {
+        assert_eq!(r.text.as_deref(), Some(sql));
+        let names: Vec<&str> = r.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, cols, "execution {i}");
+        assert!(r.columns.iter().all(|c| c.table_oid == Some(16384)));
+        assert_eq!(r.rows, Some(1));
+    }
+}

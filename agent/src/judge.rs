@@ -1,0 +1,350 @@
+//! The one decision per request: SQL analysis (kind, tables, columns, redacted text), the
+//! resolution of `*` and unqualified columns from the wire's result metadata, classification
+//! of the columns into data classes, and the policy verdict. The agent's pipeline,
+//! `dbgov policy test` and `dbgov replay` all call [`Judge::judge`], so a statement gets the
+//! same verdict wherever it is judged (and the proxy will call it too).
+use std::collections::HashMap;
+
+use crate::audit::Host;
+use crate::identity::ProcessInfo;
+use crate::policy::{EvalContext, Policy, Verdict};
+use crate::session::ResultColumn;
+use crate::sql::{Analysis, Analyzed, Analyzer, AnalyzerConfig, Dialect};
+
+/// Database engine of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgresql",
+            Engine::Mysql => "mysql",
+        }
+    }
+
+    fn dialect(self) -> Dialect {
+        match self {
+            Engine::Postgres => Dialect::Postgres,
+            Engine::Mysql => Dialect::MySql,
+        }
+    }
+
+    /// Parses `postgresql`/`postgres` or `mysql`/`mariadb`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "postgresql" | "postgres" | "pg" => Some(Engine::Postgres),
+            "mysql" | "mariadb" => Some(Engine::Mysql),
+            _ => None,
+        }
+    }
+}
+
+/// Upper bound on remembered PostgreSQL table OIDs (over all databases).
+const MAX_OIDS: usize = 100_000;
+
+/// One request to judge: the statement and everything known about who sent it.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub engine: Engine,
+    /// Database of the session.
+    pub db_name: Option<&'a str>,
+    /// Database user of the session.
+    pub db_user: Option<&'a str>,
+    /// The statement text as sent (`None` when the wire did not carry it, e.g. the execution
+    /// of a statement prepared before the agent started).
+    pub text: Option<&'a str>,
+    /// The server's command tag (`SELECT`, `INSERT`, ...), used for the kind when the text is
+    /// missing or does not parse.
+    pub tag: Option<&'a str>,
+    /// Result metadata from the wire (RowDescription, MySQL column definitions).
+    pub columns: &'a [ResultColumn],
+    /// The client process.
+    pub process: Option<&'a ProcessInfo>,
+    /// The host (environment and labels take part in rules).
+    pub host: &'a Host,
+}
+
+/// The decision about one request.
+#[derive(Debug)]
+pub struct Judgement {
+    /// The analysis and the redacted text (`None` without text).
+    pub analyzed: Option<Analyzed>,
+    /// The statement kind (from the analysis, else the server's tag).
+    pub kind: Option<String>,
+    /// Columns read, with `*` and unqualified columns resolved from the result metadata;
+    /// `None` when nothing needed resolving (then it is the analysis's `columns_read`).
+    resolved_read: Option<Vec<String>>,
+    /// Classes, level and the policy verdict.
+    pub verdict: Verdict,
+}
+
+const EMPTY: &[String] = &[];
+
+impl Judgement {
+    pub fn analysis(&self) -> Option<&Analysis> {
+        self.analyzed.as_ref().map(|a| &*a.analysis)
+    }
+
+    pub fn tables(&self) -> &[String] {
+        self.analysis()
+            .map(|a| a.tables.as_slice())
+            .unwrap_or(EMPTY)
+    }
+
+    pub fn read(&self) -> &[String] {
+        match &self.resolved_read {
+            Some(r) => r,
+            None => self
+                .analysis()
+                .map(|a| a.columns_read.as_slice())
+                .unwrap_or(EMPTY),
+        }
+    }
+
+    pub fn written(&self) -> &[String] {
+        self.analysis()
+            .map(|a| a.columns_written.as_slice())
+            .unwrap_or(EMPTY)
+    }
+
+    /// The redacted statement text.
+    pub fn text(&self) -> Option<&str> {
+        self.analyzed.as_ref().map(|a| a.text.as_str())
+    }
+}
+
+/// The judge: analyzer (with its cache), policies, and what it learned about PostgreSQL table
+/// OIDs per database.
+pub struct Judge {
+    analyzer: Analyzer,
+    policy: Policy,
+    /// PostgreSQL (database, table OID) -> table name, learned from single-table statements.
+    /// OIDs are per database: two databases' tables may share one.
+    oid_names: HashMap<String, HashMap<u32, String>>,
+    oid_count: usize,
+}
+
+impl Judge {
+    pub fn new(policy: Policy, analyzer: AnalyzerConfig) -> Self {
+        Self {
+            analyzer: Analyzer::new(analyzer),
+            policy,
+            oid_names: HashMap::new(),
+            oid_count: 0,
+        }
+    }
+
+    /// Replaces the policies (reload).
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Judges one request.
+    pub fn judge(&mut self, req: &Request<'_>) -> Judgement {
+        let analyzed = req
+            .text
+            .map(|t| self.analyzer.analyze_text(req.engine.dialect(), t));
+        let a = analyzed.as_ref().map(|x| &*x.analysis);
+        let kind: Option<&str> = match a {
+            Some(a) if a.parse_error.is_none() && !a.kind.is_empty() => Some(a.kind.as_str()),
+            Some(a) => req.tag.or(Some(a.kind.as_str()).filter(|k| !k.is_empty())),
+            None => req.tag,
+        };
+        let db = req.db_name.unwrap_or("");
+        let resolved_read = a.and_then(|a| self.resolve(a, db, req.columns));
+        if let Some(a) = a {
+            self.learn_oids(a, db, req.columns);
+        }
+        let read = resolved_read
+            .as_deref()
+            .or(a.map(|a| a.columns_read.as_slice()))
+            .unwrap_or(EMPTY);
+        let written = a.map(|a| a.columns_written.as_slice()).unwrap_or(EMPTY);
+        let both: Vec<String>;
+        let columns = if written.is_empty() {
+            read
+        } else {
+            both = read.iter().chain(written.iter()).cloned().collect();
+            &both
+        };
+        let process = req.process;
+        let ctx = EvalContext {
+            engine: req.engine.name(),
+            db_name: req.db_name,
+            db_user: req.db_user,
+            kind: kind.unwrap_or(""),
+            tables: a.map(|a| a.tables.as_slice()).unwrap_or(EMPTY),
+            columns,
+            literals: analyzed
+                .as_ref()
+                .map(|x| x.literals.as_slice())
+                .unwrap_or(EMPTY),
+            has_where: a.is_some_and(|a| a.has_where),
+            client_user: process.and_then(|p| p.user.as_deref()),
+            client_login_user: process.and_then(|p| p.login_user.as_deref()),
+            client_exe: process.and_then(|p| p.exe.as_deref()),
+            client_container_id: process.and_then(|p| p.container_id.as_deref()),
+            client_groups: process.map(|p| p.groups.as_slice()).unwrap_or(EMPTY),
+            host_environment: req.host.environment.as_deref(),
+            host_labels: &req.host.labels,
+        };
+        let mut v = self.policy.evaluate(&ctx);
+        // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's kind
+        // is judged, so a harmless first statement cannot hide a destructive one.
+        if let Some(a) = a.filter(|a| a.kinds.len() > 1) {
+            for k in a.kinds.iter().skip(1) {
+                let other = self.policy.evaluate(&EvalContext { kind: k, ..ctx });
+                for r in other.rules {
+                    if !v.rules.contains(&r) {
+                        v.rules.push(r);
+                    }
+                }
+                if other.action > v.action {
+                    v.action = other.action;
+                    v.severity = other.severity;
+                    v.message = other.message;
+                }
+            }
+        }
+        let kind = kind.map(str::to_owned);
+        Judgement {
+            analyzed,
+            kind,
+            resolved_read,
+            verdict: v,
+        }
+    }
+
+    /// `*` and unqualified columns, resolved from the wire's result metadata: MySQL names the
+    /// original table; PostgreSQL gives the table OID, named from what this database's earlier
+    /// single-table statements taught, or from the statement's only table.
+    fn resolve(&self, a: &Analysis, db: &str, columns: &[ResultColumn]) -> Option<Vec<String>> {
+        if a.star.is_empty() && a.unresolved_columns.is_empty() {
+            return None;
+        }
+        let single = (a.tables.len() == 1).then(|| a.tables[0].as_str());
+        let names = self.oid_names.get(db);
+        let mut cols = a.columns_read.clone();
+        for c in columns {
+            let table = c
+                .table
+                .as_deref()
+                .or_else(|| {
+                    c.table_oid
+                        .and_then(|o| names.and_then(|n| n.get(&o)).map(String::as_str))
+                })
+                .or_else(|| single.filter(|_| c.table_oid.is_some()));
+            if let Some(t) = table {
+                let col = format!("{t}.{}", c.org_name.as_deref().unwrap_or(&c.name));
+                if !cols.contains(&col) {
+                    cols.push(col);
+                }
+            }
+        }
+        cols.sort();
+        Some(cols)
+    }
+
+    fn learn_oids(&mut self, a: &Analysis, db: &str, columns: &[ResultColumn]) {
+        if a.tables.len() != 1 || self.oid_count >= MAX_OIDS {
+            return;
+        }
+        for c in columns {
+            let Some(oid) = c.table_oid else { continue };
+            let names = match self.oid_names.get_mut(db) {
+                Some(n) => n,
+                None => self.oid_names.entry(db.to_owned()).or_default(),
+            };
+            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(oid) {
+                e.insert(a.tables[0].clone());
+                self.oid_count += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, oid: u32) -> ResultColumn {
+        ResultColumn {
+            name: name.into(),
+            table_oid: Some(oid),
+            ..Default::default()
+        }
+    }
+
+    fn judge_pg(j: &mut Judge, db: &str, sql: &str, cols: &[ResultColumn]) -> Judgement {
+        let host = Host::default();
+        j.judge(&Request {
+            engine: Engine::Postgres,
+            db_name: Some(db),
+            db_user: Some("app"),
+            text: Some(sql),
+            tag: None,
+            columns: cols,
+            process: None,
+            host: &host,
+        })
+    }
+
+    #[test]
+    fn table_oids_are_per_database() {
+        // Both databases have a table with OID 16384: `patients` in `clinic`, `orders` in
+        // `shop`. Each database's `*` (over a join, so the OID decides) resolves to its own.
+        let mut j = Judge::new(
+            Policy::builtin().expect("builtin policy"),
+            AnalyzerConfig::default(),
+        );
+        judge_pg(
+            &mut j,
+            "clinic",
+            "SELECT id FROM patients",
+            &[col("id", 16384)],
+        );
+        judge_pg(&mut j, "shop", "SELECT id FROM orders", &[col("id", 16384)]);
+        let c = judge_pg(
+            &mut j,
+            "clinic",
+            "SELECT * FROM patients p JOIN visits v ON v.pid = p.id",
+            &[col("email", 16384)],
+        );
+        assert!(
+            c.read().contains(&"patients.email".to_string()),
+            "{:?}",
+            c.read()
+        );
+        assert!(!c.read().iter().any(|x| x.starts_with("orders.")));
+        let s = judge_pg(
+            &mut j,
+            "shop",
+            "SELECT * FROM orders o JOIN items i ON i.oid = o.id",
+            &[col("total", 16384)],
+        );
+        assert!(
+            s.read().contains(&"orders.total".to_string()),
+            "{:?}",
+            s.read()
+        );
+        assert!(!s.read().iter().any(|x| x.starts_with("patients.")));
+    }
+
+    #[test]
+    fn every_statement_of_a_request_is_judged() {
+        let mut j = Judge::new(
+            Policy::builtin().expect("builtin policy"),
+            AnalyzerConfig::default(),
+        );
+        let v = judge_pg(&mut j, "prod", "SELECT 1; DROP TABLE t", &[]);
+        assert_eq!(v.verdict.action, crate::policy::Action::Block);
+    }
+}
