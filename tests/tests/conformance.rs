@@ -13,12 +13,14 @@
 //!   prepared`; a custom pgbench script in pipeline mode (`\startpipeline`) with prepared and
 //!   with extended statements; `pgbench -C` (a new connection per transaction); psycopg 3
 //!   (plain parameters, `prepare=True`, automatic preparation, executemany, pipeline mode,
-//!   COPY, a server-side cursor, errors, binary results).
+//!   COPY, a server-side cursor, errors, binary results); tokio-postgres (named statements,
+//!   pipelined queries, a portal fetched in pieces, a multi-statement simple query).
 //! - MariaDB: the mariadb CLI over TCP (multi-statements through `DELIMITER`, a stored
 //!   procedure and CALL, SQL-level PREPARE/EXECUTE, `USE`, LOAD DATA LOCAL INFILE, errors with
 //!   `--force`) and over the Unix socket; a C-API client (binary prepared statements of several
 //!   types, a read-only cursor with COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA, statement reset,
-//!   multi-statements, COM_INIT_DB, errors); sysbench oltp_read_write with server-side
+//!   multi-statements, COM_INIT_DB, errors); mysql_async (exec_batch, a statement cache, a
+//!   transaction, multi-result text queries); sysbench oltp_read_write with server-side
 //!   prepared statements and with the text protocol.
 //!
 //! The regression tests at the end each stand for one bug of issue 11.
@@ -182,6 +184,124 @@ SELECT count(*) FROM other_notes;
 SELECT count(*) FROM conf_items;
 "#;
 
+fn rt() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// tokio-postgres (the Rust driver, no libpq): named statements, queries pipelined on one
+/// connection, a portal fetched in pieces inside a transaction, unprepared queries with text
+/// parameters, a multi-statement simple query, an execution error.
+fn tokio_postgres_workload(port: u16) -> anyhow::Result<()> {
+    rt()?.block_on(async move {
+        let (mut client, conn) = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={port} user=postgres dbname=dbgovtest application_name=tokio_postgres"
+            ),
+            tokio_postgres::NoTls,
+        )
+        .await?;
+        let task = tokio::spawn(conn);
+        client
+            .batch_execute(
+                "CREATE TABLE tp_items (id int PRIMARY KEY, v text); \
+                 INSERT INTO tp_items SELECT g, 'v' || g FROM generate_series(1, 100) g",
+            )
+            .await?;
+        let stmt = client.prepare("SELECT v FROM tp_items WHERE id = $1").await?;
+        for i in 1..=60i32 {
+            client.query_one(&stmt, &[&i]).await?;
+        }
+        // Pipelined: four requests written before any response is read.
+        for i in 0..20i32 {
+            let ids = [i * 4 + 1, i * 4 + 2, i * 4 + 3, i * 4 + 4];
+            let p: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 1]> =
+                ids.iter().map(|id| [id as _]).collect();
+            let (a, b, c, d) = tokio::join!(
+                client.query(&stmt, &p[0]),
+                client.query(&stmt, &p[1]),
+                client.query(&stmt, &p[2]),
+                client.query(&stmt, &p[3]),
+            );
+            assert_eq!(a?.len() + b?.len() + c?.len() + d?.len(), 4);
+        }
+        // A portal fetched 7 rows at a time.
+        let range = client.prepare("SELECT id, v FROM tp_items WHERE id > $1 ORDER BY id").await?;
+        let tx = client.transaction().await?;
+        let portal = tx.bind(&range, &[&40i32]).await?;
+        let mut fetched = 0;
+        loop {
+            let rows = tx.query_portal(&portal, 7).await?;
+            fetched += rows.len();
+            if rows.len() < 7 {
+                break;
+            }
+        }
+        assert_eq!(fetched, 60);
+        tx.execute("UPDATE tp_items SET v = upper(v) WHERE id <= $1", &[&10i32])
+            .await?;
+        tx.commit().await?;
+        for i in 0..30 {
+            client
+                .query("SELECT id FROM tp_items WHERE v = $1", &[&format!("v{i}")])
+                .await?;
+        }
+        client.simple_query("SELECT 1; SELECT 'two'").await?;
+        assert!(client.query("SELECT 1 / $1::int", &[&0i32]).await.is_err());
+        drop(client);
+        let _ = task.await;
+        anyhow::Ok(())
+    })
+}
+
+/// mysql_async (the Rust driver): binary prepared statements with a statement cache, exec_batch,
+/// a transaction, text queries with several result sets, an error.
+fn mysql_async_workload(port: u16) -> anyhow::Result<()> {
+    rt()?.block_on(async move {
+        use mysql_async::prelude::*;
+        let opts = mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some("root"))
+            .db_name(Some("dbgovtest"))
+            .prefer_socket(false);
+        let mut conn = mysql_async::Conn::new(opts).await?;
+        conn.query_drop(
+            "CREATE TABLE ma_items (id INT PRIMARY KEY, v VARCHAR(32), d DOUBLE, t DATETIME NULL)",
+        )
+        .await?;
+        let ins = conn
+            .prep("INSERT INTO ma_items VALUES (?, ?, ?, ?)")
+            .await?;
+        conn.exec_batch(
+            &ins,
+            (0..100).map(|i| (i, format!("v{i}"), f64::from(i) * 0.5, None::<String>)),
+        )
+        .await?;
+        let sel = conn
+            .prep("SELECT v, d FROM ma_items WHERE id BETWEEN ? AND ?")
+            .await?;
+        for i in 0..50 {
+            let rows: Vec<(String, f64)> = conn.exec(&sel, (i, i + 3)).await?;
+            assert_eq!(rows.len(), 4);
+        }
+        let mut tx = conn
+            .start_transaction(mysql_async::TxOpts::default())
+            .await?;
+        tx.exec_drop("UPDATE ma_items SET d = d + ? WHERE id < ?", (1.5, 10))
+            .await?;
+        tx.exec_drop("DELETE FROM ma_items WHERE id = ?", (99,))
+            .await?;
+        tx.commit().await?;
+        conn.query_drop("SELECT 1; SELECT v FROM ma_items WHERE id < 3; SELECT NOW()")
+            .await?;
+        assert!(conn.query_drop("SELEC broken").await.is_err());
+        conn.disconnect().await?;
+        anyhow::Ok(())
+    })
+}
+
 const PGBENCH_PIPELINE: &str = r"\set aid random(1, 100000 * :scale)
 \set delta random(-5000, 5000)
 \startpipeline
@@ -315,6 +435,8 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
         .arg(format!(
             "host=127.0.0.1 port={port} user=postgres dbname=dbgovtest application_name=psycopg"
         )))?;
+    labels.push("tokio_postgres");
+    tokio_postgres_workload(pg.port)?;
 
     // The logging collector writes asynchronously.
     std::thread::sleep(Duration::from_millis(1000));
@@ -515,6 +637,9 @@ fn mariadb_statements_match_the_general_log() -> anyhow::Result<()> {
     assert!(out.contains("conformance workload done"), "{out}");
     seg.done("c_api");
 
+    mysql_async_workload(db.port)?;
+    seg.done("mysql_async");
+
     run(&mut sysbench("auto", "run", &["--events=60", "--time=0"]))?;
     seg.done("sysbench_prepared");
     run(&mut sysbench(
@@ -543,6 +668,7 @@ fn mariadb_statements_match_the_general_log() -> anyhow::Result<()> {
             "mariadb_cli",
             "mariadb_cli_unix",
             "c_api",
+            "mysql_async",
             "sysbench_prepared",
             "sysbench_text",
         ],
