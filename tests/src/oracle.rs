@@ -45,6 +45,10 @@
 //! or literals; trailing `;` dropped. Two texts that differ only in literal values, layout or
 //! keyword case compare equal; a different table, column or operator does not.
 //!
+//! A statement longer than the capture limit may be reported with its text cut: an agent text
+//! that is a prefix of exactly one server statement longer than 16 KiB of the same session
+//! stands for that statement. (A cut text that leaks part of a literal is not a prefix.)
+//!
 //! The comparison aligns the two lists of a session by their longest common subsequence. What the
 //! server logged and the agent did not report is *missing*; what the agent reported more often
 //! than the server logged it is *duplicated* (or *invented* when the server never logged that text
@@ -650,10 +654,30 @@ fn lcs(a: &[String], b: &[String]) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// Compares one session: the server's statement texts with the agent's, in order.
+/// Server statements longer than this (in bytes) may be reported with a cut text.
+const TRUNCATION_MIN: usize = 16 * 1024;
+
+/// Compares one session: the server's statement texts with the agent's, in order. An agent
+/// text that is a prefix of one server statement longer than 16 KiB of the same session counts
+/// as that statement (a statement cut by the capture limit is reported with the part captured).
 pub fn compare_session(id: u64, server: &[String], agent: &[String], engine: Engine) -> Tally {
     let sk: Vec<String> = server.iter().map(|t| normalize(t, engine)).collect();
-    let ak: Vec<String> = agent.iter().map(|t| normalize(t, engine)).collect();
+    let mut ak: Vec<String> = agent.iter().map(|t| normalize(t, engine)).collect();
+    // A statement longer than the capture limit may be reported with its text cut: an agent
+    // text that is a prefix of exactly one long server statement of the session stands for it.
+    for k in ak.iter_mut() {
+        if k.len() < 8 || sk.contains(k) {
+            continue;
+        }
+        let mut long = server
+            .iter()
+            .zip(&sk)
+            .filter(|(raw, key)| raw.len() > TRUNCATION_MIN && key.starts_with(k.as_str()))
+            .map(|(_, key)| key);
+        if let (Some(full), None) = (long.next(), long.next()) {
+            *k = full.clone();
+        }
+    }
     let pairs = lcs(&sk, &ak);
     let mut matched_s = vec![false; sk.len()];
     let mut matched_a = vec![false; ak.len()];
@@ -828,6 +852,21 @@ mod tests {
             my("INSERT INTO t VALUES (?, ?, ?, ?, ?)")
         );
         assert_eq!(my("SELECT `a b` FROM t # c"), "select `a b` from t");
+    }
+
+    #[test]
+    fn a_cut_text_stands_for_its_long_statement() {
+        let long = format!("INSERT INTO t VALUES ('{}')", "x".repeat(70_000));
+        let t = compare_session(
+            1,
+            &[long.clone(), "SELECT 1".into()],
+            &["INSERT INTO t VALUES (?".into(), "SELECT ?".into()],
+            Engine::Postgres,
+        );
+        assert!(t.is_clean(), "{t:?}");
+        let leaked = format!("INSERT INTO t VALUES (?{}", "x".repeat(16_000));
+        let t = compare_session(1, &[long], &[leaked], Engine::Postgres);
+        assert_eq!((t.missing, t.invented), (1, 1));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! - PostgreSQL: a psql script over TCP (COPY FROM STDIN in text and CSV, transactions with
 //!   savepoints, errors from the parser and from execution, `\;` multi-statements, DO and
 //!   dollar quoting, SQL-level PREPARE/EXECUTE, a cursor, COPY TO STDOUT, `\dt`, `\connect` to
-//!   another database and back); psql over the Unix socket as the `postgres` OS user; `pgbench
+//!   another database and back, statements of 30 KB and 100 KB); psql over the Unix socket as the `postgres` OS user; `pgbench
 //!   -i` (COPY of 100,000 rows, DDL, VACUUM); pgbench in `-M simple`, `-M extended` and `-M
 //!   prepared`; a custom pgbench script in pipeline mode (`\startpipeline`) with prepared and
 //!   with extended statements; `pgbench -C` (a new connection per transaction); psycopg 3
@@ -17,7 +17,7 @@
 //!   pipelined queries, a portal fetched in pieces, a multi-statement simple query).
 //! - MariaDB: the mariadb CLI over TCP (multi-statements through `DELIMITER`, a stored
 //!   procedure and CALL, SQL-level PREPARE/EXECUTE, `USE`, LOAD DATA LOCAL INFILE, errors with
-//!   `--force`) and over the Unix socket; a C-API client (binary prepared statements of several
+//!   `--force`, statements of 30 KB and 100 KB) and over the Unix socket; a C-API client (binary prepared statements of several
 //!   types, a read-only cursor with COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA, statement reset,
 //!   multi-statements, COM_INIT_DB, errors); mysql_async (exec_batch, a statement cache, a
 //!   transaction, multi-result text queries); sysbench oltp_read_write with server-side
@@ -100,9 +100,18 @@ fn settle(agent: &Agent, engine: &str, expected: usize) -> usize {
     }
 }
 
-/// Prints the table and the examples, and fails when any workload is not clean.
-fn check(title: &str, rows: &BTreeMap<String, Tally>, expected_labels: &[&str]) {
-    let table = oracle::table(title, rows);
+/// Prints the table and the examples, and fails when any workload is not clean. The agent's
+/// gap events are listed to help explain a difference.
+fn check(title: &str, rows: &BTreeMap<String, Tally>, expected_labels: &[&str], ev: &[Value]) {
+    let mut table = oracle::table(title, rows);
+    let gaps = of_kind(ev, "gap");
+    table.push_str(&format!("agent gap events: {}\n", gaps.len()));
+    for g in gaps.iter().take(10) {
+        table.push_str(&format!(
+            "  gap {} backend={} comm={}\n",
+            g["gap"], g["session"]["backend_id"], g["client"]["comm"]
+        ));
+    }
     println!("{table}");
     let mut problems = String::new();
     for (name, t) in rows {
@@ -326,6 +335,12 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
     run(Command::new("chmod").arg("755").arg(dir.path()))?;
     let script = dir.path().join("script.sql");
     let mut text = PSQL_SCRIPT.to_string();
+    // Statements longer than a capture chunk (16 KiB) and than the capture limit (64 KiB).
+    text.push_str(&format!(
+        "CREATE TABLE conf_big (v text);\nINSERT INTO conf_big VALUES ('{}');\nINSERT INTO conf_big VALUES ('{}');\nSELECT length(v) FROM conf_big;\n",
+        "x".repeat(30_000),
+        "y".repeat(100_000)
+    ));
     for i in 0..150 {
         text.push_str(&format!(
             "INSERT INTO conf_items (id, name, price) VALUES ({}, 'item {i}', {i}.5);\nSELECT * FROM conf_items WHERE id = {};\n",
@@ -449,7 +464,12 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
     let (code, ev) = agent.stop()?;
     assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     let rows = oracle::compare(&server, &ev, Engine::Postgres);
-    check("PostgreSQL: server log vs agent events", &rows, &labels);
+    check(
+        "PostgreSQL: server log vs agent events",
+        &rows,
+        &labels,
+        &ev,
+    );
     Ok(())
 }
 
@@ -530,6 +550,12 @@ USE dbgovtest;
 "#,
         csv.display()
     );
+    // Statements longer than a capture chunk (16 KiB) and than the capture limit (64 KiB).
+    s.push_str(&format!(
+        "CREATE TABLE cli_big (v LONGTEXT);\nINSERT INTO cli_big VALUES ('{}');\nINSERT INTO cli_big VALUES ('{}');\nSELECT LENGTH(v) FROM cli_big;\n",
+        "x".repeat(30_000),
+        "y".repeat(100_000)
+    ));
     for i in 0..150 {
         s.push_str(&format!(
             "INSERT INTO cli_items VALUES ({}, 'item {i}', {i}.5, 'note {i}');\nSELECT * FROM cli_items WHERE id = {};\n",
@@ -672,6 +698,7 @@ fn mariadb_statements_match_the_general_log() -> anyhow::Result<()> {
             "sysbench_prepared",
             "sysbench_text",
         ],
+        &ev,
     );
     Ok(())
 }
@@ -819,7 +846,12 @@ fn regression_pgbench_connect_churn_reports_each_statement_once_with_its_client(
     let (code, ev) = agent.stop()?;
     assert_eq!(code, 0);
     let rows = oracle::compare(&server, &ev, Engine::Postgres);
-    check("pgbench -C: server log vs agent events", &rows, &["churn"]);
+    check(
+        "pgbench -C: server log vs agent events",
+        &rows,
+        &["churn"],
+        &ev,
+    );
     let st = statements(&ev);
     let nameless: Vec<String> = st
         .iter()
