@@ -216,11 +216,28 @@ pub struct ConnEvent {
     pub remote_addr: [u8; 16],
     /// TCP: the socket's remote port (`skc_dport`, host order).
     pub remote_port: u32,
-    pub _pad2: u32,
+    /// [`CONN_EV_LOCAL_MIRROR`] or 0.
+    pub flags: u32,
     /// The kernel address of the socket's `struct sock` (an identity, never dereferenced).
     pub sock: u64,
     /// Unix: the kernel address of the peer's `struct sock` (`unix_sock.peer`), 0 if none.
     pub peer_sock: u64,
+}
+
+/// [`ConnEvent::flags`]: a server end whose client end on this host the kernel already
+/// watches. Its bytes are not captured (the client end carries the same conversation); the
+/// event only names the server process.
+pub const CONN_EV_LOCAL_MIRROR: u32 = 1;
+
+/// Key of the kernel's map of local client ends, by which an accepted socket finds that its
+/// client is on this host: TCP (client address, client port, server port); Unix: the kernel
+/// address of the server end's `struct sock` in `addr[..8]`, ports `u32::MAX`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalEndKey {
+    pub addr: [u8; 16],
+    pub port: u32,
+    pub peer_port: u32,
 }
 
 /// [`ConnEvent::sock_id`]: the TCP tuple fields are valid.
@@ -351,6 +368,7 @@ pub fn conn_key(tgid: u32, fd: u32) -> u64 {
 const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
 const _: () = assert!(core::mem::size_of::<ConnEvent>() == 296);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 64);
+const _: () = assert!(core::mem::size_of::<LocalEndKey>() == 24);
 const _: () = assert!(core::mem::size_of::<ConnInfo>() == 48);
 const _: () = assert!(core::mem::size_of::<ListenInfo>() == 128);
 const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);

@@ -14,7 +14,7 @@ use agent_common::{
     CNT_RING_FULL_BYTES, CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_SSL_UNATTRIBUTED,
     CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_FLAG_HANDED_OFF, COUNTERS_LEN,
     ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, MAX_CHUNKS_PER_CALL, MAX_IOVECS,
-    ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, UNIX_PATH_MAX,
+    ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, UNIX_PATH_MAX, LocalEndKey, CONN_EV_LOCAL_MIRROR,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -77,6 +77,11 @@ static PENDING: HashMap<u64, Pending> = HashMap::with_max_entries(4096, 0);
 /// backend forked for the connection inherits the watch.
 #[map]
 static RECENT_ACCEPT: LruHashMap<u32, Recent> = LruHashMap::with_max_entries(1024, 0);
+
+/// Client ends of watched connections on this host, by [`LocalEndKey`] (value: conn id), so
+/// the server end accepting the same connection is not captured a second time.
+#[map]
+static LOCAL_ENDS: LruHashMap<LocalEndKey, u64> = LruHashMap::with_max_entries(16384, 0);
 
 /// When userspace was last woken for a new connection of a process (tgid -> ktime ns).
 #[map]
@@ -693,6 +698,45 @@ fn new_conn_id() -> u64 {
     unsafe { (bpf_ktime_get_ns() << 8) | (bpf_get_smp_processor_id() as u64 & 0xff) }
 }
 
+/// The [`LocalEndKey`] of a connection end whose socket identity the kernel read.
+#[inline(always)]
+fn local_end_key(e: &ConnEvent, role: u32) -> Option<LocalEndKey> {
+    let mut k = LocalEndKey {
+        addr: [0; 16],
+        port: 0,
+        peer_port: 0,
+    };
+    if e.sock_id == SOCK_ID_TCP {
+        if role == ROLE_CLIENT {
+            k.addr = e.local_addr;
+            k.port = e.local_port;
+            k.peer_port = e.remote_port;
+        } else {
+            k.addr = e.remote_addr;
+            k.port = e.remote_port;
+            k.peer_port = e.local_port;
+        }
+    } else if e.sock_id == SOCK_ID_UNIX {
+        let sk = if role == ROLE_CLIENT {
+            e.peer_sock
+        } else {
+            e.sock
+        };
+        if sk == 0 {
+            return None;
+        }
+        let b = sk.to_le_bytes();
+        for i in 0..8 {
+            k.addr[i] = b[i];
+        }
+        k.port = u32::MAX;
+        k.peer_port = u32::MAX;
+    } else {
+        return None;
+    }
+    Some(k)
+}
+
 #[inline(always)]
 fn open_conn(p: &Pending, fd: u32, source: Source) {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
@@ -706,8 +750,10 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         role: p.role,
         flags: 0,
     };
-    let _ = CONNS.insert(conn_key(tgid, fd), info, 0);
     let Some(mut entry) = EVENTS.reserve::<ConnEvent>(0) else {
+        // Userspace will not know the connection, but its bytes are still captured and the
+        // loss is counted.
+        let _ = CONNS.insert(conn_key(tgid, fd), info, 0);
         count(CNT_RING_FULL_CONN, 1);
         return;
     };
@@ -730,10 +776,31 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         (*e).local_addr = [0; 16];
         (*e).remote_addr = [0; 16];
         (*e).remote_port = 0;
-        (*e)._pad2 = 0;
+        (*e).flags = 0;
         (*e).sock = 0;
         (*e).peer_sock = 0;
         sock_identity(fd, &mut *e);
+    }
+    // A local connection is seen at both ends: the client end registers itself, and the
+    // server end that accepts it is then not captured (userspace decodes the client end).
+    // SAFETY: `e` was fully written above.
+    let mut mirror = false;
+    if let Some(k) = local_end_key(unsafe { &*e }, p.role) {
+        if p.role == ROLE_CLIENT {
+            let _ = LOCAL_ENDS.insert(k, conn_id, 0);
+        } else {
+            // SAFETY: plain value read.
+            if unsafe { LOCAL_ENDS.get(k) }.is_some() {
+                let _ = LOCAL_ENDS.remove(k);
+                mirror = true;
+            }
+        }
+    }
+    if mirror {
+        // SAFETY: as above.
+        unsafe { (*e).flags = CONN_EV_LOCAL_MIRROR };
+    } else {
+        let _ = CONNS.insert(conn_key(tgid, fd), info, 0);
     }
     // A new client may be gone in milliseconds (`psql -c`): wake userspace now, so it reads
     // the client's /proc entry (executable, command line) while the process still runs.

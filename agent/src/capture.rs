@@ -725,7 +725,7 @@ impl Capture {
                             local_addr: [0; 16],
                             remote_addr: [0; 16],
                             remote_port: 0,
-                            _pad2: 0,
+                            flags: 0,
                             sock: 0,
                             peer_sock: 0,
                         };

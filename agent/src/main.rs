@@ -317,9 +317,14 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
     let mut flush_tick = tokio::time::interval(Duration::from_millis(200));
-    // The kernel wakes the agent only when a lot is waiting; otherwise it drains on this tick.
-    let mut drain_tick = tokio::time::interval(Duration::from_millis(5));
-    drain_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The kernel wakes the agent when a lot is waiting or a new client process connects;
+    // otherwise it drains on this timer: every 5 ms while records arrive, backing off to
+    // 50 ms while the ring stays empty (an idle agent then wakes 20 times a second).
+    const DRAIN_MIN: Duration = Duration::from_millis(5);
+    const DRAIN_MAX: Duration = Duration::from_millis(50);
+    let mut drain_every = DRAIN_MIN;
+    let drain_timer = tokio::time::sleep(drain_every);
+    tokio::pin!(drain_timer);
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     let mut last_counters = [0u64; agent_common::COUNTERS_LEN as usize];
     let mut last_reap = Instant::now();
@@ -336,16 +341,29 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 }
                 guard.clear_ready();
                 after_batch(&mut pipeline, &mut capture);
+                // Activity: drain at the short interval again.
+                if drain_every != DRAIN_MIN {
+                    drain_every = DRAIN_MIN;
+                    drain_timer.as_mut().reset(tokio::time::Instant::now() + drain_every);
+                }
             }
-            _ = drain_tick.tick() => {
+            () = &mut drain_timer => {
                 let rb = ring.get_mut();
+                let mut n = 0u64;
                 while let Some(item) = rb.next() {
                     if let Some(r) = recorder.as_mut() {
                         r.write(&item)?;
                     }
                     pipeline.handle_record(&item)?;
+                    n += 1;
                 }
                 after_batch(&mut pipeline, &mut capture);
+                drain_every = if n == 0 {
+                    (drain_every * 2).min(DRAIN_MAX)
+                } else {
+                    DRAIN_MIN
+                };
+                drain_timer.as_mut().reset(tokio::time::Instant::now() + drain_every);
             }
             _ = flush_tick.tick() => {
                 pipeline.flush()?;

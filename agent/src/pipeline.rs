@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use agent_common::{
     ConnEvent, Direction, EventHeader, EventKind, Source, ENGINE_MYSQL, FAMILY_INET, FAMILY_INET6,
-    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX,
+    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, CONN_EV_LOCAL_MIRROR,
 };
 
 use crate::audit::{self, Clock, Event, Host, IdGen, Kind};
@@ -96,6 +96,9 @@ struct Conn {
     peer: Option<u64>,
     /// The other end of a loopback pair is decoded instead of this one.
     mirror: bool,
+    /// The kernel recognised this server end as the mirror of a local client end and does
+    /// not capture it (no data, and no close record: it goes when its client end goes).
+    kernel_mirror: bool,
     session: Box<dyn Conversation>,
     asm: [Assembler; 2],
     /// Plaintext streams from the TLS library uprobes.
@@ -453,6 +456,7 @@ impl Pipeline {
             unix_unpaired,
             peer: None,
             mirror: false,
+            kernel_mirror: ev.flags & CONN_EV_LOCAL_MIRROR != 0,
             session,
             asm: [Assembler::new(), Assembler::new()],
             tls_asm: [Assembler::new(), Assembler::new()],
@@ -679,6 +683,14 @@ impl Pipeline {
         let Some(mut conn) = self.conns.remove(&conn_id) else {
             return Ok(());
         };
+        // A server end the kernel does not watch has no close of its own.
+        if let Some(p) = conn.peer {
+            if self.conns.get(&p).is_some_and(|m| m.kernel_mirror) {
+                if let Some(m) = self.conns.remove(&p) {
+                    self.forget_pair(&m);
+                }
+            }
+        }
         self.forget_pair(&conn);
         if conn.mirror {
             return Ok(());
@@ -799,12 +811,32 @@ impl Pipeline {
     /// Fills the client/server/db/session parts of an event for `conn`.
     fn conn_event(&self, conn: &Conn, kind: Kind, ts_ns: u64) -> Event {
         let mut ev = self.base_event(kind, ts_ns);
+        let (client, server, db, session) = self.conn_parts(conn);
+        ev.client = Some(client);
+        ev.server = Some(server);
+        ev.db = Some(db);
+        ev.session = Some(session);
+        ev
+    }
+
+    /// The `client`, `server`, `db` and `session` parts of `conn`'s events.
+    fn conn_parts(&self, conn: &Conn) -> (audit::Client, audit::Server, audit::Db, audit::Session) {
         let peer = conn.peer.and_then(|p| self.conns.get(&p));
         let (client_proc, server_pid, server_exe) = if conn.role == ROLE_CLIENT {
             let sp = peer.and_then(|p| p.process.as_ref());
+            // A local PostgreSQL server end is accepted by the postmaster and served by the
+            // backend it forks, whose pid the server announced (BackendKeyData).
+            let backend = match conn.engine {
+                Engine::Postgres => conn
+                    .session
+                    .info()
+                    .backend_id
+                    .and_then(|b| u32::try_from(b).ok()),
+                Engine::Mysql => None,
+            };
             (
                 conn.process.as_ref(),
-                peer.map(|p| p.tgid),
+                peer.map(|p| backend.unwrap_or(p.tgid)),
                 sp.and_then(|p| p.exe.clone()),
             )
         } else {
@@ -815,27 +847,26 @@ impl Pipeline {
                 conn.process.as_ref().and_then(|p| p.exe.clone()),
             )
         };
-        ev.client = Some(match client_proc {
+        let client = match client_proc {
             Some(p) => audit::Client::from_process(p, conn.client_addr.clone()),
             None => audit::Client {
                 addr: conn.client_addr.clone(),
                 ..Default::default()
             },
-        });
-        ev.server = Some(audit::Server {
+        };
+        let server = audit::Server {
             pid: server_pid,
             exe: server_exe,
             addr: conn.server_addr.clone(),
-        });
+        };
         let info = conn.session.info();
-        ev.db = Some(audit::Db {
+        let db = audit::Db {
             engine: conn.engine.name(),
             user: info.user.clone(),
             name: info.database.clone(),
             application: info.application.clone(),
-        });
-        ev.session = Some(session_fields(conn, info));
-        ev
+        };
+        (client, server, db, session_fields(conn, info))
     }
 
     fn emit_all(
@@ -902,13 +933,13 @@ impl Pipeline {
         if conn.frags.as_ref().is_some_and(|f| f.key == key) {
             return Ok(());
         }
-        let ev = self.conn_event(conn, Kind::Statement, 0);
+        let (client, server, db, session) = self.conn_parts(conn);
         conn.frags = Some(Box::new(Fragments {
             key,
-            client: raw(&ev.client)?,
-            server: raw(&ev.server)?,
-            db: raw(&ev.db)?,
-            session: raw(&ev.session)?,
+            client: raw(&client)?,
+            server: raw(&server)?,
+            db: raw(&db)?,
+            session: raw(&session)?,
         }));
         Ok(())
     }
