@@ -10,8 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use agent_common::{
-    ConnEvent, Direction, EventHeader, EventKind, Source, ENGINE_MYSQL, FAMILY_INET, FAMILY_INET6,
-    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, CONN_EV_LOCAL_MIRROR,
+    ConnEvent, Direction, EventHeader, EventKind, Source, CONN_EV_LOCAL_MIRROR, ENGINE_MYSQL,
+    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX,
 };
 
 use crate::audit::{self, Clock, Event, Host, IdGen, Kind};
@@ -166,6 +166,8 @@ pub struct Pipeline {
     out: JsonLines,
     /// `host`, serialised once.
     host_raw: Box<serde_json::value::RawValue>,
+    /// The `client` JSON of each process without its closing `addr` (see `client_raw`).
+    client_json: HashMap<usize, (Arc<ProcessInfo>, String)>,
     scratch: Vec<SessionEvent>,
     pub stats: Stats,
     /// Processes seen on new connections since the caller last drained this (to attach the
@@ -252,6 +254,7 @@ impl Pipeline {
             sockdiag: None,
             fallback: HashMap::new(),
             out,
+            client_json: HashMap::new(),
             scratch: Vec::new(),
             stats: Stats::default(),
             new_pids: Vec::new(),
@@ -811,16 +814,30 @@ impl Pipeline {
     /// Fills the client/server/db/session parts of an event for `conn`.
     fn conn_event(&self, conn: &Conn, kind: Kind, ts_ns: u64) -> Event {
         let mut ev = self.base_event(kind, ts_ns);
-        let (client, server, db, session) = self.conn_parts(conn);
-        ev.client = Some(client);
+        let (client_proc, server, db, session) = self.conn_parts(conn);
+        ev.client = Some(match client_proc {
+            Some(p) => audit::Client::from_process(&p, conn.client_addr.clone()),
+            None => audit::Client {
+                addr: conn.client_addr.clone(),
+                ..Default::default()
+            },
+        });
         ev.server = Some(server);
         ev.db = Some(db);
         ev.session = Some(session);
         ev
     }
 
-    /// The `client`, `server`, `db` and `session` parts of `conn`'s events.
-    fn conn_parts(&self, conn: &Conn) -> (audit::Client, audit::Server, audit::Db, audit::Session) {
+    /// The client process and the `server`, `db` and `session` parts of `conn`'s events.
+    fn conn_parts(
+        &self,
+        conn: &Conn,
+    ) -> (
+        Option<Arc<ProcessInfo>>,
+        audit::Server,
+        audit::Db,
+        audit::Session,
+    ) {
         let peer = conn.peer.and_then(|p| self.conns.get(&p));
         let (client_proc, server_pid, server_exe) = if conn.role == ROLE_CLIENT {
             let sp = peer.and_then(|p| p.process.as_ref());
@@ -847,13 +864,7 @@ impl Pipeline {
                 conn.process.as_ref().and_then(|p| p.exe.clone()),
             )
         };
-        let client = match client_proc {
-            Some(p) => audit::Client::from_process(p, conn.client_addr.clone()),
-            None => audit::Client {
-                addr: conn.client_addr.clone(),
-                ..Default::default()
-            },
-        };
+        let client_proc = client_proc.cloned();
         let server = audit::Server {
             pid: server_pid,
             exe: server_exe,
@@ -866,7 +877,49 @@ impl Pipeline {
             name: info.database.clone(),
             application: info.application.clone(),
         };
-        (client, server, db, session_fields(conn, info))
+        (client_proc, server, db, session_fields(conn, info))
+    }
+
+    /// The `client` part as JSON. The process's part is serialised once per process and
+    /// reused by all its connections (a pool, `pgbench -C`); only `addr` differs.
+    fn client_raw(
+        &mut self,
+        process: Option<&Arc<ProcessInfo>>,
+        addr: &Option<String>,
+    ) -> Result<Box<serde_json::value::RawValue>, PipelineError> {
+        let Some(p) = process else {
+            return raw(&audit::Client {
+                addr: addr.clone(),
+                ..Default::default()
+            });
+        };
+        let k = Arc::as_ptr(p) as usize;
+        if !self.client_json.contains_key(&k) {
+            let full = serde_json::to_string(&audit::Client::from_process(p, None))
+                .map_err(|e| PipelineError::Sink(SinkError::Serialise(e)))?;
+            let Some(prefix) = full.strip_suffix("\"addr\":null}") else {
+                return raw(&audit::Client::from_process(p, addr.clone()));
+            };
+            if self.client_json.len() >= 4096 {
+                self.client_json.clear();
+            }
+            // The Arc is kept so that its address is not reused by another process's info.
+            self.client_json.insert(k, (p.clone(), prefix.to_owned()));
+        }
+        let prefix = self
+            .client_json
+            .get(&k)
+            .map(|(_, s)| s.as_str())
+            .unwrap_or("");
+        let a = serde_json::to_string(addr)
+            .map_err(|e| PipelineError::Sink(SinkError::Serialise(e)))?;
+        let mut s = String::with_capacity(prefix.len() + a.len() + 9);
+        s.push_str(prefix);
+        s.push_str("\"addr\":");
+        s.push_str(&a);
+        s.push('}');
+        serde_json::value::RawValue::from_string(s)
+            .map_err(|e| PipelineError::Sink(SinkError::Serialise(e)))
     }
 
     fn emit_all(
@@ -913,7 +966,7 @@ impl Pipeline {
     }
 
     /// Builds (or reuses) the serialised connection parts of `conn`'s statement events.
-    fn fragments(&self, conn: &mut Conn) -> Result<(), PipelineError> {
+    fn fragments(&mut self, conn: &mut Conn) -> Result<(), PipelineError> {
         let peer = conn.peer.and_then(|p| self.conns.get(&p));
         let key = FragKey {
             tgid: conn.tgid,
@@ -933,10 +986,11 @@ impl Pipeline {
         if conn.frags.as_ref().is_some_and(|f| f.key == key) {
             return Ok(());
         }
-        let (client, server, db, session) = self.conn_parts(conn);
+        let (client_proc, server, db, session) = self.conn_parts(conn);
+        let client = self.client_raw(client_proc.as_ref(), &conn.client_addr)?;
         conn.frags = Some(Box::new(Fragments {
             key,
-            client: raw(&client)?,
+            client,
             server: raw(&server)?,
             db: raw(&db)?,
             session: raw(&session)?,
