@@ -187,6 +187,17 @@ fn peek_header(buf: &[u8]) -> Option<(u8, u32)> {
     Some((h[0], u32::from_be_bytes([h[1], h[2], h[3], h[4]])))
 }
 
+/// What [`FrontendDecoder::absorb_gap`] made of a hole in the client's bytes.
+#[derive(Debug, PartialEq)]
+pub enum GapFit {
+    /// The hole is inside the frame being received: this message, from its head.
+    Truncated(FrontendMessage),
+    /// The hole is inside a frame whose content is not kept, or cannot be decoded: counted.
+    Absorbed,
+    /// The hole cannot be placed in the framing.
+    Resync,
+}
+
 /// Decoder for client-to-server bytes.
 #[derive(Clone, Debug)]
 pub struct FrontendDecoder {
@@ -273,6 +284,55 @@ impl FrontendDecoder {
         buf.advance(5);
         let body = buf.split_to(body_len).freeze();
         parse_frontend(tag, body).map(Some)
+    }
+
+    /// Accounts for `n` client bytes that were not captured (a write cut by the capture
+    /// limit), given the bytes buffered so far in `buf`. When the hole falls inside the frame
+    /// being received, framing holds: the rest of the frame is skipped, and a Query or Parse
+    /// is returned from the head captured before the hole (the caller marks it truncated);
+    /// COPY data and skipped frames just count the hole. [`GapFit::Resync`] when the hole
+    /// cannot be placed (the caller must resynchronise).
+    pub fn absorb_gap(&mut self, buf: &mut BytesMut, n: usize) -> GapFit {
+        if self.in_startup {
+            return GapFit::Resync;
+        }
+        if self.skip.remaining > 0 {
+            if buf.is_empty() && n <= self.skip.remaining {
+                self.skip.remaining -= n;
+                return GapFit::Absorbed;
+            }
+            return GapFit::Resync;
+        }
+        let Some((tag, len)) = peek_header(buf) else {
+            return GapFit::Resync;
+        };
+        let body_len = (len as usize).saturating_sub(4);
+        let have = buf.len() - 5;
+        if !FRONTEND_TAGS.contains(&tag) || len < 4 || have + n > body_len {
+            return GapFit::Resync;
+        }
+        buf.advance(5);
+        let mut head = buf.split_to(have).freeze();
+        self.skip.remaining = body_len - have - n;
+        let text_of = |b: &mut Bytes| -> Bytes {
+            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+            b.split_to(end)
+        };
+        match tag {
+            b'Q' => GapFit::Truncated(FrontendMessage::Query {
+                text: text_of(&mut head),
+            }),
+            b'P' => match cstr(&mut head) {
+                Some(name) => GapFit::Truncated(FrontendMessage::Parse {
+                    name,
+                    text: text_of(&mut head),
+                    param_types: 0,
+                }),
+                None => GapFit::Absorbed,
+            },
+            // Other frames' heads cannot be decoded reliably; their bytes are skipped.
+            _ => GapFit::Absorbed,
+        }
     }
 
     fn decode_startup(

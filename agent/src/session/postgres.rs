@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::protocol::postgres::{
     split_tag, BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder, FrontendMessage,
-    DEFAULT_MAX_FRAME,
+    GapFit, DEFAULT_MAX_FRAME,
 };
 use crate::session::{
     Conversation, Flow, GapReason, ResultColumn, SessionEvent, SessionInfo, SessionOptions,
@@ -28,12 +28,15 @@ struct Prepared {
     text: Bytes,
     params: u16,
     columns: Vec<ResultColumn>,
+    /// The Parse was not captured whole: `text` is its head.
+    truncated: bool,
 }
 
 #[derive(Clone, Debug)]
 struct Portal {
     statement: String,
     text: Option<Bytes>,
+    truncated: bool,
     params: u32,
     values: Option<Vec<Option<String>>>,
     columns: Vec<ResultColumn>,
@@ -84,6 +87,8 @@ pub struct PgSession {
     sub_rows: u64,
     /// Joined mid-session and no server bytes seen yet: trust a clean frame boundary.
     be_join: bool,
+    /// The frontend message being handled was not captured whole.
+    fe_truncated: bool,
 }
 
 impl PgSession {
@@ -109,6 +114,7 @@ impl PgSession {
             opaque: false,
             sub_rows: 0,
             be_join: false,
+            fe_truncated: false,
         }
     }
 
@@ -160,7 +166,8 @@ impl PgSession {
             FrontendMessage::CancelRequest { .. } => {}
             FrontendMessage::Query { text } => {
                 self.copy_bytes = 0;
-                let rec = StatementRecord::new(Some(lossy(&text)), ts);
+                let mut rec = StatementRecord::new(Some(lossy(&text)), ts);
+                rec.truncated = self.fe_truncated;
                 self.queue.push_back(Pending::Simple(Box::new(rec)));
             }
             FrontendMessage::Parse {
@@ -175,6 +182,7 @@ impl PgSession {
                             text: text.clone(),
                             params: param_types,
                             columns: Vec::new(),
+                            truncated: self.fe_truncated,
                         },
                     );
                 }
@@ -213,6 +221,7 @@ impl PgSession {
                 });
                 let p = Portal {
                     text: prepared.map(|s| s.text.clone()),
+                    truncated: prepared.is_some_and(|s| s.truncated),
                     columns: prepared.map(|s| s.columns.clone()).unwrap_or_default(),
                     statement,
                     params: params.len() as u32,
@@ -235,6 +244,7 @@ impl PgSession {
                 let mut rec =
                     StatementRecord::new(p.and_then(|p| p.text.as_ref()).map(|t| lossy(t)), ts);
                 rec.prepared = true;
+                rec.truncated = p.is_some_and(|p| p.truncated);
                 rec.statement_name = Some(match p {
                     Some(p) if !p.statement.is_empty() => p.statement.clone(),
                     Some(_) => String::new(),
@@ -668,6 +678,31 @@ impl Conversation for PgSession {
     }
 
     fn on_gap(&mut self, flow: Flow, bytes: u64, ts_ns: u64, out: &mut Vec<SessionEvent>) {
+        // A client write cut by the capture limit: the hole is inside the frame being
+        // received, so framing holds. A Query or Parse is still reported from its head,
+        // marked truncated, and nothing else is lost; the gap event still says how many bytes.
+        if flow == Flow::ClientToServer && !self.fe_resync && !self.opaque {
+            let fit = usize::try_from(bytes)
+                .map(|n| self.fe.absorb_gap(&mut self.fe_buf, n))
+                .unwrap_or(GapFit::Resync);
+            if fit != GapFit::Resync {
+                out.push(SessionEvent::Gap {
+                    flow,
+                    bytes,
+                    reason: GapReason::MissingBytes,
+                    detail: Some(
+                        "inside a client message; the statement is reported truncated".into(),
+                    ),
+                });
+                if let GapFit::Truncated(m) = fit {
+                    self.fe_truncated = true;
+                    self.on_frontend(m, ts_ns, out);
+                    self.fe_truncated = false;
+                }
+                self.pump_frontend(ts_ns, out);
+                return;
+            }
+        }
         self.be_join = false;
         out.push(SessionEvent::Gap {
             flow,

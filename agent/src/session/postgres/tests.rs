@@ -313,3 +313,83 @@ fn portal_describe_resolves_columns_and_is_kept_with_the_statement() {
         assert_eq!(r.rows, Some(1));
     }
 }
+
+#[test]
+fn query_cut_by_the_capture_limit_is_reported_truncated() {
+    // A 300 KB Query of which the kernel captured the first 64 KiB: the hole falls inside
+    // the message, so the statement is still one event (from its head, marked truncated), and
+    // the next statement decodes normally. The same holds for a Parse.
+    let mut s = PgSession::mid_session(SessionOptions::default());
+    let mut out = Vec::new();
+    let mut sql = String::from("INSERT INTO notes(body) VALUES ('");
+    sql.push_str(&"x".repeat(300_000));
+    sql.push_str("')");
+    let wire = msg(b'Q', &cstr(&sql));
+    let captured = 64 * 1024;
+    s.on_data(Flow::ClientToServer, &wire[..captured], 1, &mut out);
+    s.on_gap(
+        Flow::ClientToServer,
+        (wire.len() - captured) as u64,
+        2,
+        &mut out,
+    );
+    let mut b = msg(b'C', b"INSERT 0 1\0");
+    b.extend(msg(b'Z', b"I"));
+    s.on_data(Flow::ServerToClient, &b, 3, &mut out);
+    // A Parse cut the same way, then executed.
+    let mut big = String::from("SELECT * FROM notes WHERE body IN ('");
+    big.push_str(&"y".repeat(100_000));
+    big.push_str("')");
+    let wire = parse("s1", &big);
+    s.on_data(Flow::ClientToServer, &wire[..captured], 4, &mut out);
+    s.on_gap(
+        Flow::ClientToServer,
+        (wire.len() - captured) as u64,
+        5,
+        &mut out,
+    );
+    let mut c = bind("", "s1", "1");
+    c.extend(execute(""));
+    c.extend(msg(b'S', b""));
+    s.on_data(Flow::ClientToServer, &c, 6, &mut out);
+    s.on_data(Flow::ServerToClient, &answer(true, false, &[]), 7, &mut out);
+    s.on_data(
+        Flow::ClientToServer,
+        &msg(b'Q', &cstr("SELECT 1")),
+        8,
+        &mut out,
+    );
+    let mut b = msg(b'C', b"SELECT 1\0");
+    b.extend(msg(b'Z', b"I"));
+    s.on_data(Flow::ServerToClient, &b, 9, &mut out);
+    let st = stmts(&out);
+    assert_eq!(st.len(), 3, "{out:?}");
+    let head = st[0].text.as_deref().unwrap_or("");
+    assert!(
+        head.len() > 60_000 && sql.starts_with(head),
+        "{}",
+        head.len()
+    );
+    assert!(st[0].truncated);
+    assert_eq!(st[0].status, Status::Ok);
+    assert_eq!(st[0].rows, Some(1));
+    let head = st[1].text.as_deref().unwrap_or("");
+    assert!(head.len() > 60_000 && big.starts_with(head));
+    assert!(st[1].truncated && st[1].prepared);
+    assert_eq!(st[1].rows, Some(1));
+    assert_eq!(st[2].text.as_deref(), Some("SELECT 1"));
+    assert!(!st[2].truncated);
+    let gaps = out
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                SessionEvent::Gap {
+                    reason: GapReason::MissingBytes,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(gaps, 2);
+}
