@@ -52,7 +52,10 @@
 //! The comparison aligns the two lists of a session by their longest common subsequence. What the
 //! server logged and the agent did not report is *missing*; what the agent reported more often
 //! than the server logged it is *duplicated* (or *invented* when the server never logged that text
-//! on that session); the same text on both sides but at different places is *reordered*.
+//! on that session); the same text on both sides but at different places is *reordered*. A
+//! matched statement that the agent reported with `outcome.status: incomplete` counts as
+//! *incomplete*: the workloads wait for every answer, so the server completed it (statements
+//! longer than 16 KiB excepted, which may be cut by the capture limit).
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
@@ -566,13 +569,16 @@ pub struct Tally {
     pub invented: usize,
     pub duplicated: usize,
     pub reordered: usize,
+    /// Statements the server completed that the agent reported with `outcome.status:
+    /// incomplete` (statements cut by the capture limit excepted).
+    pub incomplete: usize,
     /// A few examples of each difference, for the failure message.
     pub examples: Vec<String>,
 }
 
 impl Tally {
     pub fn is_clean(&self) -> bool {
-        self.missing + self.invented + self.duplicated + self.reordered == 0
+        self.missing + self.invented + self.duplicated + self.reordered + self.incomplete == 0
     }
 
     pub fn add(&mut self, o: &Tally) {
@@ -583,6 +589,7 @@ impl Tally {
         self.invented += o.invented;
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
+        self.incomplete += o.incomplete;
         for e in &o.examples {
             if self.examples.len() < 40 {
                 self.examples.push(e.clone());
@@ -661,6 +668,16 @@ const TRUNCATION_MIN: usize = 16 * 1024;
 /// text that is a prefix of one server statement longer than 16 KiB of the same session counts
 /// as that statement (a statement cut by the capture limit is reported with the part captured).
 pub fn compare_session(id: u64, server: &[String], agent: &[String], engine: Engine) -> Tally {
+    align(id, server, agent, engine).0
+}
+
+/// [`compare_session`], also returning the matched (server, agent) index pairs.
+fn align(
+    id: u64,
+    server: &[String],
+    agent: &[String],
+    engine: Engine,
+) -> (Tally, Vec<(usize, usize)>) {
     let sk: Vec<String> = server.iter().map(|t| normalize(t, engine)).collect();
     let mut ak: Vec<String> = agent.iter().map(|t| normalize(t, engine)).collect();
     // A statement longer than the capture limit may be reported with its text cut: an agent
@@ -728,7 +745,7 @@ pub fn compare_session(id: u64, server: &[String], agent: &[String], engine: Eng
             }
         }
     }
-    t
+    (t, pairs)
 }
 
 /// Compares every server session with the agent's events of the same backend id, and sums the
@@ -746,11 +763,20 @@ pub fn compare(
     let (agent, unattributed) = agent_sessions(events, engine_name);
     let mut by_label: BTreeMap<String, Tally> = BTreeMap::new();
     for (id, s) in server {
-        let texts: Vec<String> = agent
-            .get(id)
-            .map(|v| v.iter().map(|e| event_text(e).to_string()).collect())
-            .unwrap_or_default();
-        let t = compare_session(*id, &s.statements, &texts, engine);
+        let evs: &[&Value] = agent.get(id).map(Vec::as_slice).unwrap_or_default();
+        let texts: Vec<String> = evs.iter().map(|e| event_text(e).to_string()).collect();
+        let (mut t, pairs) = align(*id, &s.statements, &texts, engine);
+        for (i, j) in pairs {
+            if evs[j]["outcome"]["status"] == "incomplete"
+                && s.statements[i].len() <= TRUNCATION_MIN
+            {
+                t.incomplete += 1;
+                t.example(format!(
+                    "session {id}: reported incomplete, completed by the server: {}",
+                    compact(evs[j])
+                ));
+            }
+        }
         by_label.entry(s.label.clone()).or_default().add(&t);
     }
     let mut stray = Tally::default();
@@ -798,20 +824,36 @@ pub fn table(title: &str, rows: &BTreeMap<String, Tally>) -> String {
     let _ = writeln!(s, "\n{title}");
     let _ = writeln!(
         s,
-        "| {:<22} | {:>8} | {:>7} | {:>7} | {:>7} | {:>8} | {:>10} | {:>9} |",
-        "workload", "sessions", "server", "agent", "missing", "invented", "duplicated", "reordered"
+        "| {:<22} | {:>8} | {:>7} | {:>7} | {:>7} | {:>8} | {:>10} | {:>9} | {:>10} |",
+        "workload",
+        "sessions",
+        "server",
+        "agent",
+        "missing",
+        "invented",
+        "duplicated",
+        "reordered",
+        "incomplete"
     );
     let _ = writeln!(
         s,
-        "|{:-<24}|{:-<10}|{:-<9}|{:-<9}|{:-<9}|{:-<10}|{:-<12}|{:-<11}|",
-        "", "", "", "", "", "", "", ""
+        "|{:-<24}|{:-<10}|{:-<9}|{:-<9}|{:-<9}|{:-<10}|{:-<12}|{:-<11}|{:-<12}|",
+        "", "", "", "", "", "", "", "", ""
     );
     let mut total = Tally::default();
     let line = |s: &mut String, name: &str, t: &Tally| {
         let _ = writeln!(
             s,
-            "| {:<22} | {:>8} | {:>7} | {:>7} | {:>7} | {:>8} | {:>10} | {:>9} |",
-            name, t.sessions, t.server, t.agent, t.missing, t.invented, t.duplicated, t.reordered
+            "| {:<22} | {:>8} | {:>7} | {:>7} | {:>7} | {:>8} | {:>10} | {:>9} | {:>10} |",
+            name,
+            t.sessions,
+            t.server,
+            t.agent,
+            t.missing,
+            t.invented,
+            t.duplicated,
+            t.reordered,
+            t.incomplete
         );
     };
     for (name, t) in rows {
