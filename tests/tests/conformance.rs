@@ -1064,3 +1064,142 @@ fn regression_table_oids_are_per_database() -> anyhow::Result<()> {
     assert_eq!(got, want, "{}", dump(&ev));
     Ok(())
 }
+
+/// A statement longer than the 64 KiB capture limit must still be reported once (README:
+/// "a statement cut by the 64 KiB capture limit is still reported, marked incomplete"), its
+/// text redacted like any other (no part of the cut literal in `statement.text`), and the
+/// statements after it must keep their own outcomes.
+///
+/// Found by the conformance suite (agent as of 2026-12-02): PostgreSQL (psql, simple protocol)
+/// reports no event at all for a 100 KB INSERT, only `missing_bytes` and `truncated` gaps;
+/// MariaDB (mariadb CLI, COM_QUERY) reports it, but its `statement.text` is
+/// `INSERT INTO big VALUES (?yyyy...` with about 16 KB of the literal's bytes, and every later
+/// response of the session is paired with the command before it (the next statement gets the
+/// rows of the one after, and the last is reported `incomplete`).
+#[test]
+fn regression_statements_beyond_the_capture_limit_are_reported_and_redacted() -> anyhow::Result<()>
+{
+    if !require_agent()
+        || !require(Postgres::available(), "PostgreSQL 15 server binaries")
+        || !require(Mariadb::available(), "MariaDB server (mariadbd)")
+    {
+        return Ok(());
+    }
+    let secret = "y".repeat(100_000);
+    let script = |text_type: &str| {
+        format!(
+            "CREATE TABLE big (v {text_type});\nINSERT INTO big VALUES ('{secret}');\nSELECT length(v) FROM big;\nSELECT 1 FROM big UNION ALL SELECT 2;\n"
+        )
+    };
+    let check_events = |engine: &str, ev: &[Value]| {
+        let st = statements(ev);
+        let texts: Vec<String> = st
+            .iter()
+            .map(|e| {
+                e["statement"]["text"]
+                    .as_str()
+                    .unwrap_or("<null>")
+                    .chars()
+                    .take(80)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(st.len(), 4, "{engine}: one event per statement: {texts:?}");
+        let big = st[1];
+        let text = big["statement"]["text"].as_str().unwrap_or("");
+        assert!(
+            text.starts_with("INSERT INTO big VALUES (?"),
+            "{engine}: {texts:?}"
+        );
+        assert!(
+            !text.contains("yyyy"),
+            "{engine}: the cut literal leaks into statement.text ({} bytes of text): {}",
+            text.len(),
+            text.chars().take(120).collect::<String>()
+        );
+        assert!(
+            big["outcome"]["status"] == "ok" || big["outcome"]["status"] == "incomplete",
+            "{engine}: {big}"
+        );
+        // psql sends the `;`, the mariadb CLI does not.
+        assert_eq!(
+            st[2]["statement"]["text"]
+                .as_str()
+                .map(|t| t.trim_end_matches(';')),
+            Some("SELECT length(v) FROM big"),
+            "{engine}"
+        );
+        assert_eq!(st[2]["outcome"]["status"], "ok", "{engine}: {}", st[2]);
+        assert_eq!(st[2]["outcome"]["rows"], 1, "{engine}: {}", st[2]);
+        assert_eq!(st[3]["outcome"]["status"], "ok", "{engine}: {}", st[3]);
+        assert_eq!(st[3]["outcome"]["rows"], 2, "{engine}: {}", st[3]);
+    };
+
+    let pg = Postgres::start()?;
+    let dir = TempDir::new("bigstmt")?;
+    let file = dir.path().join("big.sql");
+    std::fs::write(&file, script("text"))?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    run(Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "dbgovtest", "-p", &pg.port.to_string(), "-f"])
+        .arg(&file))?;
+    let _ = agent.wait_for("the session end", |ev| {
+        !of_kind(ev, "session_end").is_empty() && statements(ev).len() >= 4
+    });
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let pg_result = std::panic::catch_unwind(|| check_events("postgresql", &ev));
+
+    let db = Mariadb::start()?;
+    let agent = Agent::start(&["--mysql-port", &db.port.to_string(), "--postgres-port", "1"])?;
+    let mut cli = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "--skip-ssl",
+            "-h",
+            "127.0.0.1",
+            "-uroot",
+            "-D",
+            "dbgovtest",
+        ])
+        .args(["-P", &db.port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    {
+        use std::io::Write;
+        let mut stdin = cli.stdin.take().ok_or_else(|| anyhow::anyhow!("stdin"))?;
+        // The CLI's first statement is its own `select @@version_comment limit 1`.
+        stdin.write_all(script("LONGTEXT").as_bytes())?;
+    }
+    assert!(cli.wait()?.success());
+    let _ = agent.wait_for("the session end", |ev| {
+        !of_kind(ev, "session_end").is_empty() && statements(ev).len() >= 5
+    });
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev: Vec<Value> = ev
+        .into_iter()
+        .filter(|e| {
+            e["kind"] != "statement" || e["statement"]["text"] != "select @@version_comment limit ?"
+        })
+        .collect();
+    let my_result = std::panic::catch_unwind(|| check_events("mysql", &ev));
+    if let Err(e) = pg_result {
+        std::panic::resume_unwind(e);
+    }
+    if let Err(e) = my_result {
+        std::panic::resume_unwind(e);
+    }
+    Ok(())
+}
