@@ -159,8 +159,14 @@ impl Postgres {
     /// Like [`Postgres::start`], logging every statement (`log_statement = all`) as CSV to
     /// [`Postgres::statement_log`]: the oracle of the conformance tests.
     pub fn start_logged() -> Result<Self> {
+        Self::start_logged_with(false)
+    }
+
+    /// [`Postgres::start_logged`], with TLS accepted when `ssl` (libpq clients then use it
+    /// unless told `sslmode=disable`).
+    pub fn start_logged_with(ssl: bool) -> Result<Self> {
         Self::start_opts(
-            false,
+            ssl,
             "log_statement = 'all'\nlogging_collector = on\nlog_destination = 'csvlog'\n\
              log_directory = '../pglog'\nlog_filename = 'statements.log'\n\
              log_rotation_age = 0\nlog_rotation_size = 0\nlog_min_error_statement = error\n",

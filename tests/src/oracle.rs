@@ -686,12 +686,15 @@ fn align(
         if k.len() < 8 || sk.contains(k) {
             continue;
         }
-        let mut long = server
+        let mut long: Vec<&String> = server
             .iter()
             .zip(&sk)
             .filter(|(raw, key)| raw.len() > TRUNCATION_MIN && key.starts_with(k.as_str()))
-            .map(|(_, key)| key);
-        if let (Some(full), None) = (long.next(), long.next()) {
+            .map(|(_, key)| key)
+            .collect();
+        long.sort();
+        long.dedup();
+        if let [full] = long[..] {
             *k = full.clone();
         }
     }
@@ -901,8 +904,12 @@ mod tests {
         let long = format!("INSERT INTO t VALUES ('{}')", "x".repeat(70_000));
         let t = compare_session(
             1,
-            &[long.clone(), "SELECT 1".into()],
-            &["INSERT INTO t VALUES (?".into(), "SELECT ?".into()],
+            &[long.clone(), "SELECT 1".into(), long.clone()],
+            &[
+                "INSERT INTO t VALUES (?".into(),
+                "SELECT ?".into(),
+                "INSERT INTO t VALUES (?".into(),
+            ],
             Engine::Postgres,
         );
         assert!(t.is_clean(), "{t:?}");

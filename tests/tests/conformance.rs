@@ -14,7 +14,8 @@
 //!   with extended statements; `pgbench -C` (a new connection per transaction); psycopg 3
 //!   (plain parameters, `prepare=True`, automatic preparation, executemany, pipeline mode,
 //!   COPY, a server-side cursor, errors, binary results); tokio-postgres (named statements,
-//!   pipelined queries, a portal fetched in pieces, a multi-statement simple query).
+//!   pipelined queries, a portal fetched in pieces, a multi-statement simple query); psql and
+//!   pgbench over TLS (libpq's OpenSSL, read through the agent's uprobes).
 //! - MariaDB: the mariadb CLI over TCP (multi-statements through `DELIMITER`, a stored
 //!   procedure and CALL, SQL-level PREPARE/EXECUTE, `USE`, LOAD DATA LOCAL INFILE, errors with
 //!   `--force`, statements of 30 KB and 100 KB) and over the Unix socket; a C-API client (binary prepared statements of several
@@ -329,7 +330,8 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let pg = Postgres::start_logged()?;
+    // TLS is accepted: the plaintext workloads say sslmode=disable, the TLS ones require it.
+    let pg = Postgres::start_logged_with(true)?;
     pg.psql_admin("CREATE DATABASE otherdb")?;
     let dir = TempDir::new("conformance-pg")?;
     run(Command::new("chmod").arg("755").arg(dir.path()))?;
@@ -368,6 +370,7 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
     let pgbench = |app: &str, args: &[&str]| -> anyhow::Result<String> {
         run(Command::new("pgbench")
             .env("PGAPPNAME", app)
+            .env("PGSSLMODE", "disable")
             .args(tcp)
             .args(args)
             .arg("dbgovtest"))
@@ -377,6 +380,7 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
     labels.push("psql_script");
     let out = Command::new("psql")
         .env("PGAPPNAME", "psql_script")
+        .env("PGSSLMODE", "disable")
         .args(["-X", "-q", "-d", "dbgovtest"])
         .args(tcp)
         .arg("-f")
@@ -448,10 +452,34 @@ fn postgres_statements_match_the_server_log() -> anyhow::Result<()> {
         .arg(clients_dir().join("psycopg_workload.py"))
         .arg("conformance")
         .arg(format!(
-            "host=127.0.0.1 port={port} user=postgres dbname=dbgovtest application_name=psycopg"
+            "host=127.0.0.1 port={port} user=postgres dbname=dbgovtest application_name=psycopg sslmode=disable"
         )))?;
     labels.push("tokio_postgres");
     tokio_postgres_workload(pg.port)?;
+    // TLS: libpq's OpenSSL, read through the uprobes.
+    labels.push("psql_tls");
+    run(Command::new("psql")
+        .env("PGAPPNAME", "psql_tls")
+        .env("PGSSLMODE", "require")
+        .args(["-X", "-q", "-d", "dbgovtest"])
+        .args(tcp)
+        .args([
+            "-c",
+            "SELECT count(*) FROM conf_items WHERE name LIKE 'item%'",
+            "-c",
+            "UPDATE conf_items SET price = price + 1 WHERE id = 1",
+            "-c",
+            "COPY (SELECT id, name FROM conf_items ORDER BY id) TO STDOUT",
+            "-c",
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ]))?;
+    labels.push("pgbench_tls");
+    run(Command::new("pgbench")
+        .env("PGAPPNAME", "pgbench_tls")
+        .env("PGSSLMODE", "require")
+        .args(tcp)
+        .args(["-n", "-M", "extended", "-c", "2", "-j", "2", "-t", "40"])
+        .arg("dbgovtest"))?;
 
     // The logging collector writes asynchronously.
     std::thread::sleep(Duration::from_millis(1000));
