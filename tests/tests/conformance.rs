@@ -18,7 +18,7 @@
 //!   pgbench over TLS (libpq's OpenSSL, read through the agent's uprobes).
 //! - MariaDB: the mariadb CLI over TCP (multi-statements through `DELIMITER`, a stored
 //!   procedure and CALL, SQL-level PREPARE/EXECUTE, `USE`, LOAD DATA LOCAL INFILE, errors with
-//!   `--force`, statements of 30 KB and 100 KB) and over the Unix socket; a C-API client (binary prepared statements of several
+//!   `--force`, statements of 30 KB and 100 KB), over the Unix socket and over TLS; a C-API client (binary prepared statements of several
 //!   types, a read-only cursor with COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA, statement reset,
 //!   multi-statements, COM_INIT_DB, errors); mysql_async (exec_batch, a statement cache, a
 //!   transaction, multi-result text queries); sysbench oltp_read_write with server-side
@@ -606,7 +606,8 @@ fn mariadb_statements_match_the_general_log() -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let db = Mariadb::start()?;
+    // TLS is accepted; only the mariadb_cli_tls workload asks for it.
+    let db = Mariadb::start_with(true)?;
     let dir = TempDir::new("conformance-my")?;
     let client = build_c_client(dir.path())?;
     let script = mariadb_cli_script(dir.path())?;
@@ -687,6 +688,15 @@ fn mariadb_statements_match_the_general_log() -> anyhow::Result<()> {
         ]))?;
     seg.done("mariadb_cli_unix");
 
+    run(Command::new("mariadb")
+        .args(["--no-defaults", "--ssl", "--ssl-verify-server-cert=0"])
+        .args(["-h", "127.0.0.1", "-uroot", "-D", "dbgovtest", "-P", &port])
+        .args([
+            "-e",
+            "SELECT COUNT(*) FROM cli_items; UPDATE cli_items SET price = price + 1 WHERE id = 1; SHOW STATUS LIKE 'Ssl_cipher'",
+        ]))?;
+    seg.done("mariadb_cli_tls");
+
     let out = run(Command::new(&client).args(["conformance", "127.0.0.1", &port]))?;
     assert!(out.contains("conformance workload done"), "{out}");
     seg.done("c_api");
@@ -721,6 +731,7 @@ fn mariadb_statements_match_the_general_log() -> anyhow::Result<()> {
         &[
             "mariadb_cli",
             "mariadb_cli_unix",
+            "mariadb_cli_tls",
             "c_api",
             "mysql_async",
             "sysbench_prepared",
