@@ -1,30 +1,37 @@
 //! Conformance against the servers' own statement logs (issue 11): broad workloads through real
 //! clients, and, per PostgreSQL backend pid or MariaDB connection id, the statements the server
 //! logged compared with the agent's statement events, in count and in order. Any statement
-//! missing, invented, duplicated or reordered fails the test. See `dbgov_tests::oracle` for what
-//! counts as a statement on each side and how texts are compared.
+//! missing, invented, duplicated, reordered, or reported `incomplete` although the server
+//! completed it fails the test. See `dbgov_tests::oracle` for what counts as a statement on each
+//! side and how texts are compared.
 //!
-//! The workloads:
-//! - PostgreSQL: a psql script over TCP (COPY FROM STDIN in text and CSV, transactions with
-//!   savepoints, errors from the parser and from execution, `\;` multi-statements, DO and
-//!   dollar quoting, SQL-level PREPARE/EXECUTE, a cursor, COPY TO STDOUT, `\dt`, `\connect` to
-//!   another database and back, statements of 30 KB and 100 KB); psql over the Unix socket as the `postgres` OS user; `pgbench
-//!   -i` (COPY of 100,000 rows, DDL, VACUUM); pgbench in `-M simple`, `-M extended` and `-M
-//!   prepared`; a custom pgbench script in pipeline mode (`\startpipeline`) with prepared and
-//!   with extended statements; `pgbench -C` (a new connection per transaction); psycopg 3
-//!   (plain parameters, `prepare=True`, automatic preparation, executemany, pipeline mode,
-//!   COPY, a server-side cursor, errors, binary results); tokio-postgres (named statements,
-//!   pipelined queries, a portal fetched in pieces, a multi-statement simple query); psql and
-//!   pgbench over TLS (libpq's OpenSSL, read through the agent's uprobes).
-//! - MariaDB: the mariadb CLI over TCP (multi-statements through `DELIMITER`, a stored
-//!   procedure and CALL, SQL-level PREPARE/EXECUTE, `USE`, LOAD DATA LOCAL INFILE, errors with
-//!   `--force`, statements of 30 KB and 100 KB), over the Unix socket and over TLS; a C-API client (binary prepared statements of several
-//!   types, a read-only cursor with COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA, statement reset,
-//!   multi-statements, COM_INIT_DB, errors); mysql_async (exec_batch, a statement cache, a
-//!   transaction, multi-result text queries); sysbench oltp_read_write with server-side
-//!   prepared statements and with the text protocol.
+//! The workloads (each prints its row in the table):
+//! - PostgreSQL:
+//!   - a psql script over TCP: COPY FROM STDIN in text and CSV, transactions with savepoints,
+//!     errors from the parser and from execution, `\;` multi-statements, DO and dollar quoting,
+//!     SQL-level PREPARE/EXECUTE, a cursor, COPY TO STDOUT, `\dt`, `\connect` to another
+//!     database and back, statements of 30 KB and 100 KB;
+//!   - psql over the Unix socket as the `postgres` OS user;
+//!   - `pgbench -i` (COPY of 100,000 rows, DDL, VACUUM); pgbench `-M simple`, `-M extended` and
+//!     `-M prepared`; a custom script in pipeline mode (`\startpipeline`) with prepared and with
+//!     extended statements; `pgbench -C` (a new connection per transaction);
+//!   - psycopg 3: plain parameters, `prepare=True`, automatic preparation, executemany, pipeline
+//!     mode, COPY, a server-side cursor, errors, binary results;
+//!   - tokio-postgres: named statements, pipelined queries, a portal fetched in pieces, a
+//!     multi-statement simple query;
+//!   - psql and pgbench over TLS (libpq's OpenSSL, read through the agent's uprobes).
+//! - MariaDB:
+//!   - the mariadb CLI over TCP: multi-statements through `DELIMITER`, a stored procedure and
+//!     CALL, SQL-level PREPARE/EXECUTE, `USE`, LOAD DATA LOCAL INFILE, errors with `--force`,
+//!     statements of 30 KB and 100 KB; the CLI over the Unix socket and over TLS;
+//!   - a C-API client: binary prepared statements of several types, a read-only cursor with
+//!     COM_STMT_FETCH, COM_STMT_SEND_LONG_DATA, statement reset, multi-statements, COM_INIT_DB,
+//!     errors;
+//!   - mysql_async: exec_batch, a statement cache, a transaction, multi-result text queries;
+//!   - sysbench oltp_read_write with server-side prepared statements and with the text
+//!     protocol.
 //!
-//! The regression tests at the end each stand for one bug of issue 11.
+//! The regression tests at the end each stand for one bug of issue 11 (or one the suite found).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
