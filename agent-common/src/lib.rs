@@ -29,6 +29,11 @@ pub enum EventKind {
     ConnOpen = 2,
     /// A watched connection was closed by its process: [`EventHeader`] only.
     ConnClose = 3,
+    /// A syscall moved more bytes than were captured (the per-call capture limit):
+    /// [`EventHeader`] only, `stream_offset` where capture stopped and `total_len` the bytes
+    /// after it that were not captured. Sent right after the chunks, so userspace knows of
+    /// the hole before the peer's answer arrives.
+    Truncated = 4,
 }
 
 impl EventKind {
@@ -37,6 +42,7 @@ impl EventKind {
             1 => Some(Self::Data),
             2 => Some(Self::ConnOpen),
             3 => Some(Self::ConnClose),
+            4 => Some(Self::Truncated),
             _ => None,
         }
     }

@@ -301,7 +301,31 @@ fn emit_buf(hdr: &mut EventHeader, src: u64, len: u64, off: u64, max_chunks: usi
     if done < len {
         count(CNT_TRUNC_CHUNKS, 1);
         count(CNT_TRUNC_BYTES, len - done);
+        emit_truncated(hdr, off + done, len - done);
     }
+}
+
+/// Tells userspace that `missing` bytes from stream offset `at` were not captured.
+#[inline(always)]
+fn emit_truncated(hdr: &EventHeader, at: u64, missing: u64) {
+    let Some(mut entry) = EVENTS.reserve::<EventHeader>(0) else {
+        // The hole still shows when the next chunk arrives.
+        return;
+    };
+    let p = entry.as_mut_ptr();
+    // SAFETY: `p` points at a reserved EventHeader; every field is written.
+    unsafe {
+        *p = *hdr;
+        (*p).kind = EventKind::Truncated as u32;
+        (*p).stream_offset = at;
+        (*p).total_len = if missing > u32::MAX as u64 {
+            u32::MAX
+        } else {
+            missing as u32
+        };
+        (*p).captured_len = 0;
+    }
+    entry.submit(wake_flags());
 }
 
 #[inline(always)]
@@ -447,6 +471,7 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
     if done < n {
         count(CNT_TRUNC_CHUNKS, 1);
         count(CNT_TRUNC_BYTES, n - done);
+        emit_truncated(&hdr, off + done, n - done);
     }
     0
 }

@@ -325,6 +325,7 @@ impl Pipeline {
                 }
             }
             Some(EventKind::ConnClose) => self.on_close(hdr.conn_id, hdr.ts_ns),
+            Some(EventKind::Truncated) => self.on_truncated(&hdr),
             None => {
                 self.stats.malformed_records += 1;
                 Ok(())
@@ -676,6 +677,43 @@ impl Pipeline {
         if !conn.tls_plain && conn.tls_pending_since.is_none() && conn.session.info().tls {
             conn.tls_pending_since = Some(hdr.ts_ns);
         }
+        let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
+        self.scratch = events;
+        self.conns.insert(conn.id, conn);
+        r
+    }
+
+    /// The kernel did not capture the tail of a syscall: the hole is reported to the session
+    /// now, before the peer's answer to the cut message arrives.
+    fn on_truncated(&mut self, hdr: &EventHeader) -> Result<(), PipelineError> {
+        let Some(dir) = Direction::from_u32(hdr.direction) else {
+            self.stats.malformed_records += 1;
+            return Ok(());
+        };
+        let Some(mut conn) = self.conns.remove(&hdr.conn_id) else {
+            return Ok(());
+        };
+        let plaintext = matches!(
+            Source::from_u32(hdr.source),
+            Some(Source::SslRead | Source::SslWrite)
+        );
+        if conn.mirror || (!plaintext && conn.tls_plain) {
+            self.conns.insert(conn.id, conn);
+            return Ok(());
+        }
+        let flow = flow_of(conn.role, dir);
+        let mut events = std::mem::take(&mut self.scratch);
+        let session = &mut conn.session;
+        let asm = if plaintext {
+            &mut conn.tls_asm[dir as usize]
+        } else {
+            &mut conn.asm[dir as usize]
+        };
+        asm.skip(hdr.stream_offset, u64::from(hdr.total_len), |piece| {
+            if let Piece::Gap(n) = piece {
+                session.on_gap(flow, n, hdr.ts_ns, &mut events);
+            }
+        });
         let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
         self.scratch = events;
         self.conns.insert(conn.id, conn);

@@ -51,9 +51,20 @@ impl Assembler {
         self.next = end;
     }
 
-    /// The syscall moved `total` bytes from `offset` but fewer were captured: the rest is a gap
-    /// the next chunk will reveal. Nothing to do here; kept for symmetry with `push`.
-    pub fn truncated(&mut self) {}
+    /// The kernel captured this stream only up to `offset`, and the `missing` bytes after it
+    /// were not captured (a syscall beyond the capture limit). Reports the hole now (with any
+    /// earlier hole before `offset`) instead of when the next chunk arrives, so that the
+    /// decoder places it before the peer's answer.
+    pub fn skip(&mut self, offset: u64, missing: u64, mut f: impl FnMut(Piece<'_>)) {
+        let end = offset.saturating_add(missing);
+        if end <= self.next {
+            return;
+        }
+        let n = end - self.next;
+        self.lost += n;
+        f(Piece::Gap(n));
+        self.next = end;
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +90,19 @@ mod tests {
         assert!(run(&mut a, 0, b"abc").is_empty());
         assert_eq!(run(&mut a, 11, b"yz"), vec!["z"]);
         assert_eq!(a.position(), 13);
+    }
+
+    #[test]
+    fn a_reported_truncation_is_a_gap_at_once_and_not_again() {
+        let mut a = Assembler::new();
+        assert_eq!(run(&mut a, 0, b"abc"), vec!["abc"]);
+        let mut gaps = Vec::new();
+        a.skip(3, 10, |p| gaps.push(format!("{p:?}")));
+        assert_eq!(gaps, vec!["Gap(10)"]);
+        // The next chunk continues after the hole: no second gap.
+        assert_eq!(run(&mut a, 13, b"de"), vec!["de"]);
+        // A stale report changes nothing.
+        a.skip(3, 10, |_| panic!("no gap"));
+        assert_eq!(a.lost, 10);
     }
 }

@@ -243,9 +243,20 @@ impl Analyzer {
                 text: String::new(),
             };
         }
+        // Past `max_statement_bytes` only the head is analysed, but the whole text is shown:
+        // its literals are found by a scan of the whole text, so none leaks from the tail.
+        let whole;
+        let spans = if truncated {
+            let mut w = normalize::Scanned::default();
+            normalize::scan_into(dialect, text, &mut w);
+            whole = w;
+            &whole.spans
+        } else {
+            &self.scratch.spans
+        };
         let mut shown = String::with_capacity(text.len());
         let mut last = 0;
-        for &(a, b) in &self.scratch.spans {
+        for &(a, b) in spans {
             if a < last || b > text.len() {
                 continue;
             }
@@ -990,6 +1001,22 @@ mod tests {
         // A short statement equal to the prefix is a different entry (it is parsed).
         let (c, _) = an.analyze(Dialect::Postgres, "SELECT 1");
         assert!(c.parse_error.is_none());
+    }
+
+    #[test]
+    fn overlong_statement_text_is_redacted_to_its_end() {
+        // The analysed head ends inside a long literal: neither the head's part nor the tail
+        // of that literal, nor a later literal, may show.
+        let mut an = Analyzer::new(AnalyzerConfig {
+            max_statement_bytes: 64,
+            ..AnalyzerConfig::default()
+        });
+        let long = format!(
+            "INSERT INTO big VALUES ('{}', 'ann@example.com', 42)",
+            "y".repeat(500)
+        );
+        let a = an.analyze_text(Dialect::MySql, &long);
+        assert_eq!(a.text, "INSERT INTO big VALUES (?, ?, ?)");
     }
 
     #[test]
