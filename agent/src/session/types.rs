@@ -188,3 +188,41 @@ pub trait Conversation: Send {
     /// the TLS handshake. The default does nothing.
     fn tls_plaintext(&mut self) {}
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::GapReason;
+
+    const ALL: [GapReason; 8] = [
+        GapReason::MissingBytes,
+        GapReason::DecodeError,
+        GapReason::OversizeFrame,
+        GapReason::QueueOverflow,
+        GapReason::RingBufferFull,
+        GapReason::Truncated,
+        GapReason::RingBufferFullConnectionEvents,
+        GapReason::StashFull,
+    ];
+
+    #[test]
+    fn gap_reasons_are_one_fixed_vocabulary_documented_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for r in ALL {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            // Plain words: the numbers live in the gap's own fields.
+            assert!(r
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(
+                readme.contains(&format!("| `{}` |", r.as_str())),
+                "README's gap.reason table lacks {}",
+                r.as_str()
+            );
+            let back: GapReason = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, r);
+        }
+    }
+}
