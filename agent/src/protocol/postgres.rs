@@ -192,7 +192,8 @@ fn peek_header(buf: &[u8]) -> Option<(u8, u32)> {
 pub enum GapFit {
     /// The hole is inside the frame being received: this message, from its head.
     Truncated(FrontendMessage),
-    /// The hole is inside a frame whose content is not kept, or cannot be decoded: counted.
+    /// The hole is inside a frame whose content is not kept (COPY data, an oversize frame):
+    /// counted.
     Absorbed,
     /// The hole cannot be placed in the framing.
     Resync,
@@ -308,7 +309,13 @@ impl FrontendDecoder {
         };
         let body_len = (len as usize).saturating_sub(4);
         let have = buf.len() - 5;
-        if !FRONTEND_TAGS.contains(&tag) || len < 4 || have + n > body_len {
+        if !(tag == b'Q' || tag == b'P') || len < 4 || have + n > body_len {
+            // Only a Query's or a Parse's head can stand for the message: a Bind, Execute
+            // or Close half-seen would change the wrong portal or statement.
+            return GapFit::Resync;
+        }
+        if tag == b'P' && !buf[5..].contains(&0) {
+            // The statement name itself was cut.
             return GapFit::Resync;
         }
         buf.advance(5);
@@ -322,7 +329,7 @@ impl FrontendDecoder {
             b'Q' => GapFit::Truncated(FrontendMessage::Query {
                 text: text_of(&mut head),
             }),
-            b'P' => match cstr(&mut head) {
+            _ => match cstr(&mut head) {
                 Some(name) => GapFit::Truncated(FrontendMessage::Parse {
                     name,
                     text: text_of(&mut head),
@@ -330,8 +337,6 @@ impl FrontendDecoder {
                 }),
                 None => GapFit::Absorbed,
             },
-            // Other frames' heads cannot be decoded reliably; their bytes are skipped.
-            _ => GapFit::Absorbed,
         }
     }
 

@@ -89,6 +89,9 @@ pub struct PgSession {
     be_join: bool,
     /// The frontend message being handled was not captured whole.
     fe_truncated: bool,
+    /// Server bytes were dropped to realign on a ReadyForQuery: the statement that
+    /// ReadyForQuery completes may have lost its CommandComplete or ErrorResponse.
+    be_dropped: bool,
 }
 
 impl PgSession {
@@ -115,6 +118,7 @@ impl PgSession {
             sub_rows: 0,
             be_join: false,
             fe_truncated: false,
+            be_dropped: false,
         }
     }
 
@@ -348,9 +352,14 @@ impl PgSession {
             BackendMessage::ReadyForQuery { .. } => {
                 self.start(out);
                 // Completes a simple query, or answers a Sync.
+                let dropped = std::mem::take(&mut self.be_dropped);
                 while let Some(p) = self.queue.pop_front() {
                     match p {
-                        Pending::Simple(rec) => {
+                        Pending::Simple(mut rec) => {
+                            if dropped && rec.status == Status::Ok {
+                                // Its answer may have been in the bytes dropped to realign.
+                                rec.status = Status::Incomplete;
+                            }
                             self.finish(rec, ts, out);
                             break;
                         }
@@ -613,7 +622,9 @@ impl PgSession {
                 }
             }
             if self.be_resync {
-                self.be.resync(&mut self.be_buf);
+                if self.be.resync(&mut self.be_buf) > 0 {
+                    self.be_dropped = true;
+                }
                 if self.be_buf.len() < 6 {
                     return;
                 }
