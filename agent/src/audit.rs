@@ -5,14 +5,18 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::identity::{Ancestor, ProcessInfo};
+pub use crate::policy::{Action, Level};
+pub use crate::session::{Flow, Status};
 
 pub const SCHEMA: &str = "dbgov.audit/v1";
 
 /// `kind` of an event.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Statement,
@@ -21,7 +25,7 @@ pub enum Kind {
     Gap,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Host {
     pub name: String,
     pub id: Option<String>,
@@ -30,7 +34,7 @@ pub struct Host {
 }
 
 /// The client process (or, for a remote client, only its address).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Client {
     pub pid: Option<u32>,
     pub exe: Option<String>,
@@ -74,7 +78,7 @@ impl Client {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Server {
     /// The server process, when it runs on this host.
     pub pid: Option<u32>,
@@ -82,36 +86,36 @@ pub struct Server {
     pub addr: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Db {
     /// `postgresql` or `mysql`.
-    pub engine: &'static str,
+    pub engine: Cow<'static, str>,
     pub user: Option<String>,
     pub name: Option<String>,
     pub application: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     /// Connection id assigned by the kernel program; the same for all events of a session.
     pub id: String,
     /// `tcp` or `unix`.
-    pub transport: &'static str,
+    pub transport: Cow<'static, str>,
     pub tls: bool,
     pub inspectable: bool,
     /// Captured from the client's socket (`client`) or the server's (`server`).
-    pub observed_at: &'static str,
+    pub observed_at: Cow<'static, str>,
     pub server_version: Option<String>,
     pub backend_id: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Columns {
     pub read: Vec<String>,
     pub written: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Statement {
     pub text: Option<String>,
     pub kind: Option<String>,
@@ -128,25 +132,25 @@ pub struct Statement {
     pub truncated: bool,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// `ok`, `error` or `incomplete` (the connection ended or a gap hit before the response).
-    pub status: &'static str,
+    pub status: Status,
     pub rows: Option<u64>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub duration_us: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Classification {
     pub classes: Vec<String>,
-    pub level: Option<String>,
+    pub level: Option<Level>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PolicyResult {
-    pub verdict: String,
+    pub verdict: Action,
     pub rules: Vec<String>,
     pub severity: Option<String>,
     pub message: Option<String>,
@@ -154,7 +158,7 @@ pub struct PolicyResult {
 
 pub use crate::session::GapReason;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Gap {
     /// Why bytes or events were lost, from a fixed vocabulary (see [`GapReason`]).
     pub reason: GapReason,
@@ -162,37 +166,39 @@ pub struct Gap {
     pub detail: Option<String>,
     pub bytes: u64,
     /// Which stream lost them, when known: `client_to_server` / `server_to_client`.
-    pub flow: Option<&'static str>,
+    pub flow: Option<Flow>,
     /// Chunks/events lost, when counted.
     pub events: Option<u64>,
 }
 
-/// One audit event.
-#[derive(Clone, Debug, Serialize)]
+/// One audit event: what every writer produces (also through the borrowed forms below) and
+/// what readers (reports, `verify`, `tail`) read back. `Deserialize` accepts exactly what
+/// `Serialize` writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub schema: &'static str,
+    pub schema: Cow<'static, str>,
     pub event_id: String,
     /// RFC 3339, UTC, nanoseconds.
     pub time: String,
     pub kind: Kind,
     pub host: Host,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<Client>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<Server>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db: Option<Db>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<Session>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement: Option<Statement>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
 }
 
@@ -260,13 +266,13 @@ pub struct ColumnsRef<'a> {
 #[derive(Serialize)]
 pub struct ClassificationRef<'a> {
     pub classes: &'a [String],
-    pub level: Option<&'static str>,
+    pub level: Option<Level>,
 }
 
 /// Borrowed form of [`PolicyResult`].
 #[derive(Serialize)]
 pub struct PolicyRef<'a> {
-    pub verdict: &'static str,
+    pub verdict: Action,
     pub rules: &'a [String],
     pub severity: Option<&'a str>,
     pub message: Option<&'a str>,

@@ -21,7 +21,7 @@ use crate::policy::Policy;
 use crate::session::mysql::MysqlSession;
 use crate::session::postgres::PgSession;
 use crate::session::{
-    Conversation, Flow, SessionEvent, SessionInfo, SessionOptions, StatementRecord, Status,
+    Conversation, Flow, SessionEvent, SessionInfo, SessionOptions, StatementRecord,
 };
 use crate::sink::{JsonLines, SinkError};
 use crate::sql::AnalyzerConfig;
@@ -832,7 +832,7 @@ impl Pipeline {
 
     fn base_event(&self, kind: Kind, ts_ns: u64) -> Event {
         Event {
-            schema: audit::SCHEMA,
+            schema: audit::SCHEMA.into(),
             event_id: self.ids.next(),
             time: audit::rfc3339(self.clock.wall_ns(ts_ns)),
             kind,
@@ -910,7 +910,7 @@ impl Pipeline {
         };
         let info = conn.session.info();
         let db = audit::Db {
-            engine: conn.engine.name(),
+            engine: conn.engine.name().into(),
             user: info.user.clone(),
             name: info.database.clone(),
             application: info.application.clone(),
@@ -986,10 +986,7 @@ impl Pipeline {
                         reason,
                         detail,
                         bytes,
-                        flow: Some(match flow {
-                            Flow::ClientToServer => "client_to_server",
-                            Flow::ServerToClient => "server_to_client",
-                        }),
+                        flow: Some(flow),
                         events: None,
                     });
                     self.write(&ev)?;
@@ -1121,11 +1118,7 @@ impl Pipeline {
                 truncated: rec.truncated,
             },
             outcome: audit::Outcome {
-                status: match rec.status {
-                    Status::Ok => "ok",
-                    Status::Error => "error",
-                    Status::Incomplete => "incomplete",
-                },
+                status: rec.status,
                 rows: rec.rows,
                 error_code: rec.error_code.clone(),
                 error_message: rec.error_message.clone(),
@@ -1133,10 +1126,10 @@ impl Pipeline {
             },
             classification: audit::ClassificationRef {
                 classes: &verdict.classes,
-                level: verdict.level.map(level_name),
+                level: verdict.level,
             },
             policy: audit::PolicyRef {
-                verdict: action_name(verdict.action),
+                verdict: verdict.action,
                 rules: &verdict.rules,
                 severity: verdict.severity.as_deref(),
                 message: verdict.message.as_deref(),
@@ -1148,37 +1141,16 @@ impl Pipeline {
     }
 }
 
-fn level_name(l: crate::policy::Level) -> &'static str {
-    use crate::policy::Level;
-    match l {
-        Level::Public => "public",
-        Level::Internal => "internal",
-        Level::Confidential => "confidential",
-        Level::Restricted => "restricted",
-    }
-}
-
-fn action_name(a: crate::policy::Action) -> &'static str {
-    use crate::policy::Action;
-    match a {
-        Action::Allow => "allow",
-        Action::Alert => "alert",
-        Action::Mask => "mask",
-        Action::Hold => "hold",
-        Action::Block => "block",
-    }
-}
-
 fn session_fields(conn: &Conn, info: &SessionInfo) -> audit::Session {
     audit::Session {
         id: format!("{:016x}", conn.id),
-        transport: conn.transport,
+        transport: conn.transport.into(),
         tls: info.tls,
         inspectable: info.inspectable,
         observed_at: if conn.role == ROLE_CLIENT {
-            "client"
+            "client".into()
         } else {
-            "server"
+            "server".into()
         },
         server_version: info.server_version.clone(),
         backend_id: info.backend_id,

@@ -347,12 +347,28 @@ impl Agent {
     }
 
     /// All events written so far.
+    /// The events written so far. Every complete line must read back as the one event type,
+    /// `dbgov::audit::Event`, and write out again as the same JSON (a partly written last
+    /// line is left for the next call).
     pub fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.events)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        let text = std::fs::read_to_string(&self.events).unwrap_or_default();
+        let mut out = Vec::new();
+        for l in text.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(l) else {
+                continue;
+            };
+            let ev: dbgov::audit::Event = match serde_json::from_value(v.clone()) {
+                Ok(e) => e,
+                Err(e) => panic!("event does not read back as audit::Event ({e}): {l}"),
+            };
+            let again = serde_json::to_value(&ev).unwrap_or(Value::Null);
+            assert_eq!(
+                again, v,
+                "event changes when read back and written again: {l}"
+            );
+            out.push(v);
+        }
+        out
     }
 
     /// Waits until `pred` holds over the events (the agent flushes every 200 ms).

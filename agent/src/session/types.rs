@@ -1,7 +1,8 @@
 //! The engine-agnostic session types every conversation produces.
 
-/// Which way bytes flow on the database connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Which way bytes flow on the database connection (`gap.flow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Flow {
     /// From the client to the server (requests).
     ClientToServer,
@@ -25,9 +26,11 @@ pub struct SessionInfo {
     pub backend_id: Option<u64>,
 }
 
-/// Final status of a statement.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Final status of a statement (`outcome.status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
+    #[default]
     Ok,
     Error,
     /// The connection ended or a gap hit before the response completed.
