@@ -271,8 +271,22 @@ impl Pipeline {
         self.clock
     }
 
+    /// Writes out what is waiting. Once the output works again after dropping events (its
+    /// backlog was full), a gap event says how many.
     pub fn flush(&mut self) -> Result<(), PipelineError> {
         self.out.flush()?;
+        if self.out.backlog() == 0 {
+            let lost = self.out.take_dropped();
+            if lost > 0 {
+                self.host_gap(
+                    audit::GapReason::OutputUnavailable,
+                    0,
+                    lost,
+                    audit::now_monotonic_ns(),
+                )?;
+                self.out.flush()?;
+            }
+        }
         Ok(())
     }
 

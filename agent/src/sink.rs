@@ -1,7 +1,9 @@
 //! Outputs: JSON lines to stdout or to a file. Writes are buffered and flushed on a timer, when
-//! the pipeline goes idle, and at shutdown, so nothing is lost on SIGTERM.
+//! the pipeline goes idle, and at shutdown, so nothing is lost on SIGTERM. An output that
+//! fails (a full disk) never stops capture: events wait, bounded, and what had to be dropped
+//! is reported as a gap when the output recovers.
 use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Errors of the output stage.
@@ -43,10 +45,27 @@ impl std::str::FromStr for OutputSpec {
     }
 }
 
-/// A JSON-lines writer.
+/// Lines kept while the output cannot be written (a full disk, a closed pipe): beyond this
+/// the newest lines are dropped, counted, and reported as a gap once the output recovers.
+pub const DEFAULT_BACKLOG_BYTES: usize = 64 << 20;
+
+/// Write the buffered lines out once this many bytes are waiting.
+const FLUSH_AT: usize = 1 << 16;
+
+/// A JSON-lines writer that never stops capture: output errors keep the lines waiting (up to
+/// a bound) and are retried on the next flush; the trouble is logged once per change of
+/// state, never once per event. Lines are never torn: a short write resumes where it stopped.
 pub struct JsonLines {
-    out: Option<BufWriter<Box<dyn Write + Send>>>,
+    out: Option<Box<dyn Write + Send>>,
+    /// Complete lines not yet written; `pending[done..]` is still to go.
+    pending: Vec<u8>,
+    done: usize,
     line: Vec<u8>,
+    cap: usize,
+    /// The last write failed (logged once).
+    failing: bool,
+    /// Lines dropped because the backlog was full, not yet reported.
+    dropped: u64,
     pub written: u64,
 }
 
@@ -66,28 +85,191 @@ impl JsonLines {
             )),
             OutputSpec::None => None,
         };
-        Ok(Self {
-            out: out.map(|o| BufWriter::with_capacity(1 << 16, o)),
-            line: Vec::with_capacity(2048),
-            written: 0,
-        })
+        Ok(Self::with_writer(out, DEFAULT_BACKLOG_BYTES))
     }
 
+    /// Over any writer (`None` discards), keeping at most `cap` bytes waiting.
+    pub fn with_writer(out: Option<Box<dyn Write + Send>>, cap: usize) -> Self {
+        Self {
+            out,
+            pending: Vec::with_capacity(FLUSH_AT * 2),
+            done: 0,
+            line: Vec::with_capacity(2048),
+            cap,
+            failing: false,
+            dropped: 0,
+            written: 0,
+        }
+    }
+
+    /// Serialises one event as a line. Only a serialisation failure (a bug) is an error;
+    /// output trouble is handled here.
     pub fn write<T: serde::Serialize>(&mut self, ev: &T) -> Result<(), SinkError> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, ev)?;
         self.line.push(b'\n');
-        if let Some(o) = self.out.as_mut() {
-            o.write_all(&self.line)?;
-        }
         self.written += 1;
+        if self.out.is_none() {
+            return Ok(());
+        }
+        if self.pending.len() - self.done + self.line.len() > self.cap {
+            self.dropped += 1;
+            return Ok(());
+        }
+        self.pending.extend_from_slice(&self.line);
+        if self.pending.len() - self.done >= FLUSH_AT && !self.failing {
+            self.drain();
+        }
         Ok(())
     }
 
+    /// Writes what is waiting (retrying after an output error) and flushes the writer.
+    /// Output errors are not returned: they are logged once per change of state.
     pub fn flush(&mut self) -> Result<(), SinkError> {
-        if let Some(o) = self.out.as_mut() {
-            o.flush()?;
+        self.drain();
+        if !self.failing {
+            if let Some(o) = self.out.as_mut() {
+                if let Err(e) = o.flush() {
+                    self.set_failing(Some(e));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Lines dropped since the last call because the output was unavailable for too long.
+    pub fn take_dropped(&mut self) -> u64 {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Bytes waiting for the output.
+    pub fn backlog(&self) -> usize {
+        self.pending.len() - self.done
+    }
+
+    fn drain(&mut self) {
+        let Some(o) = self.out.as_mut() else {
+            return;
+        };
+        while self.done < self.pending.len() {
+            match o.write(&self.pending[self.done..]) {
+                Ok(0) => {
+                    let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "wrote nothing");
+                    self.set_failing(Some(e));
+                    return;
+                }
+                Ok(n) => self.done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.set_failing(Some(e));
+                    return;
+                }
+            }
+        }
+        self.pending.clear();
+        self.done = 0;
+        self.set_failing(None);
+    }
+
+    fn set_failing(&mut self, err: Option<std::io::Error>) {
+        match (self.failing, err) {
+            (false, Some(e)) => {
+                self.failing = true;
+                tracing::error!(
+                    "cannot write events ({e}); capture goes on, up to {} MiB of events wait and are retried",
+                    self.cap >> 20
+                );
+            }
+            (true, None) => {
+                self.failing = false;
+                tracing::warn!("writing events again; the waiting events were written");
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer that fails while `fail` is set and accepts at most `chunk` bytes per call.
+    #[derive(Clone)]
+    struct Flaky {
+        data: Arc<Mutex<Vec<u8>>>,
+        fail: Arc<Mutex<bool>>,
+        chunk: usize,
+    }
+
+    impl Write for Flaky {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if *self.fail.lock().unwrap() {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let n = b.len().min(self.chunk);
+            self.data.lock().unwrap().extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_errors_keep_lines_waiting_and_never_tear_them() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::default(),
+            chunk: 7,
+        };
+        let mut j = JsonLines::with_writer(Some(Box::new(w.clone())), 1 << 20);
+        j.write(&serde_json::json!({"n": 0})).unwrap();
+        j.flush().unwrap();
+        *w.fail.lock().unwrap() = true;
+        for n in 1..100 {
+            j.write(&serde_json::json!({"n": n})).unwrap();
+        }
+        j.flush().unwrap();
+        assert!(j.backlog() > 0);
+        *w.fail.lock().unwrap() = false;
+        j.flush().unwrap();
+        assert_eq!(j.backlog(), 0);
+        assert_eq!(j.take_dropped(), 0);
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        let got: Vec<u64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(got, (0..100).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn a_full_backlog_drops_whole_newest_lines_and_counts_them() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::new(Mutex::new(true)),
+            chunk: usize::MAX,
+        };
+        let mut j = JsonLines::with_writer(Some(Box::new(w.clone())), 100);
+        for n in 0..50 {
+            j.write(&serde_json::json!({"n": n})).unwrap();
+        }
+        j.flush().unwrap();
+        // 8 bytes per line for n < 10, 9 after: 100 bytes hold 12 lines.
+        let dropped = j.take_dropped();
+        assert_eq!(dropped, 38);
+        *w.fail.lock().unwrap() = false;
+        j.flush().unwrap();
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 12);
+        assert!(text
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
     }
 }

@@ -309,8 +309,16 @@ pub struct Agent {
 impl Agent {
     /// Starts `dbgov run` with extra arguments and waits for its ready file.
     pub fn start(args: &[&str]) -> Result<Self> {
+        Self::start_writing_to(None, args)
+    }
+
+    /// As [`Agent::start`], writing the events to `events` (default: a file in its own
+    /// temporary directory).
+    pub fn start_writing_to(events: Option<&Path>, args: &[&str]) -> Result<Self> {
         let dir = TempDir::new("agent")?;
-        let events = dir.path().join("events.jsonl");
+        let events = events
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.path().join("events.jsonl"));
         let ready = dir.path().join("ready");
         let stderr = dir.path().join("stderr.log");
         let child = Command::new(agent_bin())

@@ -152,6 +152,9 @@ pub enum GapReason {
     RingBufferFullConnectionEvents,
     /// Host level: in-flight syscall arguments could not be stashed (map full).
     StashFull,
+    /// The output could not be written for so long that its backlog filled: `events` events
+    /// were dropped (reported once the output works again).
+    OutputUnavailable,
 }
 
 impl GapReason {
@@ -165,6 +168,7 @@ impl GapReason {
             GapReason::Truncated => "truncated",
             GapReason::RingBufferFullConnectionEvents => "ring_buffer_full_connection_events",
             GapReason::StashFull => "stash_full",
+            GapReason::OutputUnavailable => "output_unavailable",
         }
     }
 }
@@ -197,7 +201,7 @@ pub trait Conversation: Send {
 mod tests {
     use super::GapReason;
 
-    const ALL: [GapReason; 8] = [
+    const ALL: [GapReason; 9] = [
         GapReason::MissingBytes,
         GapReason::DecodeError,
         GapReason::OversizeFrame,
@@ -206,6 +210,7 @@ mod tests {
         GapReason::Truncated,
         GapReason::RingBufferFullConnectionEvents,
         GapReason::StashFull,
+        GapReason::OutputUnavailable,
     ];
 
     #[test]
