@@ -416,6 +416,15 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     let c = capture.counters()?;
     report_losses(&mut pipeline, &last_counters, &c, now)?;
     pipeline.close_all(now)?;
+    // An output that is still failing gets a few more tries before the events are given up.
+    for _ in 0..10 {
+        if pipeline.unwritten().0 == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        pipeline.flush()?;
+    }
+    let (waiting, dropped) = pipeline.unwritten();
     if let Some(r) = recorder.as_mut() {
         r.flush()?;
     }
@@ -427,6 +436,11 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         "dbgov: stopped after {} records, {} statements, {} events, {} gaps",
         s.records, s.statements, s.events, s.gaps
     );
+    if waiting > 0 || dropped > 0 {
+        bail!(
+            "the output kept failing: {waiting} bytes of events were not written and {dropped} events were dropped"
+        );
+    }
     Ok(())
 }
 

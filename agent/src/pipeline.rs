@@ -815,6 +815,13 @@ impl Pipeline {
         self.flush()
     }
 
+    /// Events not yet written because the output is failing: (bytes waiting, events
+    /// dropped and not yet reported).
+    pub fn unwritten(&mut self) -> (usize, u64) {
+        let d = self.out.take_dropped();
+        (self.out.backlog(), d)
+    }
+
     /// Emits a host-level gap event (kernel loss counters).
     pub fn host_gap(
         &mut self,
