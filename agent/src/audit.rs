@@ -200,6 +200,119 @@ pub struct Event {
     pub policy: Option<PolicyResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// The event's place in its agent's hash chain (added by the [`Encoder`], always last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<Integrity>,
+}
+
+/// `integrity`: the hash chain of one agent stream (one `dbgov run`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Integrity {
+    /// Random id of the stream, the same on all its events.
+    pub stream: String,
+    /// 1, 2, 3, ... without holes within the stream.
+    pub seq: u64,
+    /// `hash` of the previous event of the stream (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 (hex) of `prev_hash` followed by the event's exact JSON bytes without the
+    /// `integrity` member (see [`Encoder`]).
+    pub hash: String,
+}
+
+/// The key that introduces the integrity member at the end of every sealed line.
+pub const INTEGRITY_KEY: &str = ",\"integrity\":";
+
+/// The one ordered choke point every event passes through: serialises it into a reused
+/// buffer and seals it into the stream's hash chain. The chain covers the exact bytes
+/// written (no second, canonical serialisation): `hash = SHA-256(prev_hash_hex || line)`,
+/// where `line` is the event's JSON without the `integrity` member, which is appended as the
+/// object's last member. `dbgov verify` recomputes it from the line as stored.
+pub struct Encoder {
+    stream: String,
+    seq: u64,
+    prev: [u8; 64],
+    line: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn new(stream: String) -> Self {
+        Self {
+            stream,
+            seq: 0,
+            prev: [b'0'; 64],
+            line: Vec::with_capacity(2048),
+        }
+    }
+
+    /// The stream id.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// Serialises and seals one event; the returned line ends with `\n`.
+    pub fn encode<T: Serialize>(&mut self, ev: &T) -> Result<&[u8], serde_json::Error> {
+        use sha2::Digest;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, ev)?;
+        // A JSON object always ends with `}`: open it again for the integrity member.
+        if self.line.last() == Some(&b'}') {
+            self.line.pop();
+        }
+        let mut h = sha2::Sha256::new();
+        h.update(self.prev);
+        h.update(&self.line);
+        h.update(b"}");
+        let digest = h.finalize();
+        let mut hash = [0u8; 64];
+        hex_into(&digest, &mut hash);
+        self.seq += 1;
+        self.line.extend_from_slice(INTEGRITY_KEY.as_bytes());
+        self.line.extend_from_slice(b"{\"stream\":\"");
+        self.line.extend_from_slice(self.stream.as_bytes());
+        self.line.extend_from_slice(b"\",\"seq\":");
+        self.line
+            .extend_from_slice(itoa::Buffer::new().format(self.seq).as_bytes());
+        self.line.extend_from_slice(b",\"prev_hash\":\"");
+        self.line.extend_from_slice(&self.prev);
+        self.line.extend_from_slice(b"\",\"hash\":\"");
+        self.line.extend_from_slice(&hash);
+        self.line.extend_from_slice(b"\"}}\n");
+        self.prev = hash;
+        Ok(&self.line)
+    }
+}
+
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = D[(b >> 4) as usize];
+        pair[1] = D[(b & 15) as usize];
+    }
+}
+
+/// A random id for a new stream (16 hex digits).
+pub fn new_stream_id() -> String {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    let mut v = u64::from_le_bytes(b);
+    if n != 8 {
+        v ^= u64::from(std::process::id()) ^ now_realtime_ns();
+    }
+    let mut out = [0u8; 16];
+    hex_into(&v.to_be_bytes(), &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// SHA-256 (hex) of `prev_hash` followed by `body`, as the [`Encoder`] computes it.
+pub fn chain_hash(prev_hash: &str, body: &[u8]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(body);
+    let mut out = [0u8; 64];
+    hex_into(&h.finalize(), &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A `session_start` or `session_end` event written from the connection's cached JSON

@@ -22,3 +22,4 @@ pub mod sink;
 pub mod sockdiag;
 pub mod sql;
 pub mod stream;
+pub mod verify;

@@ -41,6 +41,18 @@ enum Cmd {
     /// Check or try out policy files without capturing anything.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Check that a trail is complete and unaltered: per agent stream, `integrity.seq` runs
+    /// without holes and every event's hash chains to the previous one. Exits 0 with a
+    /// summary, or 1 naming the first bad event and the kind of fault (modified, deleted,
+    /// reordered, inserted).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The trail: `jsonl:PATH` (a JSON-lines file as `dbgov run --output jsonl:PATH` writes).
+    #[arg(long, value_name = "jsonl:PATH")]
+    input: String,
 }
 
 #[derive(Subcommand)]
@@ -149,6 +161,7 @@ fn main() {
         Cmd::Replay(a) => exit_code(replay(a)),
         Cmd::Policy(PolicyCmd::Check { dir }) => exit_code(policy_check(&dir)),
         Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(a)),
+        Cmd::Verify(a) => exit_code(verify(a)),
     };
     std::process::exit(code);
 }
@@ -551,6 +564,33 @@ fn replay(a: ReplayArgs) -> Result<()> {
     });
     eprintln!("{out}");
     Ok(())
+}
+
+fn verify(a: VerifyArgs) -> Result<()> {
+    let Some(path) = a.input.strip_prefix("jsonl:").filter(|p| !p.is_empty()) else {
+        bail!("--input must be jsonl:PATH, not {:?}", a.input);
+    };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    match dbgov::verify::check(text.lines()) {
+        Ok(s) => {
+            println!(
+                "{path}: intact: {} events in {} stream(s), {} gap events, from {} to {}",
+                s.events,
+                s.streams.len(),
+                s.gaps,
+                s.first_time.as_deref().unwrap_or("-"),
+                s.last_time.as_deref().unwrap_or("-")
+            );
+            Ok(())
+        }
+        Err(f) => bail!(
+            "{path}: line {}: {} (stream {}, seq {})",
+            f.line,
+            f.fault.as_str(),
+            f.stream.as_deref().unwrap_or("-"),
+            f.seq.map(|s| s.to_string()).unwrap_or("-".into())
+        ),
+    }
 }
 
 fn policy_check(dir: &Path) -> Result<()> {

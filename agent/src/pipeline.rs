@@ -867,6 +867,7 @@ impl Pipeline {
             classification: None,
             policy: None,
             gap: None,
+            integrity: None,
         }
     }
 

@@ -60,7 +60,8 @@ pub struct JsonLines {
     /// Complete lines not yet written; `pending[done..]` is still to go.
     pending: Vec<u8>,
     done: usize,
-    line: Vec<u8>,
+    /// Serialises and seals every event into the stream's hash chain.
+    enc: crate::audit::Encoder,
     cap: usize,
     /// The last write failed (logged once).
     failing: bool,
@@ -94,7 +95,7 @@ impl JsonLines {
             out,
             pending: Vec::with_capacity(FLUSH_AT * 2),
             done: 0,
-            line: Vec::with_capacity(2048),
+            enc: crate::audit::Encoder::new(crate::audit::new_stream_id()),
             cap,
             failing: false,
             dropped: 0,
@@ -105,18 +106,16 @@ impl JsonLines {
     /// Serialises one event as a line. Only a serialisation failure (a bug) is an error;
     /// output trouble is handled here.
     pub fn write<T: serde::Serialize>(&mut self, ev: &T) -> Result<(), SinkError> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, ev)?;
-        self.line.push(b'\n');
+        let line = self.enc.encode(ev)?;
         self.written += 1;
         if self.out.is_none() {
             return Ok(());
         }
-        if self.pending.len() - self.done + self.line.len() > self.cap {
+        if self.pending.len() - self.done + line.len() > self.cap {
             self.dropped += 1;
             return Ok(());
         }
-        self.pending.extend_from_slice(&self.line);
+        self.pending.extend_from_slice(line);
         if self.pending.len() - self.done >= FLUSH_AT && !self.failing {
             self.drain();
         }
@@ -256,20 +255,26 @@ mod tests {
             fail: Arc::new(Mutex::new(true)),
             chunk: usize::MAX,
         };
-        let mut j = JsonLines::with_writer(Some(Box::new(w.clone())), 100);
+        let mut j = JsonLines::with_writer(Some(Box::new(w.clone())), 4000);
         for n in 0..50 {
             j.write(&serde_json::json!({"n": n})).unwrap();
         }
         j.flush().unwrap();
-        // 8 bytes per line for n < 10, 9 after: 100 bytes hold 12 lines.
         let dropped = j.take_dropped();
-        assert_eq!(dropped, 38);
         *w.fail.lock().unwrap() = false;
         j.flush().unwrap();
         let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
-        assert_eq!(text.lines().count(), 12);
-        assert!(text
+        let kept: Vec<u64> = text
             .lines()
-            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(text.len() <= 4000 && !kept.is_empty() && dropped > 0);
+        // The oldest lines are kept, whole and in order; the newest were dropped and counted.
+        assert_eq!(kept, (0..kept.len() as u64).collect::<Vec<u64>>());
+        assert_eq!(kept.len() as u64 + dropped, 50);
     }
 }

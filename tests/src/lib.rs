@@ -409,6 +409,19 @@ impl Agent {
         let t0 = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait()? {
+                // Every trail the tests produce must verify: its hash chain is intact.
+                let v = Command::new(agent_bin())
+                    .arg("verify")
+                    .arg("--input")
+                    .arg(format!("jsonl:{}", self.events.display()))
+                    .output()?;
+                if !v.status.success() {
+                    bail!(
+                        "dbgov verify failed on the agent's own trail: {}{}",
+                        String::from_utf8_lossy(&v.stdout),
+                        String::from_utf8_lossy(&v.stderr)
+                    );
+                }
                 return Ok((st.code().unwrap_or(-1), self.events()));
             }
             if t0.elapsed() > Duration::from_secs(20) {
