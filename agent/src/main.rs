@@ -391,6 +391,18 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 report_losses(&mut pipeline, &last_counters, &c, now)?;
                 last_counters = c;
                 if last_reap.elapsed() >= Duration::from_secs(1) {
+                    // First take in what the kernel already produced: a short-lived client
+                    // that exited since the last drain still has its statements in the ring,
+                    // and ending its session before reading them would lose them.
+                    let rb = ring.get_mut();
+                    while let Some(item) = rb.next() {
+                        if let Some(r) = recorder.as_mut() {
+                            r.write(&item)?;
+                        }
+                        pipeline.handle_record(&item)?;
+                    }
+                    after_batch(&mut pipeline, &mut capture);
+                    let now = audit::now_monotonic_ns();
                     pipeline.report_opaque_tls(now, 2_000_000_000)?;
                     let dead = pipeline.reap(now)?;
                     capture.forget(&dead);

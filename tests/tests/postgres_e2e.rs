@@ -294,3 +294,40 @@ fn connections_open_before_the_agent_are_seeded_from_proc() -> anyhow::Result<()
     assert_eq!(code, 0, "SIGTERM must flush and exit 0");
     Ok(())
 }
+
+/// Short-lived clients (one `psql -c` each, as cron jobs run) keep every statement, also when
+/// they exit before the agent has read their bytes: the agent reads what the kernel already
+/// captured before it ends the sessions of processes that are gone. (The race this guards
+/// against is narrow; this test exercises many short sessions, it does not force the race.)
+#[test]
+fn short_lived_clients_keep_their_statements() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    const N: usize = 80;
+    for i in 0..N {
+        pg.psql_admin(&format!("SELECT {i} AS short_lived_marker"))?;
+    }
+    let marked = |ev: &[serde_json::Value]| {
+        statements(ev)
+            .iter()
+            .filter(|e| {
+                e["statement"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("short_lived_marker"))
+            })
+            .count()
+    };
+    let waited = agent.wait_for("every statement", |ev| marked(ev) >= N);
+    let (code, all) = agent.stop()?;
+    assert_eq!(code, 0);
+    assert_eq!(
+        marked(&all),
+        N,
+        "{}",
+        waited.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    Ok(())
+}
