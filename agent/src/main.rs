@@ -347,13 +347,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                let rb = guard.get_inner_mut();
-                while let Some(item) = rb.next() {
-                    if let Some(r) = recorder.as_mut() {
-                        r.write(&item)?;
-                    }
-                    pipeline.handle_record(&item)?;
-                }
+                drain(guard.get_inner_mut(), &mut recorder, &mut pipeline)?;
                 guard.clear_ready();
                 after_batch(&mut pipeline, &mut capture);
                 // Activity: drain at the short interval again.
@@ -363,15 +357,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 }
             }
             () = &mut drain_timer => {
-                let rb = ring.get_mut();
-                let mut n = 0u64;
-                while let Some(item) = rb.next() {
-                    if let Some(r) = recorder.as_mut() {
-                        r.write(&item)?;
-                    }
-                    pipeline.handle_record(&item)?;
-                    n += 1;
-                }
+                let n = drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
                 after_batch(&mut pipeline, &mut capture);
                 // Each wakeup costs the agent tens of microseconds on a VM: drain small batches
                 // less often. A busy ring wakes the agent by itself (256 KiB waiting).
@@ -394,13 +380,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                     // First take in what the kernel already produced: a short-lived client
                     // that exited since the last drain still has its statements in the ring,
                     // and ending its session before reading them would lose them.
-                    let rb = ring.get_mut();
-                    while let Some(item) = rb.next() {
-                        if let Some(r) = recorder.as_mut() {
-                            r.write(&item)?;
-                        }
-                        pipeline.handle_record(&item)?;
-                    }
+                    drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
                     after_batch(&mut pipeline, &mut capture);
                     let now = audit::now_monotonic_ns();
                     pipeline.report_opaque_tls(now, 2_000_000_000)?;
@@ -428,15 +408,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         }
     }
     // Drain what the kernel already produced, then end every open session.
-    {
-        let rb = ring.get_mut();
-        while let Some(item) = rb.next() {
-            if let Some(r) = recorder.as_mut() {
-                r.write(&item)?;
-            }
-            pipeline.handle_record(&item)?;
-        }
-    }
+    drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
     let now = audit::now_monotonic_ns();
     let c = capture.counters()?;
     report_losses(&mut pipeline, &last_counters, &c, now)?;
@@ -467,6 +439,23 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Feeds every record waiting in the ring to the pipeline (and the recorder). Returns how many.
+fn drain(
+    rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
+    recorder: &mut Option<dbgov::record::Writer>,
+    pipeline: &mut Pipeline,
+) -> Result<u64> {
+    let mut n = 0;
+    while let Some(item) = rb.next() {
+        if let Some(r) = recorder.as_mut() {
+            r.write(&item)?;
+        }
+        pipeline.handle_record(&item)?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Work after a batch of ring records: TLS uprobes for new processes, and dropping the kernel
