@@ -49,6 +49,112 @@ pub struct Config {
     pub ring_buffer_mib: u32,
     /// Statements longer than this are not parsed.
     pub max_statement_bytes: usize,
+    /// `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, class 6005).
+    pub format: crate::sink::Format,
+    /// Where the agent keeps state: the Kafka spool lives in `<state_dir>/spool`.
+    pub state_dir: PathBuf,
+    /// Ed25519 key (from `dbgov keygen`) that signs checkpoints; none: no checkpoints.
+    pub signing_key: Option<PathBuf>,
+    pub checkpoint: CheckpointConfig,
+    pub spool: SpoolConfig,
+    pub kafka: KafkaConfig,
+}
+
+/// `checkpoint:` when signed checkpoints are written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckpointConfig {
+    /// At least this often while events flow (at most 60).
+    pub interval_secs: u64,
+    /// And after this many events.
+    pub events: u64,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 10,
+            events: 10_000,
+        }
+    }
+}
+
+/// `spool:` the local spool in front of Kafka.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Size cap of the spool.
+    pub max_mib: u64,
+    /// fsync interval of the active segment.
+    pub fsync_interval_ms: u64,
+    /// fsync after every batch instead (slower, survives power loss to the last batch).
+    pub fsync_every_batch: bool,
+    /// `drop_newest` (count the loss in a `spool_full` gap) or `pause` (stop reading the
+    /// kernel ring; the kernel counts the loss).
+    pub on_full: crate::sink::OnFull,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            max_mib: 1024,
+            fsync_interval_ms: 200,
+            fsync_every_batch: false,
+            on_full: crate::sink::OnFull::DropNewest,
+        }
+    }
+}
+
+/// `kafka:` topics and producer settings (the brokers come from `output: kafka:BROKERS`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    pub topics: KafkaTopics,
+    /// Create missing topics through the admin API.
+    pub create_topics: bool,
+    pub partitions: i32,
+    pub replication: i32,
+    /// `zstd` or `lz4`.
+    pub compression: String,
+    /// librdkafka properties passed through (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.username`, `ssl.ca.location`, ...).
+    pub properties: BTreeMap<String, String>,
+    /// At shutdown, wait this long for deliveries; the rest stays in the spool.
+    pub close_timeout_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaTopics {
+    pub audit: String,
+    pub alerts: String,
+    pub checkpoints: String,
+}
+
+impl Default for KafkaTopics {
+    fn default() -> Self {
+        let k = crate::sink::kafka::KafkaOptions::default();
+        Self {
+            audit: k.topic_audit,
+            alerts: k.topic_alerts,
+            checkpoints: k.topic_checkpoints,
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        let k = crate::sink::kafka::KafkaOptions::default();
+        Self {
+            topics: KafkaTopics::default(),
+            create_topics: k.create_topics,
+            partitions: k.partitions,
+            replication: k.replication,
+            compression: k.compression,
+            properties: BTreeMap::new(),
+            close_timeout_secs: k.close_timeout.as_secs(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -72,6 +178,12 @@ impl Default for Config {
             record_params: false,
             ring_buffer_mib: 16,
             max_statement_bytes: 64 * 1024,
+            format: crate::sink::Format::Native,
+            state_dir: PathBuf::from("/var/lib/dbgov"),
+            signing_key: None,
+            checkpoint: CheckpointConfig::default(),
+            spool: SpoolConfig::default(),
+            kafka: KafkaConfig::default(),
         }
     }
 }
@@ -104,6 +216,17 @@ impl Config {
             .any(|&p| p == 0)
         {
             return Err(ConfigError::Invalid("port 0 cannot be watched".into()));
+        }
+        if !(1..=60).contains(&self.checkpoint.interval_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "checkpoint.interval_secs must be 1 to 60, got {}",
+                self.checkpoint.interval_secs
+            )));
+        }
+        if self.checkpoint.events == 0 || self.spool.max_mib == 0 || self.kafka.partitions < 1 {
+            return Err(ConfigError::Invalid(
+                "checkpoint.events, spool.max_mib and kafka.partitions must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -149,6 +272,45 @@ impl Config {
         out.sort();
         out.dedup();
         out
+    }
+}
+
+impl Config {
+    /// The output settings this configuration describes.
+    pub fn output_options(
+        &self,
+    ) -> Result<crate::sink::OutputOptions, Box<dyn std::error::Error + Send + Sync>> {
+        use std::time::Duration;
+        let signing_key = match &self.signing_key {
+            Some(p) => Some(crate::audit::checkpoint::load_signing_key(p)?),
+            None => None,
+        };
+        Ok(crate::sink::OutputOptions {
+            spec: self.output.parse()?,
+            format: self.format,
+            backlog_bytes: crate::sink::DEFAULT_BACKLOG_BYTES,
+            spool: crate::sink::SpoolOptions {
+                dir: self.state_dir.join("spool"),
+                max_bytes: self.spool.max_mib << 20,
+                fsync_interval: Duration::from_millis(self.spool.fsync_interval_ms),
+                fsync_every_batch: self.spool.fsync_every_batch,
+                on_full: self.spool.on_full,
+            },
+            kafka: crate::sink::kafka::KafkaOptions {
+                topic_audit: self.kafka.topics.audit.clone(),
+                topic_alerts: self.kafka.topics.alerts.clone(),
+                topic_checkpoints: self.kafka.topics.checkpoints.clone(),
+                create_topics: self.kafka.create_topics,
+                partitions: self.kafka.partitions,
+                replication: self.kafka.replication,
+                compression: self.kafka.compression.clone(),
+                properties: self.kafka.properties.clone(),
+                close_timeout: Duration::from_secs(self.kafka.close_timeout_secs),
+            },
+            signing_key,
+            checkpoint_interval: Duration::from_secs(self.checkpoint.interval_secs),
+            checkpoint_events: self.checkpoint.events,
+        })
     }
 }
 

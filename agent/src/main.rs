@@ -15,7 +15,7 @@ use dbgov::config::Config;
 use dbgov::pipeline::{Pipeline, PipelineConfig};
 use dbgov::policy::Policy;
 use dbgov::session::SessionOptions;
-use dbgov::sink::{JsonLines, OutputSpec};
+use dbgov::sink::Output;
 use dbgov::sql::AnalyzerConfig;
 
 #[derive(Parser)]
@@ -46,13 +46,29 @@ enum Cmd {
     /// summary, or 1 naming the first bad event and the kind of fault (modified, deleted,
     /// reordered, inserted).
     Verify(VerifyArgs),
+    /// Make an Ed25519 key pair for signed checkpoints: DIR/signing.key (mode 0600, for
+    /// `dbgov run --signing-key`) and DIR/signing.pub (for `dbgov verify --pubkey`).
+    Keygen {
+        /// The directory to write the two files to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The trail: `jsonl:PATH` (a JSON-lines file as `dbgov run --output jsonl:PATH` writes).
-    #[arg(long, value_name = "jsonl:PATH")]
+    /// The trail: `jsonl:PATH` (a JSON-lines file as `dbgov run --output jsonl:PATH` writes),
+    /// or `kafka:BROKERS/TOPIC` (the audit topic, read from the beginning to its current end;
+    /// partitions are merged by stream and seq, exact re-deliveries are dropped).
+    #[arg(long, value_name = "jsonl:PATH|kafka:BROKERS/TOPIC")]
     input: String,
+    /// The public key (`signing.pub` from `dbgov keygen`): check every checkpoint's
+    /// signature. Without it, checkpoints are counted but not checked.
+    #[arg(long, value_name = "FILE")]
+    pubkey: Option<PathBuf>,
+    /// A librdkafka setting for reading from Kafka (`security.protocol=SSL`, ...); repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    kafka_properties: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -99,9 +115,23 @@ struct CommonArgs {
     /// YAML configuration file (see README: Configuration).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where events go: `stdout`, `jsonl:PATH` (appends) or `none`.
+    /// Where events go: `stdout`, `jsonl:PATH` (appends), `kafka:BROKERS` (through the spool
+    /// under --state-dir; topics and security settings in the config file) or `none`.
     #[arg(long, value_name = "SPEC")]
     output: Option<String>,
+    /// Event format: `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, 6005).
+    #[arg(long, value_name = "FORMAT")]
+    format: Option<dbgov::sink::Format>,
+    /// Sign checkpoints with this Ed25519 key (from `dbgov keygen`).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+    /// A signed checkpoint after this many events (default 10000; also every
+    /// checkpoint.interval_secs, default 10 s).
+    #[arg(long, value_name = "N")]
+    checkpoint_events: Option<u64>,
+    /// State directory (the Kafka spool lives in STATE_DIR/spool); default /var/lib/dbgov.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Directory with `classes/` and `rules/` YAML files (default: the built-in pack).
     #[arg(long, value_name = "DIR")]
     policy_dir: Option<PathBuf>,
@@ -162,6 +192,7 @@ fn main() {
         Cmd::Policy(PolicyCmd::Check { dir }) => exit_code(policy_check(&dir)),
         Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(a)),
         Cmd::Verify(a) => exit_code(verify(a)),
+        Cmd::Keygen { out } => exit_code(keygen(&out)),
     };
     std::process::exit(code);
 }
@@ -224,6 +255,18 @@ fn load_config(c: &CommonArgs) -> Result<Config> {
     if let Some(o) = &c.output {
         cfg.output = o.clone();
     }
+    if let Some(f) = c.format {
+        cfg.format = f;
+    }
+    if let Some(k) = &c.signing_key {
+        cfg.signing_key = Some(k.clone());
+    }
+    if let Some(n) = c.checkpoint_events {
+        cfg.checkpoint.events = n;
+    }
+    if let Some(d) = &c.state_dir {
+        cfg.state_dir = d.clone();
+    }
     if let Some(d) = &c.policy_dir {
         cfg.policy_dir = Some(d.clone());
     }
@@ -242,17 +285,20 @@ fn load_config(c: &CommonArgs) -> Result<Config> {
 }
 
 fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<Pipeline> {
-    let spec: OutputSpec = cfg.output.parse()?;
-    let out = JsonLines::open(&spec)?;
+    let opts = cfg
+        .output_options()
+        .map_err(|e| anyhow::anyhow!("output: {e}"))?;
+    let labels: BTreeMap<String, String> = cfg.labels.clone();
+    let host = audit::host_info(cfg.environment.clone(), labels);
+    let out = Output::open(&opts, &host).context("opening the output")?;
     let policy = match &cfg.policy_dir {
         Some(d) => {
             Policy::load_dir(d).with_context(|| format!("loading policies from {}", d.display()))?
         }
         None => Policy::builtin().context("loading the built-in policy pack")?,
     };
-    let labels: BTreeMap<String, String> = cfg.labels.clone();
     let pc = PipelineConfig {
-        host: audit::host_info(cfg.environment.clone(), labels),
+        host,
         policy,
         analyzer: AnalyzerConfig {
             max_statement_bytes: cfg.max_statement_bytes,
@@ -347,7 +393,11 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
-                drain(guard.get_inner_mut(), &mut recorder, &mut pipeline)?;
+                // A full spool set to `pause`: leave the records in the ring (the kernel
+                // counts what it cannot store) until the output has room.
+                if !pipeline.output_paused() {
+                    drain(guard.get_inner_mut(), &mut recorder, &mut pipeline)?;
+                }
                 guard.clear_ready();
                 after_batch(&mut pipeline, &mut capture);
                 // Activity: drain at the short interval again.
@@ -357,7 +407,12 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 }
             }
             () = &mut drain_timer => {
-                let n = drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
+                let n = if pipeline.output_paused() {
+                    pipeline.flush()?;
+                    0
+                } else {
+                    drain(ring.get_mut(), &mut recorder, &mut pipeline)?
+                };
                 after_batch(&mut pipeline, &mut capture);
                 // Each wakeup costs the agent tens of microseconds on a VM: drain small batches
                 // less often. A busy ring wakes the agent by itself (256 KiB waiting).
@@ -413,15 +468,8 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     let c = capture.counters()?;
     report_losses(&mut pipeline, &last_counters, &c, now)?;
     pipeline.close_all(now)?;
-    // An output that is still failing gets a few more tries before the events are given up.
-    for _ in 0..10 {
-        if pipeline.unwritten().0 == 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        pipeline.flush()?;
-    }
-    let (waiting, dropped) = pipeline.unwritten();
+    // An output that is still failing gets 2 s more before the events are given up.
+    let (lost, kept) = pipeline.close_output(Duration::from_secs(2))?;
     if let Some(r) = recorder.as_mut() {
         r.flush()?;
     }
@@ -433,10 +481,13 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         "dbgov: stopped after {} records, {} statements, {} events, {} gaps",
         s.records, s.statements, s.events, s.gaps
     );
-    if waiting > 0 || dropped > 0 {
-        bail!(
-            "the output kept failing: {waiting} bytes of events were not written and {dropped} events were dropped"
+    if kept > 0 {
+        eprintln!(
+            "dbgov: {kept} events wait in the spool for Kafka; they are sent at the next start"
         );
+    }
+    if lost > 0 {
+        bail!("the output kept failing: {lost} events were not written");
     }
     Ok(())
 }
@@ -454,6 +505,10 @@ fn drain(
         }
         pipeline.handle_record(&item)?;
         n += 1;
+    }
+    // One hand-over to the output per drain cycle.
+    if n > 0 {
+        pipeline.flush()?;
     }
     Ok(n)
 }
@@ -544,12 +599,23 @@ fn replay(a: ReplayArgs) -> Result<()> {
     let mut total_statements = 0;
     let start = Instant::now();
     let cpu0 = cpu_seconds();
+    let mut lost = 0;
     for _ in 0..a.repeat.max(1) {
         let mut p = build_pipeline(&cfg, Clock::with_offset(offset), false)?;
-        for r in &records {
+        for (i, r) in records.iter().enumerate() {
             p.handle_record(r)?;
+            if i % 4096 == 4095 {
+                p.flush()?;
+            }
         }
         p.close_all(0)?;
+        let (l, kept) = p.close_output(Duration::from_secs(2))?;
+        lost += l;
+        if kept > 0 {
+            eprintln!(
+                "dbgov: {kept} events wait in the spool for Kafka; they are sent at the next start"
+            );
+        }
         total_statements += p.stats.statements;
     }
     let wall = start.elapsed().as_secs_f64();
@@ -564,29 +630,95 @@ fn replay(a: ReplayArgs) -> Result<()> {
         "statements_per_cpu_second": total_statements as f64 / cpu.max(1e-9),
     });
     eprintln!("{out}");
+    if lost > 0 {
+        bail!("the output kept failing: {lost} events were not written");
+    }
+    Ok(())
+}
+
+fn keygen(dir: &Path) -> Result<()> {
+    let (k, p, id) = dbgov::audit::checkpoint::keygen(dir)?;
+    println!(
+        "wrote {} (secret, mode 0600: `dbgov run --signing-key {}`) and {} (`dbgov verify --pubkey {}`); key id {id}",
+        k.display(),
+        k.display(),
+        p.display(),
+        p.display()
+    );
     Ok(())
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
-    let Some(path) = a.input.strip_prefix("jsonl:").filter(|p| !p.is_empty()) else {
-        bail!("--input must be jsonl:PATH, not {:?}", a.input);
+    let key = match &a.pubkey {
+        Some(p) => Some(dbgov::audit::checkpoint::load_public_key(p)?),
+        None => None,
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    match dbgov::verify::check(text.lines()) {
+    let (name, result) = if let Some(path) =
+        a.input.strip_prefix("jsonl:").filter(|p| !p.is_empty())
+    {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        (
+            path.to_owned(),
+            dbgov::verify::check(text.lines(), key.as_ref()),
+        )
+    } else if let Some(rest) = a.input.strip_prefix("kafka:") {
+        let Some((brokers, topic)) = rest
+            .rsplit_once('/')
+            .filter(|(b, t)| !b.is_empty() && !t.is_empty())
+        else {
+            bail!("--input kafka: needs BROKERS/TOPIC, e.g. kafka:127.0.0.1:9092/dbgov.audit");
+        };
+        let mut props = BTreeMap::new();
+        for kv in &a.kafka_properties {
+            let Some((k, v)) = kv.split_once('=') else {
+                bail!("--kafka-property expects KEY=VALUE, got {kv:?}");
+            };
+            props.insert(k.to_owned(), v.to_owned());
+        }
+        eprintln!("dbgov: reading {topic} from {brokers} ...");
+        let msgs = dbgov::sink::kafka::read_topic(brokers, topic, &props, Duration::from_secs(10))?;
+        eprintln!("dbgov: {} messages read", msgs.len());
+        (
+            format!("{brokers}/{topic}"),
+            dbgov::verify::check_partitions(&msgs, key.as_ref()),
+        )
+    } else {
+        bail!(
+            "--input must be jsonl:PATH or kafka:BROKERS/TOPIC, not {:?}",
+            a.input
+        );
+    };
+    match result {
         Ok(s) => {
+            let signed = if s.signatures_checked {
+                format!("{} checkpoints, all signatures valid", s.checkpoints)
+            } else {
+                format!(
+                    "{} checkpoints (signatures not checked: no --pubkey)",
+                    s.checkpoints
+                )
+            };
+            let last_cp = match &s.last_checkpoint {
+                Some((stream, seq, at)) => {
+                    format!("last checkpoint: stream {stream} seq {seq} signed at {at}")
+                }
+                None => "no checkpoint".to_owned(),
+            };
             println!(
-                "{path}: intact: {} events in {} stream(s), {} gap events, from {} to {}",
+                "{name}: intact: {} events in {} stream(s), {} gap events, from {} to {}; {signed}; {last_cp}; {} events after the last checkpoint{}",
                 s.events,
                 s.streams.len(),
                 s.gaps,
                 s.first_time.as_deref().unwrap_or("-"),
-                s.last_time.as_deref().unwrap_or("-")
+                s.last_time.as_deref().unwrap_or("-"),
+                s.unsigned_tail,
+                if s.duplicates > 0 { format!("; {} re-deliveries ignored", s.duplicates) } else { String::new() },
             );
             Ok(())
         }
         Err(f) => bail!(
-            "{path}: line {}: {} (stream {}, seq {})",
-            f.line,
+            "{name}: {}: {} (stream {}, seq {})",
+            f.at,
             f.fault.as_str(),
             f.stream.as_deref().unwrap_or("-"),
             f.seq.map(|s| s.to_string()).unwrap_or("-".into())

@@ -23,7 +23,7 @@ use crate::session::postgres::PgSession;
 use crate::session::{
     Conversation, Flow, SessionEvent, SessionInfo, SessionOptions, StatementRecord,
 };
-use crate::sink::{JsonLines, SinkError};
+use crate::sink::{Output, Route, SinkError};
 use crate::sql::AnalyzerConfig;
 use crate::stream::{Assembler, Piece};
 
@@ -163,7 +163,7 @@ pub struct Pipeline {
     fallback: HashMap<(FallbackKey, u32), std::collections::VecDeque<(u64, u64)>>,
     /// Unix socket peer lookups (live capture only).
     sockdiag: Option<crate::sockdiag::SockDiag>,
-    out: JsonLines,
+    out: Output,
     /// `host`, serialised once.
     host_raw: Box<serde_json::value::RawValue>,
     /// The `client` JSON of each process without its closing `addr` (see `client_raw`).
@@ -225,7 +225,7 @@ fn read_pod<T: Copy>(b: &[u8]) -> Option<T> {
 }
 
 impl Pipeline {
-    pub fn new(cfg: PipelineConfig, clock: Clock, out: JsonLines) -> Self {
+    pub fn new(cfg: PipelineConfig, clock: Clock, out: Output) -> Self {
         let PipelineConfig {
             host,
             policy,
@@ -271,23 +271,36 @@ impl Pipeline {
         self.clock
     }
 
-    /// Writes out what is waiting. Once the output works again after dropping events (its
-    /// backlog was full), a gap event says how many.
+    /// Hands what is waiting to the output. Once the output has room again after dropping
+    /// events (its backlog or spool was full), a gap event on the chain says how many and when.
     pub fn flush(&mut self) -> Result<(), PipelineError> {
-        self.out.flush()?;
-        if self.out.backlog() == 0 {
-            let lost = self.out.take_dropped();
-            if lost > 0 {
-                self.host_gap(
-                    audit::GapReason::OutputUnavailable,
-                    0,
-                    lost,
-                    audit::now_monotonic_ns(),
-                )?;
-                self.out.flush()?;
-            }
+        if let Some((reason, lost, detail)) = self.out.take_dropped() {
+            self.stats.gaps += 1;
+            let ev = self.base_event(Kind::Gap, audit::now_monotonic_ns());
+            let ev = Event {
+                gap: Some(audit::Gap {
+                    reason,
+                    detail: Some(detail),
+                    bytes: 0,
+                    flow: None,
+                    events: Some(lost),
+                }),
+                ..ev
+            };
+            self.write(&ev, Route::default())?;
         }
+        self.out.flush()?;
         Ok(())
+    }
+
+    /// The output is full and configured to pause capture (`spool.on_full: pause`).
+    pub fn output_paused(&self) -> bool {
+        self.out.paused()
+    }
+
+    /// The output's hash-chain stream id.
+    pub fn stream(&self) -> &str {
+        self.out.stream()
     }
 
     /// Number of connections being tracked.
@@ -815,11 +828,13 @@ impl Pipeline {
         self.flush()
     }
 
-    /// Events not yet written because the output is failing: (bytes waiting, events
-    /// dropped and not yet reported).
-    pub fn unwritten(&mut self) -> (usize, u64) {
-        let d = self.out.take_dropped();
-        (self.out.backlog(), d)
+    /// Shuts the output down: a last checkpoint, then what is waiting is written, waiting up
+    /// to `grace` for a failing output. Returns (events lost, events kept in the spool).
+    pub fn close_output(
+        &mut self,
+        grace: std::time::Duration,
+    ) -> Result<(u64, u64), PipelineError> {
+        Ok(self.out.close(grace)?)
     }
 
     /// Emits a host-level gap event (kernel loss counters).
@@ -842,12 +857,12 @@ impl Pipeline {
             }),
             ..ev
         };
-        self.write(&ev)
+        self.write(&ev, Route::default())
     }
 
-    fn write(&mut self, ev: &Event) -> Result<(), PipelineError> {
+    fn write(&mut self, ev: &Event, route: Route) -> Result<(), PipelineError> {
         self.stats.events += 1;
-        self.out.write(ev)?;
+        self.out.write(ev, route)?;
         Ok(())
     }
 
@@ -867,6 +882,7 @@ impl Pipeline {
             classification: None,
             policy: None,
             gap: None,
+            checkpoint: None,
             integrity: None,
         }
     }
@@ -1011,7 +1027,13 @@ impl Pipeline {
                         flow: Some(flow),
                         events: None,
                     });
-                    self.write(&ev)?;
+                    self.write(
+                        &ev,
+                        Route {
+                            session: Some(conn.id),
+                            alert: false,
+                        },
+                    )?;
                 }
                 SessionEvent::Statement(rec) => {
                     self.stats.statements += 1;
@@ -1079,7 +1101,13 @@ impl Pipeline {
             session: &frags.session,
         };
         self.stats.events += 1;
-        self.out.write(&ev)?;
+        self.out.write(
+            &ev,
+            Route {
+                session: Some(conn.id),
+                alert: false,
+            },
+        )?;
         Ok(())
     }
 
@@ -1158,7 +1186,14 @@ impl Pipeline {
             },
         };
         self.stats.events += 1;
-        self.out.write(&ev)?;
+        let alert = verdict.action != crate::policy::Action::Allow;
+        self.out.write(
+            &ev,
+            Route {
+                session: Some(conn.id),
+                alert,
+            },
+        )?;
         Ok(())
     }
 }

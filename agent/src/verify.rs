@@ -1,10 +1,18 @@
-//! `dbgov verify`: checks the hash chain of a trail as stored (JSON lines). Per stream, `seq`
-//! must run 1, 2, 3, ... and each event's `prev_hash` must be the previous event's `hash`,
-//! and `hash` must be the SHA-256 of `prev_hash` followed by the line without its
-//! `integrity` member (see `audit::Encoder`). Pure: lines in, a report out.
-use std::collections::BTreeMap;
+//! `dbgov verify`: checks the hash chain of a trail as stored. Per stream, `seq` must run
+//! 1, 2, 3, ... and each event's `prev_hash` must be the previous event's `hash`, and `hash`
+//! must be the SHA-256 of `prev_hash` followed by the line without its `integrity` member
+//! (see `audit::Encoder`). With a public key, every checkpoint's Ed25519 signature must hold
+//! and vouch for the hash of the event before it. Pure: lines in, a report out.
+//!
+//! A JSON-lines file is one ordered copy: anything out of order in it is a fault. Events
+//! read back from Kafka come from several partitions: each partition must be in order (after
+//! dropping exact re-deliveries, which at-least-once delivery makes normal), and the
+//! partitions are merged by stream and `seq` before the chain is checked.
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::audit::{chain_hash, Integrity, INTEGRITY_KEY};
+use ed25519_dalek::VerifyingKey;
+
+use crate::audit::{chain_hash, checkpoint, Checkpoint, Integrity, INTEGRITY_KEY};
 
 /// What is wrong at the first bad event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,6 +26,9 @@ pub enum Fault {
     /// An event with this place in the stream was already seen, or the event has no place in
     /// any chain.
     Inserted,
+    /// A checkpoint's signature does not verify under the public key, or it does not vouch
+    /// for the chain as stored.
+    BadSignature,
     /// The line is not an event.
     Unreadable,
 }
@@ -29,6 +40,7 @@ impl Fault {
             Fault::Deleted => "deleted",
             Fault::Reordered => "reordered",
             Fault::Inserted => "inserted",
+            Fault::BadSignature => "bad signature",
             Fault::Unreadable => "unreadable",
         }
     }
@@ -37,8 +49,10 @@ impl Fault {
 /// The first fault found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    /// 1-based line number in the input.
+    /// 1-based line number in the input (JSON lines), 0 for Kafka.
     pub line: usize,
+    /// Where, in words: `line 4` or `partition 2 offset 17`.
+    pub at: String,
     pub stream: Option<String>,
     /// The `seq` of the bad event, when readable.
     pub seq: Option<u64>,
@@ -53,19 +67,165 @@ pub struct Summary {
     pub gaps: u64,
     pub first_time: Option<String>,
     pub last_time: Option<String>,
+    /// Checkpoint events seen (their signatures checked when a key was given).
+    pub checkpoints: u64,
+    /// Signatures checked.
+    pub signatures_checked: bool,
+    /// The last checkpoint: (stream, last seq covered, signing time).
+    pub last_checkpoint: Option<(String, u64, String)>,
+    /// Events after the last checkpoint of their stream (not yet signed).
+    pub unsigned_tail: u64,
+    /// Exact re-deliveries dropped (Kafka, at-least-once).
+    pub duplicates: u64,
+}
+
+/// One event as the chain sees it.
+struct Parsed {
+    integ: Integrity,
+    /// The hashed bytes are the ones stored.
+    body_ok: bool,
+    gap: bool,
+    time: Option<String>,
+    checkpoint: Option<Checkpoint>,
+}
+
+fn parse(line: &str) -> Result<Parsed, (Fault, Option<(String, u64)>)> {
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| (Fault::Unreadable, None))?;
+    let Some(integ) = v.get("integrity").cloned() else {
+        return Err((Fault::Inserted, None));
+    };
+    let integ: Integrity = serde_json::from_value(integ).map_err(|_| (Fault::Inserted, None))?;
+    // The hashed bytes: the line up to its last integrity member, closed again.
+    let Some(at) = line.rfind(INTEGRITY_KEY) else {
+        return Err((Fault::Modified, Some((integ.stream, integ.seq))));
+    };
+    let mut body = line.as_bytes()[..at].to_vec();
+    body.push(b'}');
+    let body_ok = chain_hash(&integ.prev_hash, &body) == integ.hash;
+    // Native events carry `kind`; OCSF ones keep it under `unmapped`.
+    let kind = v["kind"]
+        .as_str()
+        .or_else(|| v["unmapped"]["kind"].as_str())
+        .unwrap_or("");
+    let cp = if kind == "checkpoint" {
+        let c = v
+            .get("checkpoint")
+            .or_else(|| v["unmapped"].get("checkpoint"));
+        c.and_then(|c| serde_json::from_value::<Checkpoint>(c.clone()).ok())
+    } else {
+        None
+    };
+    let time = v["time"]
+        .as_str()
+        .or_else(|| v["time_dt"].as_str())
+        .map(str::to_owned);
+    Ok(Parsed {
+        integ,
+        body_ok,
+        gap: kind == "gap",
+        time,
+        checkpoint: cp,
+    })
 }
 
 struct StreamState {
     seq: u64,
     hash: String,
+    /// Seq of the last checkpoint event.
+    cp_seq: u64,
 }
 
-/// Checks the lines of a trail. Ok with a summary when every chain is intact.
-pub fn check<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<Summary, Finding> {
+/// The chain check proper, fed each stream's events in seq order.
+struct Chain<'k> {
+    streams: BTreeMap<String, StreamState>,
+    sum: Summary,
+    key: Option<&'k VerifyingKey>,
+}
+
+impl<'k> Chain<'k> {
+    fn new(key: Option<&'k VerifyingKey>) -> Self {
+        Self {
+            streams: BTreeMap::new(),
+            sum: Summary {
+                signatures_checked: key.is_some(),
+                ..Default::default()
+            },
+            key,
+        }
+    }
+
+    fn state(&mut self, stream: &str) -> &mut StreamState {
+        self.streams
+            .entry(stream.to_owned())
+            .or_insert_with(|| StreamState {
+                seq: 0,
+                hash: "0".repeat(64),
+                cp_seq: 0,
+            })
+    }
+
+    /// The event follows its stream's last event (seq checked by the caller).
+    fn accept(&mut self, p: Parsed) -> Result<(), Fault> {
+        let key = self.key;
+        let st = self.state(&p.integ.stream);
+        if p.integ.prev_hash != st.hash {
+            return Err(Fault::Inserted);
+        }
+        if !p.body_ok {
+            return Err(Fault::Modified);
+        }
+        if let Some(cp) = &p.checkpoint {
+            // It must vouch for exactly the events since the previous checkpoint, ending
+            // with the event just before it.
+            let vouches = cp.last_seq + 1 == p.integ.seq
+                && cp.first_seq == st.cp_seq + 1
+                && cp.last_hash == st.hash;
+            if let Some(k) = key {
+                if !vouches || !checkpoint::verify(k, &p.integ.stream, cp) {
+                    return Err(Fault::BadSignature);
+                }
+            }
+            st.cp_seq = p.integ.seq;
+        }
+        st.seq = p.integ.seq;
+        st.hash = p.integ.hash.clone();
+        let s = &mut self.sum;
+        s.events += 1;
+        *s.streams.entry(p.integ.stream.clone()).or_default() += 1;
+        if p.gap {
+            s.gaps += 1;
+        }
+        if let Some(cp) = p.checkpoint {
+            s.checkpoints += 1;
+            s.last_checkpoint = Some((p.integ.stream.clone(), cp.last_seq, cp.signed_at));
+        }
+        if let Some(t) = p.time {
+            if s.first_time.as_ref().is_none_or(|f| &t < f) {
+                s.first_time = Some(t.clone());
+            }
+            if s.last_time.as_ref().is_none_or(|l| &t > l) {
+                s.last_time = Some(t);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Summary {
+        self.sum.unsigned_tail = self.streams.values().map(|s| s.seq - s.cp_seq).sum();
+        self.sum
+    }
+}
+
+/// Checks the lines of one JSON-lines trail. Ok with a summary when every chain is intact
+/// (and, with `key`, every checkpoint signature holds).
+pub fn check<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    key: Option<&VerifyingKey>,
+) -> Result<Summary, Finding> {
     let lines: Vec<&str> = lines.into_iter().collect();
     // Every (stream, seq) present anywhere: a missing seq that appears later is a reorder,
     // not a deletion.
-    let mut present: std::collections::HashSet<(String, u64)> = std::collections::HashSet::new();
+    let mut present: HashSet<(String, u64)> = HashSet::new();
     for l in &lines {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
             if let (Some(s), Some(q)) = (
@@ -76,8 +236,7 @@ pub fn check<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<Summary, Fi
             }
         }
     }
-    let mut streams: BTreeMap<String, StreamState> = BTreeMap::new();
-    let mut sum = Summary::default();
+    let mut chain = Chain::new(key);
     for (i, line) in lines.into_iter().enumerate() {
         let n = i + 1;
         let line = line.trim_end_matches(['\n', '\r']);
@@ -86,65 +245,92 @@ pub fn check<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<Summary, Fi
         }
         let bad = |fault, stream: Option<&str>, seq| Finding {
             line: n,
+            at: format!("line {n}"),
             stream: stream.map(str::to_owned),
             seq,
             fault,
         };
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|_| bad(Fault::Unreadable, None, None))?;
-        let Some(integ) = v.get("integrity").cloned() else {
-            return Err(bad(Fault::Inserted, None, None));
-        };
-        let integ: Integrity =
-            serde_json::from_value(integ).map_err(|_| bad(Fault::Inserted, None, None))?;
-        let (stream, seq) = (integ.stream.as_str(), integ.seq);
-        // The hashed bytes: the line up to its last integrity member, closed again.
-        let Some(at) = line.rfind(INTEGRITY_KEY) else {
-            return Err(bad(Fault::Modified, Some(stream), Some(seq)));
-        };
-        let mut body = line.as_bytes()[..at].to_vec();
-        body.push(b'}');
-        let st = streams.entry(integ.stream.clone()).or_insert(StreamState {
-            seq: 0,
-            hash: "0".repeat(64),
-        });
-        if seq <= st.seq {
-            let fault = if seq == st.seq || seq == 0 {
+        let p = parse(line).map_err(|(f, id)| match id {
+            Some((s, q)) => bad(f, Some(&s), Some(q)),
+            None => bad(f, None, None),
+        })?;
+        let (stream, seq) = (p.integ.stream.clone(), p.integ.seq);
+        let st_seq = chain.state(&stream).seq;
+        if seq <= st_seq {
+            let fault = if seq == st_seq || seq == 0 {
                 Fault::Inserted
             } else {
                 Fault::Reordered
             };
-            return Err(bad(fault, Some(stream), Some(seq)));
+            return Err(bad(fault, Some(&stream), Some(seq)));
         }
-        if seq > st.seq + 1 {
-            let fault = if present.contains(&(integ.stream.clone(), st.seq + 1)) {
+        if seq > st_seq + 1 {
+            let fault = if present.contains(&(stream.clone(), st_seq + 1)) {
                 Fault::Reordered
             } else {
                 Fault::Deleted
             };
-            return Err(bad(fault, Some(stream), Some(seq)));
+            return Err(bad(fault, Some(&stream), Some(seq)));
         }
-        if integ.prev_hash != st.hash {
-            return Err(bad(Fault::Inserted, Some(stream), Some(seq)));
-        }
-        if chain_hash(&integ.prev_hash, &body) != integ.hash {
-            return Err(bad(Fault::Modified, Some(stream), Some(seq)));
-        }
-        st.seq = seq;
-        st.hash = integ.hash;
-        sum.events += 1;
-        *sum.streams.entry(integ.stream).or_default() += 1;
-        if v["kind"] == "gap" {
-            sum.gaps += 1;
-        }
-        if let Some(t) = v["time"].as_str() {
-            if sum.first_time.is_none() {
-                sum.first_time = Some(t.to_owned());
-            }
-            sum.last_time = Some(t.to_owned());
-        }
+        chain
+            .accept(p)
+            .map_err(|f| bad(f, Some(&stream), Some(seq)))?;
     }
-    Ok(sum)
+    Ok(chain.finish())
+}
+
+/// Checks events read back from a Kafka topic: `(partition, offset, line)` in the order each
+/// partition returned them.
+pub fn check_partitions(
+    msgs: &[(i32, i64, Vec<u8>)],
+    key: Option<&VerifyingKey>,
+) -> Result<Summary, Finding> {
+    let bad = |p: i32, o: i64, fault, id: Option<(String, u64)>| Finding {
+        line: 0,
+        at: format!("partition {p} offset {o}"),
+        stream: id.as_ref().map(|x| x.0.clone()),
+        seq: id.map(|x| x.1),
+        fault,
+    };
+    // Per partition and stream: increasing seq, re-deliveries of the same event aside.
+    let mut last: HashMap<(i32, String), u64> = HashMap::new();
+    let mut seen: HashMap<(String, u64), String> = HashMap::new();
+    let mut merged: BTreeMap<(String, u64), (i32, i64, Parsed)> = BTreeMap::new();
+    let mut duplicates = 0;
+    for (p, o, payload) in msgs {
+        let line = std::str::from_utf8(payload)
+            .map_err(|_| bad(*p, *o, Fault::Unreadable, None))?
+            .trim_end();
+        let parsed = parse(line).map_err(|(f, id)| bad(*p, *o, f, id))?;
+        let id = (parsed.integ.stream.clone(), parsed.integ.seq);
+        if let Some(h) = seen.get(&id) {
+            if *h == parsed.integ.hash && parsed.body_ok {
+                duplicates += 1;
+                continue;
+            }
+            return Err(bad(*p, *o, Fault::Inserted, Some(id)));
+        }
+        let l = last.entry((*p, id.0.clone())).or_insert(0);
+        if id.1 < *l {
+            return Err(bad(*p, *o, Fault::Reordered, Some(id)));
+        }
+        *l = id.1;
+        seen.insert(id.clone(), parsed.integ.hash.clone());
+        merged.insert(id, (*p, *o, parsed));
+    }
+    let mut chain = Chain::new(key);
+    for ((stream, seq), (p, o, parsed)) in merged {
+        let st_seq = chain.state(&stream).seq;
+        if seq != st_seq + 1 {
+            return Err(bad(p, o, Fault::Deleted, Some((stream, seq))));
+        }
+        chain
+            .accept(parsed)
+            .map_err(|f| bad(p, o, f, Some((stream.clone(), seq))))?;
+    }
+    let mut s = chain.finish();
+    s.duplicates = duplicates;
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -168,7 +354,7 @@ mod tests {
     }
 
     fn first_fault(lines: &[String]) -> Option<(usize, Fault)> {
-        check(lines.iter().map(String::as_str))
+        check(lines.iter().map(String::as_str), None)
             .err()
             .map(|f| (f.line, f.fault))
     }
@@ -176,10 +362,11 @@ mod tests {
     #[test]
     fn an_intact_chain_verifies() {
         let t = trail(5);
-        let s = check(t.iter().map(String::as_str)).unwrap();
+        let s = check(t.iter().map(String::as_str), None).unwrap();
         assert_eq!(s.events, 5);
         assert_eq!(s.first_time.as_deref(), Some("t0"));
         assert_eq!(s.last_time.as_deref(), Some("t4"));
+        assert_eq!(s.unsigned_tail, 5);
         // Each line reads back as an object with its integrity member last.
         let v: serde_json::Value = serde_json::from_str(&t[2]).unwrap();
         assert_eq!(v["integrity"]["seq"], 3);
@@ -207,5 +394,36 @@ mod tests {
         let mut back = t.clone();
         back.swap(2, 4);
         assert_eq!(first_fault(&back), Some((3, Fault::Reordered)));
+    }
+
+    fn msgs(parts: &[(i32, &[usize])], t: &[String]) -> Vec<(i32, i64, Vec<u8>)> {
+        let mut v = Vec::new();
+        for (p, idx) in parts {
+            for (o, &i) in idx.iter().enumerate() {
+                v.push((*p, o as i64, t[i].clone().into_bytes()));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn partitions_are_merged_and_redeliveries_tolerated() {
+        let t = trail(8);
+        // Two partitions, each in order, a crash re-delivering 3 and 4.
+        let m = msgs(&[(0, &[0, 2, 3, 4, 3, 4, 6]), (1, &[1, 5, 7])], &t);
+        let s = check_partitions(&m, None).unwrap();
+        assert_eq!((s.events, s.duplicates), (8, 2));
+        // A hole, and a swap inside one partition, are named.
+        let m = msgs(&[(0, &[0, 2, 4]), (1, &[1, 5])], &t);
+        assert_eq!(
+            check_partitions(&m, None).unwrap_err().fault,
+            Fault::Deleted
+        );
+        let m = msgs(&[(0, &[0, 4, 2]), (1, &[1, 3])], &t);
+        let f = check_partitions(&m, None).unwrap_err();
+        assert_eq!(
+            (f.fault, f.at.as_str()),
+            (Fault::Reordered, "partition 0 offset 2")
+        );
     }
 }

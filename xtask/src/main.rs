@@ -133,6 +133,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("mariadb-client", "/usr/bin/mariadb"),
     ("sysbench", "/usr/bin/sysbench"),
     ("libssl3", "/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+    // rdkafka's bundled librdkafka is built against the system's OpenSSL (Kafka over TLS).
+    ("libssl-dev", "/usr/include/openssl/ssl.h"),
+    ("pkg-config", "/usr/bin/pkg-config"),
     // The conformance suite's MySQL C-API client is compiled against Connector/C.
     ("libmariadb-dev", "/usr/include/mariadb/mysql.h"),
     ("gcc", "/usr/bin/gcc"),

@@ -155,6 +155,9 @@ pub enum GapReason {
     /// The output could not be written for so long that its backlog filled: `events` events
     /// were dropped (reported once the output works again).
     OutputUnavailable,
+    /// Host level: the Kafka spool reached its size cap while the broker was unreachable;
+    /// `events` events were dropped (`on_full: drop_newest`), reported once there is room.
+    SpoolFull,
 }
 
 impl GapReason {
@@ -169,6 +172,7 @@ impl GapReason {
             GapReason::RingBufferFullConnectionEvents => "ring_buffer_full_connection_events",
             GapReason::StashFull => "stash_full",
             GapReason::OutputUnavailable => "output_unavailable",
+            GapReason::SpoolFull => "spool_full",
         }
     }
 }
@@ -201,7 +205,8 @@ pub trait Conversation: Send {
 mod tests {
     use super::GapReason;
 
-    const ALL: [GapReason; 9] = [
+    const ALL: [GapReason; 10] = [
+        GapReason::SpoolFull,
         GapReason::MissingBytes,
         GapReason::DecodeError,
         GapReason::OversizeFrame,

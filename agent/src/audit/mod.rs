@@ -9,6 +9,11 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+pub mod checkpoint;
+pub mod ocsf;
+
+pub use checkpoint::Checkpoint;
+
 use crate::identity::{Ancestor, ProcessInfo};
 pub use crate::policy::{Action, Level};
 pub use crate::session::{Flow, Status};
@@ -23,6 +28,8 @@ pub enum Kind {
     SessionStart,
     SessionEnd,
     Gap,
+    /// A signed checkpoint over the stream so far (see [`checkpoint`]).
+    Checkpoint,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -200,6 +207,8 @@ pub struct Event {
     pub policy: Option<PolicyResult>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
     /// The event's place in its agent's hash chain (added by the [`Encoder`], always last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<Integrity>,
@@ -249,6 +258,16 @@ impl Encoder {
         &self.stream
     }
 
+    /// The seq of the last sealed event (0 before the first).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The hash of the last sealed event (64 zeros before the first).
+    pub fn prev_hash(&self) -> &str {
+        std::str::from_utf8(&self.prev).unwrap_or_default()
+    }
+
     /// Serialises and seals one event; the returned line ends with `\n`.
     pub fn encode<T: Serialize>(&mut self, ev: &T) -> Result<&[u8], serde_json::Error> {
         use sha2::Digest;
@@ -282,7 +301,12 @@ impl Encoder {
     }
 }
 
-fn hex_into(bytes: &[u8], out: &mut [u8]) {
+/// `v` as 16 lowercase hex digits (session ids), without allocating.
+pub fn hex_u64(v: u64, out: &mut [u8; 16]) {
+    hex_into(&v.to_be_bytes(), out);
+}
+
+pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
     const D: &[u8; 16] = b"0123456789abcdef";
     for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
         pair[0] = D[(b >> 4) as usize];

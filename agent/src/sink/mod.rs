@@ -1,0 +1,880 @@
+//! Outputs. Every event takes one ordered path:
+//!
+//! pipeline → [`Output`]: admission (a full output drops the newest events *before* they are
+//! sealed, so the chain itself has no holes, and a gap event on the chain counts them), then
+//! the audit [`Encoder`](crate::audit::Encoder) seals the event into the stream's hash chain
+//! and signs checkpoints → a bounded channel of batches → the sink thread, which runs one
+//! [`Sink`]: JSON lines (stdout or a file), the Kafka spool with its producer, or none.
+//!
+//! A sink that fails or falls behind never stops capture: batches wait (bounded), the trouble
+//! is logged once per change of state, and what had to be dropped becomes a gap event.
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::audit::{self, Encoder, GapReason};
+
+pub mod jsonl;
+pub mod kafka;
+pub mod spool;
+
+pub use jsonl::JsonLines;
+pub use spool::{OnFull, SpoolOptions};
+
+/// Errors of the output stage.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("invalid output {0:?}: expected `stdout`, `jsonl:PATH`, `kafka:BROKERS` or `none`")]
+    BadSpec(String),
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write events: {0}")]
+    Write(#[from] std::io::Error),
+    #[error("cannot serialise event: {0}")]
+    Serialise(#[from] serde_json::Error),
+    #[error(transparent)]
+    Spool(#[from] spool::SpoolError),
+    #[error("kafka: {0}")]
+    Kafka(String),
+    #[error("cannot start the output thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Where events go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputSpec {
+    Stdout,
+    Jsonl(PathBuf),
+    /// Kafka bootstrap servers (`host:port,host:port`), through the spool.
+    Kafka(String),
+    /// Discard (benchmarks of the pipeline alone).
+    None,
+}
+
+impl std::str::FromStr for OutputSpec {
+    type Err = SinkError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stdout" | "-" => Ok(Self::Stdout),
+            "none" => Ok(Self::None),
+            _ => {
+                if let Some(p) = s.strip_prefix("jsonl:").filter(|p| !p.is_empty()) {
+                    Ok(Self::Jsonl(PathBuf::from(p)))
+                } else if let Some(b) = s.strip_prefix("kafka:").filter(|b| !b.is_empty()) {
+                    Ok(Self::Kafka(b.to_owned()))
+                } else {
+                    Err(SinkError::BadSpec(s.to_owned()))
+                }
+            }
+        }
+    }
+}
+
+/// The serialisation of events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// `dbgov.audit/v1` (README: Event schema).
+    #[default]
+    Native,
+    /// OCSF 1.3 Datastore Activity (class_uid 6005); README: OCSF mapping.
+    Ocsf,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "native" | "dbgov" | "json" => Ok(Self::Native),
+            "ocsf" => Ok(Self::Ocsf),
+            _ => Err(format!("unknown format {s:?}: expected native or ocsf")),
+        }
+    }
+}
+
+/// One sealed line's routing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecMeta {
+    /// End offset of the line (with its `\n`) in [`Batch::data`].
+    pub end: usize,
+    /// Kafka key: the session id (one session stays ordered in one partition), or the stream
+    /// id for host-level events.
+    pub key: [u8; 16],
+    /// The verdict is not `allow`: also goes to the alerts topic.
+    pub alert: bool,
+    /// A checkpoint: also goes to the checkpoints topic.
+    pub checkpoint: bool,
+}
+
+/// Sealed lines on their way to the sink.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    pub data: Vec<u8>,
+    pub recs: Vec<RecMeta>,
+}
+
+/// How the pipeline routes one event.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Route {
+    /// The connection id, for the Kafka key.
+    pub session: Option<u64>,
+    pub alert: bool,
+}
+
+/// What a sink left undone at close.
+#[derive(Clone, Debug, Default)]
+pub struct CloseReport {
+    /// Events kept durably for the next start (the spool).
+    pub kept: u64,
+}
+
+/// An output backend. Runs on the sink thread; may block.
+pub trait Sink: Send {
+    /// Writes a whole batch. An error is transient: the same batch is offered again.
+    fn write(&mut self, batch: &Batch) -> std::io::Result<()>;
+    /// Called between batches and at least every 100 ms (fsync timers and the like).
+    fn tick(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Finishes, waiting for deliveries until `deadline`.
+    fn close(&mut self, deadline: Instant) -> CloseReport;
+}
+
+/// Discards everything (`--output none`).
+pub struct Discard;
+
+impl Sink for Discard {
+    fn write(&mut self, _batch: &Batch) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn close(&mut self, _deadline: Instant) -> CloseReport {
+        CloseReport::default()
+    }
+}
+
+/// State shared by the pipeline side and the sink thread.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Bytes handed to the channel and not yet written by the sink.
+    queued: AtomicUsize,
+    /// The sink's last write failed.
+    failing: AtomicBool,
+    /// Shutdown: stop retrying a failing sink.
+    give_up: AtomicBool,
+    /// Events given up at shutdown.
+    lost: AtomicU64,
+}
+
+/// Output settings.
+#[derive(Clone, Debug)]
+pub struct OutputOptions {
+    pub spec: OutputSpec,
+    pub format: Format,
+    /// Bytes of events that may wait for a failing JSON-lines output before the newest are
+    /// dropped.
+    pub backlog_bytes: usize,
+    pub spool: SpoolOptions,
+    pub kafka: kafka::KafkaOptions,
+    /// Sign checkpoints with this key.
+    pub signing_key: Option<ed25519_dalek::SigningKey>,
+    /// A checkpoint at least this often (while events flow) ...
+    pub checkpoint_interval: Duration,
+    /// ... and after this many events.
+    pub checkpoint_events: u64,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        Self {
+            spec: OutputSpec::Stdout,
+            format: Format::Native,
+            backlog_bytes: DEFAULT_BACKLOG_BYTES,
+            spool: SpoolOptions::default(),
+            kafka: kafka::KafkaOptions::default(),
+            signing_key: None,
+            checkpoint_interval: Duration::from_secs(10),
+            checkpoint_events: 10_000,
+        }
+    }
+}
+
+/// Bytes that may wait for a failing JSON-lines output (beyond that the newest events are
+/// dropped and counted in an `output_unavailable` gap).
+pub const DEFAULT_BACKLOG_BYTES: usize = 64 << 20;
+
+/// A batch is handed to the sink thread once it holds this many bytes (or at each flush).
+const BATCH_BYTES: usize = 256 << 10;
+/// Batches in the channel.
+const CHANNEL_BATCHES: usize = 16;
+
+struct Checkpointer {
+    key: ed25519_dalek::SigningKey,
+    key_id: String,
+    interval: Duration,
+    events: u64,
+    /// Last seq covered by a checkpoint.
+    covered: u64,
+    at: Instant,
+}
+
+/// The pipeline's side of the output: admission, sealing, checkpoints, batching.
+pub struct Output {
+    enc: Encoder,
+    format: Format,
+    /// Native JSON of the event being mapped to OCSF.
+    scratch: Vec<u8>,
+    batch: Batch,
+    waiting: VecDeque<Batch>,
+    waiting_bytes: usize,
+    tx: Option<SyncSender<Batch>>,
+    thread: Option<JoinHandle<CloseReport>>,
+    shared: Arc<Shared>,
+    /// Spool usage, for Kafka.
+    spool: Option<Arc<spool::Shared>>,
+    cap: u64,
+    on_full: OnFull,
+    drop_reason: GapReason,
+    /// Events refused since the last gap: count, first and last time.
+    dropped: u64,
+    dropped_span: Option<(String, String)>,
+    ckpt: Option<Checkpointer>,
+    host: Box<serde_json::value::RawValue>,
+    ids: audit::IdGen,
+    /// Events sealed.
+    pub written: u64,
+}
+
+fn spawn(
+    mut sink: Box<dyn Sink>,
+    shared: Arc<Shared>,
+) -> Result<(SyncSender<Batch>, JoinHandle<CloseReport>), SinkError> {
+    let (tx, rx) = sync_channel::<Batch>(CHANNEL_BATCHES);
+    let h = std::thread::Builder::new()
+        .name("dbgov-sink".into())
+        .spawn(move || sink_thread(sink.as_mut(), rx, &shared))
+        .map_err(SinkError::Thread)?;
+    Ok((tx, h))
+}
+
+fn sink_thread(sink: &mut dyn Sink, rx: Receiver<Batch>, shared: &Shared) -> CloseReport {
+    let mut failing = false;
+    let set_failing = |failing: &mut bool, err: Option<&std::io::Error>| match (*failing, err) {
+        (false, Some(e)) => {
+            *failing = true;
+            shared.failing.store(true, Ordering::Release);
+            tracing::error!(
+                "cannot write events ({e}); capture goes on, events wait (bounded) and are retried"
+            );
+        }
+        (true, None) => {
+            *failing = false;
+            shared.failing.store(false, Ordering::Release);
+            tracing::warn!("writing events again; the waiting events were written");
+        }
+        _ => {}
+    };
+    loop {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(b) => {
+                let mut backoff = Duration::from_millis(10);
+                loop {
+                    match sink.write(&b) {
+                        Ok(()) => {
+                            set_failing(&mut failing, None);
+                            break;
+                        }
+                        Err(e) => {
+                            set_failing(&mut failing, Some(&e));
+                            if shared.give_up.load(Ordering::Acquire) {
+                                shared.lost.fetch_add(b.recs.len() as u64, Ordering::AcqRel);
+                                break;
+                            }
+                            std::thread::sleep(backoff);
+                            backoff = (backoff * 2).min(Duration::from_millis(500));
+                        }
+                    }
+                }
+                shared.queued.fetch_sub(b.data.len(), Ordering::AcqRel);
+                let _ = sink.tick();
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = sink.tick();
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    sink.close(Instant::now() + Duration::from_secs(5))
+}
+
+impl Output {
+    /// Opens the configured output. `host` is the `host` object of checkpoint events.
+    pub fn open(opts: &OutputOptions, host: &audit::Host) -> Result<Self, SinkError> {
+        #[allow(clippy::type_complexity)]
+        let (sink, spool, cap, on_full, reason): (
+            Option<Box<dyn Sink>>,
+            Option<Arc<spool::Shared>>,
+            u64,
+            OnFull,
+            GapReason,
+        ) = match &opts.spec {
+            OutputSpec::Stdout => (
+                Some(Box::new(JsonLines::new(Box::new(std::io::stdout())))),
+                None,
+                opts.backlog_bytes as u64,
+                OnFull::DropNewest,
+                GapReason::OutputUnavailable,
+            ),
+            OutputSpec::Jsonl(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|source| SinkError::Open {
+                        path: path.clone(),
+                        source,
+                    })?;
+                (
+                    Some(Box::new(JsonLines::new(Box::new(f)))),
+                    None,
+                    opts.backlog_bytes as u64,
+                    OnFull::DropNewest,
+                    GapReason::OutputUnavailable,
+                )
+            }
+            OutputSpec::Kafka(brokers) => {
+                let k = kafka::KafkaSink::open(brokers, &opts.kafka, opts.spool.clone())?;
+                let shared = k.spool_shared();
+                (
+                    Some(Box::new(k)),
+                    Some(shared),
+                    opts.spool.max_bytes,
+                    opts.spool.on_full,
+                    GapReason::SpoolFull,
+                )
+            }
+            OutputSpec::None => (
+                None,
+                None,
+                u64::MAX,
+                OnFull::DropNewest,
+                GapReason::OutputUnavailable,
+            ),
+        };
+        let mut o = Self::with_sink(sink, cap, host)?;
+        o.spool = spool;
+        o.on_full = on_full;
+        o.drop_reason = reason;
+        o.format = opts.format;
+        o.ckpt = opts.signing_key.clone().map(|key| Checkpointer {
+            key_id: audit::checkpoint::key_id(&key.verifying_key()),
+            key,
+            interval: opts.checkpoint_interval,
+            events: opts.checkpoint_events.max(1),
+            covered: 0,
+            at: Instant::now(),
+        });
+        Ok(o)
+    }
+
+    /// Over any sink (`None` discards after sealing), with at most `cap` bytes waiting.
+    pub fn with_sink(
+        sink: Option<Box<dyn Sink>>,
+        cap: u64,
+        host: &audit::Host,
+    ) -> Result<Self, SinkError> {
+        let shared = Arc::new(Shared::default());
+        let (tx, thread) = match sink {
+            Some(s) => {
+                let (tx, h) = spawn(s, shared.clone())?;
+                (Some(tx), Some(h))
+            }
+            None => (None, None),
+        };
+        Ok(Self {
+            enc: Encoder::new(audit::new_stream_id()),
+            format: Format::Native,
+            scratch: Vec::with_capacity(2048),
+            batch: Batch::default(),
+            waiting: VecDeque::new(),
+            waiting_bytes: 0,
+            tx,
+            thread,
+            shared,
+            spool: None,
+            cap,
+            on_full: OnFull::DropNewest,
+            drop_reason: GapReason::OutputUnavailable,
+            dropped: 0,
+            dropped_span: None,
+            ckpt: None,
+            host: serde_json::value::to_raw_value(host)?,
+            ids: audit::IdGen::new(),
+            written: 0,
+        })
+    }
+
+    /// The stream id of this output's hash chain.
+    pub fn stream(&self) -> &str {
+        self.enc.stream()
+    }
+
+    /// Bytes of events not yet written (waiting here, in the channel, and in the spool).
+    pub fn backlog(&self) -> u64 {
+        let spool = self
+            .spool
+            .as_ref()
+            .map_or(0, |s| s.bytes.load(Ordering::Relaxed));
+        (self.waiting_bytes + self.batch.data.len() + self.shared.queued.load(Ordering::Relaxed))
+            as u64
+            + spool
+    }
+
+    /// The output cannot take more events.
+    pub fn full(&self) -> bool {
+        self.backlog() >= self.cap
+    }
+
+    /// Capture should stop reading the ring until there is room (`on_full: pause`).
+    pub fn paused(&self) -> bool {
+        self.on_full == OnFull::Pause && self.full()
+    }
+
+    /// Seals and queues one event. Only a serialisation failure (a bug) is an error.
+    pub fn write<T: Serialize>(&mut self, ev: &T, route: Route) -> Result<(), SinkError> {
+        if self.tx.is_some() && self.on_full == OnFull::DropNewest && self.full() {
+            self.refuse();
+            return Ok(());
+        }
+        let key = match route.session {
+            Some(id) => {
+                let mut k = [0u8; 16];
+                audit::hex_u64(id, &mut k);
+                k
+            }
+            None => self.stream_key(),
+        };
+        self.seal(ev, key, route.alert, false)?;
+        if let Some(c) = &self.ckpt {
+            if self.enc.seq() - c.covered >= c.events {
+                self.checkpoint()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_key(&self) -> [u8; 16] {
+        let mut k = [b'0'; 16];
+        let s = self.enc.stream().as_bytes();
+        let n = s.len().min(16);
+        k[..n].copy_from_slice(&s[..n]);
+        k
+    }
+
+    fn refuse(&mut self) {
+        let now = audit::rfc3339(audit::now_realtime_ns());
+        if self.dropped == 0 {
+            tracing::error!(
+                "the output's backlog is full ({} MiB); the newest events are dropped and counted until there is room",
+                self.cap >> 20
+            );
+        }
+        self.dropped += 1;
+        match &mut self.dropped_span {
+            Some((_, last)) => *last = now,
+            None => self.dropped_span = Some((now.clone(), now)),
+        }
+    }
+
+    fn seal<T: Serialize>(
+        &mut self,
+        ev: &T,
+        key: [u8; 16],
+        alert: bool,
+        checkpoint: bool,
+    ) -> Result<(), SinkError> {
+        let line = match self.format {
+            Format::Native => self.enc.encode(ev)?,
+            Format::Ocsf => {
+                self.scratch.clear();
+                serde_json::to_writer(&mut self.scratch, ev)?;
+                let native: audit::Event = serde_json::from_slice(&self.scratch)?;
+                self.enc.encode(&audit::ocsf::from_event(&native))?
+            }
+        };
+        self.written += 1;
+        if self.tx.is_none() {
+            return Ok(());
+        }
+        self.batch.data.extend_from_slice(line);
+        self.batch.recs.push(RecMeta {
+            end: self.batch.data.len(),
+            key,
+            alert,
+            checkpoint,
+        });
+        if self.batch.data.len() >= BATCH_BYTES {
+            self.send();
+        }
+        Ok(())
+    }
+
+    /// Signs a checkpoint over everything sealed since the last one.
+    fn checkpoint(&mut self) -> Result<(), SinkError> {
+        let Some(c) = self.ckpt.as_mut() else {
+            return Ok(());
+        };
+        let last = self.enc.seq();
+        if last == c.covered {
+            c.at = Instant::now();
+            return Ok(());
+        }
+        let signed_at = audit::rfc3339(audit::now_realtime_ns());
+        let cp = audit::checkpoint::sign(
+            &c.key,
+            &c.key_id,
+            self.enc.stream(),
+            c.covered + 1,
+            last,
+            self.enc.prev_hash(),
+            &signed_at,
+        );
+        let host = self.host.clone();
+        let ev = audit::checkpoint::CheckpointEvent {
+            schema: audit::SCHEMA,
+            event_id: self.ids.next(),
+            time: signed_at.clone(),
+            kind: audit::Kind::Checkpoint,
+            host: &host,
+            checkpoint: &cp,
+        };
+        c.covered = last + 1;
+        c.at = Instant::now();
+        let key = self.stream_key();
+        self.seal(&ev, key, false, true)
+    }
+
+    /// Moves the current batch towards the sink without blocking.
+    fn send(&mut self) {
+        if !self.batch.data.is_empty() {
+            let b = std::mem::take(&mut self.batch);
+            self.waiting_bytes += b.data.len();
+            self.waiting.push_back(b);
+        }
+        let Some(tx) = self.tx.as_ref() else {
+            self.waiting.clear();
+            self.waiting_bytes = 0;
+            return;
+        };
+        while let Some(b) = self.waiting.pop_front() {
+            let len = b.data.len();
+            self.shared.queued.fetch_add(len, Ordering::AcqRel);
+            match tx.try_send(b) {
+                Ok(()) => self.waiting_bytes -= len,
+                Err(TrySendError::Full(b)) => {
+                    self.shared.queued.fetch_sub(len, Ordering::AcqRel);
+                    self.waiting.push_front(b);
+                    break;
+                }
+                Err(TrySendError::Disconnected(b)) => {
+                    self.shared.queued.fetch_sub(len, Ordering::AcqRel);
+                    tracing::error!(
+                        events = b.recs.len(),
+                        "the output thread has stopped; events are lost"
+                    );
+                    self.shared
+                        .lost
+                        .fetch_add(b.recs.len() as u64, Ordering::AcqRel);
+                    self.waiting_bytes -= len;
+                }
+            }
+        }
+    }
+
+    /// Hands what is waiting to the sink, and signs a checkpoint when one is due.
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        if let Some(c) = &self.ckpt {
+            if c.at.elapsed() >= c.interval {
+                self.checkpoint()?;
+            }
+        }
+        self.send();
+        Ok(())
+    }
+
+    /// Events refused since the last call, with the reason and the time range, once the
+    /// output has room again (None while it is still full or nothing was refused).
+    pub fn take_dropped(&mut self) -> Option<(GapReason, u64, String)> {
+        if self.dropped == 0 || self.full() {
+            return None;
+        }
+        let n = std::mem::take(&mut self.dropped);
+        let (a, b) = self.dropped_span.take().unwrap_or_default();
+        tracing::warn!("the output has room again after dropping {n} events");
+        Some((
+            self.drop_reason,
+            n,
+            format!("events dropped from {a} to {b}"),
+        ))
+    }
+
+    /// Shuts down: signs a last checkpoint, writes what is waiting, and waits up to `grace`
+    /// for a failing output before giving up. Returns (events lost, events kept in the spool
+    /// for the next start).
+    pub fn close(&mut self, grace: Duration) -> Result<(u64, u64), SinkError> {
+        if self.ckpt.is_some() {
+            self.checkpoint()?;
+        }
+        self.send();
+        let deadline = Instant::now() + grace;
+        // Hand over the rest, blocking (the sink may be slow), within the grace period.
+        while !self.waiting.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            self.send();
+        }
+        let mut lost = self.dropped;
+        if !self.waiting.is_empty() {
+            lost += self
+                .waiting
+                .iter()
+                .map(|b| b.recs.len() as u64)
+                .sum::<u64>();
+            self.waiting.clear();
+            self.waiting_bytes = 0;
+        }
+        self.tx = None;
+        // Wait for the thread to write what it holds; a sink still failing at the deadline
+        // is given up on.
+        while self.shared.queued.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.shared.give_up.store(true, Ordering::Release);
+        let report = match self.thread.take() {
+            Some(h) => h.join().unwrap_or_default(),
+            None => CloseReport::default(),
+        };
+        lost += self.shared.lost.load(Ordering::Acquire);
+        Ok((lost, report.kept))
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.close(Duration::from_secs(2));
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    /// A writer that fails while `fail` is set and accepts at most `chunk` bytes per call.
+    #[derive(Clone)]
+    struct Flaky {
+        data: Arc<Mutex<Vec<u8>>>,
+        fail: Arc<Mutex<bool>>,
+        chunk: usize,
+    }
+
+    impl Write for Flaky {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if *self.fail.lock().unwrap() {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            let n = b.len().min(self.chunk);
+            self.data.lock().unwrap().extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn numbers(w: &Flaky) -> Vec<u64> {
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["n"].as_u64())
+            .collect()
+    }
+
+    fn wait_until(f: impl Fn() -> bool) {
+        let t = Instant::now();
+        while !f() && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Flushes (as the pipeline does on its timer) until nothing waits.
+    fn drain(o: &mut Output) {
+        let t = Instant::now();
+        while o.backlog() > 0 && t.elapsed() < Duration::from_secs(10) {
+            o.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn output_errors_keep_lines_waiting_and_never_tear_them() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::default(),
+            chunk: 7,
+        };
+        let mut o = Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
+            1 << 20,
+            &audit::Host::default(),
+        )
+        .unwrap();
+        o.write(&serde_json::json!({"n": 0}), Route::default())
+            .unwrap();
+        o.flush().unwrap();
+        wait_until(|| numbers(&w).len() == 1);
+        *w.fail.lock().unwrap() = true;
+        for n in 1..100 {
+            o.write(&serde_json::json!({"n": n}), Route::default())
+                .unwrap();
+        }
+        o.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(o.backlog() > 0);
+        *w.fail.lock().unwrap() = false;
+        drain(&mut o);
+        assert_eq!(o.backlog(), 0);
+        assert!(o.take_dropped().is_none());
+        assert_eq!(numbers(&w), (0..100).collect::<Vec<u64>>());
+        assert_eq!(o.close(Duration::from_secs(1)).unwrap(), (0, 0));
+        // Every line is whole and chained.
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        crate::verify::check(text.lines(), None).unwrap();
+    }
+
+    #[test]
+    fn a_full_backlog_drops_newest_events_before_sealing_and_says_so_on_the_chain() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::new(Mutex::new(true)),
+            chunk: usize::MAX,
+        };
+        let mut o = Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
+            4000,
+            &audit::Host::default(),
+        )
+        .unwrap();
+        for n in 0..50 {
+            o.write(&serde_json::json!({"n": n}), Route::default())
+                .unwrap();
+            o.flush().unwrap();
+        }
+        assert!(o.take_dropped().is_none(), "no report while still full");
+        *w.fail.lock().unwrap() = false;
+        drain(&mut o);
+        let (reason, dropped, detail) = o.take_dropped().unwrap();
+        assert_eq!(reason, GapReason::OutputUnavailable);
+        assert!(detail.starts_with("events dropped from "));
+        let kept = numbers(&w);
+        assert!(!kept.is_empty() && dropped > 0);
+        // The oldest events are kept, whole and in order; the newest were dropped, counted,
+        // and never sealed: the chain has no hole.
+        assert_eq!(kept, (0..kept.len() as u64).collect::<Vec<u64>>());
+        assert_eq!(
+            kept.len() as u64 + dropped,
+            50,
+            "kept {kept:?} dropped {dropped}"
+        );
+        o.close(Duration::from_secs(1)).unwrap();
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        crate::verify::check(text.lines(), None).unwrap();
+    }
+
+    #[test]
+    fn an_output_failing_at_shutdown_is_given_up_after_the_grace_period() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::new(Mutex::new(true)),
+            chunk: usize::MAX,
+        };
+        let mut o = Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
+            1 << 20,
+            &audit::Host::default(),
+        )
+        .unwrap();
+        for n in 0..10 {
+            o.write(&serde_json::json!({"n": n}), Route::default())
+                .unwrap();
+        }
+        let t = Instant::now();
+        let (lost, kept) = o.close(Duration::from_millis(300)).unwrap();
+        assert_eq!((lost, kept), (10, 0));
+        assert!(t.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn checkpoints_are_signed_every_n_events_and_at_close() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::default(),
+            chunk: usize::MAX,
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let opts = OutputOptions {
+            spec: OutputSpec::None,
+            signing_key: Some(key.clone()),
+            checkpoint_events: 4,
+            ..Default::default()
+        };
+        let mut o = Output::open(&opts, &audit::Host::default()).unwrap();
+        // Swap in a real writer: same options otherwise.
+        let (tx, h) = spawn(
+            Box::new(JsonLines::new(Box::new(w.clone()))),
+            o.shared.clone(),
+        )
+        .unwrap();
+        o.tx = Some(tx);
+        o.thread = Some(h);
+        for n in 0..10 {
+            o.write(
+                &serde_json::json!({"n": n, "kind": "statement"}),
+                Route::default(),
+            )
+            .unwrap();
+        }
+        o.close(Duration::from_secs(1)).unwrap();
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        let kinds: Vec<String> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        // 4 events, a checkpoint, 4 events, a checkpoint, 2 events, the closing checkpoint.
+        let cps: Vec<usize> = kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| *k == "checkpoint")
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(cps, vec![4, 9, 12]);
+        let s = crate::verify::check(text.lines(), Some(&key.verifying_key())).unwrap();
+        assert_eq!(s.checkpoints, 3);
+        assert_eq!(s.unsigned_tail, 0);
+    }
+}

@@ -1,0 +1,654 @@
+//! The local spool in front of Kafka: every sealed event is appended here first, and leaves
+//! only after the broker acknowledged it (a delivery report with `acks=all`).
+//!
+//! Layout, under `DIR` (`<state_dir>/spool`):
+//! - `NNNNNNNNNNNNNNNNNNNN.seg`: segment files named by the index of their first record (an
+//!   index counts records over the spool's whole life). A record is
+//!   `len: u32 LE | crc32(body): u32 LE | body`, with `body = flags: u8 | key: [u8; 16] | event`.
+//! - `acked`: the index of the first record not yet acknowledged (text, replaced atomically).
+//! - `lock`: held (flock) by the one agent that owns the spool.
+//!
+//! Pure file handling, no Kafka: the producer (`kafka.rs`) reads with [`Reader`] and reports
+//! acknowledgements with [`Acks`].
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Batch;
+
+/// Errors of the spool.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("spool {0} is in use by another dbgov process")]
+    Locked(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// What to do when the spool reaches its size cap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFull {
+    /// Stop reading the kernel ring buffer until there is room: the kernel then drops records
+    /// and counts them (`ring_buffer_full` gaps). The database is never slowed.
+    Pause,
+    /// Drop the newest events before they are sealed; a `spool_full` gap counts them.
+    #[default]
+    DropNewest,
+}
+
+/// Spool settings (config `spool:`).
+#[derive(Clone, Debug)]
+pub struct SpoolOptions {
+    pub dir: PathBuf,
+    /// Size cap of all segments together.
+    pub max_bytes: u64,
+    /// fsync the active segment at this interval.
+    pub fsync_interval: Duration,
+    /// fsync after every batch instead.
+    pub fsync_every_batch: bool,
+    pub on_full: OnFull,
+}
+
+impl Default for SpoolOptions {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/var/lib/dbgov/spool"),
+            max_bytes: 1 << 30,
+            fsync_interval: Duration::from_millis(200),
+            fsync_every_batch: false,
+            on_full: OnFull::default(),
+        }
+    }
+}
+
+pub const FLAG_ALERT: u8 = 1;
+pub const FLAG_CHECKPOINT: u8 = 2;
+const HEADER: usize = 8;
+/// A record larger than this is corrupt (events are at most a few hundred KiB).
+const MAX_RECORD: u32 = 64 << 20;
+
+fn seg_name(first: u64) -> String {
+    format!("{first:020}.seg")
+}
+
+/// The segments in `dir`, by first index.
+pub fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, SpoolError> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if let Some(n) = name
+            .strip_suffix(".seg")
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            v.push((n, e.path()));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// One record read back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Record {
+    pub index: u64,
+    pub flags: u8,
+    pub key: [u8; 16],
+    pub event: Vec<u8>,
+}
+
+/// Parses the record at the front of `b`: Ok(None) when `b` holds only part of one, Err when
+/// the bytes are not a valid record (bad length or checksum).
+/// A parsed record: (flags, key, event, bytes used).
+type Parsed<'a> = (u8, [u8; 16], &'a [u8], usize);
+
+fn parse(b: &[u8]) -> Result<Option<Parsed<'_>>, ()> {
+    if b.len() < HEADER {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let crc = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+    if !(17..=MAX_RECORD).contains(&len) {
+        return Err(());
+    }
+    let end = HEADER + len as usize;
+    if b.len() < end {
+        return Ok(None);
+    }
+    let body = &b[HEADER..end];
+    if crc32fast::hash(body) != crc {
+        return Err(());
+    }
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&body[1..17]);
+    Ok(Some((body[0], key, &body[17..], end)))
+}
+
+/// Counts the valid records of a segment file; returns (records, valid length).
+fn scan(path: &Path) -> Result<(u64, u64), SpoolError> {
+    let data = std::fs::read(path).map_err(io(path))?;
+    let (mut n, mut at) = (0u64, 0usize);
+    while let Ok(Some((_, _, _, used))) = parse(&data[at..]) {
+        at += used;
+        n += 1;
+    }
+    Ok((n, at as u64))
+}
+
+/// Appends batches. Owned by the sink thread.
+pub struct Writer {
+    opts: SpoolOptions,
+    _lock: File,
+    seg: File,
+    seg_path: PathBuf,
+    seg_bytes: u64,
+    seg_max: u64,
+    next: u64,
+    buf: Vec<u8>,
+    dirty: bool,
+    last_sync: Instant,
+    pub shared: Arc<Shared>,
+}
+
+/// Counters shared by the writer, the producer and the pipeline.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Bytes in segment files.
+    pub bytes: AtomicU64,
+    /// Index after the last appended record.
+    pub appended: AtomicU64,
+    /// Index of the first record not acknowledged.
+    pub acked: AtomicU64,
+}
+
+impl Writer {
+    /// Opens (or creates) the spool, repairs a torn tail left by a crash, and starts a new
+    /// segment. Returns the writer; `shared.acked` says where a reader starts.
+    pub fn open(opts: SpoolOptions) -> Result<Self, SpoolError> {
+        let dir = opts.dir.clone();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on an open descriptor we own.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(SpoolError::Locked(dir));
+        }
+        let segs = segments(&dir)?;
+        let mut next = 0;
+        let mut bytes = 0;
+        for (i, (first, path)) in segs.iter().enumerate() {
+            let (n, valid) = scan(path)?;
+            let len = std::fs::metadata(path).map_err(io(path))?.len();
+            if valid < len {
+                if i + 1 == segs.len() {
+                    tracing::warn!(
+                        segment = %path.display(),
+                        "the spool's last segment ends in a torn record (the agent stopped mid-write); {} bytes cut",
+                        len - valid
+                    );
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(io(path))?;
+                    f.set_len(valid).map_err(io(path))?;
+                    f.sync_all().map_err(io(path))?;
+                } else {
+                    tracing::error!(
+                        segment = %path.display(),
+                        "a spool segment is corrupt after {n} records; the records after that point cannot be sent"
+                    );
+                }
+            }
+            bytes += valid;
+            next = first + n;
+        }
+        let acked = read_acked(&dir)?.clamp(segs.first().map_or(next, |s| s.0), next);
+        let seg_max = (opts.max_bytes / 8).clamp(1 << 16, 64 << 20);
+        let seg_path = dir.join(seg_name(next));
+        let seg = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&seg_path)
+            .map_err(io(&seg_path))?;
+        let seg_bytes = seg.metadata().map_err(io(&seg_path))?.len();
+        sync_dir(&dir)?;
+        let shared = Arc::new(Shared {
+            bytes: AtomicU64::new(bytes),
+            appended: AtomicU64::new(next),
+            acked: AtomicU64::new(acked),
+        });
+        Ok(Self {
+            opts,
+            _lock: lock,
+            seg,
+            seg_path,
+            seg_bytes,
+            seg_max,
+            next,
+            buf: Vec::with_capacity(1 << 20),
+            dirty: false,
+            last_sync: Instant::now(),
+            shared,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.opts.dir
+    }
+
+    /// Appends every event of the batch (one write). On error nothing counts as appended and
+    /// the caller retries the whole batch; a partial write is cut off first.
+    pub fn append(&mut self, batch: &Batch) -> Result<(), SpoolError> {
+        if self.seg_bytes >= self.seg_max {
+            self.roll()?;
+        }
+        self.buf.clear();
+        let mut start = 0;
+        for r in &batch.recs {
+            let line = &batch.data[start..r.end];
+            start = r.end;
+            let event = line.strip_suffix(b"\n").unwrap_or(line);
+            let flags = (r.alert as u8 * FLAG_ALERT) | (r.checkpoint as u8 * FLAG_CHECKPOINT);
+            let mut h = crc32fast::Hasher::new();
+            h.update(&[flags]);
+            h.update(&r.key);
+            h.update(event);
+            let len = (17 + event.len()) as u32;
+            self.buf.extend_from_slice(&len.to_le_bytes());
+            self.buf.extend_from_slice(&h.finalize().to_le_bytes());
+            self.buf.push(flags);
+            self.buf.extend_from_slice(&r.key);
+            self.buf.extend_from_slice(event);
+        }
+        if let Err(e) = self.seg.write_all(&self.buf) {
+            // Cut whatever part of the batch reached the file, so that the retry does not
+            // leave a torn record in the middle of the segment.
+            let _ = self.seg.set_len(self.seg_bytes);
+            return Err(SpoolError::Io {
+                path: self.seg_path.clone(),
+                source: e,
+            });
+        }
+        self.seg_bytes += self.buf.len() as u64;
+        self.next += batch.recs.len() as u64;
+        self.dirty = true;
+        self.shared
+            .bytes
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        if self.opts.fsync_every_batch {
+            self.sync()?;
+        }
+        self.shared.appended.store(self.next, Ordering::Release);
+        Ok(())
+    }
+
+    /// fsyncs when the interval has passed (call it often).
+    pub fn tick(&mut self) -> Result<(), SpoolError> {
+        if self.dirty && self.last_sync.elapsed() >= self.opts.fsync_interval {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> Result<(), SpoolError> {
+        self.seg.sync_data().map_err(io(&self.seg_path))?;
+        self.dirty = false;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    fn roll(&mut self) -> Result<(), SpoolError> {
+        self.sync()?;
+        let path = self.opts.dir.join(seg_name(self.next));
+        self.seg = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        self.seg_path = path;
+        self.seg_bytes = 0;
+        sync_dir(&self.opts.dir)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+fn read_acked(dir: &Path) -> Result<u64, SpoolError> {
+    let p = dir.join("acked");
+    match std::fs::read_to_string(&p) {
+        Ok(s) => Ok(s.trim().parse().unwrap_or(0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(SpoolError::Io { path: p, source: e }),
+    }
+}
+
+/// Reads records in order, following the writer. Owned by the producer.
+pub struct Reader {
+    dir: PathBuf,
+    file: Option<(u64, File)>,
+    /// Index of the next record to return.
+    next: u64,
+    buf: Vec<u8>,
+    at: usize,
+    shared: Arc<Shared>,
+}
+
+impl Reader {
+    /// Starts at the first record not yet acknowledged.
+    pub fn new(dir: &Path, shared: Arc<Shared>) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            file: None,
+            next: shared.acked.load(Ordering::Acquire),
+            buf: Vec::new(),
+            at: 0,
+            shared,
+        }
+    }
+
+    /// Index of the next record `next_record` returns.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// The next record, or None when the reader has caught up with the writer.
+    pub fn next_record(&mut self) -> Result<Option<Record>, SpoolError> {
+        loop {
+            if self.next >= self.shared.appended.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+            match parse(&self.buf[self.at..]) {
+                Ok(Some((flags, key, event, used))) => {
+                    let rec = Record {
+                        index: self.next,
+                        flags,
+                        key,
+                        event: event.to_vec(),
+                    };
+                    self.at += used;
+                    self.next += 1;
+                    return Ok(Some(rec));
+                }
+                Ok(None) => {
+                    if !self.fill()? {
+                        return Ok(None);
+                    }
+                }
+                Err(()) => {
+                    tracing::error!(
+                        index = self.next,
+                        "a spool record fails its checksum; skipping to the next segment"
+                    );
+                    self.next_segment(true)?;
+                }
+            }
+        }
+    }
+
+    /// Reads more of the current segment, opening the right one first. False when nothing
+    /// more is available yet.
+    fn fill(&mut self) -> Result<bool, SpoolError> {
+        if self.file.is_none() {
+            let segs = segments(&self.dir)?;
+            let Some((first, path)) = segs.iter().rev().find(|(f, _)| *f <= self.next).cloned()
+            else {
+                // Records below the oldest segment are gone (acknowledged): skip ahead.
+                if let Some((first, _)) = segs.first() {
+                    self.next = *first;
+                    return Ok(true);
+                }
+                return Ok(false);
+            };
+            let f = File::open(&path).map_err(io(&path))?;
+            self.file = Some((first, f));
+            self.buf.clear();
+            self.at = 0;
+            // Skip records before `next` (already acknowledged).
+            let mut idx = first;
+            while idx < self.next {
+                match parse(&self.buf[self.at..]) {
+                    Ok(Some((_, _, _, used))) => {
+                        self.at += used;
+                        idx += 1;
+                    }
+                    Ok(None) => {
+                        if !self.read_more()? {
+                            // The segment ended before `next`: records are in the next one.
+                            return self.next_segment(false).map(|()| true);
+                        }
+                    }
+                    Err(()) => return self.next_segment(true).map(|()| true),
+                }
+            }
+            return Ok(true);
+        }
+        if self.read_more()? {
+            return Ok(true);
+        }
+        // At the end of this segment: move on when a later one exists.
+        let later = segments(&self.dir)?
+            .into_iter()
+            .find(|(f, _)| *f > self.file.as_ref().map_or(0, |x| x.0));
+        match later {
+            Some((first, _)) if first <= self.next => {
+                self.file = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn read_more(&mut self) -> Result<bool, SpoolError> {
+        let Some((_, f)) = self.file.as_mut() else {
+            return Ok(false);
+        };
+        if self.at > 0 {
+            self.buf.drain(..self.at);
+            self.at = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + (1 << 20), 0);
+        let n = f.read(&mut self.buf[old..]).map_err(|e| SpoolError::Io {
+            path: self.dir.clone(),
+            source: e,
+        })?;
+        self.buf.truncate(old + n);
+        Ok(n > 0)
+    }
+
+    /// Abandons the current segment (corrupt) and continues at the next one.
+    fn next_segment(&mut self, corrupt: bool) -> Result<(), SpoolError> {
+        let cur = self.file.as_ref().map_or(0, |x| x.0);
+        let segs = segments(&self.dir)?;
+        self.file = None;
+        self.buf.clear();
+        self.at = 0;
+        if let Some((first, _)) = segs.into_iter().find(|(f, _)| *f > cur) {
+            if corrupt && first > self.next {
+                tracing::error!(lost = first - self.next, "spool records lost to corruption");
+            }
+            self.next = self.next.max(first);
+        } else {
+            // No later segment: wait for the writer to roll (nothing valid follows here).
+            let _ = self.file.take();
+        }
+        Ok(())
+    }
+}
+
+/// Records acknowledgements, persists the low-water mark and deletes finished segments.
+pub struct Acks {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    persisted: u64,
+    last: Instant,
+}
+
+impl Acks {
+    pub fn new(dir: &Path, shared: Arc<Shared>) -> Self {
+        let persisted = shared.acked.load(Ordering::Acquire);
+        Self {
+            dir: dir.to_owned(),
+            shared,
+            persisted,
+            last: Instant::now(),
+        }
+    }
+
+    /// Every record below `upto` is acknowledged. Persisted at most every 200 ms unless
+    /// `force`.
+    pub fn advance(&mut self, upto: u64, force: bool) -> Result<(), SpoolError> {
+        self.shared.acked.fetch_max(upto, Ordering::AcqRel);
+        if upto <= self.persisted || (!force && self.last.elapsed() < Duration::from_millis(200)) {
+            return Ok(());
+        }
+        let tmp = self.dir.join("acked.tmp");
+        let dst = self.dir.join("acked");
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            writeln!(f, "{upto}").map_err(io(&tmp))?;
+            f.sync_data().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
+        self.persisted = upto;
+        self.last = Instant::now();
+        // Delete the segments whose records are all acknowledged (never the last one, which
+        // the writer appends to).
+        let segs = segments(&self.dir)?;
+        for w in segs.windows(2) {
+            if w[1].0 <= upto {
+                let len = std::fs::metadata(&w[0].1).map(|m| m.len()).unwrap_or(0);
+                if std::fs::remove_file(&w[0].1).is_ok() {
+                    self.shared.bytes.fetch_sub(len, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::sink::RecMeta;
+
+    fn batch(from: u64, n: u64) -> Batch {
+        let mut b = Batch::default();
+        for i in from..from + n {
+            b.data
+                .extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
+            b.recs.push(RecMeta {
+                end: b.data.len(),
+                key: *b"0123456789abcdef",
+                alert: i % 2 == 0,
+                checkpoint: false,
+            });
+        }
+        b
+    }
+
+    fn opts(dir: &Path) -> SpoolOptions {
+        SpoolOptions {
+            dir: dir.to_owned(),
+            max_bytes: 1 << 16,
+            ..Default::default()
+        }
+    }
+
+    fn tmpdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("dbgov-spool-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn records_come_back_in_order_across_segments_and_restarts() {
+        let d = tmpdir("order");
+        let mut w = Writer::open(opts(&d)).unwrap();
+        for k in 0..50 {
+            w.append(&batch(k * 100, 100)).unwrap();
+        }
+        assert!(segments(&d).unwrap().len() > 2, "small segments roll");
+        let mut r = Reader::new(&d, w.shared.clone());
+        let mut acks = Acks::new(&d, w.shared.clone());
+        for i in 0..3000 {
+            let rec = r.next_record().unwrap().unwrap();
+            assert_eq!(rec.index, i);
+            assert_eq!(rec.event, format!("{{\"n\":{i}}}").into_bytes());
+            assert_eq!(rec.flags & FLAG_ALERT != 0, i % 2 == 0);
+        }
+        acks.advance(3000, true).unwrap();
+        drop((r, w));
+        // A restart resends from the acknowledged point, and appends after the last record.
+        let mut w = Writer::open(opts(&d)).unwrap();
+        assert_eq!(w.shared.acked.load(Ordering::Relaxed), 3000);
+        w.append(&batch(5000, 10)).unwrap();
+        let mut r = Reader::new(&d, w.shared.clone());
+        let mut seen = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            seen.push(rec.index);
+        }
+        assert_eq!(seen, (3000..5010).collect::<Vec<_>>());
+        // Acknowledged segments were deleted.
+        assert!(segments(&d).unwrap()[0].0 > 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_a_second_agent_is_refused() {
+        let d = tmpdir("torn");
+        let mut w = Writer::open(opts(&d)).unwrap();
+        w.append(&batch(0, 5)).unwrap();
+        assert!(matches!(Writer::open(opts(&d)), Err(SpoolError::Locked(_))));
+        let seg = segments(&d).unwrap().pop().unwrap().1;
+        drop(w);
+        // Half a record at the end, as a crash mid-write leaves it.
+        let mut f = OpenOptions::new().append(true).open(&seg).unwrap();
+        f.write_all(&[40, 0, 0, 0, 1, 2]).unwrap();
+        let w = Writer::open(opts(&d)).unwrap();
+        assert_eq!(w.shared.appended.load(Ordering::Relaxed), 5);
+        let mut r = Reader::new(&d, w.shared.clone());
+        let mut n = 0;
+        while r.next_record().unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 5);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_flipped_byte_fails_the_checksum() {
+        let mut b = Vec::new();
+        let body = b"\x000123456789abcdef{}";
+        b.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        b.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+        b.extend_from_slice(body);
+        assert!(parse(&b).unwrap().is_some());
+        b[10] ^= 1;
+        assert!(parse(&b).is_err());
+        assert_eq!(parse(&b[..5]), Ok(None));
+    }
+}
