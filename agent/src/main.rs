@@ -589,6 +589,7 @@ fn tracing_init() {
 }
 
 fn replay(a: ReplayArgs) -> Result<()> {
+    tracing_init();
     let mut cfg = load_config(&a.common)?;
     if a.common.output.is_none() {
         cfg.output = "none".into();
@@ -649,6 +650,7 @@ fn keygen(dir: &Path) -> Result<()> {
 }
 
 fn verify(a: VerifyArgs) -> Result<()> {
+    tracing_init();
     let key = match &a.pubkey {
         Some(p) => Some(dbgov::audit::checkpoint::load_public_key(p)?),
         None => None,

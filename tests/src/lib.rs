@@ -315,16 +315,29 @@ impl Agent {
     /// As [`Agent::start`], writing the events to `events` (default: a file in its own
     /// temporary directory).
     pub fn start_writing_to(events: Option<&Path>, args: &[&str]) -> Result<Self> {
+        Self::spawn(None, events, args)
+    }
+
+    /// Starts `dbgov run --output OUTPUT` (e.g. `kafka:127.0.0.1:PORT`). [`Agent::events`]
+    /// then reads nothing; read the output itself.
+    pub fn start_with_output(output: &str, args: &[&str]) -> Result<Self> {
+        Self::spawn(Some(output), None, args)
+    }
+
+    fn spawn(output: Option<&str>, events: Option<&Path>, args: &[&str]) -> Result<Self> {
         let dir = TempDir::new("agent")?;
         let events = events
             .map(Path::to_path_buf)
             .unwrap_or_else(|| dir.path().join("events.jsonl"));
         let ready = dir.path().join("ready");
         let stderr = dir.path().join("stderr.log");
+        let output = output
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("jsonl:{}", events.display()));
         let child = Command::new(agent_bin())
             .arg("run")
             .arg("--output")
-            .arg(format!("jsonl:{}", events.display()))
+            .arg(&output)
             .arg("--ready-file")
             .arg(&ready)
             .args(args)
@@ -409,6 +422,10 @@ impl Agent {
         let t0 = Instant::now();
         loop {
             if let Some(st) = self.child.try_wait()? {
+                if !self.events.exists() {
+                    // Another output (Kafka): the test reads and verifies it.
+                    return Ok((st.code().unwrap_or(-1), Vec::new()));
+                }
                 // Every trail the tests produce must verify: its hash chain is intact.
                 let v = Command::new(agent_bin())
                     .arg("verify")
@@ -424,9 +441,9 @@ impl Agent {
                 }
                 return Ok((st.code().unwrap_or(-1), self.events()));
             }
-            if t0.elapsed() > Duration::from_secs(20) {
+            if t0.elapsed() > Duration::from_secs(30) {
                 let _ = self.child.kill();
-                bail!("dbgov did not exit within 20 s of SIGTERM");
+                bail!("dbgov did not exit within 30 s of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -636,6 +653,101 @@ impl Drop for Mariadb {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Kafka-protocol broker (tansu) on a private port, with in-memory storage.
+pub struct Broker {
+    pub child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl Broker {
+    /// The tansu binary: on PATH or in cargo's bin directory.
+    pub fn bin() -> Option<PathBuf> {
+        let home = std::env::var("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+            });
+        let c = home.join("bin/tansu");
+        if c.exists() {
+            return Some(c);
+        }
+        std::env::var("PATH").ok().and_then(|p| {
+            p.split(':')
+                .map(|d| Path::new(d).join("tansu"))
+                .find(|c| c.exists())
+        })
+    }
+
+    pub fn available() -> bool {
+        Self::bin().is_some()
+    }
+
+    pub fn start() -> Result<Self> {
+        let bin = Self::bin().context("tansu not installed (cargo xtask setup)")?;
+        let dir = TempDir::new("broker")?;
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(std::fs::File::create(dir.path().join("broker.log"))?)
+            .stderr(std::fs::File::create(dir.path().join("broker.err"))?)
+            .spawn()
+            .context("starting tansu")?;
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if t0.elapsed() > Duration::from_secs(20) {
+                bail!("tansu did not listen on {port} in 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Freezes (SIGSTOP) or resumes (SIGCONT) the broker: an outage with its state kept.
+    pub fn pause(&self, on: bool) {
+        let sig = if on { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Every message of `topic` as JSON: (partition, offset, event).
+    pub fn read(&self, topic: &str) -> Result<Vec<(i32, i64, Value)>> {
+        let msgs = dbgov::sink::kafka::read_topic(
+            &self.addr(),
+            topic,
+            &Default::default(),
+            Duration::from_secs(10),
+        )?;
+        msgs.into_iter()
+            .map(|(p, o, b)| Ok((p, o, serde_json::from_slice(&b)?)))
+            .collect()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.pause(false);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -169,7 +169,7 @@ impl KafkaSink {
         let p = Producer_ {
             brokers: brokers.to_owned(),
             opts: o.clone(),
-            reader: Reader::new(spool.dir(), spool.shared.clone()),
+            dir: spool.dir().to_owned(),
             acks: Acks::new(spool.dir(), spool.shared.clone()),
             shared: spool.shared.clone(),
             stop: stop.clone(),
@@ -229,7 +229,7 @@ impl Sink for KafkaSink {
 struct Producer_ {
     brokers: String,
     opts: KafkaOptions,
-    reader: Reader,
+    dir: std::path::PathBuf,
     acks: Acks,
     shared: Arc<spool::Shared>,
     stop: Arc<AtomicBool>,
@@ -309,8 +309,30 @@ impl Producer_ {
         }
     }
 
-    /// Runs until stopped; returns the events left unacknowledged.
+    /// Runs until stopped; returns the events left unacknowledged. A producer that hits a
+    /// fatal error (the broker rejected its idempotence state) is replaced by a new one, which
+    /// starts again at the first unacknowledged record.
     fn run(mut self) -> u64 {
+        loop {
+            match self.session() {
+                None => break,
+                Some(why) => {
+                    tracing::error!(
+                        "the Kafka producer failed ({why}); a new one sends the unacknowledged events again"
+                    );
+                    if self.stopping().is_some() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        self.unacked()
+    }
+
+    /// One producer's life: None when stopped, Some(why) after a fatal error.
+    fn session(&mut self) -> Option<String> {
+        let mut reader = Reader::new(&self.dir, self.shared.clone());
         let ctx = Ctx {
             acks: Mutex::new(Vec::new()),
             trouble: Mutex::new(None),
@@ -318,10 +340,7 @@ impl Producer_ {
         let producer: BaseProducer<Ctx> =
             match producer_config(&self.brokers, &self.opts).create_with_context(ctx) {
                 Ok(p) => p,
-                Err(e) => {
-                    tracing::error!("cannot start the Kafka producer: {e}");
-                    return self.unacked();
-                }
+                Err(e) => return Some(format!("cannot start: {e}")),
             };
         let mut topics_ready = !self.opts.create_topics;
         let mut next_topic_try = Instant::now();
@@ -339,7 +358,7 @@ impl Producer_ {
             if let Some(d) = deadline {
                 let drained = in_flight.is_empty()
                     && retries.is_empty()
-                    && self.reader.position() >= self.shared.appended.load(Ordering::Acquire);
+                    && reader.position() >= self.shared.appended.load(Ordering::Acquire);
                 if drained || Instant::now() >= d {
                     break;
                 }
@@ -373,7 +392,7 @@ impl Producer_ {
                     did = true;
                 }
                 while retries.is_empty() && in_flight.len() < MAX_IN_FLIGHT {
-                    let rec = match self.reader.next_record() {
+                    let rec = match reader.next_record() {
                         Ok(Some(r)) => r,
                         Ok(None) => break,
                         Err(e) => {
@@ -488,9 +507,12 @@ impl Producer_ {
                 .next()
                 .copied()
                 .or_else(|| retries.iter().map(|r| r.slot as u64).min())
-                .unwrap_or_else(|| self.reader.position());
+                .unwrap_or_else(|| reader.position());
             if let Err(e) = self.acks.advance(low, false) {
                 tracing::error!("{e}");
+            }
+            if let Some((code, why)) = producer.client().fatal_error() {
+                return Some(format!("{code:?}: {why}"));
             }
         }
         let _ = producer.flush(Duration::from_millis(100));
@@ -498,7 +520,7 @@ impl Producer_ {
             .keys()
             .next()
             .copied()
-            .unwrap_or_else(|| self.reader.position());
+            .unwrap_or_else(|| reader.position());
         if let Err(e) = self.acks.advance(low, true) {
             tracing::error!("{e}");
         }
@@ -518,7 +540,7 @@ impl Producer_ {
                 );
             }
         }
-        self.unacked()
+        None
     }
 
     fn unacked(&self) -> u64 {
@@ -564,21 +586,22 @@ pub fn read_topic(
         let (lo, hi) = consumer
             .fetch_watermarks(topic, p, timeout)
             .map_err(|e| SinkError::Kafka(format!("offsets of {topic}/{p}: {e}")))?;
+        tracing::debug!(topic, partition = p, lo, hi, "watermarks");
         if hi > lo {
             want.insert(p, hi);
-            tpl.add_partition_offset(topic, p, Offset::Offset(lo))
-                .map_err(|e| SinkError::Kafka(e.to_string()))?;
         }
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(|e| SinkError::Kafka(e.to_string()))?;
     }
     let mut out = Vec::new();
-    if want.is_empty() {
-        return Ok(out);
-    }
     consumer
         .assign(&tpl)
         .map_err(|e| SinkError::Kafka(format!("assign: {e}")))?;
     let end = Instant::now() + timeout.max(Duration::from_secs(5)) * 6;
-    while !want.is_empty() {
+    // Read to the high-water marks, then on until nothing more arrives for a second: some
+    // brokers (tansu 0.6) report a high-water mark short of the last batch.
+    let mut quiet_since: Option<Instant> = None;
+    loop {
         if Instant::now() > end {
             return Err(SinkError::Kafka(format!(
                 "timed out reading {topic}: partitions {:?} not read to their end",
@@ -587,6 +610,7 @@ pub fn read_topic(
         }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
+                quiet_since = None;
                 let p = m.partition();
                 out.push((p, m.offset(), m.payload().unwrap_or_default().to_vec()));
                 if want.get(&p).is_some_and(|&hi| m.offset() + 1 >= hi) {
@@ -594,7 +618,14 @@ pub fn read_topic(
                 }
             }
             Some(Err(e)) => return Err(SinkError::Kafka(format!("consume {topic}: {e}"))),
-            None => {}
+            None => {
+                if want.is_empty() {
+                    let q = *quiet_since.get_or_insert_with(Instant::now);
+                    if q.elapsed() >= Duration::from_secs(1) {
+                        break;
+                    }
+                }
+            }
         }
     }
     Ok(out)
