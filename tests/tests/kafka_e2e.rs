@@ -150,7 +150,13 @@ fn every_statement_reaches_the_audit_topic_and_the_signed_trail_verifies() -> an
         1000,
         "statements missing on the topic ({} events): {}",
         ev.len(),
-        dump(&statements(&ev).into_iter().take(3).cloned().collect::<Vec<_>>())
+        dump(
+            &statements(&ev)
+                .into_iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+        )
     );
     assert!(
         counts.values().all(|&n| n == 1),
