@@ -328,3 +328,90 @@ fn a_killed_agent_sends_its_spool_after_restart() -> anyhow::Result<()> {
     assert!(out.contains("in 2 stream(s)"), "{out}");
     Ok(())
 }
+
+#[test]
+fn a_full_spool_drops_the_newest_events_and_counts_them_on_the_chain() -> anyhow::Result<()> {
+    if !prerequisites() {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let broker = Broker::start()?;
+    let dir = TempDir::new("kafka-spool-full")?;
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {}\nspool:\n  max_mib: 1\n  on_full: drop_newest\n",
+            dir.path().join("state").display()
+        ),
+    )?;
+    let agent = Agent::start_with_output(
+        &format!("kafka:{}", broker.addr()),
+        &[
+            "--postgres-port",
+            &pg.port.to_string(),
+            "--config",
+            &config.to_string_lossy(),
+        ],
+    )?;
+    psql_script(&pg, &dir, "f0.sql", "SELECT 0 AS f_0;\n")?;
+    wait_topic(
+        &broker,
+        "the first statement",
+        Duration::from_secs(30),
+        |ev| marker_counts(ev, "f").len() == 1,
+    )?;
+    broker.pause(true);
+    // About 3 MiB of events against a 1 MiB spool.
+    let mut sql = String::new();
+    for i in 1..2000 {
+        sql.push_str(&format!("SELECT {i} AS f_{i};\n"));
+    }
+    psql_script(&pg, &dir, "f1.sql", &sql)?;
+    std::thread::sleep(Duration::from_secs(2));
+    broker.pause(false);
+    let ev = wait_topic(
+        &broker,
+        "the spool_full gap",
+        Duration::from_secs(60),
+        |ev| ev.iter().any(|e| e["gap"]["reason"] == "spool_full"),
+    )?;
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev = dedup(
+        &broker
+            .read("dbgov.audit")
+            .unwrap_or(Vec::new())
+            .into_iter()
+            .chain(ev.into_iter().map(|v| (0, 0, v)))
+            .collect::<Vec<_>>(),
+    );
+    let found = marker_counts(&ev, "f");
+    let gaps: Vec<&Value> = of_kind(&ev, "gap");
+    assert_eq!(
+        gaps.len(),
+        1,
+        "{}",
+        dump(&gaps.iter().map(|g| (*g).clone()).collect::<Vec<_>>())
+    );
+    let g = gaps[0];
+    assert_eq!(g["gap"]["reason"], "spool_full");
+    let dropped = g["gap"]["events"].as_u64().unwrap_or(0);
+    assert!(
+        g["gap"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("events dropped from ")),
+        "{g}"
+    );
+    let lost = 2000 - found.len() as u64;
+    // Every lost statement is counted (the count also covers the session's end event).
+    assert!(lost > 0, "the spool never filled");
+    assert!(
+        dropped >= lost && dropped <= lost + 2,
+        "dropped {dropped}, statements lost {lost}"
+    );
+    assert!(found.values().all(|&c| c == 1));
+    // The drops happened before sealing: the chain has no hole.
+    verify_kafka(&broker, None)?;
+    Ok(())
+}
