@@ -53,6 +53,34 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Copy a trail from Kafka into a JSON-lines file: every stream in `seq` order, exact
+    /// re-deliveries dropped (for `verify`, reports, grep, or a SIEM import).
+    Export(ExportArgs),
+    /// Send what waits in the spool (events an agent could not deliver before it stopped) to
+    /// Kafka, without capturing, and exit once it is delivered.
+    Ship(ShipArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// `kafka:BROKERS/TOPIC`.
+    #[arg(long, value_name = "kafka:BROKERS/TOPIC")]
+    input: String,
+    /// The JSON-lines file to write (replaced).
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// A librdkafka setting (`security.protocol=SSL`, ...); repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    kafka_properties: Vec<String>,
+}
+
+#[derive(Args)]
+struct ShipArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Give up after this many seconds (what is not delivered stays in the spool).
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
 }
 
 #[derive(Args)]
@@ -193,6 +221,8 @@ fn main() {
         Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(a)),
         Cmd::Verify(a) => exit_code(verify(a)),
         Cmd::Keygen { out } => exit_code(keygen(&out)),
+        Cmd::Export(a) => exit_code(export(a)),
+        Cmd::Ship(a) => exit_code(ship(a)),
     };
     std::process::exit(code);
 }
@@ -637,6 +667,114 @@ fn replay(a: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
+fn kafka_input(input: &str) -> Result<(&str, &str)> {
+    input
+        .strip_prefix("kafka:")
+        .and_then(|r| r.rsplit_once('/'))
+        .filter(|(b, t)| !b.is_empty() && !t.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "expected kafka:BROKERS/TOPIC (e.g. kafka:127.0.0.1:9092/dbgov.audit), got {input:?}"
+            )
+        })
+}
+
+fn kafka_props(kv: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut props = BTreeMap::new();
+    for s in kv {
+        let Some((k, v)) = s.split_once('=') else {
+            bail!("--kafka-property expects KEY=VALUE, got {s:?}");
+        };
+        props.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(props)
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    use std::io::Write;
+    tracing_init();
+    let (brokers, topic) = kafka_input(&a.input)?;
+    let props = kafka_props(&a.kafka_properties)?;
+    eprintln!("dbgov: reading {topic} from {brokers} ...");
+    let msgs = dbgov::sink::kafka::read_topic(brokers, topic, &props, Duration::from_secs(10))?;
+    // Order by stream and seq; events without a place in a chain keep their read order.
+    let mut keyed: Vec<((String, u64), &[u8])> = Vec::with_capacity(msgs.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut dups = 0u64;
+    for (i, (_, _, b)) in msgs.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_slice(b).unwrap_or_default();
+        let key = match (
+            v["integrity"]["stream"].as_str(),
+            v["integrity"]["seq"].as_u64(),
+        ) {
+            (Some(s), Some(q)) => (s.to_owned(), q),
+            _ => (String::new(), i as u64),
+        };
+        if !key.0.is_empty() && !seen.insert(key.clone()) {
+            dups += 1;
+            continue;
+        }
+        keyed.push((key, b));
+    }
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    let f =
+        std::fs::File::create(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for (_, b) in &keyed {
+        w.write_all(b)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    eprintln!(
+        "dbgov: wrote {} events to {} ({dups} re-deliveries dropped)",
+        keyed.len(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn ship(a: ShipArgs) -> Result<()> {
+    tracing_init();
+    let cfg = load_config(&a.common)?;
+    let opts = cfg
+        .output_options()
+        .map_err(|e| anyhow::anyhow!("output: {e}"))?;
+    let dbgov::sink::OutputSpec::Kafka(brokers) = &opts.spec else {
+        bail!("dbgov ship needs --output kafka:BROKERS (or output: kafka:... in the config)");
+    };
+    let waiting = dbgov::sink::spool::waiting(&opts.spool.dir)?;
+    eprintln!(
+        "dbgov: {waiting} events wait in {}; sending them to {brokers}",
+        opts.spool.dir.display()
+    );
+    let t0 = Instant::now();
+    let d = dbgov::sink::kafka::ship(
+        brokers,
+        &opts.kafka,
+        opts.spool.clone(),
+        Duration::from_secs(a.timeout),
+    )?;
+    let wall = t0.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "acknowledged": d.acked,
+            "left_in_spool": d.kept,
+            "delivery_seconds": d.seconds,
+            "wall_seconds": wall,
+            "events_per_second": d.acked as f64 / d.seconds.max(1e-9),
+        })
+    );
+    if d.kept > 0 {
+        bail!(
+            "{} events could not be delivered in {} s; they stay in the spool",
+            d.kept,
+            a.timeout
+        );
+    }
+    Ok(())
+}
+
 fn keygen(dir: &Path) -> Result<()> {
     let (k, p, id) = dbgov::audit::checkpoint::keygen(dir)?;
     println!(
@@ -663,20 +801,9 @@ fn verify(a: VerifyArgs) -> Result<()> {
             path.to_owned(),
             dbgov::verify::check(text.lines(), key.as_ref()),
         )
-    } else if let Some(rest) = a.input.strip_prefix("kafka:") {
-        let Some((brokers, topic)) = rest
-            .rsplit_once('/')
-            .filter(|(b, t)| !b.is_empty() && !t.is_empty())
-        else {
-            bail!("--input kafka: needs BROKERS/TOPIC, e.g. kafka:127.0.0.1:9092/dbgov.audit");
-        };
-        let mut props = BTreeMap::new();
-        for kv in &a.kafka_properties {
-            let Some((k, v)) = kv.split_once('=') else {
-                bail!("--kafka-property expects KEY=VALUE, got {kv:?}");
-            };
-            props.insert(k.to_owned(), v.to_owned());
-        }
+    } else if a.input.starts_with("kafka:") {
+        let (brokers, topic) = kafka_input(&a.input)?;
+        let props = kafka_props(&a.kafka_properties)?;
         eprintln!("dbgov: reading {topic} from {brokers} ...");
         let msgs = dbgov::sink::kafka::read_topic(brokers, topic, &props, Duration::from_secs(10))?;
         eprintln!("dbgov: {} messages read", msgs.len());

@@ -19,6 +19,10 @@
 //! - 6: the proxy (not available yet);
 //! - 7: connection churn (`pgbench -C -S`): the agent's CPU per new connection, and one event
 //!   per statement (the two local ends of each short connection paired, never both decoded).
+//! - 1k: scenario 1 with the agent shipping to Kafka (`--output kafka:`, a local tansu broker)
+//!   as a further condition: TPS ratio, completeness (the topic, exported) and agent CPU;
+//! - 8: Kafka delivery: events per second from a filled spool to the local broker
+//!   (`dbgov ship`), and the agent's memory while the broker is down under pgbench load.
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write as _};
@@ -69,7 +73,8 @@ pub struct BenchArgs {
     /// Use this dbgov binary instead of building one with `cargo build --release -p dbgov`.
     #[arg(long, value_name = "PATH")]
     agent: Option<PathBuf>,
-    /// Only these scenarios, comma-separated, from 1,1b,1c,2,5,7,analysis (3 and 4 come with 1).
+    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,7,8,analysis (3 and 4 come
+    /// with 1; 1k needs 1).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     only: Vec<String>,
     /// Record the mixed workload of scenario 5 anew into bench/capture/ and exit.
@@ -601,7 +606,102 @@ struct Agent {
     child: Child,
     events: PathBuf,
     stderr: PathBuf,
+    /// Shipping to Kafka: `kafka:BROKERS/TOPIC` of the audit topic, exported at stop.
+    kafka_input: Option<String>,
+    bin_path: PathBuf,
     _dir: TempDir,
+}
+
+/// A local Kafka-protocol broker (tansu, memory storage) for scenarios 1k and 8.
+struct Broker {
+    child: Child,
+    port: u16,
+    /// Topics and state directories are unique per run.
+    runs: u32,
+}
+
+impl Broker {
+    fn bin() -> Option<PathBuf> {
+        let home = std::env::var("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo")
+            });
+        let c = home.join("bin/tansu");
+        if c.exists() {
+            return Some(c);
+        }
+        std::env::var("PATH").ok().and_then(|p| {
+            p.split(':')
+                .map(|d| Path::new(d).join("tansu"))
+                .find(|c| c.exists())
+        })
+    }
+
+    fn start(work: &Path) -> Result<Self> {
+        let bin = Self::bin().context("tansu is not installed (cargo xtask setup)")?;
+        let port = free_port()?;
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(fs::File::create(work.join("tansu.log"))?)
+            .stderr(fs::File::create(work.join("tansu.err"))?)
+            .spawn()
+            .context("starting tansu")?;
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if t0.elapsed() > Duration::from_secs(20) {
+                bail!("tansu did not listen on port {port} within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Self {
+            child,
+            port,
+            runs: 0,
+        })
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn pause(&self, on: bool) {
+        signal(self.child.id(), if on { "STOP" } else { "CONT" });
+    }
+
+    /// A config file for one agent run: its own topics and spool. Returns (config, audit
+    /// topic, state directory).
+    fn run_config(&mut self, work: &Path) -> Result<(PathBuf, String, PathBuf)> {
+        self.runs += 1;
+        let n = self.runs;
+        let state = work.join(format!("kafka-state-{n}"));
+        let config = work.join(format!("kafka-{n}.yaml"));
+        let audit = format!("bench{n}.audit");
+        fs::write(
+            &config,
+            format!(
+                "state_dir: {}\nkafka:\n  topics: {{audit: {audit}, alerts: bench{n}.alerts, checkpoints: bench{n}.checkpoints}}\n  close_timeout_secs: 120\n",
+                state.display()
+            ),
+        )?;
+        Ok((config, audit, state))
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.pause(false);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// What one agent run measured.
@@ -701,6 +801,17 @@ fn status_kb(pid: u32, key: &str) -> Option<u64> {
 
 impl Agent {
     fn start(bin: &Path, pg_port: u16, my_port: u16, record: Option<&Path>) -> Result<Self> {
+        Self::start_to(bin, pg_port, my_port, record, None)
+    }
+
+    /// With `kafka` = (brokers, config file, audit topic): ships to Kafka instead of a file.
+    fn start_to(
+        bin: &Path,
+        pg_port: u16,
+        my_port: u16,
+        record: Option<&Path>,
+        kafka: Option<(&str, &Path, &str)>,
+    ) -> Result<Self> {
         let dir = TempDir::new("agent")?;
         let events = dir.path().join("events.jsonl");
         let ready = dir.path().join("ready");
@@ -711,10 +822,21 @@ impl Agent {
             .arg(pg_port.to_string())
             .arg("--mysql-port")
             .arg(my_port.to_string())
-            .arg("--output")
-            .arg(format!("jsonl:{}", events.display()))
             .arg("--ready-file")
             .arg(&ready);
+        let mut kafka_input = None;
+        match kafka {
+            Some((brokers, config, topic)) => {
+                c.arg("--output")
+                    .arg(format!("kafka:{brokers}"))
+                    .arg("--config")
+                    .arg(config);
+                kafka_input = Some(format!("kafka:{brokers}/{topic}"));
+            }
+            None => {
+                c.arg("--output").arg(format!("jsonl:{}", events.display()));
+            }
+        }
         if let Some(r) = record {
             c.arg("--record").arg(r);
         }
@@ -728,6 +850,8 @@ impl Agent {
             child,
             events,
             stderr,
+            kafka_input,
+            bin_path: bin.to_owned(),
             _dir: dir,
         };
         let t0 = Instant::now();
@@ -799,6 +923,15 @@ impl Agent {
         if into.exit != Some(0) {
             bail!("dbgov exited with {:?}: {}", into.exit, tail(&err, 2000));
         }
+        if let Some(input) = &self.kafka_input {
+            // What reached the broker, as a JSON-lines copy (re-deliveries dropped).
+            run(Command::new(&self.bin_path)
+                .arg("export")
+                .arg("--input")
+                .arg(input)
+                .arg("--out")
+                .arg(&self.events))?;
+        }
         let c = count_events(&self.events, client_marker)?;
         into.client_statements = c.client_statements;
         into.statements = c.statements;
@@ -816,6 +949,18 @@ impl Drop for Agent {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Bytes of the files in `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn tail(s: &str, n: usize) -> &str {
@@ -1007,6 +1152,8 @@ fn fmt_dur(secs: f64) -> String {
 enum Cond {
     None,
     Agent,
+    /// The agent shipping to Kafka.
+    Kafka,
     Pgaudit,
 }
 
@@ -1015,6 +1162,7 @@ impl Cond {
         match self {
             Cond::None => "none",
             Cond::Agent => "agent",
+            Cond::Kafka => "kafka",
             Cond::Pgaudit => "pgaudit",
         }
     }
@@ -1335,6 +1483,7 @@ impl Series {
             for (round, r) in v {
                 let cond = match *c {
                     "agent" => Cond::Agent,
+                    "kafka" => Cond::Kafka,
                     "pgaudit" => Cond::Pgaudit,
                     _ => Cond::None,
                 };
@@ -1393,6 +1542,8 @@ struct Bench {
     build_secs: f64,
     busy_runs: u32,
     runs: u32,
+    /// The local Kafka broker of scenarios 1k and 8.
+    broker: Option<Broker>,
 }
 
 /// Seconds of overhead per run, for the ETA (agent start, stop and event counting).
@@ -1422,6 +1573,7 @@ impl Bench {
             build_secs: 0.0,
             busy_runs: 0,
             runs: 0,
+            broker: None,
         })
     }
 
@@ -1439,7 +1591,7 @@ impl Bench {
         let r = p.rounds as f64;
         let mut secs = 40.0; // servers, data
         let mut steps = 1;
-        let conds_sat = if p.wants("1c") { 3.0 } else { 2.0 };
+        let conds_sat = 2.0 + p.wants("1c") as u32 as f64 + p.wants("1k") as u32 as f64;
         if p.wants("1") || p.wants("1c") {
             secs += 4.0 * r * (conds_sat * (p.sat_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
             steps += 4 * p.rounds * conds_sat as u32;
@@ -1464,6 +1616,10 @@ impl Bench {
         if p.wants("analysis") {
             secs += 15.0;
             steps += 1;
+        }
+        if p.wants("8") {
+            secs += 60.0 + 2.0 * p.sat_secs as f64;
+            steps += 2;
         }
         (secs, steps)
     }
@@ -1492,7 +1648,7 @@ impl Bench {
 
     fn run_all(&mut self) -> Result<()> {
         let p = &self.plan;
-        let need_pg = ["1", "1b", "1c", "7"].iter().any(|s| p.wants(s));
+        let need_pg = ["1", "1b", "1c", "1k", "7", "8"].iter().any(|s| p.wants(s));
         let need_pgaudit = p.wants("1c");
         let need_maria = p.wants("2");
         let mut what = Vec::new();
@@ -1529,6 +1685,9 @@ impl Bench {
             None
         };
         let my_port = maria.as_ref().map(|m| m.port).unwrap_or(3306);
+        if p.wants("1k") || p.wants("8") {
+            self.broker = Some(Broker::start(self.work.path())?);
+        }
         for s in [&pg, &pga].into_iter().flatten() {
             run(Command::new(Path::new(PG_BIN).join("pgbench"))
                 .args(["-i", "-q", "-h", "127.0.0.1", "-U", "postgres"])
@@ -1565,7 +1724,7 @@ impl Bench {
             }
         };
         if let Some(pg) = &pg {
-            if self.plan.wants("1") || self.plan.wants("1c") {
+            if self.plan.wants("1") || self.plan.wants("1c") || self.plan.wants("1k") {
                 let r = self.scenario1(pg, pga.as_ref(), my_port);
                 check("1", r, &mut self.notes);
             }
@@ -1582,6 +1741,10 @@ impl Bench {
             let pg_port = pg.as_ref().map(|p| p.port).unwrap_or(5432);
             let r = self.scenario2(m, pg_port);
             check("2", r, &mut self.notes);
+        }
+        if self.plan.wants("8") {
+            let r = self.scenario8(pg.as_ref(), my_port);
+            check("8", r, &mut self.notes);
         }
         drop(pga);
         drop(pg);
@@ -1652,10 +1815,23 @@ impl Bench {
         } else {
             SATURATED_LOG_SAMPLING
         };
-        let agent = if cond == Cond::Agent {
-            Some(Agent::start(&self.bin, pg.port, my_port, None)?)
-        } else {
-            None
+        let agent = match cond {
+            Cond::Agent => Some(Agent::start(&self.bin, pg.port, my_port, None)?),
+            Cond::Kafka => {
+                let work = self.work.path().to_owned();
+                let b = self.broker.as_mut().context("no Kafka broker")?;
+                let (config, topic, _) = b.run_config(&work)?;
+                let brokers = b.addr();
+                Some(Agent::start_to(
+                    &self.bin,
+                    pg.port,
+                    my_port,
+                    None,
+                    Some((&brokers, &config, &topic)),
+                ))
+                .transpose()?
+            }
+            _ => None,
         };
         let cpu0 = agent.as_ref().map(Agent::ticks);
         let t = Instant::now();
@@ -1818,6 +1994,9 @@ impl Bench {
         if self.plan.wants("1") {
             conds.push(Cond::Agent);
         }
+        if self.plan.wants("1k") && self.broker.is_some() {
+            conds.push(Cond::Kafka);
+        }
         if pga.is_some() {
             conds.push(Cond::Pgaudit);
         }
@@ -1829,7 +2008,7 @@ impl Bench {
                 for cond in Self::order(&conds, round) {
                     let planned = self.plan.sat_secs as f64
                         + RUN_OVERHEAD
-                        + if cond == Cond::Agent {
+                        + if matches!(cond, Cond::Agent | Cond::Kafka) {
                             AGENT_OVERHEAD
                         } else {
                             0.0
@@ -1875,6 +2054,11 @@ impl Bench {
             let name = format!("1 pgbench {}", w.name());
             for (subject, label, target) in [
                 (Cond::Agent, name.clone(), true),
+                (
+                    Cond::Kafka,
+                    format!("1k pgbench {} (kafka)", w.name()),
+                    true,
+                ),
                 (
                     Cond::Pgaudit,
                     format!("1c pgaudit (subject) {}", w.name()),
@@ -1932,11 +2116,15 @@ impl Bench {
         let mut tot_stmts = 0u64;
         let mut hwm = 0u64;
         let mut gaps_all = 0u64;
-        for (w, s) in &series_all {
-            let runs = s.of(Cond::Agent);
+        for (w, s, cond) in series_all
+            .iter()
+            .flat_map(|(w, s)| [(w, s, Cond::Agent), (w, s, Cond::Kafka)])
+        {
+            let runs = s.of(cond);
             if runs.is_empty() {
                 continue;
             }
+            let tag = if cond == Cond::Kafka { " (kafka)" } else { "" };
             let executed: u64 = runs.iter().map(|r| r.statements).sum();
             let seen: u64 = runs
                 .iter()
@@ -1953,9 +2141,11 @@ impl Bench {
                 .filter_map(|r| r.agent.as_ref())
                 .map(|a| a.cpu_s)
                 .sum();
-            gaps_all += gaps;
-            tot_cpu += cpu;
-            tot_stmts += executed;
+            if cond == Cond::Agent {
+                gaps_all += gaps;
+                tot_cpu += cpu;
+                tot_stmts += executed;
+            }
             hwm = hwm.max(
                 runs.iter()
                     .filter_map(|r| r.agent.as_ref())
@@ -1964,7 +2154,7 @@ impl Bench {
                     .unwrap_or(0),
             );
             let rt = ratio(Some(seen as f64), Some(executed as f64));
-            let label = format!("3 completeness {}", w.name());
+            let label = format!("3 completeness {}{tag}", w.name());
             self.row(
                 &label,
                 "statement events / statements executed",
@@ -1989,7 +2179,7 @@ impl Bench {
                 None
             };
             self.row(
-                &format!("4 agent cost {}", w.name()),
+                &format!("4 agent cost {}{tag}", w.name()),
                 "agent CPU s per 10,000 statements",
                 "-".into(),
                 opt3(per10k),
@@ -2398,6 +2588,16 @@ impl Bench {
     /// Decompresses the committed capture and replays it: once to calibrate, then as many
     /// times as fill `replay_secs`.
     fn replay_capture(&self) -> Result<Value> {
+        let cap = self.decompress_capture()?;
+        let meta: Value = fs::read_to_string(root_dir().join(CAPTURE_META))
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(Value::Null);
+        self.replay_file(&cap, meta)
+    }
+
+    /// The committed capture, decompressed into the work directory.
+    fn decompress_capture(&self) -> Result<PathBuf> {
         let xz = root_dir().join(CAPTURE_XZ);
         if !xz.exists() {
             bail!("{CAPTURE_XZ} is missing; record it with `cargo xtask bench --record-mix`");
@@ -2416,14 +2616,14 @@ impl Bench {
         if !st.success() {
             bail!("xz -dc {} failed ({st})", xz.display());
         }
-        let meta: Value = fs::read_to_string(root_dir().join(CAPTURE_META))
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(Value::Null);
+        Ok(cap)
+    }
+
+    fn replay_file(&self, cap: &Path, meta: Value) -> Result<Value> {
         let replay = |repeat: u32| -> Result<Value> {
             let out = Command::new(&self.bin)
                 .arg("replay")
-                .arg(&cap)
+                .arg(cap)
                 .arg("--repeat")
                 .arg(repeat.to_string())
                 .args(["--output", "none"])
@@ -2445,12 +2645,159 @@ impl Bench {
         let wall = first["wall_seconds"].as_f64().unwrap_or(0.1).max(0.001);
         let n = ((self.plan.replay_secs / wall).ceil() as u32).clamp(1, 10_000);
         let v = replay(n)?;
-        let bytes = fs::metadata(&cap).map(|m| m.len()).unwrap_or(0);
-        let _ = fs::remove_file(&cap);
+        let bytes = fs::metadata(cap).map(|m| m.len()).unwrap_or(0);
+        let _ = fs::remove_file(cap);
         Ok(
             json!({"calibration": first, "repeat": n, "result": v, "capture": meta,
                   "capture_bytes": bytes}),
         )
+    }
+
+    /// Scenario 8: Kafka delivery. (a) Events per second from a full spool to the local broker:
+    /// the committed capture is replayed into a spool while no broker listens, then
+    /// `dbgov ship` sends it. (b) The agent's memory while the broker is down (frozen) under
+    /// saturated pgbench, sampled after each half of the outage, then completeness once the
+    /// broker is back.
+    fn scenario8(&mut self, pg: Option<&Pg>, my_port: u16) -> Result<()> {
+        const REPEAT: u32 = 8;
+        self.progress.begin(&format!(
+            "8 Kafka: the committed capture x{REPEAT} into a spool, then shipped to the local broker"
+        ));
+        let cap = self.decompress_capture()?;
+        let work = self.work.path().to_owned();
+        let b = self.broker.as_mut().context("no Kafka broker")?;
+        let (config, _topic, state) = b.run_config(&work)?;
+        let brokers = b.addr();
+        let fill = work.join("kafka-fill.yaml");
+        fs::write(
+            &fill,
+            format!(
+                "state_dir: {}\nkafka:\n  close_timeout_secs: 0\n",
+                state.display()
+            ),
+        )?;
+        let nobody = format!("127.0.0.1:{}", free_port()?);
+        let st = Command::new(&self.bin)
+            .arg("replay")
+            .arg(&cap)
+            .args(["--repeat", &REPEAT.to_string()])
+            .arg("--config")
+            .arg(&fill)
+            .arg("--output")
+            .arg(format!("kafka:{nobody}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if !st.success() {
+            bail!("filling the spool with dbgov replay failed ({st})");
+        }
+        let _ = fs::remove_file(&cap);
+        let spool_mb = dir_bytes(&state.join("spool")) as f64 / 1e6;
+        let out = run(Command::new(&self.bin)
+            .arg("ship")
+            .arg("--config")
+            .arg(&config)
+            .arg("--output")
+            .arg(format!("kafka:{brokers}")))?;
+        let v: Value = serde_json::from_str(out.trim()).context("dbgov ship printed no JSON")?;
+        let eps = v["events_per_second"].as_f64();
+        let acked = v["acknowledged"].as_u64().unwrap_or(0);
+        eprintln!(
+            "      {acked} events ({spool_mb:.0} MB of spool) shipped at {} events/s",
+            opt0(eps)
+        );
+        self.row(
+            "8 Kafka delivery, spool to local broker",
+            &format!("events/s (dbgov ship of {acked} events, {spool_mb:.0} MB)"),
+            "-".into(),
+            opt0(eps),
+            None,
+            ">= 100000",
+            eps.map(|x| x >= 100_000.0),
+        );
+        self.json.insert("scenario_8_ship".into(), v);
+        self.progress.end(30.0);
+
+        let Some(pg) = pg else {
+            return Ok(());
+        };
+        let secs = self.plan.sat_secs;
+        self.progress.begin(&format!(
+            "8 Kafka: broker frozen for 2 x {secs} s of pgbench select-only prepared; agent memory"
+        ));
+        let b = self.broker.as_mut().context("no Kafka broker")?;
+        let (config, topic, state) = b.run_config(&work)?;
+        let brokers = b.addr();
+        let agent = Agent::start_to(
+            &self.bin,
+            pg.port,
+            my_port,
+            None,
+            Some((&brokers, &config, &topic)),
+        )?;
+        // Let the agent create its topics, then freeze the broker.
+        std::thread::sleep(Duration::from_secs(3));
+        if let Some(b) = &self.broker {
+            b.pause(true);
+        }
+        let logdir = self.work.path().join("pgbench-log-8");
+        let mut executed = 0;
+        let mut rss = Vec::new();
+        let mut spool = Vec::new();
+        for _ in 0..2 {
+            let r = pgbench(pg.port, WORKLOADS[1], secs, None, 0.01, &logdir)?;
+            executed += r.statements;
+            agent.wait_idle(Duration::from_secs(20));
+            rss.push(status_kb(agent.pid(), "VmRSS:").unwrap_or(0) as f64 / 1024.0);
+            spool.push(dir_bytes(&state.join("spool")) as f64 / 1e6);
+        }
+        if let Some(b) = &self.broker {
+            b.pause(false);
+        }
+        let mut ar = AgentRun::default();
+        agent.stop("\"application\":\"pgbench\"", &mut ar)?;
+        let grown = rss[1] - rss[0];
+        eprintln!(
+            "      agent RSS {:.1} MB then {:.1} MB, spool {:.0} MB then {:.0} MB; after recovery {}/{} statements, {} gaps",
+            rss[0], rss[1], spool[0], spool[1], ar.client_statements, executed, ar.gap_events
+        );
+        let label = "8 Kafka, broker down under pgbench -S prepared";
+        self.row(
+            label,
+            "agent RSS MB after the 1st / 2nd half of the outage",
+            "-".into(),
+            format!("{:.1} / {:.1}", rss[0], rss[1]),
+            None,
+            "bounded (2nd half grows < 16 MB)",
+            Some(grown < 16.0),
+        );
+        self.row(
+            label,
+            "spool MB after the 1st / 2nd half (the backlog is on disk)",
+            "-".into(),
+            format!("{:.0} / {:.0}", spool[0], spool[1]),
+            None,
+            "-",
+            None,
+        );
+        let rt = ratio(Some(ar.client_statements as f64), Some(executed as f64));
+        self.row(
+            label,
+            "statement events on the topic after recovery / statements executed",
+            executed.to_string(),
+            ar.client_statements.to_string(),
+            rt,
+            "1.000 (+-0.1%)",
+            rt.map(|x| (0.999..=1.001).contains(&x)),
+        );
+        self.json.insert(
+            "scenario_8_outage".into(),
+            json!({"rss_mb": rss, "spool_mb": spool, "executed": executed,
+                   "events": ar.client_statements, "gaps": ar.gap_events}),
+        );
+        self.progress.end(2.0 * secs as f64 + 30.0);
+        Ok(())
     }
 
     /// The SQL analysis throughput example (another part of the project), when it exists.

@@ -59,9 +59,10 @@ impl Default for KafkaOptions {
     }
 }
 
-/// Most messages handed to librdkafka and not yet acknowledged (bounds memory while the
-/// broker is down: the rest waits on disk).
-const MAX_IN_FLIGHT: usize = 100_000;
+/// Most records handed to librdkafka and not yet acknowledged, by count and by bytes: this
+/// bounds the agent's memory while the broker is down (the rest waits on disk, in the spool).
+const MAX_IN_FLIGHT: usize = 50_000;
+const MAX_IN_FLIGHT_BYTES: usize = 32 << 20;
 
 /// The producer configuration: durable and ordered by default, overridable by `properties`.
 pub fn producer_config(brokers: &str, o: &KafkaOptions) -> ClientConfig {
@@ -78,7 +79,7 @@ pub fn producer_config(brokers: &str, o: &KafkaOptions) -> ClientConfig {
             "queue.buffering.max.messages",
             (MAX_IN_FLIGHT * 3).to_string(),
         )
-        .set("queue.buffering.max.kbytes", "262144")
+        .set("queue.buffering.max.kbytes", "65536")
         .set("client.id", "dbgov");
     for (k, v) in &o.properties {
         c.set(k, v);
@@ -142,8 +143,19 @@ pub struct KafkaSink {
     spool: Writer,
     stop: Arc<AtomicBool>,
     deadline: Arc<Mutex<Option<Instant>>>,
-    producer: Option<JoinHandle<u64>>,
+    producer: Option<JoinHandle<Delivery>>,
     close_timeout: Duration,
+}
+
+/// What the producer did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Delivery {
+    /// Records acknowledged.
+    pub acked: u64,
+    /// From the first send to the last acknowledgement.
+    pub seconds: f64,
+    /// Records left unacknowledged in the spool.
+    pub kept: u64,
 }
 
 impl KafkaSink {
@@ -203,6 +215,14 @@ impl Sink for KafkaSink {
     }
 
     fn close(&mut self, _deadline: Instant) -> CloseReport {
+        let d = self.finish();
+        CloseReport { kept: d.kept }
+    }
+}
+
+impl KafkaSink {
+    /// Stops the producer after it has delivered what waits (or after the close timeout).
+    pub fn finish(&mut self) -> Delivery {
         if let Err(e) = self.spool.sync() {
             tracing::error!("{e}");
         }
@@ -210,19 +230,36 @@ impl Sink for KafkaSink {
             *d = Some(Instant::now() + self.close_timeout);
         }
         self.stop.store(true, Ordering::Release);
-        let kept = self
+        let d = self
             .producer
             .take()
             .and_then(|h| h.join().ok())
-            .unwrap_or(0);
-        if kept > 0 {
+            .unwrap_or_default();
+        if d.kept > 0 {
             tracing::warn!(
-                "{kept} events are not yet acknowledged by Kafka; they stay in the spool {} and are sent at the next start",
+                "{} events are not yet acknowledged by Kafka; they stay in the spool {} and are sent at the next start",
+                d.kept,
                 self.spool.dir().display()
             );
         }
-        CloseReport { kept }
+        d
     }
+}
+
+/// `dbgov ship`: sends what waits in a spool (left by an agent that could not reach Kafka)
+/// and returns once it is delivered or `timeout` has passed.
+pub fn ship(
+    brokers: &str,
+    o: &KafkaOptions,
+    so: SpoolOptions,
+    timeout: Duration,
+) -> Result<Delivery, SinkError> {
+    let o = KafkaOptions {
+        close_timeout: timeout,
+        ..o.clone()
+    };
+    let mut k = KafkaSink::open(brokers, &o, so)?;
+    Ok(k.finish())
 }
 
 #[allow(non_camel_case_types)]
@@ -286,7 +323,7 @@ impl Producer_ {
                 return false;
             }
         };
-        let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(5)));
+        let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(2)));
         match rt.block_on(admin.create_topics(&topics, &opts)) {
             Ok(results) => {
                 let mut ok = true;
@@ -312,9 +349,10 @@ impl Producer_ {
     /// Runs until stopped; returns the events left unacknowledged. A producer that hits a
     /// fatal error (the broker rejected its idempotence state) is replaced by a new one, which
     /// starts again at the first unacknowledged record.
-    fn run(mut self) -> u64 {
+    fn run(mut self) -> Delivery {
+        let mut total = Delivery::default();
         loop {
-            match self.session() {
+            match self.session(&mut total) {
                 None => break,
                 Some(why) => {
                     tracing::error!(
@@ -327,11 +365,12 @@ impl Producer_ {
                 }
             }
         }
-        self.unacked()
+        total.kept = self.unacked();
+        total
     }
 
     /// One producer's life: None when stopped, Some(why) after a fatal error.
-    fn session(&mut self) -> Option<String> {
+    fn session(&mut self, total: &mut Delivery) -> Option<String> {
         let mut reader = Reader::new(&self.dir, self.shared.clone());
         let ctx = Ctx {
             acks: Mutex::new(Vec::new()),
@@ -345,7 +384,8 @@ impl Producer_ {
         let mut topics_ready = !self.opts.create_topics;
         let mut next_topic_try = Instant::now();
         // Slots of records in flight: spool index -> copies not yet acknowledged.
-        let mut in_flight: BTreeMap<u64, u8> = BTreeMap::new();
+        let mut in_flight: BTreeMap<u64, (u8, usize)> = BTreeMap::new();
+        let mut in_flight_bytes = 0usize;
         let mut retries: VecDeque<Retry> = VecDeque::new();
         let mut healthy = true;
         let mut trouble_since = Instant::now();
@@ -391,7 +431,10 @@ impl Producer_ {
                     }
                     did = true;
                 }
-                while retries.is_empty() && in_flight.len() < MAX_IN_FLIGHT {
+                while retries.is_empty()
+                    && in_flight.len() < MAX_IN_FLIGHT
+                    && in_flight_bytes < MAX_IN_FLIGHT_BYTES
+                {
                     let rec = match reader.next_record() {
                         Ok(Some(r)) => r,
                         Ok(None) => break,
@@ -409,7 +452,9 @@ impl Producer_ {
                     if rec.flags & FLAG_CHECKPOINT != 0 {
                         copies.push(&self.opts.topic_checkpoints);
                     }
-                    in_flight.insert(rec.index, copies.len() as u8);
+                    let size = rec.event.len() * copies.len();
+                    in_flight.insert(rec.index, (copies.len() as u8, size));
+                    in_flight_bytes += size;
                     for t in copies {
                         let slot = rec.index as usize;
                         let mut m = BaseRecord::with_opaque_to(t, slot)
@@ -457,9 +502,10 @@ impl Producer_ {
                 let idx = slot as u64;
                 match res {
                     Ok(()) => {
-                        if let Some(c) = in_flight.get_mut(&idx) {
+                        if let Some((c, size)) = in_flight.get_mut(&idx) {
                             *c -= 1;
                             if *c == 0 {
+                                in_flight_bytes -= *size;
                                 in_flight.remove(&idx);
                                 acked += 1;
                                 last_ack = Instant::now();
@@ -526,19 +572,14 @@ impl Producer_ {
         }
         if let Some(t0) = first_send {
             let secs = last_ack.duration_since(t0).as_secs_f64();
+            total.acked += acked;
+            total.seconds += secs;
             tracing::info!(
                 sent,
                 acked,
                 "Kafka: {acked} events acknowledged in {secs:.3} s ({:.0}/s)",
                 acked as f64 / secs.max(1e-9)
             );
-            if std::env::var_os("DBGOV_KAFKA_STATS").is_some() {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({"kafka_acked": acked, "kafka_seconds": secs,
-                        "kafka_events_per_second": acked as f64 / secs.max(1e-9)})
-                );
-            }
         }
         None
     }

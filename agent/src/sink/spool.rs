@@ -335,6 +335,20 @@ fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
+/// Records in the spool at `dir` not yet acknowledged (0 when there is no spool).
+pub fn waiting(dir: &Path) -> Result<u64, SpoolError> {
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let segs = segments(dir)?;
+    let mut next = 0;
+    for (first, path) in &segs {
+        next = first + scan(path)?.0;
+    }
+    let acked = read_acked(dir)?.max(segs.first().map_or(0, |s| s.0));
+    Ok(next.saturating_sub(acked))
+}
+
 fn read_acked(dir: &Path) -> Result<u64, SpoolError> {
     let p = dir.join("acked");
     match std::fs::read_to_string(&p) {
