@@ -52,7 +52,7 @@ impl Default for KafkaOptions {
             create_topics: true,
             partitions: 3,
             replication: 1,
-            compression: "zstd".into(),
+            compression: "lz4".into(),
             properties: BTreeMap::new(),
             close_timeout: Duration::from_secs(10),
         }
@@ -486,17 +486,18 @@ impl Producer_ {
                     sent += 1;
                 }
             }
-            producer.poll(if did {
-                Duration::ZERO
-            } else {
-                Duration::from_millis(10)
-            });
+            // Serve delivery reports without waiting: `BaseProducer::poll` with a timeout
+            // spins on the clock until its deadline. Idle, sleep a little instead.
+            producer.poll(Duration::ZERO);
             let acks = producer
                 .context()
                 .acks
                 .lock()
                 .map(|mut a| std::mem::take(&mut *a))
                 .unwrap_or_default();
+            if !did && acks.is_empty() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let mut failed = None;
             for (slot, res) in acks {
                 let idx = slot as u64;

@@ -364,8 +364,11 @@ pub struct Reader {
     file: Option<(u64, File)>,
     /// Index of the next record to return.
     next: u64,
+    /// Bytes read from the segment: `buf[at..end]` are not yet parsed (`buf` is zeroed once
+    /// and reused).
     buf: Vec<u8>,
     at: usize,
+    end: usize,
     shared: Arc<Shared>,
 }
 
@@ -378,6 +381,7 @@ impl Reader {
             next: shared.acked.load(Ordering::Acquire),
             buf: Vec::new(),
             at: 0,
+            end: 0,
             shared,
         }
     }
@@ -393,7 +397,7 @@ impl Reader {
             if self.next >= self.shared.appended.load(Ordering::Acquire) {
                 return Ok(None);
             }
-            match parse(&self.buf[self.at..]) {
+            match parse(&self.buf[self.at..self.end]) {
                 Ok(Some((flags, key, event, used))) => {
                     let rec = Record {
                         index: self.next,
@@ -437,12 +441,12 @@ impl Reader {
             };
             let f = File::open(&path).map_err(io(&path))?;
             self.file = Some((first, f));
-            self.buf.clear();
             self.at = 0;
+            self.end = 0;
             // Skip records before `next` (already acknowledged).
             let mut idx = first;
             while idx < self.next {
-                match parse(&self.buf[self.at..]) {
+                match parse(&self.buf[self.at..self.end]) {
                     Ok(Some((_, _, _, used))) => {
                         self.at += used;
                         idx += 1;
@@ -475,20 +479,26 @@ impl Reader {
     }
 
     fn read_more(&mut self) -> Result<bool, SpoolError> {
+        const CHUNK: usize = 1 << 20;
         let Some((_, f)) = self.file.as_mut() else {
             return Ok(false);
         };
         if self.at > 0 {
-            self.buf.drain(..self.at);
+            self.buf.copy_within(self.at..self.end, 0);
+            self.end -= self.at;
             self.at = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + (1 << 20), 0);
-        let n = f.read(&mut self.buf[old..]).map_err(|e| SpoolError::Io {
-            path: self.dir.clone(),
-            source: e,
-        })?;
-        self.buf.truncate(old + n);
+        if self.buf.len() - self.end < CHUNK {
+            let want = (self.end + CHUNK).max(self.buf.len() * 2);
+            self.buf.resize(want, 0);
+        }
+        let n = f
+            .read(&mut self.buf[self.end..])
+            .map_err(|e| SpoolError::Io {
+                path: self.dir.clone(),
+                source: e,
+            })?;
+        self.end += n;
         Ok(n > 0)
     }
 
@@ -497,8 +507,8 @@ impl Reader {
         let cur = self.file.as_ref().map_or(0, |x| x.0);
         let segs = segments(&self.dir)?;
         self.file = None;
-        self.buf.clear();
         self.at = 0;
+        self.end = 0;
         if let Some((first, _)) = segs.into_iter().find(|(f, _)| *f > cur) {
             if corrupt && first > self.next {
                 tracing::error!(lost = first - self.next, "spool records lost to corruption");
