@@ -465,7 +465,9 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                     // First take in what the kernel already produced: a short-lived client
                     // that exited since the last drain still has its statements in the ring,
                     // and ending its session before reading them would lose them.
-                    drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
+                    if !pipeline.output_paused() {
+                        drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
+                    }
                     after_batch(&mut pipeline, &mut capture);
                     let now = audit::now_monotonic_ns();
                     pipeline.report_opaque_tls(now, 2_000_000_000)?;

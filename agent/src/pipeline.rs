@@ -274,7 +274,15 @@ impl Pipeline {
     /// Hands what is waiting to the output. Once the output has room again after dropping
     /// events (its backlog or spool was full), a gap event on the chain says how many and when.
     pub fn flush(&mut self) -> Result<(), PipelineError> {
-        if let Some((reason, lost, detail)) = self.out.take_dropped() {
+        self.report_drops(false)?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    /// The gap event for events the output refused: once it has room, or (`now`) at shutdown
+    /// even while it is still full.
+    fn report_drops(&mut self, now: bool) -> Result<(), PipelineError> {
+        if let Some((reason, lost, detail)) = self.out.take_dropped(now) {
             self.stats.gaps += 1;
             let ev = self.base_event(Kind::Gap, audit::now_monotonic_ns());
             let ev = Event {
@@ -287,9 +295,9 @@ impl Pipeline {
                 }),
                 ..ev
             };
-            self.write(&ev, Route::default())?;
+            self.stats.events += 1;
+            self.out.write_always(&ev, Route::default())?;
         }
-        self.out.flush()?;
         Ok(())
     }
 

@@ -361,8 +361,9 @@ impl Output {
                     GapReason::SpoolFull,
                 )
             }
+            // Sealed and batched like every output, then discarded (measures the pipeline).
             OutputSpec::None => (
-                None,
+                Some(Box::new(Discard)),
                 None,
                 u64::MAX,
                 OnFull::DropNewest,
@@ -454,6 +455,13 @@ impl Output {
             self.refuse();
             return Ok(());
         }
+        self.write_always(ev, route)
+    }
+
+    /// Seals and queues one event even when the output is full (the gap event that accounts
+    /// for dropped events, at shutdown: the bound is exceeded by one event rather than the
+    /// loss going unrecorded).
+    pub fn write_always<T: Serialize>(&mut self, ev: &T, route: Route) -> Result<(), SinkError> {
         let key = match route.session {
             Some(id) => {
                 let mut k = [0u8; 16];
@@ -611,9 +619,10 @@ impl Output {
     }
 
     /// Events refused since the last call, with the reason and the time range, once the
-    /// output has room again (None while it is still full or nothing was refused).
-    pub fn take_dropped(&mut self) -> Option<(GapReason, u64, String)> {
-        if self.dropped == 0 || self.full() {
+    /// output has room again (None while it is still full or nothing was refused); with
+    /// `now`, also while it is full (shutdown).
+    pub fn take_dropped(&mut self, now: bool) -> Option<(GapReason, u64, String)> {
+        if self.dropped == 0 || (!now && self.full()) {
             return None;
         }
         let n = std::mem::take(&mut self.dropped);
@@ -754,7 +763,7 @@ mod tests {
         *w.fail.lock().unwrap() = false;
         drain(&mut o);
         assert_eq!(o.backlog(), 0);
-        assert!(o.take_dropped().is_none());
+        assert!(o.take_dropped(false).is_none());
         assert_eq!(numbers(&w), (0..100).collect::<Vec<u64>>());
         assert_eq!(o.close(Duration::from_secs(1)).unwrap(), (0, 0));
         // Every line is whole and chained.
@@ -780,10 +789,13 @@ mod tests {
                 .unwrap();
             o.flush().unwrap();
         }
-        assert!(o.take_dropped().is_none(), "no report while still full");
+        assert!(
+            o.take_dropped(false).is_none(),
+            "no report while still full"
+        );
         *w.fail.lock().unwrap() = false;
         drain(&mut o);
-        let (reason, dropped, detail) = o.take_dropped().unwrap();
+        let (reason, dropped, detail) = o.take_dropped(false).unwrap();
         assert_eq!(reason, GapReason::OutputUnavailable);
         assert!(detail.starts_with("events dropped from "));
         let kept = numbers(&w);
@@ -799,6 +811,67 @@ mod tests {
         o.close(Duration::from_secs(1)).unwrap();
         let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
         crate::verify::check(text.lines(), None).unwrap();
+    }
+
+    #[test]
+    fn on_full_pause_asks_capture_to_stop_reading_and_refuses_nothing() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::new(Mutex::new(true)),
+            chunk: usize::MAX,
+        };
+        let mut o = Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
+            2000,
+            &audit::Host::default(),
+        )
+        .unwrap();
+        o.on_full = OnFull::Pause;
+        assert!(!o.paused());
+        for n in 0..30 {
+            o.write(&serde_json::json!({"n": n}), Route::default())
+                .unwrap();
+            o.flush().unwrap();
+        }
+        assert!(o.paused(), "a full output in pause mode stops capture");
+        *w.fail.lock().unwrap() = false;
+        drain(&mut o);
+        assert!(!o.paused());
+        assert!(
+            o.take_dropped(false).is_none(),
+            "pause mode drops nothing itself"
+        );
+        assert_eq!(numbers(&w), (0..30).collect::<Vec<u64>>());
+        o.close(Duration::from_secs(1)).unwrap();
+    }
+
+    #[test]
+    fn ocsf_lines_are_sealed_and_verify() {
+        let w = Flaky {
+            data: Arc::default(),
+            fail: Arc::default(),
+            chunk: usize::MAX,
+        };
+        let mut o = Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
+            1 << 20,
+            &audit::Host::default(),
+        )
+        .unwrap();
+        o.format = Format::Ocsf;
+        let ev = serde_json::json!({
+            "schema": "dbgov.audit/v1", "event_id": "e1", "time": "2026-12-02T10:00:00Z",
+            "kind": "gap", "host": {"name": "h", "id": null, "environment": null, "labels": {}},
+            "gap": {"reason": "ring_buffer_full", "detail": null, "bytes": 0, "flow": null, "events": 3}
+        });
+        o.write(&ev, Route::default()).unwrap();
+        o.close(Duration::from_secs(1)).unwrap();
+        let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["class_uid"], 6005);
+        assert_eq!(v["unmapped"]["gap"]["events"], 3);
+        let s = crate::verify::check(text.lines(), None).unwrap();
+        assert_eq!((s.events, s.gaps), (1, 1));
     }
 
     #[test]
