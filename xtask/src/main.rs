@@ -298,7 +298,7 @@ fn run(args: &[String]) -> Result<()> {
 
 fn test(args: &[String]) -> Result<()> {
     let t0 = Instant::now();
-    // Everything, the broker included (built once, ~10 minutes cold; no test uses it yet).
+    // Everything, the broker included (built once, ~10 minutes cold; the Kafka tests use it).
     // DBGOV_SKIP_BROKER=1 leaves it out on a machine that cannot build it.
     setup(std::env::var("DBGOV_SKIP_BROKER").is_err())?;
     step("formatting");
