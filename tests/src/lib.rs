@@ -260,25 +260,34 @@ impl Postgres {
         Ok(me)
     }
 
+    /// `psql -X -q` connected over TCP as `postgres` to database `postgres`; add `-c` or `-f`.
+    pub fn psql(&self) -> Command {
+        let mut c = Command::new("psql");
+        c.args([
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-p",
+        ])
+        .arg(self.port.to_string());
+        c
+    }
+
     /// Runs SQL as the superuser over TCP (not as a test subject).
     pub fn psql_admin(&self, sql: &str) -> Result<String> {
-        run(Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-p",
-            ])
-            .arg(self.port.to_string())
-            .arg("-c")
-            .arg(sql))
+        run(self.psql().args(["-v", "ON_ERROR_STOP=1", "-c", sql]))
+    }
+
+    /// Writes `sql` to `dir/name` and runs it with `psql -f` (a test subject's session).
+    pub fn psql_script(&self, dir: &TempDir, name: &str, sql: &str) -> Result<String> {
+        let script = dir.path().join(name);
+        std::fs::write(&script, sql)?;
+        run(self.psql().arg("-f").arg(&script))
     }
 
     pub fn data_dir(&self) -> PathBuf {

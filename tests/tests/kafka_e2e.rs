@@ -9,27 +9,6 @@ use std::time::{Duration, Instant};
 use dbgov_tests::*;
 use serde_json::Value;
 
-fn psql_script(pg: &Postgres, dir: &TempDir, name: &str, sql: &str) -> anyhow::Result<()> {
-    let script = dir.path().join(name);
-    std::fs::write(&script, sql)?;
-    run(Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
-        .arg("-f")
-        .arg(&script))?;
-    Ok(())
-}
-
 /// Statement texts (redacted) of the events, after dropping re-deliveries by `event_id`.
 fn dedup(msgs: &[(i32, i64, Value)]) -> Vec<Value> {
     let mut seen = HashSet::new();
@@ -139,7 +118,7 @@ fn every_statement_reaches_the_audit_topic_and_the_signed_trail_verifies() -> an
     sql.push_str(
         "CREATE TABLE kafka_alert_probe (id int);\nDELETE FROM kafka_alert_probe;\nDROP TABLE kafka_alert_probe;\n",
     );
-    psql_script(&pg, &dir, "k.sql", &sql)?;
+    pg.psql_script(&dir, "k.sql", &sql)?;
     let (code, _) = agent.stop()?;
     assert_eq!(code, 0);
     let msgs = broker.read("dbgov.audit")?;
@@ -215,7 +194,7 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
             &state.to_string_lossy(),
         ],
     )?;
-    psql_script(&pg, &dir, "a.sql", "SELECT 0 AS o_0;\n")?;
+    pg.psql_script(&dir, "a.sql", "SELECT 0 AS o_0;\n")?;
     wait_topic(
         &broker,
         "the first statement",
@@ -226,7 +205,7 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let mut n = 1;
     while t0.elapsed() < Duration::from_secs(60) {
-        psql_script(&pg, &dir, "o.sql", &format!("SELECT {n} AS o_{n};\n"))?;
+        pg.psql_script(&dir, "o.sql", &format!("SELECT {n} AS o_{n};\n"))?;
         n += 1;
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -237,7 +216,7 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
     );
     broker.pause(false);
     for k in n..n + 20 {
-        psql_script(&pg, &dir, "o.sql", &format!("SELECT {k} AS o_{k};\n"))?;
+        pg.psql_script(&dir, "o.sql", &format!("SELECT {k} AS o_{k};\n"))?;
     }
     let total = n + 20;
     wait_topic(
@@ -287,7 +266,7 @@ fn a_killed_agent_sends_its_spool_after_restart() -> anyhow::Result<()> {
     let output = format!("kafka:{}", broker.addr());
     let mut agent = Agent::start_with_output(&output, &args)?;
     // The broker freezes, so the events wait in the spool, unacknowledged.
-    psql_script(&pg, &dir, "w.sql", "SELECT 0 AS c_0;\n")?;
+    pg.psql_script(&dir, "w.sql", "SELECT 0 AS c_0;\n")?;
     wait_topic(
         &broker,
         "the first statement",
@@ -299,7 +278,7 @@ fn a_killed_agent_sends_its_spool_after_restart() -> anyhow::Result<()> {
     for i in 1..200 {
         sql.push_str(&format!("SELECT {i} AS c_{i};\n"));
     }
-    psql_script(&pg, &dir, "c1.sql", &sql)?;
+    pg.psql_script(&dir, "c1.sql", &sql)?;
     // Let the pipeline hand them to the spool, then kill -9.
     std::thread::sleep(Duration::from_secs(2));
     agent.child.kill()?;
@@ -310,7 +289,7 @@ fn a_killed_agent_sends_its_spool_after_restart() -> anyhow::Result<()> {
     for i in 200..400 {
         sql.push_str(&format!("SELECT {i} AS c_{i};\n"));
     }
-    psql_script(&pg, &dir, "c2.sql", &sql)?;
+    pg.psql_script(&dir, "c2.sql", &sql)?;
     wait_topic(
         &broker,
         "all 400 statements",
@@ -354,7 +333,7 @@ fn a_full_spool_drops_the_newest_events_and_counts_them_on_the_chain() -> anyhow
             &config.to_string_lossy(),
         ],
     )?;
-    psql_script(&pg, &dir, "f0.sql", "SELECT 0 AS f_0;\n")?;
+    pg.psql_script(&dir, "f0.sql", "SELECT 0 AS f_0;\n")?;
     wait_topic(
         &broker,
         "the first statement",
@@ -367,7 +346,7 @@ fn a_full_spool_drops_the_newest_events_and_counts_them_on_the_chain() -> anyhow
     for i in 1..2000 {
         sql.push_str(&format!("SELECT {i} AS f_{i};\n"));
     }
-    psql_script(&pg, &dir, "f1.sql", &sql)?;
+    pg.psql_script(&dir, "f1.sql", &sql)?;
     std::thread::sleep(Duration::from_secs(2));
     broker.pause(false);
     let ev = wait_topic(

@@ -178,7 +178,7 @@ impl KafkaSink {
         drop(probe);
         let stop = Arc::new(AtomicBool::new(false));
         let deadline = Arc::new(Mutex::new(None));
-        let p = Producer_ {
+        let p = Shipper {
             brokers: brokers.to_owned(),
             opts: o.clone(),
             dir: spool.dir().to_owned(),
@@ -262,8 +262,8 @@ pub fn ship(
     Ok(k.finish())
 }
 
-#[allow(non_camel_case_types)]
-struct Producer_ {
+/// The producer thread's state: reads the spool, sends, tracks acknowledgements.
+struct Shipper {
     brokers: String,
     opts: KafkaOptions,
     dir: std::path::PathBuf,
@@ -281,7 +281,7 @@ struct Retry {
     payload: Vec<u8>,
 }
 
-impl Producer_ {
+impl Shipper {
     fn stopping(&self) -> Option<Instant> {
         if self.stop.load(Ordering::Acquire) {
             self.deadline.lock().ok().and_then(|d| *d)
