@@ -795,30 +795,49 @@ fn verify(a: VerifyArgs) -> Result<()> {
         Some(p) => Some(dbgov::audit::checkpoint::load_public_key(p)?),
         None => None,
     };
-    let (name, result) = if let Some(path) =
-        a.input.strip_prefix("jsonl:").filter(|p| !p.is_empty())
-    {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-        (
-            path.to_owned(),
-            dbgov::verify::check(text.lines(), key.as_ref()),
-        )
-    } else if a.input.starts_with("kafka:") {
-        let (brokers, topic) = kafka_input(&a.input)?;
-        let props = kafka_props(&a.kafka_properties)?;
-        eprintln!("dbgov: reading {topic} from {brokers} ...");
-        let msgs = dbgov::sink::kafka::read_topic(brokers, topic, &props, Duration::from_secs(10))?;
-        eprintln!("dbgov: {} messages read", msgs.len());
-        (
-            format!("{brokers}/{topic}"),
-            dbgov::verify::check_partitions(&msgs, key.as_ref()),
-        )
-    } else {
-        bail!(
-            "--input must be jsonl:PATH or kafka:BROKERS/TOPIC, not {:?}",
-            a.input
-        );
-    };
+    let (name, result) =
+        if let Some(path) = a.input.strip_prefix("jsonl:").filter(|p| !p.is_empty()) {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+            (
+                path.to_owned(),
+                dbgov::verify::check(text.lines(), key.as_ref()),
+            )
+        } else if a.input.starts_with("kafka:") {
+            let (brokers, topic) = kafka_input(&a.input)?;
+            let props = kafka_props(&a.kafka_properties)?;
+            eprintln!("dbgov: reading {topic} from {brokers} ...");
+            // Checked as it is read: only ids and hashes are kept, not the events.
+            let mut check = dbgov::verify::PartitionCheck::new(key.as_ref());
+            let mut first_fault = None;
+            let mut n = 0u64;
+            dbgov::sink::kafka::read_topic_each(
+                brokers,
+                topic,
+                &props,
+                Duration::from_secs(10),
+                |p, o, b| {
+                    n += 1;
+                    match check.push(p, o, b) {
+                        Ok(()) => true,
+                        Err(f) => {
+                            first_fault = Some(f);
+                            false
+                        }
+                    }
+                },
+            )?;
+            eprintln!("dbgov: {n} messages read");
+            let result = match first_fault {
+                Some(f) => Err(f),
+                None => check.finish(),
+            };
+            (format!("{brokers}/{topic}"), result)
+        } else {
+            bail!(
+                "--input must be jsonl:PATH or kafka:BROKERS/TOPIC, not {:?}",
+                a.input
+            );
+        };
     match result {
         Ok(s) => {
             let signed = if s.signatures_checked {

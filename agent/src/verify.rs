@@ -285,52 +285,83 @@ pub fn check_partitions(
     msgs: &[(i32, i64, Vec<u8>)],
     key: Option<&VerifyingKey>,
 ) -> Result<Summary, Finding> {
-    let bad = |p: i32, o: i64, fault, id: Option<(String, u64)>| Finding {
+    let mut c = PartitionCheck::new(key);
+    for (p, o, b) in msgs {
+        c.push(*p, *o, b)?;
+    }
+    c.finish()
+}
+
+/// [`check_partitions`] fed one message at a time, so that a topic is checked as it is read:
+/// only what the chain needs of each event is kept (ids and hashes), not the event itself.
+pub struct PartitionCheck<'k> {
+    key: Option<&'k VerifyingKey>,
+    /// Per partition and stream: the highest seq seen.
+    last: HashMap<(i32, String), u64>,
+    merged: BTreeMap<(String, u64), (i32, i64, Parsed)>,
+    duplicates: u64,
+}
+
+fn at_kafka(p: i32, o: i64, fault: Fault, id: Option<(String, u64)>) -> Finding {
+    Finding {
         line: 0,
         at: format!("partition {p} offset {o}"),
         stream: id.as_ref().map(|x| x.0.clone()),
         seq: id.map(|x| x.1),
         fault,
-    };
-    // Per partition and stream: increasing seq, re-deliveries of the same event aside.
-    let mut last: HashMap<(i32, String), u64> = HashMap::new();
-    let mut seen: HashMap<(String, u64), String> = HashMap::new();
-    let mut merged: BTreeMap<(String, u64), (i32, i64, Parsed)> = BTreeMap::new();
-    let mut duplicates = 0;
-    for (p, o, payload) in msgs {
-        let line = std::str::from_utf8(payload)
-            .map_err(|_| bad(*p, *o, Fault::Unreadable, None))?
-            .trim_end();
-        let parsed = parse(line).map_err(|(f, id)| bad(*p, *o, f, id))?;
-        let id = (parsed.integ.stream.clone(), parsed.integ.seq);
-        if let Some(h) = seen.get(&id) {
-            if *h == parsed.integ.hash && parsed.body_ok {
-                duplicates += 1;
-                continue;
-            }
-            return Err(bad(*p, *o, Fault::Inserted, Some(id)));
+    }
+}
+
+impl<'k> PartitionCheck<'k> {
+    pub fn new(key: Option<&'k VerifyingKey>) -> Self {
+        Self {
+            key,
+            last: HashMap::new(),
+            merged: BTreeMap::new(),
+            duplicates: 0,
         }
-        let l = last.entry((*p, id.0.clone())).or_insert(0);
+    }
+
+    /// One message. Per partition and stream, seq must increase (exact re-deliveries of an
+    /// event already seen are dropped).
+    pub fn push(&mut self, p: i32, o: i64, payload: &[u8]) -> Result<(), Finding> {
+        let line = std::str::from_utf8(payload)
+            .map_err(|_| at_kafka(p, o, Fault::Unreadable, None))?
+            .trim_end();
+        let parsed = parse(line).map_err(|(f, id)| at_kafka(p, o, f, id))?;
+        let id = (parsed.integ.stream.clone(), parsed.integ.seq);
+        if let Some((_, _, seen)) = self.merged.get(&id) {
+            if seen.integ.hash == parsed.integ.hash && parsed.body_ok {
+                self.duplicates += 1;
+                return Ok(());
+            }
+            return Err(at_kafka(p, o, Fault::Inserted, Some(id)));
+        }
+        let l = self.last.entry((p, id.0.clone())).or_insert(0);
         if id.1 < *l {
-            return Err(bad(*p, *o, Fault::Reordered, Some(id)));
+            return Err(at_kafka(p, o, Fault::Reordered, Some(id)));
         }
         *l = id.1;
-        seen.insert(id.clone(), parsed.integ.hash.clone());
-        merged.insert(id, (*p, *o, parsed));
+        self.merged.insert(id, (p, o, parsed));
+        Ok(())
     }
-    let mut chain = Chain::new(key);
-    for ((stream, seq), (p, o, parsed)) in merged {
-        let st_seq = chain.state(&stream).seq;
-        if seq != st_seq + 1 {
-            return Err(bad(p, o, Fault::Deleted, Some((stream, seq))));
+
+    /// Merges the partitions by stream and seq and checks the chains.
+    pub fn finish(self) -> Result<Summary, Finding> {
+        let mut chain = Chain::new(self.key);
+        for ((stream, seq), (p, o, parsed)) in self.merged {
+            let st_seq = chain.state(&stream).seq;
+            if seq != st_seq + 1 {
+                return Err(at_kafka(p, o, Fault::Deleted, Some((stream, seq))));
+            }
+            chain
+                .accept(parsed)
+                .map_err(|f| at_kafka(p, o, f, Some((stream.clone(), seq))))?;
         }
-        chain
-            .accept(parsed)
-            .map_err(|f| bad(p, o, f, Some((stream.clone(), seq))))?;
+        let mut s = chain.finish();
+        s.duplicates = self.duplicates;
+        Ok(s)
     }
-    let mut s = chain.finish();
-    s.duplicates = duplicates;
-    Ok(s)
 }
 
 #[cfg(test)]

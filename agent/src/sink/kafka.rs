@@ -598,6 +598,23 @@ pub fn read_topic(
     props: &BTreeMap<String, String>,
     timeout: Duration,
 ) -> Result<Vec<(i32, i64, Vec<u8>)>, SinkError> {
+    let mut out = Vec::new();
+    read_topic_each(brokers, topic, props, timeout, |p, o, b| {
+        out.push((p, o, b.to_vec()));
+        true
+    })?;
+    Ok(out)
+}
+
+/// As [`read_topic`], handing each message to `f` as it arrives instead of keeping it;
+/// `f` returns false to stop early.
+pub fn read_topic_each(
+    brokers: &str,
+    topic: &str,
+    props: &BTreeMap<String, String>,
+    timeout: Duration,
+    mut f: impl FnMut(i32, i64, &[u8]) -> bool,
+) -> Result<(), SinkError> {
     let o = KafkaOptions {
         properties: props.clone(),
         ..Default::default()
@@ -606,7 +623,9 @@ pub fn read_topic(
     c.set("group.id", format!("dbgov-read-{}", std::process::id()))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // Bounded prefetch (librdkafka's default is 64 MB per partition).
+        .set("queued.max.messages.kbytes", "8192");
     let consumer: BaseConsumer = c
         .create()
         .map_err(|e| SinkError::Kafka(format!("consumer: {e}")))?;
@@ -635,7 +654,6 @@ pub fn read_topic(
         tpl.add_partition_offset(topic, p, Offset::Beginning)
             .map_err(|e| SinkError::Kafka(e.to_string()))?;
     }
-    let mut out = Vec::new();
     consumer
         .assign(&tpl)
         .map_err(|e| SinkError::Kafka(format!("assign: {e}")))?;
@@ -654,7 +672,9 @@ pub fn read_topic(
             Some(Ok(m)) => {
                 quiet_since = None;
                 let p = m.partition();
-                out.push((p, m.offset(), m.payload().unwrap_or_default().to_vec()));
+                if !f(p, m.offset(), m.payload().unwrap_or_default()) {
+                    return Ok(());
+                }
                 if want.get(&p).is_some_and(|&hi| m.offset() + 1 >= hi) {
                     want.remove(&p);
                 }
@@ -670,5 +690,5 @@ pub fn read_topic(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
