@@ -283,18 +283,7 @@ impl Pipeline {
     /// even while it is still full.
     fn report_drops(&mut self, now: bool) -> Result<(), PipelineError> {
         if let Some((reason, lost, detail)) = self.out.take_dropped(now) {
-            self.stats.gaps += 1;
-            let ev = self.base_event(Kind::Gap, audit::now_monotonic_ns());
-            let ev = Event {
-                gap: Some(audit::Gap {
-                    reason,
-                    detail: Some(detail),
-                    bytes: 0,
-                    flow: None,
-                    events: Some(lost),
-                }),
-                ..ev
-            };
+            let ev = self.host_gap_event(reason, Some(detail), 0, lost, audit::now_monotonic_ns());
             self.stats.events += 1;
             self.out.write_always(&ev, Route::default())?;
         }
@@ -853,19 +842,30 @@ impl Pipeline {
         events: u64,
         now_ns: u64,
     ) -> Result<(), PipelineError> {
+        let ev = self.host_gap_event(reason, None, bytes, events, now_ns);
+        self.write(&ev, Route::default())
+    }
+
+    /// A host-level gap event (no connection), counted in the stats.
+    fn host_gap_event(
+        &mut self,
+        reason: audit::GapReason,
+        detail: Option<String>,
+        bytes: u64,
+        events: u64,
+        now_ns: u64,
+    ) -> Event {
         self.stats.gaps += 1;
-        let ev = self.base_event(Kind::Gap, now_ns);
-        let ev = Event {
+        Event {
             gap: Some(audit::Gap {
                 reason,
-                detail: None,
+                detail,
                 bytes,
                 flow: None,
                 events: Some(events),
             }),
-            ..ev
-        };
-        self.write(&ev, Route::default())
+            ..self.base_event(Kind::Gap, now_ns)
+        }
     }
 
     fn write(&mut self, ev: &Event, route: Route) -> Result<(), PipelineError> {

@@ -73,6 +73,33 @@ fn wait_topic(
     }
 }
 
+/// `dbgov run --output kafka:BROKER --postgres-port PG` plus `args`.
+fn kafka_agent(broker: &Broker, pg: &Postgres, args: &[&str]) -> anyhow::Result<Agent> {
+    let port = pg.port.to_string();
+    let mut all = vec!["--postgres-port", &port];
+    all.extend_from_slice(args);
+    Agent::start_with_output(&format!("kafka:{}", broker.addr()), &all)
+}
+
+/// Runs `SELECT 0 AS {prefix}_0`, waits until it is on the topic (the agent and its topics
+/// are up), then freezes the broker.
+fn first_statement_then_freeze(
+    pg: &Postgres,
+    dir: &TempDir,
+    broker: &Broker,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    pg.psql_script(dir, "first.sql", &format!("SELECT 0 AS {prefix}_0;\n"))?;
+    wait_topic(
+        broker,
+        "the first statement",
+        Duration::from_secs(30),
+        |ev| marker_counts(ev, prefix).len() == 1,
+    )?;
+    broker.pause(true);
+    Ok(())
+}
+
 fn prerequisites() -> bool {
     require_agent()
         && require(Postgres::available(), "PostgreSQL 15 server binaries")
@@ -96,11 +123,10 @@ fn every_statement_reaches_the_audit_topic_and_the_signed_trail_verifies() -> an
         .arg("--out")
         .arg(&keys))?;
     let state = dir.path().join("state");
-    let agent = Agent::start_with_output(
-        &format!("kafka:{}", broker.addr()),
+    let agent = kafka_agent(
+        &broker,
+        &pg,
         &[
-            "--postgres-port",
-            &pg.port.to_string(),
             "--state-dir",
             &state.to_string_lossy(),
             "--signing-key",
@@ -185,23 +211,8 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
     let broker = Broker::start()?;
     let dir = TempDir::new("kafka-outage")?;
     let state = dir.path().join("state");
-    let mut agent = Agent::start_with_output(
-        &format!("kafka:{}", broker.addr()),
-        &[
-            "--postgres-port",
-            &pg.port.to_string(),
-            "--state-dir",
-            &state.to_string_lossy(),
-        ],
-    )?;
-    pg.psql_script(&dir, "a.sql", "SELECT 0 AS o_0;\n")?;
-    wait_topic(
-        &broker,
-        "the first statement",
-        Duration::from_secs(30),
-        |ev| marker_counts(ev, "o").len() == 1,
-    )?;
-    broker.pause(true);
+    let mut agent = kafka_agent(&broker, &pg, &["--state-dir", &state.to_string_lossy()])?;
+    first_statement_then_freeze(&pg, &dir, &broker, "o")?;
     let t0 = Instant::now();
     let mut n = 1;
     while t0.elapsed() < Duration::from_secs(60) {
@@ -256,24 +267,11 @@ fn a_killed_agent_sends_its_spool_after_restart() -> anyhow::Result<()> {
     let broker = Broker::start()?;
     let dir = TempDir::new("kafka-crash")?;
     let state = dir.path().join("state");
-    let args = [
-        "--postgres-port".to_owned(),
-        pg.port.to_string(),
-        "--state-dir".to_owned(),
-        state.to_string_lossy().into_owned(),
-    ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let output = format!("kafka:{}", broker.addr());
-    let mut agent = Agent::start_with_output(&output, &args)?;
+    let state = state.to_string_lossy().into_owned();
+    let args = ["--state-dir", state.as_str()];
+    let mut agent = kafka_agent(&broker, &pg, &args)?;
     // The broker freezes, so the events wait in the spool, unacknowledged.
-    pg.psql_script(&dir, "w.sql", "SELECT 0 AS c_0;\n")?;
-    wait_topic(
-        &broker,
-        "the first statement",
-        Duration::from_secs(30),
-        |ev| marker_counts(ev, "c").len() == 1,
-    )?;
-    broker.pause(true);
+    first_statement_then_freeze(&pg, &dir, &broker, "c")?;
     let mut sql = String::new();
     for i in 1..200 {
         sql.push_str(&format!("SELECT {i} AS c_{i};\n"));
@@ -284,7 +282,7 @@ fn a_killed_agent_sends_its_spool_after_restart() -> anyhow::Result<()> {
     agent.child.kill()?;
     agent.child.wait()?;
     broker.pause(false);
-    let agent = Agent::start_with_output(&output, &args)?;
+    let agent = kafka_agent(&broker, &pg, &args)?;
     let mut sql = String::new();
     for i in 200..400 {
         sql.push_str(&format!("SELECT {i} AS c_{i};\n"));
@@ -324,23 +322,8 @@ fn a_full_spool_drops_the_newest_events_and_counts_them_on_the_chain() -> anyhow
             dir.path().join("state").display()
         ),
     )?;
-    let agent = Agent::start_with_output(
-        &format!("kafka:{}", broker.addr()),
-        &[
-            "--postgres-port",
-            &pg.port.to_string(),
-            "--config",
-            &config.to_string_lossy(),
-        ],
-    )?;
-    pg.psql_script(&dir, "f0.sql", "SELECT 0 AS f_0;\n")?;
-    wait_topic(
-        &broker,
-        "the first statement",
-        Duration::from_secs(30),
-        |ev| marker_counts(ev, "f").len() == 1,
-    )?;
-    broker.pause(true);
+    let agent = kafka_agent(&broker, &pg, &["--config", &config.to_string_lossy()])?;
+    first_statement_then_freeze(&pg, &dir, &broker, "f")?;
     // About 3 MiB of events against a 1 MiB spool.
     let mut sql = String::new();
     for i in 1..2000 {

@@ -54,21 +54,7 @@ fn a_full_disk_does_not_stop_capture_and_loses_nothing() -> anyhow::Result<()> {
     }
     let script = dir.path().join("script.sql");
     std::fs::write(&script, sql)?;
-    run(Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
-        .arg("-f")
-        .arg(&script))?;
+    run(pg.psql().arg("-f").arg(&script))?;
     std::thread::sleep(Duration::from_millis(1500));
     assert!(
         agent.is_running(),

@@ -299,19 +299,8 @@ fn copy_in_and_out_are_one_event_each_with_bytes_and_rows() -> anyhow::Result<()
     let dir = TempDir::new("copy")?;
     let file = dir.path().join("out.csv");
     let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
-    run(Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
+    run(pg
+        .psql()
         .arg("-c")
         .arg(format!(
             "\\copy (SELECT g, md5(g::text) FROM generate_series(1, 500) g) TO '{}'",

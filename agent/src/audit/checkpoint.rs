@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::Kind;
+use super::{hex, Kind};
 
 /// Errors handling keys.
 #[derive(Debug, thiserror::Error)]
@@ -69,12 +69,6 @@ pub fn key_id(k: &VerifyingKey) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(k.as_bytes());
     hex(&d[..8])
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut out = vec![0u8; b.len() * 2];
-    super::hex_into(b, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -270,40 +270,64 @@ impl Encoder {
 
     /// Serialises and seals one event; the returned line ends with `\n`.
     pub fn encode<T: Serialize>(&mut self, ev: &T) -> Result<&[u8], serde_json::Error> {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let r = self.encode_into(ev, &mut line);
+        self.line = line;
+        r?;
+        Ok(&self.line)
+    }
+
+    /// As [`Encoder::encode`], appending the sealed line to `out` (a batch) so that it is
+    /// written once. On error `out` is left as it was.
+    pub fn encode_into<T: Serialize>(
+        &mut self,
+        ev: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), serde_json::Error> {
         use sha2::Digest;
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, ev)?;
+        let start = out.len();
+        if let Err(e) = serde_json::to_writer(&mut *out, ev) {
+            out.truncate(start);
+            return Err(e);
+        }
         // A JSON object always ends with `}`: open it again for the integrity member.
-        if self.line.last() == Some(&b'}') {
-            self.line.pop();
+        if out.len() > start && out.last() == Some(&b'}') {
+            out.pop();
         }
         let mut h = sha2::Sha256::new();
         h.update(self.prev);
-        h.update(&self.line);
+        h.update(&out[start..]);
         h.update(b"}");
         let digest = h.finalize();
         let mut hash = [0u8; 64];
         hex_into(&digest, &mut hash);
         self.seq += 1;
-        self.line.extend_from_slice(INTEGRITY_KEY.as_bytes());
-        self.line.extend_from_slice(b"{\"stream\":\"");
-        self.line.extend_from_slice(self.stream.as_bytes());
-        self.line.extend_from_slice(b"\",\"seq\":");
-        self.line
-            .extend_from_slice(itoa::Buffer::new().format(self.seq).as_bytes());
-        self.line.extend_from_slice(b",\"prev_hash\":\"");
-        self.line.extend_from_slice(&self.prev);
-        self.line.extend_from_slice(b"\",\"hash\":\"");
-        self.line.extend_from_slice(&hash);
-        self.line.extend_from_slice(b"\"}}\n");
+        out.extend_from_slice(INTEGRITY_KEY.as_bytes());
+        out.extend_from_slice(b"{\"stream\":\"");
+        out.extend_from_slice(self.stream.as_bytes());
+        out.extend_from_slice(b"\",\"seq\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.seq).as_bytes());
+        out.extend_from_slice(b",\"prev_hash\":\"");
+        out.extend_from_slice(&self.prev);
+        out.extend_from_slice(b"\",\"hash\":\"");
+        out.extend_from_slice(&hash);
+        out.extend_from_slice(b"\"}}\n");
         self.prev = hash;
-        Ok(&self.line)
+        Ok(())
     }
 }
 
 /// `v` as 16 lowercase hex digits (session ids), without allocating.
 pub fn hex_u64(v: u64, out: &mut [u8; 16]) {
     hex_into(&v.to_be_bytes(), out);
+}
+
+/// `bytes` as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
@@ -323,9 +347,7 @@ pub fn new_stream_id() -> String {
     if n != 8 {
         v ^= u64::from(std::process::id()) ^ now_realtime_ns();
     }
-    let mut out = [0u8; 16];
-    hex_into(&v.to_be_bytes(), &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    hex(&v.to_be_bytes())
 }
 
 /// SHA-256 (hex) of `prev_hash` followed by `body`, as the [`Encoder`] computes it.
@@ -334,9 +356,7 @@ pub fn chain_hash(prev_hash: &str, body: &[u8]) -> String {
     let mut h = sha2::Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(body);
-    let mut out = [0u8; 64];
-    hex_into(&h.finalize(), &mut out);
-    String::from_utf8_lossy(&out).into_owned()
+    hex(&h.finalize())
 }
 
 /// A `session_start` or `session_end` event written from the connection's cached JSON

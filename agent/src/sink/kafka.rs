@@ -99,8 +99,13 @@ fn client_config(brokers: &str, o: &KafkaOptions) -> ClientConfig {
     c
 }
 
-/// A failed delivery: (why, key, payload), to send again.
-type Failed = (String, Vec<u8>, Vec<u8>);
+/// A failed delivery, to send again.
+struct Failed {
+    why: String,
+    topic: String,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+}
 
 /// Delivery reports and broker trouble, collected on the producer thread's `poll`.
 struct Ctx {
@@ -126,11 +131,12 @@ impl ProducerContext for Ctx {
     fn delivery(&self, r: &DeliveryResult<'_>, slot: usize) {
         let res = match r {
             Ok(_) => Ok(()),
-            Err((e, m)) => Err((
-                format!("{e} (topic {})", m.topic()),
-                m.key().unwrap_or_default().to_vec(),
-                m.payload().unwrap_or_default().to_vec(),
-            )),
+            Err((e, m)) => Err(Failed {
+                why: format!("{e} (topic {})", m.topic()),
+                topic: m.topic().to_owned(),
+                key: m.key().unwrap_or_default().to_vec(),
+                payload: m.payload().unwrap_or_default().to_vec(),
+            }),
         };
         if let Ok(mut a) = self.acks.lock() {
             a.push((slot, res));
@@ -513,17 +519,13 @@ impl Shipper {
                             }
                         }
                     }
-                    Err((why, key, payload)) => {
-                        let topic = why
-                            .rsplit_once("(topic ")
-                            .map(|(_, t)| t.trim_end_matches(')').to_owned())
-                            .unwrap_or_else(|| self.opts.topic_audit.clone());
-                        failed = Some(why);
+                    Err(f) => {
+                        failed = Some(f.why);
                         retries.push_back(Retry {
                             slot,
-                            topic,
-                            key,
-                            payload,
+                            topic: f.topic,
+                            key: f.key,
+                            payload: f.payload,
                         });
                     }
                 }

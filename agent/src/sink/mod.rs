@@ -509,20 +509,18 @@ impl Output {
         alert: bool,
         checkpoint: bool,
     ) -> Result<(), SinkError> {
-        let line = match self.format {
-            Format::Native => self.enc.encode(ev)?,
+        // Sealed straight into the batch: each event's bytes are written once.
+        match self.format {
+            Format::Native => self.enc.encode_into(ev, &mut self.batch.data)?,
             Format::Ocsf => {
                 self.scratch.clear();
                 serde_json::to_writer(&mut self.scratch, ev)?;
                 let native: audit::Event = serde_json::from_slice(&self.scratch)?;
-                self.enc.encode(&audit::ocsf::from_event(&native))?
+                let mapped = audit::ocsf::from_event(&native);
+                self.enc.encode_into(&mapped, &mut self.batch.data)?;
             }
-        };
-        self.written += 1;
-        if self.tx.is_none() {
-            return Ok(());
         }
-        self.batch.data.extend_from_slice(line);
+        self.written += 1;
         self.batch.recs.push(RecMeta {
             end: self.batch.data.len(),
             key,
@@ -712,6 +710,24 @@ mod tests {
         }
     }
 
+    fn flaky(fail: bool, chunk: usize) -> Flaky {
+        Flaky {
+            data: Arc::default(),
+            fail: Arc::new(Mutex::new(fail)),
+            chunk,
+        }
+    }
+
+    /// An output writing JSON lines to `w`, with at most `cap` bytes waiting.
+    fn over(w: &Flaky, cap: u64) -> Output {
+        Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
+            cap,
+            &audit::Host::default(),
+        )
+        .unwrap()
+    }
+
     fn numbers(w: &Flaky) -> Vec<u64> {
         let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
         text.lines()
@@ -737,17 +753,8 @@ mod tests {
 
     #[test]
     fn output_errors_keep_lines_waiting_and_never_tear_them() {
-        let w = Flaky {
-            data: Arc::default(),
-            fail: Arc::default(),
-            chunk: 7,
-        };
-        let mut o = Output::with_sink(
-            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
-            1 << 20,
-            &audit::Host::default(),
-        )
-        .unwrap();
+        let w = flaky(false, 7);
+        let mut o = over(&w, 1 << 20);
         o.write(&serde_json::json!({"n": 0}), Route::default())
             .unwrap();
         o.flush().unwrap();
@@ -773,17 +780,8 @@ mod tests {
 
     #[test]
     fn a_full_backlog_drops_newest_events_before_sealing_and_says_so_on_the_chain() {
-        let w = Flaky {
-            data: Arc::default(),
-            fail: Arc::new(Mutex::new(true)),
-            chunk: usize::MAX,
-        };
-        let mut o = Output::with_sink(
-            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
-            4000,
-            &audit::Host::default(),
-        )
-        .unwrap();
+        let w = flaky(true, usize::MAX);
+        let mut o = over(&w, 4000);
         for n in 0..50 {
             o.write(&serde_json::json!({"n": n}), Route::default())
                 .unwrap();
@@ -815,17 +813,8 @@ mod tests {
 
     #[test]
     fn on_full_pause_asks_capture_to_stop_reading_and_refuses_nothing() {
-        let w = Flaky {
-            data: Arc::default(),
-            fail: Arc::new(Mutex::new(true)),
-            chunk: usize::MAX,
-        };
-        let mut o = Output::with_sink(
-            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
-            2000,
-            &audit::Host::default(),
-        )
-        .unwrap();
+        let w = flaky(true, usize::MAX);
+        let mut o = over(&w, 2000);
         o.on_full = OnFull::Pause;
         assert!(!o.paused());
         for n in 0..30 {
@@ -847,17 +836,8 @@ mod tests {
 
     #[test]
     fn ocsf_lines_are_sealed_and_verify() {
-        let w = Flaky {
-            data: Arc::default(),
-            fail: Arc::default(),
-            chunk: usize::MAX,
-        };
-        let mut o = Output::with_sink(
-            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
-            1 << 20,
-            &audit::Host::default(),
-        )
-        .unwrap();
+        let w = flaky(false, usize::MAX);
+        let mut o = over(&w, 1 << 20);
         o.format = Format::Ocsf;
         let ev = serde_json::json!({
             "schema": "dbgov.audit/v1", "event_id": "e1", "time": "2026-12-02T10:00:00Z",
@@ -876,17 +856,8 @@ mod tests {
 
     #[test]
     fn an_output_failing_at_shutdown_is_given_up_after_the_grace_period() {
-        let w = Flaky {
-            data: Arc::default(),
-            fail: Arc::new(Mutex::new(true)),
-            chunk: usize::MAX,
-        };
-        let mut o = Output::with_sink(
-            Some(Box::new(JsonLines::new(Box::new(w.clone())))),
-            1 << 20,
-            &audit::Host::default(),
-        )
-        .unwrap();
+        let w = flaky(true, usize::MAX);
+        let mut o = over(&w, 1 << 20);
         for n in 0..10 {
             o.write(&serde_json::json!({"n": n}), Route::default())
                 .unwrap();
@@ -899,11 +870,7 @@ mod tests {
 
     #[test]
     fn checkpoints_are_signed_every_n_events_and_at_close() {
-        let w = Flaky {
-            data: Arc::default(),
-            fail: Arc::default(),
-            chunk: usize::MAX,
-        };
+        let w = flaky(false, usize::MAX);
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
         let opts = OutputOptions {
             spec: OutputSpec::None,

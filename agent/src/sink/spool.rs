@@ -514,10 +514,8 @@ impl Reader {
                 tracing::error!(lost = first - self.next, "spool records lost to corruption");
             }
             self.next = self.next.max(first);
-        } else {
-            // No later segment: wait for the writer to roll (nothing valid follows here).
-            let _ = self.file.take();
         }
+        // Without a later segment, nothing valid follows here: wait for the writer to roll.
         Ok(())
     }
 }
