@@ -25,8 +25,12 @@ pub enum ConfigError {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    /// `stdout`, `jsonl:PATH` or `none`.
+    /// `auto` (the default: `pretty` on a terminal, else `stdout`), `pretty`, `stdout`
+    /// (JSON lines), `jsonl:PATH`, `kafka:BROKERS` or `none`.
     pub output: String,
+    /// Colours of the pretty view: `auto` (a terminal, unless `NO_COLOR` is set), `always`,
+    /// `never`.
+    pub color: crate::sink::Color,
     /// TCP ports of PostgreSQL servers (client or server side).
     pub postgres_ports: Vec<u16>,
     /// TCP ports of MySQL/MariaDB servers.
@@ -160,7 +164,8 @@ impl Default for KafkaConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            output: "stdout".into(),
+            output: "auto".into(),
+            color: crate::sink::Color::Auto,
             postgres_ports: vec![5432],
             mysql_ports: vec![3306],
             postgres_sockets: vec![
@@ -288,6 +293,7 @@ impl Config {
         Ok(crate::sink::OutputOptions {
             spec: self.output.parse()?,
             format: self.format,
+            color: self.color,
             backlog_bytes: crate::sink::DEFAULT_BACKLOG_BYTES,
             spool: crate::sink::SpoolOptions {
                 dir: self.state_dir.join("spool"),

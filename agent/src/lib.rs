@@ -22,4 +22,6 @@ pub mod sink;
 pub mod sockdiag;
 pub mod sql;
 pub mod stream;
+pub mod tail;
 pub mod verify;
+pub mod view;

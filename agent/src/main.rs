@@ -59,6 +59,63 @@ enum Cmd {
     /// Send what waits in the spool (events an agent could not deliver before it stopped) to
     /// Kafka, without capturing, and exit once it is delivered.
     Ship(ShipArgs),
+    /// Follow a trail as `tail -f` does: show its last events, then each new one as it is
+    /// written, one readable line per event (or the JSON lines), optionally filtered. A
+    /// JSON-lines file is followed through rotation and truncation.
+    Tail(TailArgs),
+}
+
+#[derive(Args)]
+struct TailArgs {
+    /// The trail: `jsonl:PATH` (or just PATH) or `kafka:BROKERS/TOPIC`.
+    #[arg(long, value_name = "jsonl:PATH|kafka:BROKERS/TOPIC")]
+    input: String,
+    /// `pretty` (one line per event), `json` (the events as stored), or `auto`: pretty on a
+    /// terminal, JSON lines into a pipe or a file.
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    output: TailOutput,
+    /// Colours of the pretty view (`auto` follows the terminal and NO_COLOR).
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    color: dbgov::sink::Color,
+    /// Show this many of the last matching events before following (per partition on Kafka).
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+    lines: u64,
+    /// Print what is there and exit instead of waiting for more.
+    #[arg(long)]
+    no_follow: bool,
+    /// Only events at or after this time: RFC 3339 (2026-12-02T15:00:00Z) or an age (10m, 2h,
+    /// 1d). Reads the trail from its start.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only this OS user's events (`client.user`); repeatable (any of them).
+    #[arg(long = "user", value_name = "USER")]
+    users: Vec<String>,
+    /// Only events of people who logged in as this user (`client.login_user`); repeatable.
+    #[arg(long = "login-user", value_name = "USER")]
+    login_users: Vec<String>,
+    /// Only this database (`db.name`); repeatable.
+    #[arg(long = "db", value_name = "NAME")]
+    dbs: Vec<String>,
+    /// Only statements touching this data class (`pii.email`) or class family (`pii`);
+    /// repeatable.
+    #[arg(long = "class", value_name = "CLASS")]
+    classes: Vec<String>,
+    /// Only statements with this verdict: allow, alert, mask, hold, block; repeatable.
+    #[arg(long = "verdict", value_name = "VERDICT")]
+    verdicts: Vec<String>,
+    /// Times in UTC instead of the local time zone.
+    #[arg(long)]
+    utc: bool,
+    /// A librdkafka setting for reading from Kafka (`security.protocol=SSL`, ...); repeatable.
+    #[arg(long = "kafka-property", value_name = "KEY=VALUE")]
+    kafka_properties: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum TailOutput {
+    Auto,
+    Pretty,
+    Json,
 }
 
 #[derive(Args)]
@@ -143,10 +200,16 @@ struct CommonArgs {
     /// YAML configuration file (see README: Configuration).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Where events go: `stdout`, `jsonl:PATH` (appends), `kafka:BROKERS` (through the spool
-    /// under --state-dir; topics and security settings in the config file) or `none`.
+    /// Where events go: `pretty` (one readable line per event on stdout), `stdout` (JSON
+    /// lines), `jsonl:PATH` (appends), `kafka:BROKERS` (through the spool under --state-dir;
+    /// topics and security settings in the config file) or `none`. Default: `pretty` when
+    /// stdout is a terminal, JSON lines on stdout otherwise.
     #[arg(long, value_name = "SPEC")]
     output: Option<String>,
+    /// Colours of the pretty view: `auto` (on a terminal, unless NO_COLOR is set), `always`,
+    /// `never`.
+    #[arg(long, value_name = "WHEN")]
+    color: Option<dbgov::sink::Color>,
     /// Event format: `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, 6005).
     #[arg(long, value_name = "FORMAT")]
     format: Option<dbgov::sink::Format>,
@@ -223,6 +286,7 @@ fn main() {
         Cmd::Keygen { out } => exit_code(keygen(&out)),
         Cmd::Export(a) => exit_code(export(a)),
         Cmd::Ship(a) => exit_code(ship(a)),
+        Cmd::Tail(a) => exit_code(tail(a)),
     };
     std::process::exit(code);
 }
@@ -287,6 +351,9 @@ fn load_config(c: &CommonArgs) -> Result<Config> {
     }
     if let Some(f) = c.format {
         cfg.format = f;
+    }
+    if let Some(w) = c.color {
+        cfg.color = w;
     }
     if let Some(k) = &c.signing_key {
         cfg.signing_key = Some(k.clone());
@@ -962,4 +1029,182 @@ fn cpu_seconds() -> f64 {
 fn unsafe_zeroed_rusage() -> libc::rusage {
     // SAFETY: rusage is plain old data; all-zero is a valid value.
     unsafe { std::mem::zeroed() }
+}
+
+fn tail(a: TailArgs) -> Result<()> {
+    use dbgov::sink::pretty::stdout_width;
+    use dbgov::tail::{parse_since, parse_verdict, FileEvent, FileFollower, Filter, Last, POLL};
+    use std::io::{IsTerminal, Write};
+    tracing_init();
+    let filter = Filter {
+        users: a.users.clone(),
+        login_users: a.login_users.clone(),
+        dbs: a.dbs.clone(),
+        classes: a.classes.clone(),
+        verdicts: a
+            .verdicts
+            .iter()
+            .map(|v| parse_verdict(v))
+            .collect::<Result<_, _>>()?,
+        since: match &a.since {
+            Some(s) => Some(parse_since(s, std::time::SystemTime::now())?),
+            None => None,
+        },
+    };
+    let stdout_tty = std::io::stdout().is_terminal();
+    let pretty = match a.output {
+        TailOutput::Pretty => true,
+        TailOutput::Json => false,
+        TailOutput::Auto => stdout_tty,
+    };
+    let color = pretty && a.color.resolve_stdout();
+    let utc = a.utc;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // One line in: the line to print, if the event matches.
+    let show = |raw: &[u8]| -> Option<Vec<u8>> {
+        let ev: dbgov::audit::Event = match serde_json::from_slice(raw) {
+            Ok(ev) => ev,
+            Err(e) => {
+                if raw.iter().all(u8::is_ascii_whitespace) {
+                    return None;
+                }
+                eprintln!("dbgov tail: skipped a line that is not a dbgov.audit/v1 event: {e}");
+                return None;
+            }
+        };
+        if !filter.matches(&ev) {
+            return None;
+        }
+        if pretty {
+            let opts = dbgov::view::ViewOptions {
+                color,
+                width: if stdout_tty { stdout_width() } else { None },
+                utc,
+            };
+            let mut l = dbgov::view::render(&ev, &opts).into_bytes();
+            l.push(b'\n');
+            Some(l)
+        } else {
+            let mut l = raw.to_vec();
+            l.push(b'\n');
+            Some(l)
+        }
+    };
+    // A reader that went away (`| head`) ends tail quietly.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
+    let write = |out: &mut dyn Write, l: &[u8]| -> Result<bool> {
+        match out.write_all(l) {
+            Ok(()) => Ok(true),
+            Err(e) if gone(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    };
+    let flush = |out: &mut dyn Write| -> Result<bool> {
+        match out.flush() {
+            Ok(()) => Ok(true),
+            Err(e) if gone(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    };
+    let lines = if a.since.is_some() { u64::MAX } else { a.lines };
+    if a.input.starts_with("kafka:") {
+        let (brokers, topic) = kafka_input(&a.input)?;
+        let props = kafka_props(&a.kafka_properties)?;
+        let timeout = Duration::from_secs(10);
+        if a.no_follow {
+            let mut last = Last::new(usize::try_from(lines).unwrap_or(usize::MAX));
+            dbgov::sink::kafka::read_topic_each(brokers, topic, &props, timeout, |_, _, b| {
+                if let Some(l) = show(b) {
+                    last.push(l);
+                }
+                true
+            })?;
+            for l in last.drain() {
+                if !write(&mut out, &l)? {
+                    return Ok(());
+                }
+            }
+            flush(&mut out)?;
+            return Ok(());
+        }
+        let start = if a.since.is_some() {
+            dbgov::sink::kafka::Start::Beginning
+        } else {
+            dbgov::sink::kafka::Start::Tail(a.lines)
+        };
+        let mut failed = None;
+        dbgov::sink::kafka::follow_topic(brokers, topic, &props, timeout, start, |_, _, b| {
+            match show(b) {
+                Some(l) => match write(&mut out, &l).and_then(|ok| Ok(ok && flush(&mut out)?)) {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                },
+                None => true,
+            }
+        })?;
+        return failed.map_or(Ok(()), Err);
+    }
+    let path = a.input.strip_prefix("jsonl:").unwrap_or(&a.input);
+    if path.is_empty() || path.contains(':') && !Path::new(path).exists() {
+        bail!(
+            "--input must be jsonl:PATH (or a path) or kafka:BROKERS/TOPIC, not {:?}",
+            a.input
+        );
+    }
+    let mut fol = FileFollower::open(Path::new(path), a.since.is_some())?;
+    // The last events first, then follow.
+    let mut last = Last::new(usize::try_from(lines).unwrap_or(usize::MAX));
+    let first = fol.poll(|raw| {
+        if let Some(l) = show(raw) {
+            last.push(l);
+        }
+    })?;
+    if first == Some(FileEvent::Missing) {
+        if a.no_follow {
+            bail!("{path} does not exist");
+        }
+        eprintln!("dbgov tail: waiting for {path} to appear");
+    }
+    for l in last.drain() {
+        if !write(&mut out, &l)? {
+            return Ok(());
+        }
+    }
+    if !flush(&mut out)? || a.no_follow {
+        return Ok(());
+    }
+    let mut missing = first == Some(FileEvent::Missing);
+    loop {
+        std::thread::sleep(POLL);
+        let mut pending: Vec<Vec<u8>> = Vec::new();
+        let what = fol.poll(|raw| {
+            if let Some(l) = show(raw) {
+                pending.push(l);
+            }
+        })?;
+        match what {
+            Some(FileEvent::Truncated) => {
+                eprintln!("dbgov tail: {path} was truncated; reading it from its start")
+            }
+            Some(FileEvent::Rotated) => {
+                eprintln!("dbgov tail: {path} was replaced (rotated); following the new file")
+            }
+            Some(FileEvent::Missing) if !missing => {
+                eprintln!("dbgov tail: {path} is gone; waiting for it to appear again")
+            }
+            _ => {}
+        }
+        missing = what == Some(FileEvent::Missing);
+        for l in &pending {
+            if !write(&mut out, l)? {
+                return Ok(());
+            }
+        }
+        if !pending.is_empty() && !flush(&mut out)? {
+            return Ok(());
+        }
+    }
 }

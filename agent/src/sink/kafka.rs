@@ -608,15 +608,23 @@ pub fn read_topic(
     Ok(out)
 }
 
-/// As [`read_topic`], handing each message to `f` as it arrives instead of keeping it;
-/// `f` returns false to stop early.
-pub fn read_topic_each(
+/// Where reading a topic starts in each partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    Beginning,
+    /// The last N messages of each partition.
+    Tail(u64),
+}
+
+/// A consumer assigned to every partition of `topic` from `start`, with the high-water mark
+/// of each partition that holds messages.
+fn assigned_consumer(
     brokers: &str,
     topic: &str,
     props: &BTreeMap<String, String>,
     timeout: Duration,
-    mut f: impl FnMut(i32, i64, &[u8]) -> bool,
-) -> Result<(), SinkError> {
+    start: Start,
+) -> Result<(BaseConsumer, BTreeMap<i32, i64>), SinkError> {
     let o = KafkaOptions {
         properties: props.clone(),
         ..Default::default()
@@ -653,12 +661,53 @@ pub fn read_topic_each(
         if hi > lo {
             want.insert(p, hi);
         }
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
+        let offset = match start {
+            Start::Beginning => Offset::Beginning,
+            Start::Tail(n) => Offset::Offset((hi - n as i64).max(lo)),
+        };
+        tpl.add_partition_offset(topic, p, offset)
             .map_err(|e| SinkError::Kafka(e.to_string()))?;
     }
     consumer
         .assign(&tpl)
         .map_err(|e| SinkError::Kafka(format!("assign: {e}")))?;
+    Ok((consumer, want))
+}
+
+/// Hands every message of `topic` to `f` as it arrives, from `start`, and goes on waiting
+/// for new ones (`dbgov tail`) until `f` returns false.
+pub fn follow_topic(
+    brokers: &str,
+    topic: &str,
+    props: &BTreeMap<String, String>,
+    timeout: Duration,
+    start: Start,
+    mut f: impl FnMut(i32, i64, &[u8]) -> bool,
+) -> Result<(), SinkError> {
+    let (consumer, _) = assigned_consumer(brokers, topic, props, timeout, start)?;
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                if !f(m.partition(), m.offset(), m.payload().unwrap_or_default()) {
+                    return Ok(());
+                }
+            }
+            Some(Err(e)) => return Err(SinkError::Kafka(format!("consume {topic}: {e}"))),
+            None => {}
+        }
+    }
+}
+
+/// As [`read_topic`], handing each message to `f` as it arrives instead of keeping it;
+/// `f` returns false to stop early.
+pub fn read_topic_each(
+    brokers: &str,
+    topic: &str,
+    props: &BTreeMap<String, String>,
+    timeout: Duration,
+    mut f: impl FnMut(i32, i64, &[u8]) -> bool,
+) -> Result<(), SinkError> {
+    let (consumer, mut want) = assigned_consumer(brokers, topic, props, timeout, Start::Beginning)?;
     let end = Instant::now() + timeout.max(Duration::from_secs(5)) * 6;
     // Read to the high-water marks, then on until nothing more arrives for a second: some
     // brokers (tansu 0.6) report a high-water mark short of the last batch.

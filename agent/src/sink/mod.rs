@@ -22,16 +22,24 @@ use crate::audit::{self, Encoder, GapReason};
 
 pub mod jsonl;
 pub mod kafka;
+pub mod pretty;
 pub mod spool;
 
 pub use jsonl::JsonLines;
+pub use pretty::{Color, Pretty};
 pub use spool::{OnFull, SpoolOptions};
 
 /// Errors of the output stage.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("invalid output {0:?}: expected `stdout`, `jsonl:PATH`, `kafka:BROKERS` or `none`")]
+    #[error(
+        "invalid output {0:?}: expected `auto`, `pretty`, `stdout`, `jsonl:PATH`, `kafka:BROKERS` or `none`"
+    )]
     BadSpec(String),
+    #[error(
+        "--output pretty draws dbgov.audit/v1 events; it cannot be combined with --format ocsf"
+    )]
+    PrettyFormat,
     #[error("cannot open {path}: {source}")]
     Open {
         path: PathBuf,
@@ -52,6 +60,9 @@ pub enum SinkError {
 /// Where events go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputSpec {
+    /// The live view on stdout, one line per event, for a person at a terminal.
+    Pretty,
+    /// JSON lines on stdout.
     Stdout,
     Jsonl(PathBuf),
     /// Kafka bootstrap servers (`host:port,host:port`), through the spool.
@@ -64,7 +75,14 @@ impl std::str::FromStr for OutputSpec {
     type Err = SinkError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "stdout" | "-" => Ok(Self::Stdout),
+            "stdout" | "-" | "json" => Ok(Self::Stdout),
+            "pretty" => Ok(Self::Pretty),
+            // The default: the live view on a terminal, JSON lines into a pipe or a file.
+            "auto" => Ok(if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                Self::Pretty
+            } else {
+                Self::Stdout
+            }),
             "none" => Ok(Self::None),
             _ => {
                 if let Some(p) = s.strip_prefix("jsonl:").filter(|p| !p.is_empty()) {
@@ -179,6 +197,8 @@ struct Shared {
 pub struct OutputOptions {
     pub spec: OutputSpec,
     pub format: Format,
+    /// Colours of the pretty view.
+    pub color: Color,
     /// Bytes of events that may wait for a failing JSON-lines output before the newest are
     /// dropped.
     pub backlog_bytes: usize,
@@ -197,6 +217,7 @@ impl Default for OutputOptions {
         Self {
             spec: OutputSpec::Stdout,
             format: Format::Native,
+            color: Color::Auto,
             backlog_bytes: DEFAULT_BACKLOG_BYTES,
             spool: SpoolOptions::default(),
             kafka: kafka::KafkaOptions::default(),
@@ -326,6 +347,23 @@ impl Output {
             OnFull,
             GapReason,
         ) = match &opts.spec {
+            OutputSpec::Pretty => {
+                if opts.format != Format::Native {
+                    return Err(SinkError::PrettyFormat);
+                }
+                (
+                    Some(Box::new(Pretty::new(
+                        Box::new(std::io::stdout()),
+                        opts.color.resolve_stdout(),
+                        true,
+                        false,
+                    ))),
+                    None,
+                    opts.backlog_bytes as u64,
+                    OnFull::DropNewest,
+                    GapReason::OutputUnavailable,
+                )
+            }
             OutputSpec::Stdout => (
                 Some(Box::new(JsonLines::new(Box::new(std::io::stdout())))),
                 None,
