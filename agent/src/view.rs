@@ -2,7 +2,7 @@
 //! `dbgov tail`). Pure: an [`Event`] in, one line out, cut to a width, coloured or not.
 //!
 //! ```text
-//! 15:16:03.123 alice→postgres   psql       pg/shop      ALERT [pii.email,pii.ssn] 1 row  SELECT * FROM customers WHERE id = ?
+//! 15:16:03 alice→postgres   psql     pg/shop    ALERT [pii.email,pii.ssn] 1 row SELECT * FROM customers WHERE id = ?
 //! ```
 //!
 //! Every captured string is cleaned before it is shown: control characters (newlines, tabs,
@@ -135,18 +135,15 @@ impl<'o> Line<'o> {
     }
 }
 
-/// The clock time of an event: `HH:MM:SS.mmm`, local unless `utc`.
+/// The clock time of an event: `HH:MM:SS`, local unless `utc`.
 fn clock(time: &str, utc: bool) -> String {
     match chrono::DateTime::parse_from_rfc3339(time) {
-        Ok(t) if utc => t
-            .with_timezone(&chrono::Utc)
-            .format("%H:%M:%S%.3f")
-            .to_string(),
+        Ok(t) if utc => t.with_timezone(&chrono::Utc).format("%H:%M:%S").to_string(),
         Ok(t) => t
             .with_timezone(&chrono::Local)
-            .format("%H:%M:%S%.3f")
+            .format("%H:%M:%S")
             .to_string(),
-        Err(_) => time.chars().skip(11).take(12).collect(),
+        Err(_) => time.chars().skip(11).take(8).collect(),
     }
 }
 
@@ -208,13 +205,18 @@ fn verdict(a: Action) -> (&'static str, Style) {
 fn prefix(line: &mut Line<'_>, ev: &Event, opts: &ViewOptions) {
     line.push(&clock(&ev.time, opts.utc), DIM, 0);
     line.sp();
-    line.push(&who(ev), BOLD, 18);
+    line.push(&who(ev), BOLD, WHO);
     line.sp();
-    line.push(&program(ev), PLAIN, 10);
+    line.push(&program(ev), PLAIN, PROGRAM);
     line.sp();
-    line.push(&database(ev), CYAN, 12);
+    line.push(&database(ev), CYAN, DATABASE);
     line.sp();
 }
+
+/// Column widths (longer values push the rest of the line right).
+const WHO: usize = 16;
+const PROGRAM: usize = 8;
+const DATABASE: usize = 10;
 
 /// One event as one line (no newline).
 pub fn render(ev: &Event, opts: &ViewOptions) -> String {
@@ -239,18 +241,18 @@ pub fn render(ev: &Event, opts: &ViewOptions) -> String {
             match ev.outcome.as_ref() {
                 Some(o) => match o.status {
                     Status::Ok => match o.rows {
-                        Some(1) => line.push("1 row", PLAIN, 8),
-                        Some(n) => line.push(&format!("{n} rows"), PLAIN, 8),
-                        None => line.push("ok", PLAIN, 8),
+                        Some(1) => line.push("1 row", PLAIN, 0),
+                        Some(n) => line.push(&format!("{n} rows"), PLAIN, 0),
+                        None => line.push("ok", PLAIN, 0),
                     },
                     Status::Error => line.push(
                         &format!("ERR {}", o.error_code.as_deref().unwrap_or("?")),
                         RED,
-                        8,
+                        0,
                     ),
-                    Status::Incomplete => line.push("incomplete", YELLOW, 8),
+                    Status::Incomplete => line.push("incomplete", YELLOW, 0),
                 },
-                None => line.push("-", DIM, 8),
+                None => line.push("-", DIM, 0),
             }
             line.sp();
             let st = ev.statement.as_ref();
@@ -292,14 +294,14 @@ pub fn render(ev: &Event, opts: &ViewOptions) -> String {
             line.push(&clock(&ev.time, opts.utc), DIM, 0);
             line.sp();
             if ev.session.is_some() {
-                line.push(&who(ev), BOLD, 18);
+                line.push(&who(ev), BOLD, WHO);
                 line.sp();
-                line.push(&program(ev), PLAIN, 10);
+                line.push(&program(ev), PLAIN, PROGRAM);
                 line.sp();
-                line.push(&database(ev), CYAN, 12);
+                line.push(&database(ev), CYAN, DATABASE);
                 line.sp();
             } else {
-                line.push("host", BOLD, 18);
+                line.push("host", BOLD, WHO);
                 line.sp();
             }
             line.push("GAP", YELLOW.effects(Effects::BOLD), 5);
@@ -377,7 +379,7 @@ mod tests {
         let l = render(&statement(), &UTC);
         assert_eq!(
             l,
-            "15:16:03.123 alice→postgres     psql       pg/shop      BLOCK [pii.email,pii.ssn] 1 row    SELECT * FROM customers WHERE id = ?"
+            "15:16:03 alice→postgres   psql     pg/shop    BLOCK [pii.email,pii.ssn] 1 row SELECT * FROM customers WHERE id = ?"
         );
     }
 
@@ -476,7 +478,7 @@ mod tests {
         };
         assert_eq!(
             render(&gap, &UTC),
-            "15:16:03.123 host               GAP   ring_buffer_full 12 events"
+            "15:16:03 host             GAP   ring_buffer_full 12 events"
         );
     }
 }

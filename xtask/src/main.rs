@@ -140,6 +140,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libmariadb-dev", "/usr/include/mariadb/mysql.h"),
     ("gcc", "/usr/bin/gcc"),
     ("python3", "/usr/bin/python3"),
+    // The live-view test runs the agent in a real terminal.
+    ("tmux", "/usr/bin/tmux"),
 ];
 
 /// Python packages for the conformance suite's libpq driver (psycopg 3), with the module that
@@ -190,7 +192,7 @@ fn setup(broker: bool) -> Result<()> {
         sh(Command::new("cargo").args(["install", "bpf-linker@0.10.2", "--locked", "--force"]))?;
     }
 
-    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc");
+    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc, tmux");
     let missing: Vec<&str> = PACKAGES
         .iter()
         .filter(|(_, f)| !Path::new(f).exists())

@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(lines.len(), 3, "{text}");
         assert_eq!(
             lines[0],
-            "15:16:03.123 host               GAP   missing_bytes 10 bytes"
+            "15:16:03 host             GAP   missing_bytes 10 bytes"
         );
         assert!(lines[2].starts_with("(an event that does not read back"));
     }
