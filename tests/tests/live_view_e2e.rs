@@ -258,8 +258,10 @@ impl Drop for Follower {
     }
 }
 
-/// Lines `dbgov tail` prints, with when each arrived.
-fn spawn_tail(args: &[&str]) -> Result<(Follower, Arc<Mutex<Vec<(Instant, String)>>>)> {
+/// The lines `dbgov tail` printed, with when each arrived.
+type Printed = Arc<Mutex<Vec<(Instant, String)>>>;
+
+fn spawn_tail(args: &[&str]) -> Result<(Follower, Printed)> {
     let mut child = Command::new(agent_bin())
         .arg("tail")
         .args(args)

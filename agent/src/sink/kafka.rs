@@ -687,13 +687,11 @@ pub fn follow_topic(
     let (consumer, _) = assigned_consumer(brokers, topic, props, timeout, start)?;
     loop {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => {
-                if !f(m.partition(), m.offset(), m.payload().unwrap_or_default()) {
-                    return Ok(());
-                }
+            Some(Ok(m)) if !f(m.partition(), m.offset(), m.payload().unwrap_or_default()) => {
+                return Ok(())
             }
             Some(Err(e)) => return Err(SinkError::Kafka(format!("consume {topic}: {e}"))),
-            None => {}
+            _ => {}
         }
     }
 }
