@@ -377,3 +377,101 @@ fn a_full_spool_drops_the_newest_events_and_counts_them_on_the_chain() -> anyhow
     verify_kafka(&broker, None)?;
     Ok(())
 }
+
+/// `dbgov tail --input kafka:` follows the audit topic: a new statement shows up, and
+/// `--no-follow` with a filter prints exactly the matching events on the topic.
+#[test]
+fn tail_follows_the_audit_topic() -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::sync::{Arc, Mutex};
+    if !prerequisites() {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let broker = Broker::start()?;
+    let dir = TempDir::new("kafka-tail")?;
+    let state = dir.path().join("state");
+    let agent = kafka_agent(&broker, &pg, &["--state-dir", &state.to_string_lossy()])?;
+    // The topic exists once the first statement is on it.
+    pg.psql_script(&dir, "first.sql", "SELECT 0 AS tail_0;\n")?;
+    wait_topic(
+        &broker,
+        "the first statement",
+        Duration::from_secs(30),
+        |ev| marker_counts(ev, "tail").len() == 1,
+    )?;
+    let input = format!("kafka:{}/dbgov.audit", broker.addr());
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Command::new(agent_bin())
+        .args(["tail", "--output", "json", "-n", "0", "--input", &input])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let out = child.stdout.take();
+    let follower = Kill(child);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = lines.clone();
+    std::thread::spawn(move || {
+        if let Some(out) = out {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                l2.lock().map(|mut v| v.push(l)).ok();
+            }
+        }
+    });
+    // Give the consumer a moment to be assigned at the end of the partitions.
+    std::thread::sleep(Duration::from_secs(2));
+    pg.psql_script(&dir, "second.sql", "SELECT 1 AS tail_1;\n")?;
+    let t0 = Instant::now();
+    loop {
+        let seen = lines.lock().map(|v| v.clone()).unwrap_or_default();
+        let ev: Vec<Value> = seen
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        if marker_counts(&ev, "tail").contains_key(&1) {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("dbgov tail did not show the new statement: {seen:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(follower);
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0);
+    let on_topic = dedup(&broker.read("dbgov.audit")?);
+    let want: HashSet<String> = on_topic
+        .iter()
+        .filter(|e| e["kind"] == "statement" && e["policy"]["verdict"] == "allow")
+        .filter_map(|e| e["event_id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        want.len() >= 2 && want.len() < on_topic.len(),
+        "{}",
+        dump(&on_topic)
+    );
+    let out = Command::new(agent_bin())
+        .args(["tail", "--no-follow", "--output", "json", "-n", "1000"])
+        .args(["--input", &input, "--verdict", "allow"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: HashSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|e| e["event_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        got, want,
+        "--verdict allow: every (allowed) statement, nothing else"
+    );
+    Ok(())
+}
