@@ -291,7 +291,15 @@ impl Config {
             None => None,
         };
         Ok(crate::sink::OutputOptions {
-            spec: self.output.parse()?,
+            spec: match self.output.parse()? {
+                // The live view draws native events; OCSF goes out as JSON lines.
+                crate::sink::OutputSpec::Pretty
+                    if self.output == "auto" && self.format != crate::sink::Format::Native =>
+                {
+                    crate::sink::OutputSpec::Stdout
+                }
+                spec => spec,
+            },
             format: self.format,
             color: self.color,
             backlog_bytes: crate::sink::DEFAULT_BACKLOG_BYTES,

@@ -5,7 +5,8 @@
 //! (pure wire decoders) -> `session` (per-connection state, statements) -> `identity` (process
 //! attribution) -> `judge` (one decision per request: `sql` analysis, `policy` classification
 //! and rules) -> `audit` (events) ->
-//! `sink` (outputs). `pipeline` wires the userspace stages together so that live capture and
+//! `sink` (outputs; `view` draws an event as one line for a person, `tail` follows a trail).
+//! `pipeline` wires the userspace stages together so that live capture and
 //! `dbgov replay` share every line after the kernel.
 pub mod audit;
 pub mod btf;
