@@ -49,6 +49,8 @@ pub struct Config {
     pub keep_literals: bool,
     /// Record bound parameter values in `statement.param_values` (off by default).
     pub record_params: bool,
+    /// sqlcommenter keys kept in `statement.tags` (default: the sqlcommenter keys).
+    pub tag_keys: Vec<String>,
     /// Ring buffer size in MiB (power of two).
     pub ring_buffer_mib: u32,
     /// Statements longer than this are not parsed.
@@ -166,6 +168,10 @@ impl Default for Config {
         Self {
             output: "auto".into(),
             color: crate::sink::Color::Auto,
+            tag_keys: crate::sql::tags::DEFAULT_KEYS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
             postgres_ports: vec![5432],
             mysql_ports: vec![3306],
             postgres_sockets: vec![

@@ -2,7 +2,7 @@
 //! container, systemd unit, ancestors). Results are cached by (pid, start time), so a reused pid
 //! is never mislabelled.
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -44,6 +44,48 @@ pub struct ProcessInfo {
     pub pod_uid: Option<String>,
     pub unit: Option<String>,
     pub ancestors: Vec<Ancestor>,
+    /// `client.workload`: see [`workload`].
+    pub workload: Option<String>,
+}
+
+/// A stable name for what is running, from the first that applies: the systemd unit (not a
+/// login session's `session-N.scope` or a user manager), the container's name (from Docker's
+/// metadata on this host) or `container:ID12`, `pod:UID`, else the executable.
+pub fn workload(
+    unit: Option<&str>,
+    container_id: Option<&str>,
+    container_name: Option<&str>,
+    pod_uid: Option<&str>,
+    exe: Option<&str>,
+) -> Option<String> {
+    if let Some(u) = unit.filter(|u| {
+        !(u.starts_with("session-") && u.ends_with(".scope")) && !u.starts_with("user@")
+    }) {
+        return Some(u.to_owned());
+    }
+    if let Some(n) = container_name {
+        return Some(n.to_owned());
+    }
+    if let Some(id) = container_id {
+        return Some(format!("container:{}", id.get(..12).unwrap_or(id)));
+    }
+    if let Some(p) = pod_uid {
+        return Some(format!("pod:{p}"));
+    }
+    exe.map(str::to_owned)
+}
+
+/// The name Docker gave a container (`/var/lib/docker/containers/ID/config.v2.json`).
+fn docker_name(id: &str) -> Option<String> {
+    let path = Path::new("/var/lib/docker/containers")
+        .join(id)
+        .join("config.v2.json");
+    let text = std::fs::read(path).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v.get("Name")?
+        .as_str()
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .filter(|n| !n.is_empty())
 }
 
 /// Container facts parsed from a cgroup path.
@@ -293,6 +335,13 @@ impl IdentityCache {
                 ppid = ps.ppid;
             }
         }
+        let workload = workload(
+            unit.as_deref(),
+            container.id.as_deref(),
+            container.id.as_deref().and_then(docker_name).as_deref(),
+            container.pod_uid.as_deref(),
+            exe.as_deref(),
+        );
         Ok(ProcessInfo {
             pid,
             start_time: stat.start_time,
@@ -307,6 +356,7 @@ impl IdentityCache {
             login_uid,
             login_user: login_uid.and_then(|u| self.user_name(u)),
             cgroup,
+            workload,
             container_id: container.id,
             pod_uid: container.pod_uid,
             unit,

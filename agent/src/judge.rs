@@ -3,7 +3,7 @@
 //! of the columns into data classes, and the policy verdict. The agent's pipeline,
 //! `dbgov policy test` and `dbgov replay` all call [`Judge::judge`], so a statement gets the
 //! same verdict wherever it is judged (and the proxy will call it too).
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::Host;
 use crate::identity::ProcessInfo;
@@ -54,6 +54,8 @@ pub struct Request<'a> {
     pub db_name: Option<&'a str>,
     /// Database user of the session.
     pub db_user: Option<&'a str>,
+    /// `application_name` (PostgreSQL) or `program_name` (MySQL) of the session.
+    pub db_application: Option<&'a str>,
     /// The statement text as sent (`None` when the wire did not carry it, e.g. the execution
     /// of a statement prepared before the agent started).
     pub text: Option<&'a str>,
@@ -66,7 +68,13 @@ pub struct Request<'a> {
     pub process: Option<&'a ProcessInfo>,
     /// The host (environment and labels take part in rules).
     pub host: &'a Host,
+    /// Tags known besides the statement's own sqlcommenter comment (`dbgov policy test
+    /// --tag`); the comment's win. Usually empty.
+    pub tags: &'a BTreeMap<String, String>,
 }
+
+/// No extra tags.
+pub static NO_TAGS: BTreeMap<String, String> = BTreeMap::new();
 
 /// The decision about one request.
 #[derive(Debug)]
@@ -78,8 +86,12 @@ pub struct Judgement {
     /// Columns read, with `*` and unqualified columns resolved from the result metadata;
     /// `None` when nothing needed resolving (then it is the analysis's `columns_read`).
     resolved_read: Option<Vec<String>>,
-    /// Classes, level and the policy verdict.
+    /// Classes, level, purpose and the policy verdict.
     pub verdict: Verdict,
+    /// `statement.tags`: the allowed sqlcommenter tags.
+    pub tags: BTreeMap<String, String>,
+    /// From the `traceparent` tag: `statement.trace_id` and `statement.span_id`.
+    pub trace: Option<(String, String)>,
 }
 
 const EMPTY: &[String] = &[];
@@ -126,6 +138,8 @@ pub struct Judge {
     /// OIDs are per database: two databases' tables may share one.
     oid_names: HashMap<String, HashMap<u32, String>>,
     oid_count: usize,
+    /// sqlcommenter keys kept in `statement.tags`.
+    tag_keys: Vec<String>,
 }
 
 impl Judge {
@@ -135,7 +149,16 @@ impl Judge {
             policy,
             oid_names: HashMap::new(),
             oid_count: 0,
+            tag_keys: crate::sql::tags::DEFAULT_KEYS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
         }
+    }
+
+    /// The sqlcommenter keys kept in `statement.tags` (default: [`crate::sql::tags::DEFAULT_KEYS`]).
+    pub fn set_tag_keys(&mut self, keys: Vec<String>) {
+        self.tag_keys = keys;
     }
 
     /// Replaces the policies (reload).
@@ -176,6 +199,17 @@ impl Judge {
             &both
         };
         let process = req.process;
+        let mut tags = req.tags.clone();
+        if let Some(x) = analyzed.as_ref() {
+            for (k, v) in &x.tags.0 {
+                if self.tag_keys.iter().any(|a| a == k) {
+                    tags.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let trace = tags
+            .get("traceparent")
+            .and_then(|t| crate::sql::tags::trace_context(t));
         let ctx = EvalContext {
             engine: req.engine.name(),
             db_name: req.db_name,
@@ -195,6 +229,12 @@ impl Judge {
             client_groups: process.map(|p| p.groups.as_slice()).unwrap_or(EMPTY),
             host_environment: req.host.environment.as_deref(),
             host_labels: &req.host.labels,
+            client_cmdline: process.and_then(|p| p.cmdline.as_deref()),
+            client_unit: process.and_then(|p| p.unit.as_deref()),
+            client_workload: process.and_then(|p| p.workload.as_deref()),
+            client_purpose: None,
+            db_application: req.db_application,
+            tags: &tags,
         };
         let mut v = self.policy.evaluate(&ctx);
         // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's kind
@@ -220,6 +260,8 @@ impl Judge {
             kind,
             resolved_read,
             verdict: v,
+            tags,
+            trace,
         }
     }
 
@@ -289,11 +331,13 @@ mod tests {
             engine: Engine::Postgres,
             db_name: Some(db),
             db_user: Some("app"),
+            db_application: None,
             text: Some(sql),
             tag: None,
             columns: cols,
             process: None,
             host: &host,
+            tags: &NO_TAGS,
         })
     }
 

@@ -158,7 +158,8 @@ struct VerifyArgs {
 
 #[derive(Subcommand)]
 enum PolicyCmd {
-    /// Validate a policy directory (classes/ and rules/); exits 1 with file:line errors.
+    /// Validate a policy directory (classes/, rules/ and workloads/); exits 1 with file:line
+    /// errors.
     Check {
         /// The directory holding classes/ and rules/.
         dir: PathBuf,
@@ -193,6 +194,22 @@ struct PolicyTestArgs {
     /// `host.environment`.
     #[arg(long)]
     environment: Option<String>,
+    /// The client's executable (`client.exe`; also its workload unless --unit is given).
+    #[arg(long, value_name = "PATH")]
+    exe: Option<String>,
+    /// The client's systemd unit (`ml-train-nightly.service`).
+    #[arg(long, value_name = "UNIT")]
+    unit: Option<String>,
+    /// The client's command line.
+    #[arg(long, value_name = "CMDLINE")]
+    cmdline: Option<String>,
+    /// `db.application`: PostgreSQL application_name, MySQL program_name.
+    #[arg(long, value_name = "NAME")]
+    application: Option<String>,
+    /// A `statement.tags` entry (as a sqlcommenter comment would give), `key=value`;
+    /// repeatable.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
 }
 
 #[derive(Args, Clone)]
@@ -407,7 +424,9 @@ fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<
         },
         resolve_identity,
     };
-    Ok(Pipeline::new(pc, clock, out))
+    let mut p = Pipeline::new(pc, clock, out);
+    p.set_tag_keys(cfg.tag_keys.clone());
+    Ok(p)
 }
 
 fn run_main(a: RunArgs) -> Result<()> {
@@ -946,10 +965,11 @@ fn verify(a: VerifyArgs) -> Result<()> {
 fn policy_check(dir: &Path) -> Result<()> {
     let p = Policy::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "{}: ok ({} classes, {} rules, precedence {:?})",
+        "{}: ok ({} classes, {} rules, {} workload entries, precedence {:?})",
         dir.display(),
         p.class_ids().len(),
         p.rule_ids().len(),
+        p.workload_purposes().len(),
         p.precedence()
     );
     Ok(())
@@ -970,8 +990,19 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
     let process = dbgov::identity::ProcessInfo {
         user: a.user.clone(),
         login_user: a.login_user.clone(),
+        exe: a.exe.clone(),
+        cmdline: a.cmdline.clone(),
+        unit: a.unit.clone(),
+        workload: dbgov::identity::workload(a.unit.as_deref(), None, None, None, a.exe.as_deref()),
         ..Default::default()
     };
+    let mut tags = BTreeMap::new();
+    for t in &a.tags {
+        let Some((k, v)) = t.split_once('=') else {
+            bail!("--tag expects KEY=VALUE, got {t:?}")
+        };
+        tags.insert(k.to_owned(), v.to_owned());
+    }
     let host = dbgov::audit::Host {
         environment: a.environment.clone(),
         ..Default::default()
@@ -980,11 +1011,13 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
         engine,
         db_name: a.db.as_deref(),
         db_user: a.db_user.as_deref(),
+        db_application: a.application.as_deref(),
         text: Some(&a.statement),
         tag: None,
         columns: &[],
         process: Some(&process),
         host: &host,
+        tags: &tags,
     });
     let v = &j.verdict;
     let out = serde_json::json!({
@@ -994,7 +1027,11 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
             "tables": j.tables(),
             "columns": {"read": j.read(), "written": j.written()},
             "parse_error": j.analysis().and_then(|a| a.parse_error.as_deref()),
+            "tags": j.tags,
+            "trace_id": j.trace.as_ref().map(|t| &t.0),
+            "span_id": j.trace.as_ref().map(|t| &t.1),
         },
+        "client": {"workload": process.workload, "purpose": v.purpose},
         "classification": {"classes": v.classes, "level": v.level},
         "policy": {"verdict": v.action, "rules": v.rules, "severity": v.severity, "message": v.message},
     });
@@ -1005,7 +1042,7 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
 /// Modification times of the policy files, to notice edits.
 fn policy_stamp(dir: &Path) -> Vec<(PathBuf, std::time::SystemTime)> {
     let mut v = Vec::new();
-    for sub in ["classes", "rules"] {
+    for sub in ["classes", "rules", "workloads"] {
         if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
             for e in rd.flatten() {
                 if let Ok(m) = e.metadata().and_then(|m| m.modified()) {

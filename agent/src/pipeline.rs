@@ -225,6 +225,11 @@ fn read_pod<T: Copy>(b: &[u8]) -> Option<T> {
 }
 
 impl Pipeline {
+    /// The sqlcommenter keys kept in `statement.tags` (configuration `tag_keys`).
+    pub fn set_tag_keys(&mut self, keys: Vec<String>) {
+        self.judge.set_tag_keys(keys);
+    }
+
     pub fn new(cfg: PipelineConfig, clock: Clock, out: Output) -> Self {
         let PipelineConfig {
             host,
@@ -629,6 +634,8 @@ impl Pipeline {
             groups: self.identity.group_name(ev.hdr.gid).into_iter().collect(),
             login_uid,
             login_user: login_uid.and_then(|u| self.identity.user_name(u)),
+            // The executable's name as the kernel saw it: the process is gone.
+            workload: Some(cstr_path(&ev.comm)),
             ..Default::default()
         }))
     }
@@ -1137,16 +1144,37 @@ impl Pipeline {
             engine: conn.engine,
             db_name: info.database.as_deref(),
             db_user: info.user.as_deref(),
+            db_application: info.application.as_deref(),
             text: rec.text.as_deref(),
             tag: rec.tag.as_deref(),
             columns: &rec.columns,
             process,
             host: &self.cfg.host,
+            tags: &crate::judge::NO_TAGS,
         });
         let a = j.analysis();
         let verdict = &j.verdict;
         let Some(frags) = conn.frags.as_deref() else {
             return Ok(());
+        };
+        // `client.purpose` is per statement: the connection's client fragment ends with
+        // `"purpose":null}`; a statement with a purpose gets its own copy.
+        let with_purpose;
+        let client: &serde_json::value::RawValue = match verdict.purpose.as_deref() {
+            Some(p) => {
+                let base = frags.client.get();
+                let head = base
+                    .strip_suffix("\"purpose\":null}")
+                    .unwrap_or(base.trim_end_matches('}'));
+                let ser = |e| PipelineError::Sink(SinkError::Serialise(e));
+                let text = format!(
+                    "{head}\"purpose\":{}}}",
+                    serde_json::to_string(p).map_err(ser)?
+                );
+                with_purpose = serde_json::value::RawValue::from_string(text).map_err(ser)?;
+                &*with_purpose
+            }
+            None => &frags.client,
         };
         let ev = audit::StatementEvent {
             schema: audit::SCHEMA,
@@ -1154,7 +1182,7 @@ impl Pipeline {
             time: audit::rfc3339(self.clock.wall_ns(rec.start_ns)),
             kind: Kind::Statement,
             host: &self.host_raw,
-            client: &frags.client,
+            client,
             server: &frags.server,
             db: &frags.db,
             session: &frags.session,
@@ -1174,6 +1202,9 @@ impl Pipeline {
                 parse_error: a.and_then(|a| a.parse_error.as_deref()),
                 copy_bytes: rec.copy_bytes,
                 truncated: rec.truncated,
+                tags: &j.tags,
+                trace_id: j.trace.as_ref().map(|t| t.0.as_str()),
+                span_id: j.trace.as_ref().map(|t| t.1.as_str()),
             },
             outcome: audit::Outcome {
                 status: rec.status,

@@ -60,6 +60,14 @@ pub struct Client {
     pub ancestors: Vec<Ancestor>,
     /// `ip:port` for TCP, the socket path for Unix sockets.
     pub addr: Option<String>,
+    /// A stable name for what is running: the systemd unit, the container, the pod, else the
+    /// executable (see `identity::workload`).
+    #[serde(default)]
+    pub workload: Option<String>,
+    /// The purpose of the first matching `workloads/*.yaml` entry (`ai.training`,
+    /// `analytics`, ...), per statement; null when none matched and on session events.
+    #[serde(default)]
+    pub purpose: Option<String>,
 }
 
 impl Client {
@@ -81,6 +89,8 @@ impl Client {
             unit: p.unit.clone(),
             ancestors: p.ancestors.clone(),
             addr,
+            workload: p.workload.clone(),
+            purpose: None,
         }
     }
 }
@@ -137,6 +147,14 @@ pub struct Statement {
     pub copy_bytes: Option<u64>,
     /// The request was not captured whole (beyond the capture limit).
     pub truncated: bool,
+    /// sqlcommenter tags on the allow-list (`{}` when none).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// From a valid W3C `traceparent` tag.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    #[serde(default)]
+    pub span_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -410,6 +428,9 @@ pub struct StatementRef<'a> {
     pub parse_error: Option<&'a str>,
     pub copy_bytes: Option<u64>,
     pub truncated: bool,
+    pub tags: &'a BTreeMap<String, String>,
+    pub trace_id: Option<&'a str>,
+    pub span_id: Option<&'a str>,
 }
 
 /// Borrowed form of [`Columns`].

@@ -159,6 +159,19 @@ pub struct EvalContext<'a> {
     pub host_environment: Option<&'a str>,
     /// Labels of the host.
     pub host_labels: &'a BTreeMap<String, String>,
+    /// Command line of the client process.
+    pub client_cmdline: Option<&'a str>,
+    /// systemd unit of the client process.
+    pub client_unit: Option<&'a str>,
+    /// `client.workload`: unit, container, pod or executable.
+    pub client_workload: Option<&'a str>,
+    /// `client.purpose`: set by [`Policy::evaluate`] from the workload entries (what a caller
+    /// passes is ignored).
+    pub client_purpose: Option<&'a str>,
+    /// `db.application` (PostgreSQL `application_name`, MySQL `program_name`).
+    pub db_application: Option<&'a str>,
+    /// `statement.tags` (sqlcommenter).
+    pub tags: &'a BTreeMap<String, String>,
 }
 
 /// The decision for one statement.
@@ -176,6 +189,8 @@ pub struct Verdict {
     pub severity: Option<String>,
     /// Message of the deciding rule.
     pub message: Option<String>,
+    /// `client.purpose`: the purpose of the first workload entry that matched.
+    pub purpose: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,6 +289,29 @@ struct MatchSpec {
     client_group: Option<OneOrMany>,
     host_environment: Option<OneOrMany>,
     host_labels: Option<BTreeMap<String, OneOrMany>>,
+    client_cmdline: Option<OneOrMany>,
+    client_unit: Option<OneOrMany>,
+    client_workload: Option<OneOrMany>,
+    client_purpose: Option<OneOrMany>,
+    db_application: Option<OneOrMany>,
+    tags: Option<BTreeMap<String, OneOrMany>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkloadFile {
+    #[serde(default)]
+    workloads: Vec<WorkloadSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkloadSpec {
+    purpose: String,
+    #[serde(default, rename = "description")]
+    _description: String,
+    #[serde(rename = "match")]
+    when: MatchSpec,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,6 +383,19 @@ struct Matcher {
     client_group: Option<GlobSet>,
     host_environment: Option<GlobSet>,
     host_labels: Vec<(String, GlobSet)>,
+    client_cmdline: Option<GlobSet>,
+    client_unit: Option<GlobSet>,
+    client_workload: Option<GlobSet>,
+    client_purpose: Option<GlobSet>,
+    db_application: Option<GlobSet>,
+    tags: Vec<(String, GlobSet)>,
+}
+
+/// A `workloads/*.yaml` entry: the purpose of what matches.
+#[derive(Debug)]
+struct Workload {
+    purpose: String,
+    when: Matcher,
 }
 
 #[derive(Debug)]
@@ -372,6 +423,7 @@ pub struct Policy {
     detectors: Vec<Detector>,
     rules: Vec<Rule>,
     precedence: Precedence,
+    workloads: Vec<Workload>,
 }
 
 impl Default for Policy {
@@ -388,6 +440,7 @@ impl Default for Policy {
             detectors: Vec::new(),
             rules: Vec::new(),
             precedence: Precedence::default(),
+            workloads: Vec::new(),
         }
     }
 }
@@ -421,7 +474,16 @@ const BUILTIN_RULES: &[(&str, &str)] = &[
         "20-sensitive-access.yaml",
         include_str!("../../../policies/rules/20-sensitive-access.yaml"),
     ),
+    (
+        "30-automation.yaml",
+        include_str!("../../../policies/rules/30-automation.yaml"),
+    ),
 ];
+
+const BUILTIN_WORKLOADS: &[(&str, &str)] = &[(
+    "10-default.yaml",
+    include_str!("../../../policies/workloads/10-default.yaml"),
+)];
 
 impl Policy {
     /// Loads `dir/classes/*.yaml` and `dir/rules/*.yaml` (also `*.yml`), each directory's files
@@ -429,6 +491,16 @@ impl Policy {
     pub fn load_dir(dir: &Path) -> Result<Policy, PolicyError> {
         let classes = read_yaml_dir(&dir.join("classes"))?;
         let rules = read_yaml_dir(&dir.join("rules"))?;
+        // Optional: packs written before workloads existed have none.
+        let workloads = if dir.join("workloads").is_dir() {
+            read_yaml_dir(&dir.join("workloads"))?
+        } else {
+            Vec::new()
+        };
+        let w: Vec<(&str, &str)> = workloads
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
         let c: Vec<(&str, &str)> = classes
             .iter()
             .map(|(n, t)| (n.as_str(), t.as_str()))
@@ -437,13 +509,22 @@ impl Policy {
             .iter()
             .map(|(n, t)| (n.as_str(), t.as_str()))
             .collect();
-        Policy::from_yaml_strs(&c, &r)
+        Policy::from_pack(&c, &r, &w)
     }
 
     /// Builds a policy from `(file name, contents)` pairs, used in the given order.
     pub fn from_yaml_strs(
         classes: &[(&str, &str)],
         rules: &[(&str, &str)],
+    ) -> Result<Policy, PolicyError> {
+        Policy::from_pack(classes, rules, &[])
+    }
+
+    /// As [`Policy::from_yaml_strs`], with `workloads/*.yaml` files.
+    pub fn from_pack(
+        classes: &[(&str, &str)],
+        rules: &[(&str, &str)],
+        workloads: &[(&str, &str)],
     ) -> Result<Policy, PolicyError> {
         let mut b = Builder::default();
         for (file, text) in classes {
@@ -472,12 +553,38 @@ impl Policy {
                 }
             }
         }
+        for (file, text) in workloads {
+            if let Some(spec) = parse_yaml::<WorkloadFile>(file, text)? {
+                for (i, w) in spec.workloads.into_iter().enumerate() {
+                    let what = format!("workload {} ({})", i + 1, w.purpose);
+                    if w.purpose.trim().is_empty() {
+                        return Err(invalid(file, format!("{what}: empty purpose")));
+                    }
+                    if w.when.client_purpose.is_some() {
+                        return Err(invalid(
+                            file,
+                            format!("{what}: client_purpose cannot decide a purpose"),
+                        ));
+                    }
+                    let when = b.matcher(file, &format!("{what}: match"), w.when)?;
+                    b.workloads.push(Workload {
+                        purpose: w.purpose,
+                        when,
+                    });
+                }
+            }
+        }
         b.finish()
     }
 
     /// The default pack (`policies/` in the repository), embedded at build time.
     pub fn builtin() -> Result<Policy, PolicyError> {
-        Policy::from_yaml_strs(BUILTIN_CLASSES, BUILTIN_RULES)
+        Policy::from_pack(BUILTIN_CLASSES, BUILTIN_RULES, BUILTIN_WORKLOADS)
+    }
+
+    /// Purposes of the loaded workload entries, in matching order.
+    pub fn workload_purposes(&self) -> Vec<&str> {
+        self.workloads.iter().map(|w| w.purpose.as_str()).collect()
     }
 
     /// How the deciding rule is chosen.
@@ -517,6 +624,27 @@ impl Policy {
             verdict.classes.sort_unstable();
         }
         let mut buf = String::new();
+        // The purpose first: rules may match on it. The first matching workload entry wins.
+        verdict.purpose = self
+            .workloads
+            .iter()
+            .find(|w| {
+                w.when.matches(
+                    &EvalContext {
+                        client_purpose: None,
+                        ..*ctx
+                    },
+                    &touched,
+                    verdict.level,
+                    &mut buf,
+                )
+            })
+            .map(|w| w.purpose.clone());
+        let with_purpose = EvalContext {
+            client_purpose: verdict.purpose.as_deref(),
+            ..*ctx
+        };
+        let ctx = &with_purpose;
         let mut decided: Option<&Rule> = None;
         for rule in &self.rules {
             if !rule.when.matches(ctx, &touched, verdict.level, &mut buf) {
@@ -674,8 +802,18 @@ impl Matcher {
             || !opt(&self.client_exe, ctx.client_exe)
             || !opt(&self.client_container_id, ctx.client_container_id)
             || !opt(&self.host_environment, ctx.host_environment)
+            || !opt(&self.client_cmdline, ctx.client_cmdline)
+            || !opt(&self.client_unit, ctx.client_unit)
+            || !opt(&self.client_workload, ctx.client_workload)
+            || !opt(&self.client_purpose, ctx.client_purpose)
+            || !opt(&self.db_application, ctx.db_application)
         {
             return false;
+        }
+        for (key, glob) in &self.tags {
+            if !ctx.tags.get(key).is_some_and(|v| glob.is_match(v)) {
+                return false;
+            }
         }
         if let Some(w) = self.has_where {
             if w != ctx.has_where {
@@ -835,6 +973,7 @@ struct Builder {
     rules: Vec<Rule>,
     rule_ids: BTreeSet<String>,
     precedence: Option<(Precedence, String)>,
+    workloads: Vec<Workload>,
 }
 
 impl Builder {
@@ -935,6 +1074,11 @@ impl Builder {
             )?;
             host_labels.push((key, g));
         }
+        let mut tags = Vec::new();
+        for (key, v) in m.tags.unwrap_or_default() {
+            let g = glob_set(file, &format!("{what}.tags.{key}"), &v.into_vec(), None)?;
+            tags.push((key, g));
+        }
         Ok(Matcher {
             engine: set("engine", m.engine, None)?,
             db_name: set("db_name", m.db_name, None)?,
@@ -953,6 +1097,12 @@ impl Builder {
             client_group: set("client_group", m.client_group, None)?,
             host_environment: set("host_environment", m.host_environment, None)?,
             host_labels,
+            client_cmdline: set("client_cmdline", m.client_cmdline, None)?,
+            client_unit: set("client_unit", m.client_unit, None)?,
+            client_workload: set("client_workload", m.client_workload, None)?,
+            client_purpose: set("client_purpose", m.client_purpose, None)?,
+            db_application: set("db_application", m.db_application, None)?,
+            tags,
         })
     }
 
@@ -1014,6 +1164,7 @@ impl Builder {
             detectors: self.detectors,
             rules: self.rules,
             precedence: self.precedence.map(|(p, _)| p).unwrap_or_default(),
+            workloads: self.workloads,
         })
     }
 }
@@ -1042,6 +1193,12 @@ mod tests {
             client_groups: &[],
             host_environment: Some("staging"),
             host_labels: &NO_LABELS,
+            client_cmdline: None,
+            client_unit: None,
+            client_workload: None,
+            client_purpose: None,
+            db_application: None,
+            tags: &NO_LABELS,
         }
     }
 
@@ -1846,5 +2003,58 @@ rules:
         assert_eq!(v.rules, s(&["block-destructive-ddl-prod-host"]));
         c.host_environment = Some("staging");
         assert_eq!(p.evaluate(&c).action, Action::Allow);
+    }
+
+    #[test]
+    fn the_first_matching_workload_gives_the_purpose_and_rules_match_on_it() {
+        let p = Policy::builtin().unwrap();
+        assert!(p.workload_purposes().contains(&"ai.training"));
+        let cols = s(&["customers.ssn"]);
+        let mut tags = BTreeMap::new();
+        tags.insert("framework".to_string(), "langchain-0.2".to_string());
+        let v = p.evaluate(&EvalContext {
+            tags: &tags,
+            ..ctx("SELECT", &cols)
+        });
+        assert_eq!(v.purpose.as_deref(), Some("ai.agent"));
+        assert!(
+            v.rules.contains(&"alert-ai-restricted-access".to_string()),
+            "{v:?}"
+        );
+        assert_eq!(v.action, Action::Alert);
+        // The same statement from an unmatched workload: no purpose, no alert.
+        let v = p.evaluate(&ctx("SELECT", &cols));
+        assert_eq!(v.purpose, None);
+        assert_eq!(v.action, Action::Allow, "{v:?}");
+        // By unit and by application name; schema changes on prod are held.
+        let v = p.evaluate(&EvalContext {
+            client_unit: Some("ml-train-nightly.service"),
+            db_name: Some("prod_shop"),
+            ..ctx("ALTER TABLE", &[])
+        });
+        assert_eq!(v.purpose.as_deref(), Some("ai.training"));
+        assert_eq!(v.action, Action::Hold, "{v:?}");
+        let v = p.evaluate(&EvalContext {
+            db_application: Some("metabase"),
+            ..ctx("SELECT", &cols)
+        });
+        assert_eq!(v.purpose.as_deref(), Some("analytics"));
+        assert_eq!(v.action, Action::Allow);
+    }
+
+    #[test]
+    fn workload_files_are_checked() {
+        let bad = [
+            "workloads: [{purpose: x, match: {client_purpose: y}}]",
+            "workloads: [{purpose: '', match: {}}]",
+            "workloads: [{purpose: x, match: {nonsense: 1}}]",
+            "workloads: [{purpose: x, match: {tags: {framework: '[' }}}]",
+        ];
+        for b in bad {
+            assert!(
+                Policy::from_pack(BUILTIN_CLASSES, &[], &[("w.yaml", b)]).is_err(),
+                "{b}"
+            );
+        }
     }
 }

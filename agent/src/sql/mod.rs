@@ -22,6 +22,7 @@ mod fallback;
 mod fuzz_tests;
 mod normalize;
 mod resolve;
+pub mod tags;
 
 use std::num::NonZeroUsize;
 use std::panic::catch_unwind;
@@ -137,8 +138,56 @@ struct CacheKey {
 pub struct Analyzed {
     pub analysis: Arc<Analysis>,
     pub literals: Vec<String>,
-    /// The statement as sent, with literals redacted unless configured otherwise.
+    /// The statement as sent, with literals and comments redacted unless configured otherwise.
     pub text: String,
+    /// sqlcommenter tags of this text (not cached: comments are not part of the fingerprint).
+    pub tags: tags::Tags,
+}
+
+/// `text` with every literal replaced by `?` and every comment's content by `?` (`/* ? */`,
+/// `-- ?`, `# ?`): comments carry values too (`/* email='...' */`, sqlcommenter tags).
+fn redacted(text: &str, literals: &[(usize, usize)], comments: &[(usize, usize)]) -> String {
+    let mut shown = String::with_capacity(text.len());
+    let mut last = 0;
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let lit = literals.get(i).copied();
+        let com = comments.get(j).copied();
+        let ((a, b), is_comment) = match (lit, com) {
+            (Some(l), Some(c)) if c.0 < l.0 => {
+                j += 1;
+                (c, true)
+            }
+            (Some(l), _) => {
+                i += 1;
+                (l, false)
+            }
+            (None, Some(c)) => {
+                j += 1;
+                (c, true)
+            }
+            (None, None) => break,
+        };
+        if a < last || b > text.len() {
+            continue;
+        }
+        shown.push_str(text.get(last..a).unwrap_or(""));
+        if is_comment {
+            let body = text.get(a..b).unwrap_or("");
+            shown.push_str(if body.starts_with("/*") {
+                "/* ? */"
+            } else if body.starts_with('#') {
+                "# ?"
+            } else {
+                "-- ?"
+            });
+        } else {
+            shown.push('?');
+        }
+        last = b;
+    }
+    shown.push_str(text.get(last..).unwrap_or(""));
+    shown
 }
 
 /// Statement analyzer with an LRU cache keyed by (dialect, fingerprint).
@@ -234,6 +283,7 @@ impl Analyzer {
                 } else {
                     String::new()
                 },
+                tags: tags::from_comments(scanned_text, &self.scratch.comments),
             };
         }
         if !want_text {
@@ -241,34 +291,26 @@ impl Analyzer {
                 analysis,
                 literals,
                 text: String::new(),
+                tags: tags::Tags::default(),
             };
         }
         // Past `max_statement_bytes` only the head is analysed, but the whole text is shown:
         // its literals are found by a scan of the whole text, so none leaks from the tail.
         let whole;
-        let spans = if truncated {
+        let scanned = if truncated {
             let mut w = normalize::Scanned::default();
             normalize::scan_into(dialect, text, &mut w);
             whole = w;
-            &whole.spans
+            &whole
         } else {
-            &self.scratch.spans
+            &self.scratch
         };
-        let mut shown = String::with_capacity(text.len());
-        let mut last = 0;
-        for &(a, b) in spans {
-            if a < last || b > text.len() {
-                continue;
-            }
-            shown.push_str(text.get(last..a).unwrap_or(""));
-            shown.push('?');
-            last = b;
-        }
-        shown.push_str(text.get(last..).unwrap_or(""));
+        let tags = tags::from_comments(text, &scanned.comments);
         Analyzed {
             analysis,
             literals,
-            text: shown,
+            text: redacted(text, &scanned.spans, &scanned.comments),
+            tags,
         }
     }
 

@@ -20,6 +20,9 @@ pub(crate) struct Scanned {
     pub literals: Vec<String>,
     /// Byte ranges of the literals in the scanned text, in order.
     pub spans: Vec<(usize, usize)>,
+    /// Byte ranges of the comments (`/* */`, `--`, `#`; not MySQL's executable `/*! */`), in
+    /// order: redacted in the shown text, read for sqlcommenter tags.
+    pub comments: Vec<(usize, usize)>,
     /// Number of non-empty `;`-separated statements.
     pub statements: usize,
     /// Number of operators (`=`, `+`, `and`, `or`, ...): a bound on how deep a parsed expression
@@ -387,8 +390,10 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
     };
     let literals = &mut into.literals;
     let spans = &mut into.spans;
+    let comments = &mut into.comments;
     literals.clear();
     spans.clear();
+    comments.clear();
     let mut in_mysql_exec_comment = false;
     let mut i = 0usize;
     while i < n {
@@ -452,9 +457,15 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                 }
             }
             b'-' if c1 == b'-' && (f == Flavor::Postgres || i + 2 >= n || at(b, i + 2) <= b' ') => {
-                i = skip_line(b, i);
+                let end = skip_line(b, i);
+                comments.push((i, end));
+                i = end;
             }
-            b'#' if f == Flavor::MySql => i = skip_line(b, i),
+            b'#' if f == Flavor::MySql => {
+                let end = skip_line(b, i);
+                comments.push((i, end));
+                i = end;
+            }
             b'/' if c1 == b'*' => {
                 if f == Flavor::MySql && at(b, i + 2) == b'!' {
                     // MySQL executable comment: its content is SQL.
@@ -464,7 +475,9 @@ pub(crate) fn scan_into(dialect: super::Dialect, text: &str, into: &mut Scanned)
                     }
                     in_mysql_exec_comment = true;
                 } else {
-                    i = skip_block_comment(b, i, f == Flavor::Postgres);
+                    let end = skip_block_comment(b, i, f == Flavor::Postgres);
+                    comments.push((i, end));
+                    i = end;
                 }
             }
             b'*' if c1 == b'/' && in_mysql_exec_comment => {
