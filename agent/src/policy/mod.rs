@@ -1252,7 +1252,10 @@ mod tests {
                 "alert-schema-change-prod",
                 "alert-person-credential-access",
                 "alert-person-restricted-access",
-                "alert-privilege-change"
+                "alert-privilege-change",
+                "alert-ai-restricted-access",
+                "hold-automation-schema-change-prod",
+                "hold-automation-schema-change-prod-host"
             ]
         );
         assert!(p.class_description("pci.pan").is_some());
@@ -1273,6 +1276,7 @@ mod tests {
         let p = Policy::load_dir(found.expect("policies directory")).unwrap();
         assert_eq!(p.rule_ids(), builtin().rule_ids());
         assert_eq!(p.class_ids(), builtin().class_ids());
+        assert_eq!(p.workload_purposes(), builtin().workload_purposes());
     }
 
     #[test]
