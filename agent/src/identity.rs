@@ -58,9 +58,9 @@ pub fn workload(
     pod_uid: Option<&str>,
     exe: Option<&str>,
 ) -> Option<String> {
-    if let Some(u) = unit.filter(|u| {
-        !(u.starts_with("session-") && u.ends_with(".scope")) && !u.starts_with("user@")
-    }) {
+    let login_session =
+        |u: &str| u.starts_with("user@") || (u.starts_with("session-") && u.ends_with(".scope"));
+    if let Some(u) = unit.filter(|u| !login_session(u)) {
         return Some(u.to_owned());
     }
     if let Some(n) = container_name {

@@ -165,7 +165,7 @@ enum PolicyCmd {
         dir: PathBuf,
     },
     /// Print the classification and verdict the agent would attach to a statement, as JSON.
-    Test(PolicyTestArgs),
+    Test(Box<PolicyTestArgs>),
 }
 
 #[derive(Args)]
@@ -298,7 +298,7 @@ fn main() {
         Cmd::Run(a) => exit_code(run_main(a)),
         Cmd::Replay(a) => exit_code(replay(a)),
         Cmd::Policy(PolicyCmd::Check { dir }) => exit_code(policy_check(&dir)),
-        Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(a)),
+        Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(*a)),
         Cmd::Verify(a) => exit_code(verify(a)),
         Cmd::Keygen { out } => exit_code(keygen(&out)),
         Cmd::Export(a) => exit_code(export(a)),

@@ -1172,7 +1172,7 @@ impl Pipeline {
                     serde_json::to_string(p).map_err(ser)?
                 );
                 with_purpose = serde_json::value::RawValue::from_string(text).map_err(ser)?;
-                &*with_purpose
+                &with_purpose
             }
             None => &frags.client,
         };

@@ -1,6 +1,7 @@
 //! Intention: sqlcommenter tags and trace ids from psql and a driver, workload purposes from
 //! the default pack and the rule on AI workloads reading restricted data, and malformed
 //! comments that must not break judging. Real eBPF, PostgreSQL 15, psql and tokio-postgres.
+use std::path::Path;
 use std::process::Command;
 
 use dbgov_tests::*;
@@ -212,5 +213,76 @@ fn tags_trace_ids_and_purposes_on_real_statements() -> anyhow::Result<()> {
         "bad encoding",
     );
     assert_eq!(e["classification"]["classes"], json!(["pii.email"]), "{e}");
+    Ok(())
+}
+
+/// `dbgov policy test` tries a purpose without capturing; `dbgov policy check` validates the
+/// workload files.
+#[test]
+fn policy_test_and_check_know_workloads() -> anyhow::Result<()> {
+    if !require(
+        agent_bin().exists(),
+        "the dbgov binary (run cargo xtask test)",
+    ) {
+        return Ok(());
+    }
+    let test = |args: &[&str]| -> anyhow::Result<Value> {
+        let out = Command::new(agent_bin())
+            .args(["policy", "test", "--statement", "SELECT ssn FROM customers"])
+            .args(args)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    let v = test(&["--tag", "framework=langchain", "--tag", "route=/chat"])?;
+    assert_eq!(v["client"]["purpose"], "ai.agent", "{v}");
+    assert_eq!(v["statement"]["tags"]["route"], "/chat");
+    assert_eq!(v["policy"]["rules"], json!(["alert-ai-restricted-access"]));
+    let v = test(&["--unit", "ml-train-nightly.service"])?;
+    assert_eq!(v["client"]["purpose"], "ai.training", "{v}");
+    assert_eq!(v["client"]["workload"], "ml-train-nightly.service");
+    let v = test(&["--application", "metabase", "--exe", "/usr/bin/java"])?;
+    assert_eq!(v["client"]["purpose"], "analytics", "{v}");
+    assert_eq!(v["policy"]["verdict"], "allow");
+    let v = test(&[])?;
+    assert!(v["client"]["purpose"].is_null(), "{v}");
+
+    // A pack with a broken workload file is refused, naming the file.
+    let dir = TempDir::new("workloads")?;
+    let pack = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let out = Command::new(agent_bin())
+        .args(["policy", "check"])
+        .arg(&pack)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("7 workload entries"),
+        "{text}"
+    );
+    for sub in ["classes", "rules", "workloads"] {
+        std::fs::create_dir_all(dir.path().join(sub))?;
+    }
+    std::fs::copy(
+        pack.join("classes/pii.yaml"),
+        dir.path().join("classes/pii.yaml"),
+    )?;
+    std::fs::write(
+        dir.path().join("workloads/50-bad.yaml"),
+        "workloads:\n  - purpose: ai.x\n    match:\n      client_purpose: ai.*\n",
+    )?;
+    let out = Command::new(agent_bin())
+        .args(["policy", "check"])
+        .arg(dir.path())
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("50-bad.yaml") && err.contains("client_purpose"),
+        "{err}"
+    );
     Ok(())
 }

@@ -1146,4 +1146,28 @@ mod tests {
         assert_eq!(a.kinds, v(&["SELECT", "DROP TABLE"]));
         assert_eq!(a.statement_count, 2);
     }
+
+    #[test]
+    fn comments_are_redacted_like_literals() {
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let a = an.analyze_text(
+            Dialect::Postgres,
+            "/* email='ann@example.com' */ SELECT 1 -- ssn 123-45-6789\nFROM t WHERE a = 'x' /*action='y'",
+        );
+        assert_eq!(a.text, "/* ? */ SELECT ? -- ?\nFROM t WHERE a = ? /* ? */");
+        let a = an.analyze_text(
+            Dialect::MySql,
+            "SELECT /*! STRAIGHT_JOIN */ a FROM t # note='x'\n/*app='z'*/",
+        );
+        assert_eq!(a.text, "SELECT /*! STRAIGHT_JOIN */ a FROM t # ?\n/* ? */");
+        assert_eq!(a.tags.0.get("app").map(String::as_str), Some("z"));
+        // keep_literals keeps comments too.
+        let mut keep = Analyzer::new(AnalyzerConfig {
+            keep_literals: true,
+            ..AnalyzerConfig::default()
+        });
+        let a = keep.analyze_text(Dialect::Postgres, "SELECT 1 /*action='list'*/");
+        assert_eq!(a.text, "SELECT 1 /*action='list'*/");
+        assert_eq!(a.tags.0.get("action").map(String::as_str), Some("list"));
+    }
 }
