@@ -194,10 +194,17 @@ pub fn from_event(ev: &Event) -> Value {
                 json!({
                     "kind": s.kind, "prepared": s.prepared, "tables": s.tables,
                     "columns": s.columns, "truncated": s.truncated, "params": s.params,
+                    "tags": s.tags, "trace_id": s.trace_id, "span_id": s.span_id,
                 })
             }),
         ),
         ("db_user", ev.db.as_ref().map(|d| json!(d.user))),
+        (
+            "client",
+            ev.client
+                .as_ref()
+                .map(|c| json!({"workload": c.workload, "purpose": c.purpose})),
+        ),
         ("rows", ev.outcome.as_ref().map(|o| json!(o.rows))),
         (
             "classification",
