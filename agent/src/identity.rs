@@ -171,6 +171,8 @@ pub struct IdentityCache {
     procs: HashMap<u32, (Arc<ProcessInfo>, std::time::Instant)>,
     users: HashMap<u32, Option<String>>,
     groups: HashMap<u32, Option<String>>,
+    /// Redact `cmdline` (passwords, SQL literals; see [`crate::redact::cmdline`]).
+    redact: bool,
 }
 
 impl Default for IdentityCache {
@@ -190,7 +192,13 @@ impl IdentityCache {
             procs: HashMap::new(),
             users: HashMap::new(),
             groups: HashMap::new(),
+            redact: true,
         }
+    }
+
+    /// `keep_literals`: command lines as they are, unredacted.
+    pub fn set_redact(&mut self, on: bool) {
+        self.redact = on;
     }
 
     /// The identity of `pid`, from cache when its start time matches.
@@ -300,7 +308,11 @@ impl IdentityCache {
                     .filter(|a| !a.is_empty())
                     .map(|a| String::from_utf8_lossy(a).into_owned())
                     .collect();
-                s.join(" ")
+                if self.redact {
+                    crate::redact::cmdline(&s)
+                } else {
+                    s.join(" ")
+                }
             });
         let cgroup = self.read(pid, "cgroup").ok().and_then(|c| cgroup_path(&c));
         let container = cgroup.as_deref().map(parse_container).unwrap_or_default();

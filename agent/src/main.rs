@@ -487,7 +487,9 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     let mut stamp = cfg.policy_dir.as_deref().map(policy_stamp);
     let mut sigint = signal(SignalKind::interrupt())?;
     if let Some(p) = &a.ready_file {
-        std::fs::write(p, format!("{}\n", std::process::id()))
+        use std::io::Write;
+        dbgov::files::open_private(p, true)
+            .and_then(|mut f| f.write_all(format!("{}\n", std::process::id()).as_bytes()))
             .with_context(|| format!("writing ready file {}", p.display()))?;
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");

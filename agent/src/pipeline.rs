@@ -156,6 +156,8 @@ pub struct Pipeline {
     ids: IdGen,
     identity: IdentityCache,
     judge: Judge,
+    /// `keep_literals`: error messages and command lines unredacted.
+    keep_literals: bool,
     conns: HashMap<u64, Conn>,
     pairs: HashMap<(PairKey, u32), u64>,
     /// Ends of local connections whose exact pairing failed (the process or socket was gone
@@ -243,7 +245,10 @@ impl Pipeline {
             session,
             resolve_identity,
         };
+        let keep_literals = analyzer.keep_literals;
         let judge = Judge::new(policy, analyzer);
+        let mut identity = IdentityCache::default();
+        identity.set_redact(!keep_literals);
         let host_raw = serde_json::value::to_raw_value(&cfg.host).unwrap_or_else(|_| {
             serde_json::value::RawValue::from_string("null".into()).unwrap_or_default()
         });
@@ -252,8 +257,9 @@ impl Pipeline {
             cfg,
             clock,
             ids: IdGen::new(),
-            identity: IdentityCache::default(),
+            identity,
             judge,
+            keep_literals,
             conns: HashMap::new(),
             pairs: HashMap::new(),
             sockdiag: None,
@@ -1210,7 +1216,11 @@ impl Pipeline {
                 status: rec.status,
                 rows: rec.rows,
                 error_code: rec.error_code.clone(),
-                error_message: rec.error_message.clone(),
+                error_message: if self.keep_literals {
+                    rec.error_message.clone()
+                } else {
+                    rec.error_message.as_deref().map(crate::redact::message)
+                },
                 duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
             },
             classification: audit::ClassificationRef {

@@ -30,7 +30,8 @@ pub struct Writer {
 
 impl Writer {
     pub fn create(path: &Path, clock_offset_ns: i128) -> Result<Self, RecordError> {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(path)?);
+        // Raw protocol bytes, authentication exchanges included: a secret (mode 0600).
+        let mut w = BufWriter::with_capacity(1 << 20, crate::files::open_private(path, true)?);
         w.write_all(MAGIC)?;
         w.write_all(&VERSION.to_le_bytes())?;
         w.write_all(&clock_offset_ns.to_le_bytes())?;

@@ -372,11 +372,8 @@ impl Output {
                 GapReason::OutputUnavailable,
             ),
             OutputSpec::Jsonl(path) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|source| SinkError::Open {
+                let f =
+                    crate::files::open_private(path, false).map_err(|source| SinkError::Open {
                         path: path.clone(),
                         source,
                     })?;

@@ -144,6 +144,14 @@ pub struct Analyzed {
     pub tags: tags::Tags,
 }
 
+/// `text` with its literals and comments redacted (as `statement.text` shows it), for SQL found
+/// elsewhere (a command line).
+pub fn redact_text(dialect: Dialect, text: &str) -> String {
+    let mut s = normalize::Scanned::default();
+    normalize::scan_into(dialect, text, &mut s);
+    redacted(text, &s.spans, &s.comments)
+}
+
 /// `text` with every literal replaced by `?` and every comment's content by `?` (`/* ? */`,
 /// `-- ?`, `# ?`): comments carry values too (`/* email='...' */`, sqlcommenter tags).
 fn redacted(text: &str, literals: &[(usize, usize)], comments: &[(usize, usize)]) -> String {
@@ -415,7 +423,8 @@ fn build(
             a.unresolved_columns = c.unresolved.into_iter().collect();
         }
         Err(e) => {
-            a.parse_error = Some(e.to_string());
+            // Without the token it failed on: the message is cached per fingerprint.
+            a.parse_error = Some(crate::redact::parse_error(&e.to_string()));
             // Texts too long or too deep to parse are not parsed piecewise either.
             let parse = too_long.is_none() && scanned.operators <= DEEP_OPERATORS && !deep;
             let r = fallback::recover(dialect, &scanned.normalized, parse);
