@@ -7,6 +7,14 @@ use crate::sql::Dialect;
 /// key detail `=(...)` becomes `=(?)`. The message's shape (its words, SQLSTATE-like codes,
 /// numbers outside quotes) stays.
 pub fn message(msg: &str) -> String {
+    // MySQL's syntax errors quote a raw piece of the statement, cut anywhere (quotes inside it
+    // need not balance): `... near 'snippet' at line N`. The whole snippet goes.
+    if let (Some(a), Some(b)) = (msg.find(" near '"), msg.rfind("' at line ")) {
+        let start = a + " near '".len();
+        if start <= b {
+            return format!("{}?{}", &msg[..start], &msg[b..]);
+        }
+    }
     let mut out = String::with_capacity(msg.len());
     let mut chars = msg.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
@@ -289,6 +297,10 @@ mod tests {
         );
         assert_eq!(message("it''s 'a''b' ok"), "it'?'s '?' ok");
         assert_eq!(message("unterminated 'abc"), "unterminated '?");
+        assert_eq!(
+            message("You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near ''987-65-4321' FROM FROM '4111111111111111'' at line 1"),
+            "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near '?' at line 1"
+        );
         assert_eq!(
             parse_error(
                 "sql parser error: Expected: end of statement, found: ann at Line: 1, Column: 9"
