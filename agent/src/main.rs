@@ -249,7 +249,9 @@ struct CommonArgs {
     /// A `host.labels` entry, `key=value`; repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
-    /// Keep literal values in `statement.text` (default: replaced by `?`).
+    /// Turn redaction off: literal values and comments in `statement.text`, SQL and passwords
+    /// in `client.cmdline`, values in error messages (default: replaced by `?`). A risk: the
+    /// trail then holds the data it audits.
     #[arg(long)]
     keep_literals: bool,
     /// Record bound parameter values of prepared statements (default: not recorded).
