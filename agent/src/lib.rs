@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod btf;
 pub mod capture;
+pub mod coalesce;
 pub mod config;
 pub mod files;
 pub mod identity;

@@ -107,6 +107,8 @@ struct Conn {
     tls_plain: bool,
     /// A session_start has been written.
     started: bool,
+    /// Gap events of this connection, coalesced per kind and second.
+    gaps: crate::coalesce::Coalescer,
     /// When the session turned out to be TLS with no plaintext yet (monotonic ns).
     tls_pending_since: Option<u64>,
     process: Option<Arc<ProcessInfo>>,
@@ -501,6 +503,7 @@ impl Pipeline {
             tls_asm: [Assembler::new(), Assembler::new()],
             tls_plain: false,
             started: false,
+            gaps: Default::default(),
             tls_pending_since: None,
             process,
             frags: None,
@@ -1025,6 +1028,7 @@ impl Pipeline {
         events: &mut Vec<SessionEvent>,
         ts: u64,
     ) -> Result<(), PipelineError> {
+        let mut gaps = Vec::new();
         for e in events.drain(..) {
             match e {
                 SessionEvent::Start(_) => {
@@ -1032,7 +1036,11 @@ impl Pipeline {
                     self.write_session_event(conn, Kind::SessionStart, ts)?;
                 }
                 SessionEvent::Update(_) => {}
-                SessionEvent::End => self.write_session_event(conn, Kind::SessionEnd, ts)?,
+                SessionEvent::End => {
+                    conn.gaps.flush(&mut gaps);
+                    self.write_gaps(conn, &mut gaps, ts)?;
+                    self.write_session_event(conn, Kind::SessionEnd, ts)?
+                }
                 SessionEvent::Gap {
                     flow,
                     bytes,
@@ -1040,27 +1048,43 @@ impl Pipeline {
                     detail,
                 } => {
                     self.stats.gaps += 1;
-                    let mut ev = self.conn_event(conn, Kind::Gap, ts);
-                    ev.gap = Some(audit::Gap {
-                        reason,
-                        detail,
-                        bytes,
-                        flow: Some(flow),
-                        events: None,
-                    });
-                    self.write(
-                        &ev,
-                        Route {
-                            session: Some(conn.id),
-                            alert: false,
-                        },
-                    )?;
+                    conn.gaps.gap(ts, reason, flow, bytes, detail, &mut gaps);
+                    self.write_gaps(conn, &mut gaps, ts)?;
                 }
                 SessionEvent::Statement(rec) => {
                     self.stats.statements += 1;
+                    conn.gaps.tick(ts, &mut gaps);
+                    self.write_gaps(conn, &mut gaps, ts)?;
                     self.write_statement(conn, &rec)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Writes the gap events the connection's coalescer released.
+    fn write_gaps(
+        &mut self,
+        conn: &mut Conn,
+        gaps: &mut Vec<crate::coalesce::GapOut>,
+        ts: u64,
+    ) -> Result<(), PipelineError> {
+        for g in gaps.drain(..) {
+            let mut ev = self.conn_event(conn, Kind::Gap, ts);
+            ev.gap = Some(audit::Gap {
+                reason: g.reason,
+                detail: g.detail,
+                bytes: g.bytes,
+                flow: Some(g.flow),
+                events: g.events,
+            });
+            self.write(
+                &ev,
+                Route {
+                    session: Some(conn.id),
+                    alert: false,
+                },
+            )?;
         }
         Ok(())
     }
