@@ -224,6 +224,11 @@ pub fn render(ev: &Event, opts: &ViewOptions) -> String {
     match ev.kind {
         Kind::Statement => {
             prefix(&mut line, ev, opts);
+            // Why it runs, when the policy pack knows (`client.purpose`).
+            if let Some(p) = ev.client.as_ref().and_then(|c| c.purpose.as_deref()) {
+                line.push(&format!("({p})"), CYAN, 0);
+                line.sp();
+            }
             let (word, style) = verdict(ev.policy.as_ref().map(|p| p.verdict).unwrap_or_default());
             line.push(word, style, 5);
             line.sp();
@@ -381,6 +386,14 @@ mod tests {
             l,
             "15:16:03 alice→postgres   psql     pg/shop    BLOCK [pii.email,pii.ssn] 1 row SELECT * FROM customers WHERE id = ?"
         );
+    }
+
+    #[test]
+    fn the_purpose_shows_when_known() {
+        let mut ev = statement();
+        ev.client.as_mut().expect("client").purpose = Some("ai.training".into());
+        let l = render(&ev, &UTC);
+        assert!(l.contains("pg/shop    (ai.training) BLOCK "), "{l:?}");
     }
 
     #[test]
