@@ -34,6 +34,10 @@ pub enum EventKind {
     /// after it that were not captured. Sent right after the chunks, so userspace knows of
     /// the hole before the peer's answer arrives.
     Truncated = 4,
+    /// A watched socket moved bytes through a syscall the agent does not capture
+    /// (`sendmmsg`, `recvmmsg`, `sendfile`, `splice`, `preadv`/`pwritev`): [`EventHeader`]
+    /// only, `source` names the syscall and `total_len` the byte count asked for, when known.
+    Uncaptured = 5,
 }
 
 impl EventKind {
@@ -43,6 +47,7 @@ impl EventKind {
             2 => Some(Self::ConnOpen),
             3 => Some(Self::ConnClose),
             4 => Some(Self::Truncated),
+            5 => Some(Self::Uncaptured),
             _ => None,
         }
     }
@@ -87,6 +92,12 @@ pub enum Source {
     Fork = 12,
     SslWrite = 13,
     SslRead = 14,
+    Sendmmsg = 15,
+    Recvmmsg = 16,
+    Sendfile = 17,
+    Splice = 18,
+    Preadv = 19,
+    Pwritev = 20,
 }
 
 impl Source {
@@ -107,6 +118,12 @@ impl Source {
             12 => Self::Fork,
             13 => Self::SslWrite,
             14 => Self::SslRead,
+            15 => Self::Sendmmsg,
+            16 => Self::Recvmmsg,
+            17 => Self::Sendfile,
+            18 => Self::Splice,
+            19 => Self::Preadv,
+            20 => Self::Pwritev,
             _ => return None,
         })
     }
@@ -127,6 +144,12 @@ impl Source {
             Self::Fork => "fork",
             Self::SslWrite => "SSL_write",
             Self::SslRead => "SSL_read",
+            Self::Sendmmsg => "sendmmsg",
+            Self::Recvmmsg => "recvmmsg",
+            Self::Sendfile => "sendfile",
+            Self::Splice => "splice",
+            Self::Preadv => "preadv",
+            Self::Pwritev => "pwritev",
         }
     }
 }

@@ -172,6 +172,14 @@ const NR_SENDTO: i32 = 44;
 const NR_RECVFROM: i32 = 45;
 const NR_SENDMSG: i32 = 46;
 const NR_RECVMSG: i32 = 47;
+const NR_SENDFILE: i32 = 40;
+const NR_SPLICE: i32 = 275;
+const NR_PREADV: i32 = 295;
+const NR_PWRITEV: i32 = 296;
+const NR_RECVMMSG: i32 = 299;
+const NR_SENDMMSG: i32 = 307;
+const NR_PREADV2: i32 = 327;
+const NR_PWRITEV2: i32 = 328;
 const EINPROGRESS: i64 = -115;
 
 #[inline(always)]
@@ -403,6 +411,58 @@ pub fn enter_iov(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn enter_msg(ctx: TracePointContext) -> u32 {
     stash_data(&ctx, 2);
+    0
+}
+
+/// Tells userspace that watched `fd` moves bytes through a syscall that is not captured.
+#[inline(always)]
+fn uncaptured(fd: u64, source: Source, dir: Direction, len: u64) {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    let fd = fd as u32;
+    let Some(conn) = CONNS.get_ptr(conn_key(tgid, fd)) else {
+        return;
+    };
+    // SAFETY: map value pointer, read once.
+    let conn_id = unsafe { (*conn).conn_id };
+    let Some(mut entry) = EVENTS.reserve::<EventHeader>(0) else {
+        count(CNT_RING_FULL_CONN, 1);
+        return;
+    };
+    let mut hdr = header(EventKind::Uncaptured, source, conn_id, fd, dir as u32);
+    hdr.total_len = if len > u32::MAX as u64 {
+        u32::MAX
+    } else {
+        len as u32
+    };
+    entry.write(hdr);
+    entry.submit(wake_flags());
+}
+
+/// `sys_enter_{sendmmsg,recvmmsg,sendfile64,splice,preadv,pwritev,preadv2,pwritev2}`: paths
+/// bytes can take that the agent does not decode. On a watched socket each call becomes a
+/// gap (`uncaptured_syscall`) naming the syscall, so such traffic is never unseen silently.
+#[tracepoint]
+pub fn enter_uncaptured(ctx: TracePointContext) -> u32 {
+    match syscall_nr(&ctx) {
+        NR_SENDMMSG => uncaptured(arg(&ctx, 0), Source::Sendmmsg, Direction::Egress, 0),
+        NR_RECVMMSG => uncaptured(arg(&ctx, 0), Source::Recvmmsg, Direction::Ingress, 0),
+        // sendfile(out_fd, in_fd, offset, count): only the output can be a socket.
+        NR_SENDFILE => uncaptured(
+            arg(&ctx, 0),
+            Source::Sendfile,
+            Direction::Egress,
+            arg(&ctx, 3),
+        ),
+        // splice(fd_in, off_in, fd_out, off_out, len, flags): either end can be a socket.
+        NR_SPLICE => {
+            let len = arg(&ctx, 4);
+            uncaptured(arg(&ctx, 0), Source::Splice, Direction::Ingress, len);
+            uncaptured(arg(&ctx, 2), Source::Splice, Direction::Egress, len);
+        }
+        NR_PREADV | NR_PREADV2 => uncaptured(arg(&ctx, 0), Source::Preadv, Direction::Ingress, 0),
+        NR_PWRITEV | NR_PWRITEV2 => uncaptured(arg(&ctx, 0), Source::Pwritev, Direction::Egress, 0),
+        _ => {}
+    }
     0
 }
 

@@ -108,6 +108,20 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
         &["sys_exit_accept", "sys_exit_accept4"],
     ),
     ("enter_close", "syscalls", &["sys_enter_close"]),
+    (
+        "enter_uncaptured",
+        "syscalls",
+        &[
+            "sys_enter_sendmmsg",
+            "sys_enter_recvmmsg",
+            "sys_enter_sendfile64",
+            "sys_enter_splice",
+            "sys_enter_preadv",
+            "sys_enter_pwritev",
+            "sys_enter_preadv2",
+            "sys_enter_pwritev2",
+        ],
+    ),
     ("sched_fork", "sched", &["sched_process_fork"]),
 ];
 

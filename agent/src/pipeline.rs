@@ -363,6 +363,7 @@ impl Pipeline {
             }
             Some(EventKind::ConnClose) => self.on_close(hdr.conn_id, hdr.ts_ns),
             Some(EventKind::Truncated) => self.on_truncated(&hdr),
+            Some(EventKind::Uncaptured) => self.on_uncaptured(&hdr),
             None => {
                 self.stats.malformed_records += 1;
                 Ok(())
@@ -756,6 +757,39 @@ impl Pipeline {
         });
         let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
         self.scratch = events;
+        self.conns.insert(conn.id, conn);
+        r
+    }
+
+    /// A watched socket used a syscall whose bytes are not captured: a gap naming it
+    /// (coalesced per connection like every gap). The decoders are left alone: such a call
+    /// usually moves whole messages, and the next captured one decodes as usual.
+    fn on_uncaptured(&mut self, hdr: &EventHeader) -> Result<(), PipelineError> {
+        let (Some(dir), Some(source)) = (
+            Direction::from_u32(hdr.direction),
+            Source::from_u32(hdr.source),
+        ) else {
+            self.stats.malformed_records += 1;
+            return Ok(());
+        };
+        let Some(mut conn) = self.conns.remove(&hdr.conn_id) else {
+            return Ok(());
+        };
+        self.stats.gaps += 1;
+        let flow = flow_of(conn.role, dir);
+        let mut gaps = Vec::new();
+        conn.gaps.gap(
+            hdr.ts_ns,
+            audit::GapReason::UncapturedSyscall,
+            flow,
+            u64::from(hdr.total_len),
+            Some(format!(
+                "{} on this connection: its bytes are not captured",
+                source.name()
+            )),
+            &mut gaps,
+        );
+        let r = self.write_gaps(&mut conn, &mut gaps, hdr.ts_ns);
         self.conns.insert(conn.id, conn);
         r
     }

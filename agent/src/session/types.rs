@@ -158,6 +158,10 @@ pub enum GapReason {
     /// Host level: the Kafka spool reached its size cap while the broker was unreachable;
     /// `events` events were dropped (`on_full: drop_newest`), reported once there is room.
     SpoolFull,
+    /// A watched connection moved bytes through a syscall the agent does not capture
+    /// (`gap.detail` names it: `sendmmsg`, `recvmmsg`, `sendfile`, `splice`, `preadv`,
+    /// `pwritev`); `bytes` is what the call asked to move, when it says.
+    UncapturedSyscall,
 }
 
 impl GapReason {
@@ -173,6 +177,7 @@ impl GapReason {
             GapReason::StashFull => "stash_full",
             GapReason::OutputUnavailable => "output_unavailable",
             GapReason::SpoolFull => "spool_full",
+            GapReason::UncapturedSyscall => "uncaptured_syscall",
         }
     }
 }

@@ -1,0 +1,79 @@
+"""A PostgreSQL client that sends one query through a syscall dbgov does not capture
+(sendfile, splice or sendmmsg), then one through send(2). Speaks the v3 protocol by hand
+(trust auth). Usage: pg_uncaptured.py PORT sendfile|splice|sendmmsg"""
+import ctypes
+import os
+import socket
+import struct
+import sys
+import tempfile
+
+port, mode = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+
+
+def msg(t, body):
+    return t + struct.pack("!I", len(body) + 4) + body
+
+
+def until_ready():
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            sys.exit("server closed the connection")
+        buf += d
+        i = 0
+        while i + 5 <= len(buf):
+            t = buf[i:i + 1]
+            (n,) = struct.unpack("!I", buf[i + 1:i + 5])
+            if i + 1 + n > len(buf):
+                break
+            if t == b"E":
+                sys.exit("server error: %r" % buf[i:i + 1 + n])
+            if t == b"Z":
+                return
+            i += 1 + n
+
+
+startup = b"user\0postgres\0database\0postgres\0\0"
+s.sendall(struct.pack("!II", len(startup) + 8, 196608) + startup)
+until_ready()
+q = msg(b"Q", ("SELECT 1 AS via_%s\0" % mode).encode())
+if mode == "sendfile":
+    with tempfile.TemporaryFile() as f:
+        f.write(q)
+        f.flush()
+        sent = os.sendfile(s.fileno(), f.fileno(), 0, len(q))
+        assert sent == len(q), sent
+elif mode == "splice":
+    r, w = os.pipe()
+    os.write(w, q)
+    moved = os.splice(r, s.fileno(), len(q))
+    assert moved == len(q), moved
+elif mode == "sendmmsg":
+    class Iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+    class Msghdr(ctypes.Structure):
+        _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                    ("iov", ctypes.POINTER(Iovec)), ("iovlen", ctypes.c_size_t),
+                    ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                    ("flags", ctypes.c_int)]
+
+    class Mmsghdr(ctypes.Structure):
+        _fields_ = [("hdr", Msghdr), ("len", ctypes.c_uint)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(q, len(q))
+    iov = Iovec(ctypes.cast(buf, ctypes.c_void_p), len(q))
+    m = Mmsghdr(Msghdr(None, 0, ctypes.pointer(iov), 1, None, 0, 0), 0)
+    n = libc.sendmmsg(s.fileno(), ctypes.byref(m), 1, 0)
+    assert n == 1 and m.len == len(q), (n, m.len, ctypes.get_errno())
+else:
+    sys.exit("unknown mode " + mode)
+until_ready()
+s.sendall(msg(b"Q", ("SELECT 1 AS after_%s\0" % mode).encode()))
+until_ready()
+s.sendall(msg(b"X", b""))
+s.close()

@@ -1,0 +1,85 @@
+//! Bytes moved through syscalls the agent does not capture leave a trace: a client that
+//! sends a query with sendfile(2), splice(2) or sendmmsg(2) to a real PostgreSQL gets a `gap` event with
+//! reason `uncaptured_syscall` naming the syscall on its session, and the session's next
+//! statement is decoded as usual. Real eBPF, PostgreSQL 15, a hand-written v3 client.
+use std::path::Path;
+use std::process::Command;
+
+use dbgov_tests::*;
+
+fn python() -> String {
+    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+#[test]
+fn sendfile_splice_and_sendmmsg_on_a_watched_socket_become_named_gaps() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_uncaptured.py");
+    for mode in ["sendfile", "splice", "sendmmsg"] {
+        run(Command::new(python())
+            .arg(&script)
+            .arg(pg.port.to_string())
+            .arg(mode))?;
+    }
+    agent.wait_for("both clients' last statements", |ev| {
+        ["after_sendfile", "after_splice", "after_sendmmsg"]
+            .iter()
+            .all(|m| {
+                statements(ev).iter().any(|e| {
+                    e["statement"]["text"]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with(m))
+                })
+            })
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    for mode in ["sendfile", "splice", "sendmmsg"] {
+        let after = statements(&ev)
+            .into_iter()
+            .find(|e| {
+                e["statement"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.ends_with(&format!("after_{mode}")))
+            })
+            .unwrap_or_else(|| panic!("the statement after {mode}:\n{}", dump(&ev)));
+        let session = &after["session"]["id"];
+        let gaps: Vec<_> = of_kind(&ev, "gap")
+            .into_iter()
+            .filter(|g| &g["session"]["id"] == session)
+            .collect();
+        assert_eq!(
+            gaps.len(),
+            1,
+            "one gap on the {mode} session:\n{}",
+            dump(&ev)
+        );
+        let g = &gaps[0]["gap"];
+        assert_eq!(g["reason"], "uncaptured_syscall", "{g}");
+        assert_eq!(g["flow"], "client_to_server", "{g}");
+        assert!(
+            g["detail"].as_str().is_some_and(|d| d.starts_with(mode)),
+            "the gap names {mode}: {g}"
+        );
+        // sendfile and splice say how much they move; sendmmsg's sizes are in its vector.
+        let size = if mode == "sendmmsg" {
+            0
+        } else {
+            22 + mode.len() as u64
+        };
+        assert_eq!(g["bytes"], size, "the query's size: {g}");
+        // The query itself went past the agent: it is the gap, not an event.
+        assert!(
+            !statements(&ev).iter().any(|e| e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(&format!("via_{mode}")))),
+            "{}",
+            dump(&ev)
+        );
+    }
+    Ok(())
+}
