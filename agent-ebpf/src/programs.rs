@@ -1044,22 +1044,38 @@ pub fn sched_fork(ctx: TracePointContext) -> u32 {
 /// `sys_enter_close(fd)`.
 #[tracepoint]
 pub fn enter_close(ctx: TracePointContext) -> u32 {
-    let fd = arg(&ctx, 0) as u32;
+    end_watch(arg(&ctx, 0) as u32);
+    0
+}
+
+/// `sys_enter_{dup2,dup3}(oldfd, newfd, ...)`: `newfd` is closed and replaced. A watch on it
+/// ends there, so an unrelated socket moved onto that number is not decoded as the session.
+#[tracepoint]
+pub fn enter_dup_over(ctx: TracePointContext) -> u32 {
+    let (old, new) = (arg(&ctx, 0), arg(&ctx, 1));
+    if old != new {
+        end_watch(new as u32);
+    }
+    0
+}
+
+/// The watched connection on `fd` of the current process ends (its fd is closed or replaced).
+#[inline(always)]
+fn end_watch(fd: u32) {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     let key = conn_key(tgid, fd);
     // SAFETY: copied before removal.
     let Some(info) = (unsafe { CONNS.get(key) }).copied() else {
-        return 0;
+        return;
     };
     let _ = CONNS.remove(key);
     if info.flags & CONN_FLAG_HANDED_OFF != 0 {
-        return 0;
+        return;
     }
     let hdr = header(EventKind::ConnClose, Source::Close, info.conn_id, fd, 0);
     if EVENTS.output::<EventHeader>(&hdr, wake_flags()).is_err() {
         count(CNT_RING_FULL_CONN, 1);
     }
-    0
 }
 
 #[inline(always)]

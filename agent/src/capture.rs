@@ -109,6 +109,11 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
     ),
     ("enter_close", "syscalls", &["sys_enter_close"]),
     (
+        "enter_dup_over",
+        "syscalls",
+        &["sys_enter_dup2", "sys_enter_dup3"],
+    ),
+    (
         "enter_uncaptured",
         "syscalls",
         &[

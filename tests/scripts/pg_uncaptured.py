@@ -1,6 +1,8 @@
 """A PostgreSQL client that sends one query through a syscall dbgov does not capture
 (sendfile, splice or sendmmsg), then one through send(2). Speaks the v3 protocol by hand
-(trust auth). Usage: pg_uncaptured.py PORT sendfile|splice|sendmmsg"""
+(trust auth). Mode dup2 instead moves an unrelated socket onto the connection's fd number with dup2(2) and
+writes bytes that are not the protocol through it.
+Usage: pg_uncaptured.py PORT sendfile|splice|sendmmsg|dup2"""
 import ctypes
 import os
 import socket
@@ -39,6 +41,16 @@ def until_ready():
 startup = b"user\0postgres\0database\0postgres\0\0"
 s.sendall(struct.pack("!II", len(startup) + 8, 196608) + startup)
 until_ready()
+if mode == "dup2":
+    s.sendall(msg(b"Q", b"SELECT 1 AS before_dup2\0"))
+    until_ready()
+    a, b = socket.socketpair()
+    fd = s.fileno()
+    os.dup2(a.fileno(), fd)  # the database connection is closed here
+    for _ in range(20):
+        os.write(fd, b"\x00\xffnot the PostgreSQL protocol at all\n")
+        b.recv(4096)
+    sys.exit(0)
 q = msg(b"Q", ("SELECT 1 AS via_%s\0" % mode).encode())
 if mode == "sendfile":
     with tempfile.TemporaryFile() as f:

@@ -83,3 +83,54 @@ fn sendfile_splice_and_sendmmsg_on_a_watched_socket_become_named_gaps() -> anyho
     }
     Ok(())
 }
+
+/// An unrelated socket moved onto a watched fd number with dup2(2) is not decoded as the
+/// session: the watch ends there (a session_end), and the bytes written through the new socket
+/// cause no decode errors.
+#[test]
+fn a_socket_moved_onto_a_watched_fd_ends_the_watch() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_uncaptured.py");
+    run(Command::new(python())
+        .arg(&script)
+        .arg(pg.port.to_string())
+        .arg("dup2"))?;
+    let ev = agent.wait_for("the session's end", |ev| {
+        statements(ev).iter().any(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("before_dup2"))
+        }) && !of_kind(ev, "session_end").is_empty()
+    })?;
+    let (code, all) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev = if all.len() >= ev.len() { all } else { ev };
+    let session = statements(&ev)
+        .into_iter()
+        .find(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("before_dup2"))
+        })
+        .map(|e| e["session"]["id"].clone())
+        .unwrap_or_default();
+    let on_session: Vec<_> = ev
+        .iter()
+        .filter(|e| e["session"]["id"] == session)
+        .collect();
+    assert!(
+        on_session.iter().any(|e| e["kind"] == "session_end"),
+        "{}",
+        dump(&ev)
+    );
+    assert!(
+        !on_session.iter().any(|e| e["kind"] == "gap"),
+        "the bytes written through the replaced fd were decoded as the session:\n{}",
+        dump(&ev)
+    );
+    Ok(())
+}
