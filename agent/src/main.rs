@@ -495,6 +495,19 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
             .with_context(|| format!("writing ready file {}", p.display()))?;
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
+    // One line on stderr so a person at a terminal knows it is running before the first event.
+    let ports = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    eprintln!(
+        "dbgov: capturing PostgreSQL on port {} and MySQL on port {} (and their local sockets); events to {}; Ctrl-C stops",
+        ports(&cfg.postgres_ports),
+        ports(&cfg.mysql_ports),
+        match cfg.output.as_str() {
+            "auto" if std::io::IsTerminal::is_terminal(&std::io::stdout()) => "this terminal",
+            "auto" | "stdout" | "-" | "json" => "stdout (JSON lines)",
+            "pretty" => "stdout (one line per event)",
+            other => other,
+        }
+    );
     let mut flush_tick = tokio::time::interval(Duration::from_millis(200));
     // The kernel wakes the agent when 256 KiB are waiting or a new client process connects;
     // otherwise it drains on this timer: every 5 ms while batches are large, backing off to
