@@ -925,24 +925,12 @@ impl Pipeline {
     }
 
     fn base_event(&self, kind: Kind, ts_ns: u64) -> Event {
-        Event {
-            schema: audit::SCHEMA.into(),
-            event_id: self.ids.next(),
-            time: audit::rfc3339(self.clock.wall_ns(ts_ns)),
+        Event::new(
             kind,
-            host: self.cfg.host.clone(),
-            client: None,
-            server: None,
-            db: None,
-            session: None,
-            statement: None,
-            outcome: None,
-            classification: None,
-            policy: None,
-            gap: None,
-            checkpoint: None,
-            integrity: None,
-        }
+            self.ids.next(),
+            audit::rfc3339(self.clock.wall_ns(ts_ns)),
+            self.cfg.host.clone(),
+        )
     }
 
     /// Fills the client/server/db/session parts of an event for `conn`.

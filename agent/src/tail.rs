@@ -319,24 +319,12 @@ mod tests {
     use std::io::Write;
 
     fn ev(kind: Kind) -> Event {
-        Event {
-            schema: crate::audit::SCHEMA.into(),
-            event_id: "e".into(),
-            time: "2026-12-02T15:00:00Z".into(),
+        Event::new(
             kind,
-            host: Default::default(),
-            client: None,
-            server: None,
-            db: None,
-            session: None,
-            statement: None,
-            outcome: None,
-            classification: None,
-            policy: None,
-            gap: None,
-            checkpoint: None,
-            integrity: None,
-        }
+            "e".into(),
+            "2026-12-02T15:00:00Z".into(),
+            Default::default(),
+        )
     }
 
     fn stmt(user: &str, login: Option<&str>, db: &str, classes: &[&str], v: Action) -> Event {

@@ -232,6 +232,30 @@ pub struct Event {
     pub integrity: Option<Integrity>,
 }
 
+impl Event {
+    /// An event with only its header: every optional part empty.
+    pub fn new(kind: Kind, event_id: String, time: String, host: Host) -> Self {
+        Event {
+            schema: SCHEMA.into(),
+            event_id,
+            time,
+            kind,
+            host,
+            client: None,
+            server: None,
+            db: None,
+            session: None,
+            statement: None,
+            outcome: None,
+            classification: None,
+            policy: None,
+            gap: None,
+            checkpoint: None,
+            integrity: None,
+        }
+    }
+}
+
 /// `integrity`: the hash chain of one agent stream (one `dbgov run`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Integrity {

@@ -15,12 +15,12 @@ impl JsonLines {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self { out, done: 0 }
     }
-}
 
-impl Sink for JsonLines {
-    fn write(&mut self, batch: &Batch) -> std::io::Result<()> {
-        while self.done < batch.data.len() {
-            match self.out.write(&batch.data[self.done..]) {
+    /// Writes `data` whole, resuming after a short write; after an error the same `data` is
+    /// to be offered again and continues where it stopped (the pretty view uses this too).
+    pub fn write_bytes(&mut self, data: &[u8]) -> std::io::Result<()> {
+        while self.done < data.len() {
+            match self.out.write(&data[self.done..]) {
                 Ok(0) => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::WriteZero,
@@ -36,8 +36,18 @@ impl Sink for JsonLines {
         self.out.flush()
     }
 
-    fn close(&mut self, _deadline: std::time::Instant) -> CloseReport {
+    pub fn flush(&mut self) {
         let _ = self.out.flush();
+    }
+}
+
+impl Sink for JsonLines {
+    fn write(&mut self, batch: &Batch) -> std::io::Result<()> {
+        self.write_bytes(&batch.data)
+    }
+
+    fn close(&mut self, _deadline: std::time::Instant) -> CloseReport {
+        self.flush();
         CloseReport::default()
     }
 }

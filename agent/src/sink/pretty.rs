@@ -44,25 +44,24 @@ pub fn stdout_width() -> Option<usize> {
 
 /// Draws batches on a writer (stdout in the agent).
 pub struct Pretty {
-    out: Box<dyn Write + Send>,
+    /// The same resuming writer as JSON lines.
+    out: super::JsonLines,
     color: bool,
     /// Follow the terminal's width (stdout), or never cut.
     follow_width: bool,
     utc: bool,
-    /// The drawn form of the batch being written, and how much of it went out.
+    /// The drawn form of the batch being written.
     drawn: Vec<u8>,
-    done: usize,
 }
 
 impl Pretty {
     pub fn new(out: Box<dyn Write + Send>, color: bool, follow_width: bool, utc: bool) -> Self {
         Self {
-            out,
+            out: super::JsonLines::new(out),
             color,
             follow_width,
             utc,
             drawn: Vec::new(),
-            done: 0,
         }
     }
 
@@ -97,26 +96,13 @@ impl Sink for Pretty {
         if self.drawn.is_empty() {
             self.draw(batch);
         }
-        while self.done < self.drawn.len() {
-            match self.out.write(&self.drawn[self.done..]) {
-                Ok(0) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::WriteZero,
-                        "wrote nothing",
-                    ))
-                }
-                Ok(n) => self.done += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.out.write_bytes(&self.drawn)?;
         self.drawn.clear();
-        self.done = 0;
-        self.out.flush()
+        Ok(())
     }
 
     fn close(&mut self, _deadline: std::time::Instant) -> CloseReport {
-        let _ = self.out.flush();
+        self.out.flush();
         CloseReport::default()
     }
 }
@@ -143,19 +129,6 @@ mod tests {
     fn each_sealed_line_becomes_one_drawn_line() {
         let mut enc = crate::audit::Encoder::new("s".into());
         let gap = crate::audit::Event {
-            schema: crate::audit::SCHEMA.into(),
-            event_id: "x".into(),
-            time: "2026-12-02T15:16:03.123Z".into(),
-            kind: crate::audit::Kind::Gap,
-            host: Default::default(),
-            client: None,
-            server: None,
-            db: None,
-            session: None,
-            statement: None,
-            outcome: None,
-            classification: None,
-            policy: None,
             gap: Some(crate::audit::Gap {
                 reason: crate::audit::GapReason::MissingBytes,
                 detail: None,
@@ -163,8 +136,12 @@ mod tests {
                 flow: None,
                 events: None,
             }),
-            checkpoint: None,
-            integrity: None,
+            ..crate::audit::Event::new(
+                crate::audit::Kind::Gap,
+                "x".into(),
+                "2026-12-02T15:16:03.123Z".into(),
+                Default::default(),
+            )
         };
         let mut batch = Batch::default();
         for _ in 0..2 {
