@@ -38,6 +38,11 @@ pub enum EventKind {
     /// (`sendmmsg`, `recvmmsg`, `sendfile`, `splice`, `preadv`/`pwritev`): [`EventHeader`]
     /// only, `source` names the syscall and `total_len` the byte count asked for, when known.
     Uncaptured = 5,
+    /// A process holding a watched client connection called `execve`: [`EventHeader`] only
+    /// (`tgid` the process, `conn_id` and `fd` one of its watched connections; one record per
+    /// connection still open after the close-on-exec sweep). Userspace reads the process's
+    /// identity again.
+    Exec = 6,
 }
 
 impl EventKind {
@@ -48,6 +53,7 @@ impl EventKind {
             3 => Some(Self::ConnClose),
             4 => Some(Self::Truncated),
             5 => Some(Self::Uncaptured),
+            6 => Some(Self::Exec),
             _ => None,
         }
     }
@@ -98,6 +104,14 @@ pub enum Source {
     Splice = 18,
     Preadv = 19,
     Pwritev = 20,
+    /// The fd was passed to another process over a Unix socket (`SCM_RIGHTS`).
+    ScmRights = 21,
+    /// An io_uring request used the fd.
+    IoUring = 22,
+    /// The fd was registered with an io_uring (`io_uring_register`, fixed files).
+    IoUringRegister = 23,
+    /// `execve` by the process holding the fd.
+    Exec = 24,
 }
 
 impl Source {
@@ -124,6 +138,10 @@ impl Source {
             18 => Self::Splice,
             19 => Self::Preadv,
             20 => Self::Pwritev,
+            21 => Self::ScmRights,
+            22 => Self::IoUring,
+            23 => Self::IoUringRegister,
+            24 => Self::Exec,
             _ => return None,
         })
     }
@@ -150,6 +168,10 @@ impl Source {
             Self::Splice => "splice",
             Self::Preadv => "preadv",
             Self::Pwritev => "pwritev",
+            Self::ScmRights => "SCM_RIGHTS",
+            Self::IoUring => "io_uring",
+            Self::IoUringRegister => "io_uring_register",
+            Self::Exec => "execve",
         }
     }
 }
@@ -167,9 +189,10 @@ pub const FAMILY_INET: u32 = 2;
 pub const FAMILY_INET6: u32 = 10;
 pub const FAMILY_UNIX: u32 = 1;
 
-/// Connection flag: the accepting process forked and handed this fd to a child; its own close
-/// is not the end of the session.
-pub const CONN_FLAG_HANDED_OFF: u32 = 1;
+/// Connection flag: this `(tgid, fd)` is a second handle on a connection another entry opened
+/// (`dup`, `fcntl(F_DUPFD)`, or inherited across `fork`). It shares the connection's
+/// [`ConnState`]; the connection ends when its last handle is closed.
+pub const CONN_FLAG_ALIAS: u32 = 1;
 
 /// Indexes into the per-CPU `COUNTERS` array.
 pub const CNT_RING_FULL_CHUNKS: u32 = 0;
@@ -180,7 +203,18 @@ pub const CNT_RING_FULL_CONN: u32 = 4;
 pub const CNT_STASH_FULL: u32 = 5;
 /// TLS plaintext on a watched process that could not be tied to a socket.
 pub const CNT_SSL_UNATTRIBUTED: u32 = 6;
-pub const COUNTERS_LEN: u32 = 8;
+/// A kernel map was full: a connection could not be watched (`CONNS`/`CONN_STATE`).
+pub const CNT_MAP_FULL_CONNS: u32 = 7;
+/// A kernel map was full: a database server's listening socket could not be recorded.
+pub const CNT_MAP_FULL_LISTENERS: u32 = 8;
+/// A kernel map was full: an in-flight `connect`/`accept`/`bind`/`dup` could not be followed.
+pub const CNT_MAP_FULL_PENDING: u32 = 9;
+/// A process held more watched client connections than the per-process table follows across
+/// `fork`, `exec` and `close_range`.
+pub const CNT_MAP_FULL_FDS: u32 = 10;
+/// Stale TLS call state (a missed return probe) was dropped; the syscall was captured.
+pub const CNT_SSL_STALE: u32 = 11;
+pub const COUNTERS_LEN: u32 = 16;
 
 /// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.
 #[repr(C)]
@@ -341,11 +375,21 @@ pub struct DataChunk<const N: usize> {
     pub data: [u8; N],
 }
 
-/// Value of the kernel's watched-connection map, keyed by `(tgid << 32) | fd`.
+/// Value of the kernel's watched-connection map, keyed by `(tgid << 32) | fd`. Several keys
+/// may name one connection (aliases): its stream state is in [`ConnState`], by `conn_id`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ConnInfo {
     pub conn_id: u64,
+    pub role: u32,
+    /// [`CONN_FLAG_ALIAS`] or 0.
+    pub flags: u32,
+}
+
+/// Stream state of a watched connection, keyed by `conn_id`, shared by all its handles.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnState {
     /// Bytes written so far (egress stream offset).
     pub tx_off: u64,
     /// Bytes read so far (ingress stream offset).
@@ -354,8 +398,9 @@ pub struct ConnInfo {
     pub ssl_tx_off: u64,
     /// Plaintext bytes read through the TLS library (`SSL_read*`).
     pub ssl_rx_off: u64,
-    pub role: u32,
-    pub flags: u32,
+    /// Open handles (`(tgid, fd)` entries) on the connection.
+    pub refs: u32,
+    pub _pad: u32,
 }
 
 /// Value of the listener map, keyed by `(tgid << 32) | fd`.
@@ -380,13 +425,33 @@ pub struct SslKey {
     pub _pad: u32,
 }
 
-/// The key of the Unix socket path map: the NUL-padded path.
+/// Value of the Unix socket path trie. The trie is keyed by the path's first bytes (a longest
+/// prefix match): an exact path is stored with its terminating NUL, a pattern `PREFIX*SUFFIX`
+/// by `PREFIX`; the kernel then checks that the path ends with `suffix`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct UnixPathKey {
-    pub path: [u8; UNIX_PATH_MAX],
-    pub _pad: [u8; 4],
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SockPattern {
+    pub engine: u32,
+    /// Bytes of the prefix the trie matched (the path must be at least this plus the suffix).
+    pub prefix_len: u32,
+    pub suffix_len: u32,
+    pub _pad: u32,
+    pub suffix: [u8; SOCK_SUFFIX_MAX],
 }
+
+/// Longest suffix of a socket path pattern.
+pub const SOCK_SUFFIX_MAX: usize = 16;
+
+/// Client connections of one process that the kernel follows across `fork`, `exec` and
+/// `close_range`: `fd + 1` per slot, 0 for a free one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FdSlots {
+    pub fds: [u32; FD_SLOTS],
+}
+
+/// Watched client connections followed per process.
+pub const FD_SLOTS: usize = 8;
 
 /// Builds the `(tgid, fd)` map key.
 #[inline(always)]
@@ -398,9 +463,10 @@ const _: () = assert!(core::mem::size_of::<EventHeader>() == 64);
 const _: () = assert!(core::mem::size_of::<ConnEvent>() == 296);
 const _: () = assert!(core::mem::size_of::<SockOffsets>() == 64);
 const _: () = assert!(core::mem::size_of::<LocalEndKey>() == 24);
-const _: () = assert!(core::mem::size_of::<ConnInfo>() == 48);
+const _: () = assert!(core::mem::size_of::<ConnInfo>() == 16);
+const _: () = assert!(core::mem::size_of::<ConnState>() == 40);
+const _: () = assert!(core::mem::size_of::<SockPattern>() == 32);
 const _: () = assert!(core::mem::size_of::<ListenInfo>() == 128);
-const _: () = assert!(core::mem::size_of::<UnixPathKey>() == 112);
 const _: () = assert!(core::mem::size_of::<DataChunk<CHUNK_SMALL>>() == 64 + CHUNK_SMALL);
 
 #[cfg(feature = "user")]
@@ -412,5 +478,9 @@ mod pod {
     // SAFETY: as above.
     unsafe impl aya::Pod for super::ListenInfo {}
     // SAFETY: as above.
-    unsafe impl aya::Pod for super::UnixPathKey {}
+    unsafe impl aya::Pod for super::SockPattern {}
+    // SAFETY: repr(C), u64/u32 fields, no padding.
+    unsafe impl aya::Pod for super::ConnState {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::FdSlots {}
 }

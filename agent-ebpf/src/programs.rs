@@ -9,12 +9,14 @@
 //! `sys_enter_*`, and `ret: i64 at 16` for `sys_exit_*`. Syscall numbers are x86_64's.
 
 use agent_common::{
-    conn_key, ConnEvent, ConnInfo, DataChunk, Direction, EventHeader, EventKind, ListenInfo,
-    LocalEndKey, SockOffsets, Source, SslKey, UnixPathKey, CHUNK_LARGE, CHUNK_MEDIUM, CHUNK_SMALL,
-    CNT_RING_FULL_BYTES, CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN, CNT_SSL_UNATTRIBUTED,
-    CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_EV_LOCAL_MIRROR, CONN_FLAG_HANDED_OFF,
-    COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, MAX_CHUNKS_PER_CALL,
-    MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, UNIX_PATH_MAX,
+    conn_key, ConnEvent, ConnInfo, ConnState, DataChunk, Direction, EventHeader, EventKind,
+    FdSlots, ListenInfo, LocalEndKey, SockOffsets, SockPattern, Source, SslKey, CHUNK_LARGE,
+    CHUNK_MEDIUM, CHUNK_SMALL, CNT_MAP_FULL_CONNS, CNT_MAP_FULL_FDS, CNT_MAP_FULL_LISTENERS,
+    CNT_MAP_FULL_PENDING, CNT_RING_FULL_BYTES, CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN,
+    CNT_SSL_STALE, CNT_SSL_UNATTRIBUTED, CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS,
+    CONN_EV_LOCAL_MIRROR, CONN_FLAG_ALIAS, COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET,
+    FAMILY_INET6, FAMILY_UNIX, FD_SLOTS, MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER,
+    SOCK_ID_TCP, SOCK_ID_UNIX, SOCK_SUFFIX_MAX, UNIX_PATH_MAX,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -23,14 +25,32 @@ use aya_ebpf::{
         bpf_ktime_get_ns, generated::bpf_probe_read_user,
     },
     macros::{map, tracepoint, uprobe, uretprobe},
-    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+    maps::{lpm_trie::Key as LpmKey, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
     programs::{ProbeContext, RetProbeContext, TracePointContext},
     Global,
 };
 
-/// The agent's own tgid: never watched (it would otherwise capture its own output).
+/// The agent's own tgid: never watched (it would otherwise capture its own output). When
+/// `AGENT_NS_INO` is set, this is the tgid inside that PID namespace (the agent runs in a
+/// container), compared through `bpf_get_ns_current_pid_tgid`.
 #[unsafe(no_mangle)]
 static AGENT_TGID: Global<u32> = Global::new(0);
+/// Device and inode of the agent's PID namespace (`/proc/self/ns/pid`); 0: compare host tgids.
+#[unsafe(no_mangle)]
+static AGENT_NS_DEV: Global<u64> = Global::new(0);
+#[unsafe(no_mangle)]
+static AGENT_NS_INO: Global<u64> = Global::new(0);
+/// Offsets of `pid` and `clone_flags` in the `task_newtask` record, and of `fd` in
+/// `io_uring_file_get`, from tracefs.
+#[unsafe(no_mangle)]
+static NEWTASK_PID_OFF: Global<u32> = Global::new(8);
+#[unsafe(no_mangle)]
+static NEWTASK_FLAGS_OFF: Global<u32> = Global::new(32);
+#[unsafe(no_mangle)]
+static IOU_FD_OFF: Global<u32> = Global::new(32);
+/// Offset of `group_dead` in the `sched_process_exit` record (0: unknown, every exit counts).
+#[unsafe(no_mangle)]
+static EXIT_GROUP_DEAD_OFF: Global<u32> = Global::new(32);
 /// Offsets of `parent_pid` and `child_pid` in the `sched_process_fork` record; userspace reads
 /// them from tracefs because the layout changed across kernel versions.
 #[unsafe(no_mangle)]
@@ -49,21 +69,36 @@ static SOCK_OFF: Global<SockOffsets> = Global::new(SockOffsets::UNKNOWN);
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(16 << 20, 0);
 
-/// Watched connections, keyed by `(tgid << 32) | fd`.
+/// Watched connections, keyed by `(tgid << 32) | fd`. Not an LRU map: a full map must show
+/// as a counted failure (a gap), never as a silently evicted watch. Entries of exited
+/// processes are removed by the exit hook (clients) and by userspace (everything else).
 #[map]
-static CONNS: LruHashMap<u64, ConnInfo> = LruHashMap::with_max_entries(65536, 0);
+static CONNS: HashMap<u64, ConnInfo> = HashMap::with_max_entries(65536, 0);
+
+/// Stream state of watched connections, by conn id, shared by all handles on one.
+#[map]
+static CONN_STATE: HashMap<u64, ConnState> = HashMap::with_max_entries(65536, 0);
 
 /// Listening sockets of database servers, keyed by `(tgid << 32) | fd`.
 #[map]
-static LISTENERS: LruHashMap<u64, ListenInfo> = LruHashMap::with_max_entries(4096, 0);
+static LISTENERS: HashMap<u64, ListenInfo> = HashMap::with_max_entries(4096, 0);
+
+/// Watched client connections of each process (tgid), followed across fork, exec and
+/// close_range.
+#[map]
+static CLIENT_FDS: HashMap<u32, FdSlots> = HashMap::with_max_entries(16384, 0);
+
+/// An in-flight `dup`/`dup2`/`dup3`/`fcntl(F_DUPFD)` of a watched fd (the old fd), by pid_tgid.
+#[map]
+static DUPS: HashMap<u64, u32> = HashMap::with_max_entries(4096, 0);
 
 /// Watched TCP ports (host byte order) -> engine id.
 #[map]
 static PORTS: HashMap<u16, u32> = HashMap::with_max_entries(256, 0);
 
-/// Watched Unix socket paths -> engine id.
+/// Watched Unix socket paths and patterns, by longest prefix (see [`SockPattern`]).
 #[map]
-static UNIX_PATHS: HashMap<UnixPathKey, u32> = HashMap::with_max_entries(256, 0);
+static SOCK_PATHS: LpmTrie<[u8; UNIX_PATH_MAX], SockPattern> = LpmTrie::with_max_entries(256, 0);
 
 /// Arguments of an in-flight data syscall on a watched fd, keyed by pid_tgid.
 #[map]
@@ -93,7 +128,7 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 
 
 /// An in-flight `SSL_read*`/`SSL_write*`, keyed by pid_tgid.
 #[map]
-static SSL_ARGS: HashMap<u64, SslArgs> = HashMap::with_max_entries(16384, 0);
+static SSL_ARGS: LruHashMap<u64, SslArgs> = LruHashMap::with_max_entries(16384, 0);
 
 /// Which socket each `SSL*` of a watched connection uses, learned from the syscall the TLS
 /// library makes inside `SSL_read`/`SSL_write`.
@@ -108,8 +143,18 @@ struct SslArgs {
     /// `size_t *written` / `size_t *readbytes` of the `_ex` variants, else 0.
     len_ptr: u64,
     direction: u32,
+    /// 1 for the `_ex` variants.
+    ex: u32,
+    /// When the call began, or made its last syscall (ns).
+    ts: u64,
+    /// fd + 1 of the watched socket this call read or wrote (0: none yet).
+    fd: u32,
     _pad: u32,
 }
+
+/// A TLS call that has made no syscall for this long is stale (its return probe was missed):
+/// within one `SSL_read`/`SSL_write` the library's syscalls follow each other within CPU time.
+const SSL_STALE_NS: u64 = 1_000_000_000;
 
 /// Wake the agent only once this much data is waiting; otherwise it drains on its own timer.
 /// Saves a wakeup per event at high rates (the agent polls every few milliseconds).
@@ -345,16 +390,28 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
         return;
     }
     // Inside SSL_read/SSL_write: remember which socket this SSL* uses, and do not capture
-    // the ciphertext (the plaintext comes from the uprobes).
-    // SAFETY: plain value read.
-    if let Some(sa) = unsafe { SSL_ARGS.get(bpf_get_current_pid_tgid()) } {
-        let key = SslKey {
-            ssl: sa.ssl,
-            tgid,
-            _pad: 0,
-        };
-        let _ = SSL_FDS.insert(key, fd, 0);
-        return;
+    // the ciphertext (the plaintext comes from the uprobes). A call state that made no
+    // syscall for a second is stale (a missed return probe): it is dropped and counted, and
+    // this syscall is captured as plaintext, so a leftover state cannot silence a thread.
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if let Some(sa) = SSL_ARGS.get_ptr_mut(pid_tgid) {
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
+        // SAFETY: map value pointer of this thread's own entry.
+        let (ssl, ts) = unsafe { ((*sa).ssl, (*sa).ts) };
+        if now.wrapping_sub(ts) > SSL_STALE_NS {
+            let _ = SSL_ARGS.remove(pid_tgid);
+            count(CNT_SSL_STALE, 1);
+        } else {
+            let key = SslKey { ssl, tgid, _pad: 0 };
+            let _ = SSL_FDS.insert(key, fd, 0);
+            // SAFETY: as above.
+            unsafe {
+                (*sa).fd = fd + 1;
+                (*sa).ts = now;
+            }
+            return;
+        }
     }
     let (source, direction) = match syscall_nr(ctx) {
         NR_READ => (Source::Read, Direction::Ingress),
@@ -410,6 +467,9 @@ pub fn enter_iov(ctx: TracePointContext) -> u32 {
 /// `sys_enter_{sendmsg,recvmsg}(fd, msg, flags)`.
 #[tracepoint]
 pub fn enter_msg(ctx: TracePointContext) -> u32 {
+    if syscall_nr(&ctx) == NR_SENDMSG {
+        scm_rights(arg(&ctx, 1));
+    }
     stash_data(&ctx, 2);
     0
 }
@@ -481,14 +541,18 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
     }
     let n = n as u64;
     let tgid = (pid_tgid >> 32) as u32;
-    let Some(conn) = CONNS.get_ptr_mut(conn_key(tgid, st.fd)) else {
+    // SAFETY: plain value read.
+    let Some(conn_id) = (unsafe { CONNS.get(conn_key(tgid, st.fd)) }).map(|c| c.conn_id) else {
         return 0;
     };
-    // SAFETY: map value pointer; a racing writer on the same fd only skews offsets, which
-    // userspace reports as a gap.
-    let (conn_id, off) = unsafe {
-        let c = &mut *conn;
-        let off = if st.direction == Direction::Egress as u32 {
+    let Some(state) = CONN_STATE.get_ptr_mut(conn_id) else {
+        return 0;
+    };
+    // SAFETY: map value pointer; a racing writer on the same connection only skews offsets,
+    // which userspace reports as a gap.
+    let off = unsafe {
+        let c = &mut *state;
+        if st.direction == Direction::Egress as u32 {
             let o = c.tx_off;
             c.tx_off = o + n;
             o
@@ -496,8 +560,7 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
             let o = c.rx_off;
             c.rx_off = o + n;
             o
-        };
-        (c.conn_id, off)
+        }
     };
     let source = match Source::from_u32(st.source) {
         Some(s) => s,
@@ -559,26 +622,39 @@ fn match_sockaddr(sa: u64, p: &mut Pending) -> Option<u32> {
             unsafe { PORTS.get(port) }.copied()
         }
         FAMILY_UNIX => {
-            let mut key = UnixPathKey {
-                path: [0; UNIX_PATH_MAX],
-                _pad: [0; 4],
-            };
+            let mut key = LpmKey::new((UNIX_PATH_MAX * 8) as u32, [0u8; UNIX_PATH_MAX]);
             // SAFETY: reads at most UNIX_PATH_MAX bytes of the user's sun_path (offset 2).
             let r = unsafe {
                 aya_ebpf::helpers::generated::bpf_probe_read_user_str(
-                    key.path.as_mut_ptr() as *mut c_void,
+                    key.data.as_mut_ptr() as *mut c_void,
                     UNIX_PATH_MAX as u32,
                     (sa + 2) as *const c_void,
                 )
             };
-            if r <= 0 {
+            if r <= 1 {
                 return None;
             }
+            let len = (r - 1) as u32;
+            let pat = SOCK_PATHS.get(&key).copied()?;
+            if pat.suffix_len > 0 {
+                let sl = pat.suffix_len;
+                if sl as usize > SOCK_SUFFIX_MAX || len < pat.prefix_len + sl {
+                    return None;
+                }
+                let start = len - sl;
+                for i in 0..SOCK_SUFFIX_MAX {
+                    if i as u32 >= sl {
+                        break;
+                    }
+                    let at = ((start + i as u32) as usize) & 127;
+                    if at >= UNIX_PATH_MAX || key.data[at] != pat.suffix[i] {
+                        return None;
+                    }
+                }
+            }
             p.family = FAMILY_UNIX;
-            // SAFETY: plain value read.
-            let engine = unsafe { UNIX_PATHS.get(&key) }.copied()?;
-            p.path = key.path;
-            Some(engine)
+            p.path = key.data;
+            Some(pat.engine)
         }
         _ => None,
     }
@@ -602,7 +678,22 @@ fn empty_pending(fd: u32, role: u32) -> Pending {
 
 #[inline(always)]
 fn is_agent() -> bool {
-    (bpf_get_current_pid_tgid() >> 32) as u32 == AGENT_TGID.load()
+    let ino = AGENT_NS_INO.load();
+    if ino == 0 {
+        return (bpf_get_current_pid_tgid() >> 32) as u32 == AGENT_TGID.load();
+    }
+    let mut ns = aya_ebpf::bindings::bpf_pidns_info { pid: 0, tgid: 0 };
+    // SAFETY: writes at most size_of::<bpf_pidns_info>() bytes into the local; fails (non-zero)
+    // when the current task is not in that namespace.
+    let r = unsafe {
+        aya_ebpf::helpers::generated::bpf_get_ns_current_pid_tgid(
+            AGENT_NS_DEV.load(),
+            ino,
+            &mut ns as *mut _,
+            core::mem::size_of::<aya_ebpf::bindings::bpf_pidns_info>() as u32,
+        )
+    };
+    r == 0 && ns.tgid == AGENT_TGID.load()
 }
 
 /// `sys_enter_connect(fd, uservaddr, addrlen)`.
@@ -614,7 +705,9 @@ pub fn enter_connect(ctx: TracePointContext) -> u32 {
     let mut p = empty_pending(arg(&ctx, 0) as u32, ROLE_CLIENT);
     if let Some(engine) = match_sockaddr(arg(&ctx, 1), &mut p) {
         p.engine = engine;
-        let _ = PENDING.insert(bpf_get_current_pid_tgid(), p, 0);
+        if PENDING.insert(bpf_get_current_pid_tgid(), p, 0).is_err() {
+            count(CNT_MAP_FULL_PENDING, 1);
+        }
     }
     0
 }
@@ -822,23 +915,107 @@ fn local_end_key(e: &ConnEvent, role: u32) -> Option<LocalEndKey> {
     Some(k)
 }
 
+/// Starts watching `(tgid, fd)` as a new connection (one handle). A full map is counted.
+#[inline(always)]
+fn watch(tgid: u32, fd: u32, info: ConnInfo) {
+    let state = ConnState {
+        tx_off: 0,
+        rx_off: 0,
+        ssl_tx_off: 0,
+        ssl_rx_off: 0,
+        refs: 1,
+        _pad: 0,
+    };
+    if CONN_STATE.insert(info.conn_id, state, 0).is_err()
+        || CONNS.insert(conn_key(tgid, fd), info, 0).is_err()
+    {
+        let _ = CONN_STATE.remove(info.conn_id);
+        count(CNT_MAP_FULL_CONNS, 1);
+        return;
+    }
+    if info.role == ROLE_CLIENT {
+        slot_add(tgid, fd);
+    }
+}
+
+/// Makes `(to_tgid, to_fd)` a second handle on the connection watched at
+/// `(from_tgid, from_fd)`: a duplicated or inherited fd. Returns whether it did.
+#[inline(always)]
+fn alias(from_tgid: u32, from_fd: u32, to_tgid: u32, to_fd: u32) -> bool {
+    // SAFETY: plain value read.
+    let Some(mut info) = (unsafe { CONNS.get(conn_key(from_tgid, from_fd)) }).copied() else {
+        return false;
+    };
+    info.flags = CONN_FLAG_ALIAS;
+    let Some(st) = CONN_STATE.get_ptr_mut(info.conn_id) else {
+        return false;
+    };
+    if CONNS.insert(conn_key(to_tgid, to_fd), info, 0).is_err() {
+        count(CNT_MAP_FULL_CONNS, 1);
+        return false;
+    }
+    // SAFETY: map value pointer. Two racing handle changes on one connection at most skew the
+    // count, which ends the session early (a close) or leaves it to the process-exit reaper.
+    unsafe { (*st).refs += 1 };
+    if info.role == ROLE_CLIENT {
+        slot_add(to_tgid, to_fd);
+    }
+    true
+}
+
+/// Records a watched client fd of `tgid` in its slot table.
+#[inline(always)]
+fn slot_add(tgid: u32, fd: u32) {
+    // SAFETY: plain value read.
+    let mut s = (unsafe { CLIENT_FDS.get(tgid) })
+        .copied()
+        .unwrap_or(FdSlots { fds: [0; FD_SLOTS] });
+    let mut free = FD_SLOTS;
+    for i in 0..FD_SLOTS {
+        if s.fds[i] == fd + 1 {
+            return;
+        }
+        if free == FD_SLOTS && s.fds[i] == 0 {
+            free = i;
+        }
+    }
+    if free >= FD_SLOTS {
+        count(CNT_MAP_FULL_FDS, 1);
+        return;
+    }
+    s.fds[free] = fd + 1;
+    if CLIENT_FDS.insert(tgid, s, 0).is_err() {
+        count(CNT_MAP_FULL_FDS, 1);
+    }
+}
+
+#[inline(always)]
+fn slot_remove(tgid: u32, fd: u32) {
+    if let Some(p) = CLIENT_FDS.get_ptr_mut(tgid) {
+        for i in 0..FD_SLOTS {
+            // SAFETY: map value pointer.
+            unsafe {
+                if (*p).fds[i] == fd + 1 {
+                    (*p).fds[i] = 0;
+                }
+            }
+        }
+    }
+}
+
 #[inline(always)]
 fn open_conn(p: &Pending, fd: u32, source: Source) {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     let conn_id = new_conn_id();
     let info = ConnInfo {
         conn_id,
-        tx_off: 0,
-        rx_off: 0,
-        ssl_tx_off: 0,
-        ssl_rx_off: 0,
         role: p.role,
         flags: 0,
     };
     let Some(mut entry) = EVENTS.reserve::<ConnEvent>(0) else {
         // Userspace will not know the connection, but its bytes are still captured and the
         // loss is counted.
-        let _ = CONNS.insert(conn_key(tgid, fd), info, 0);
+        watch(tgid, fd, info);
         count(CNT_RING_FULL_CONN, 1);
         return;
     };
@@ -885,7 +1062,7 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         // SAFETY: as above.
         unsafe { (*e).flags = CONN_EV_LOCAL_MIRROR };
     } else {
-        let _ = CONNS.insert(conn_key(tgid, fd), info, 0);
+        watch(tgid, fd, info);
     }
     // A new client may be gone in milliseconds (`psql -c`): wake userspace now, so it reads
     // the client's /proc entry (executable, command line) while the process still runs.
@@ -910,7 +1087,8 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
     });
 }
 
-/// `sys_enter_bind(fd, umyaddr, addrlen)`: remembers listening sockets of database servers.
+/// `sys_enter_bind(fd, umyaddr, addrlen)`: a database server's listening address is remembered
+/// until the bind's result is known.
 #[tracepoint]
 pub fn enter_bind(ctx: TracePointContext) -> u32 {
     if is_agent() {
@@ -919,16 +1097,38 @@ pub fn enter_bind(ctx: TracePointContext) -> u32 {
     let fd = arg(&ctx, 0) as u32;
     let mut p = empty_pending(fd, ROLE_SERVER);
     if let Some(engine) = match_sockaddr(arg(&ctx, 1), &mut p) {
-        let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
-        let li = ListenInfo {
-            port: p.port,
-            engine,
-            family: p.family,
-            _pad: 0,
-            path: p.path,
-            _pad2: [0; 4],
-        };
-        let _ = LISTENERS.insert(conn_key(tgid, fd), li, 0);
+        p.engine = engine;
+        if PENDING.insert(bpf_get_current_pid_tgid(), p, 0).is_err() {
+            count(CNT_MAP_FULL_PENDING, 1);
+        }
+    }
+    0
+}
+
+/// `sys_exit_bind`: only a successful bind makes a listener (a failed one must not shadow the
+/// real server's socket).
+#[tracepoint]
+pub fn exit_bind(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: copied before removal.
+    let Some(p) = (unsafe { PENDING.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = PENDING.remove(pid_tgid);
+    if ret(&ctx) != 0 || p.role != ROLE_SERVER {
+        return 0;
+    }
+    let tgid = (pid_tgid >> 32) as u32;
+    let li = ListenInfo {
+        port: p.port,
+        engine: p.engine,
+        family: p.family,
+        _pad: 0,
+        path: p.path,
+        _pad2: [0; 4],
+    };
+    if LISTENERS.insert(conn_key(tgid, p.fd), li, 0).is_err() {
+        count(CNT_MAP_FULL_LISTENERS, 1);
     }
     0
 }
@@ -948,7 +1148,9 @@ pub fn enter_accept(ctx: TracePointContext) -> u32 {
     p.family = li.family;
     p.path = li.path;
     p.sockaddr = arg(&ctx, 1);
-    let _ = PENDING.insert(bpf_get_current_pid_tgid(), p, 0);
+    if PENDING.insert(bpf_get_current_pid_tgid(), p, 0).is_err() {
+        count(CNT_MAP_FULL_PENDING, 1);
+    }
     0
 }
 
@@ -1026,19 +1228,123 @@ pub fn sched_fork(ctx: TracePointContext) -> u32 {
         if slot == 0 {
             continue;
         }
-        let fd = slot - 1;
-        if let Some(pc) = CONNS.get_ptr_mut(conn_key(parent, fd)) {
-            // SAFETY: map value pointer.
-            let info = unsafe {
-                (*pc).flags |= CONN_FLAG_HANDED_OFF;
-                *pc
-            };
-            let mut child_info = info;
-            child_info.flags = 0;
-            let _ = CONNS.insert(conn_key(child, fd), child_info, 0);
+        // The child holds a second handle: the parent's close is then not the session's end.
+        alias(parent, slot - 1, child, slot - 1);
+    }
+    0
+}
+
+/// `task/task_newtask(pid, comm, clone_flags, ...)`, in the parent: a new process (not a
+/// thread) inherits the parent's watched client connections, which stay watched in the
+/// child under the same connection.
+#[tracepoint]
+pub fn task_newtask(ctx: TracePointContext) -> u32 {
+    const CLONE_THREAD: u64 = 0x0001_0000;
+    // SAFETY: offsets come from the tracepoint's format file.
+    let flags = unsafe { ctx.read_at::<u64>(NEWTASK_FLAGS_OFF.load() as usize) }.unwrap_or(0);
+    if flags & CLONE_THREAD != 0 {
+        return 0;
+    }
+    // SAFETY: as above.
+    let child = unsafe { ctx.read_at::<u32>(NEWTASK_PID_OFF.load() as usize) }.unwrap_or(0);
+    let parent = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain value read.
+    let Some(slots) = (unsafe { CLIENT_FDS.get(parent) }).copied() else {
+        return 0;
+    };
+    for i in 0..FD_SLOTS {
+        let slot = slots.fds[i];
+        if slot != 0 {
+            alias(parent, slot - 1, child, slot - 1);
         }
     }
     0
+}
+
+/// `sched/sched_process_exec`: the close-on-exec sweep already ran, so a watched client fd
+/// that is no longer open ends its watch; each one still open is reported, and userspace
+/// reads the process's new identity.
+#[tracepoint]
+pub fn sched_exec(_ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain value read.
+    let Some(slots) = (unsafe { CLIENT_FDS.get(tgid) }).copied() else {
+        return 0;
+    };
+    for i in 0..FD_SLOTS {
+        let slot = slots.fds[i];
+        if slot == 0 {
+            continue;
+        }
+        let fd = slot - 1;
+        if !fd_open(fd) {
+            end_watch(fd);
+            continue;
+        }
+        // SAFETY: plain value read.
+        if let Some(info) = (unsafe { CONNS.get(conn_key(tgid, fd)) }).copied() {
+            let hdr = header(EventKind::Exec, Source::Exec, info.conn_id, fd, 0);
+            if EVENTS.output::<EventHeader>(&hdr, wake_flags()).is_err() {
+                count(CNT_RING_FULL_CONN, 1);
+            }
+        }
+    }
+    0
+}
+
+/// `sched/sched_process_exit`: when the whole process is gone, its watched client handles
+/// close (the kernel closes its files without a `close` syscall).
+#[tracepoint]
+pub fn sched_exit(ctx: TracePointContext) -> u32 {
+    let off = EXIT_GROUP_DEAD_OFF.load();
+    if off != 0 {
+        // SAFETY: offset from the tracepoint's format file.
+        let dead = unsafe { ctx.read_at::<u8>(off as usize) }.unwrap_or(0);
+        if dead == 0 {
+            return 0;
+        }
+    }
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain value read.
+    let Some(slots) = (unsafe { CLIENT_FDS.get(tgid) }).copied() else {
+        return 0;
+    };
+    for i in 0..FD_SLOTS {
+        let slot = slots.fds[i];
+        if slot != 0 {
+            end_watch(slot - 1);
+        }
+    }
+    let _ = CLIENT_FDS.remove(tgid);
+    0
+}
+
+/// Whether `fd` is open in the current process's file table (true when the kernel offsets
+/// are unknown).
+#[inline(always)]
+fn fd_open(fd: u32) -> bool {
+    let o = SOCK_OFF.load();
+    if o.valid == 0 {
+        return true;
+    }
+    // SAFETY: helper without preconditions; the result is only used as an address to read.
+    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
+    let Some(files) = read_kernel::<u64>(task + o.task_files as u64) else {
+        return true;
+    };
+    let Some(fdt) = read_kernel::<u64>(files + o.files_fdt as u64) else {
+        return true;
+    };
+    let Some(max) = read_kernel::<u32>(fdt + o.fdt_max_fds as u64) else {
+        return true;
+    };
+    if fd >= max {
+        return false;
+    }
+    let Some(fds) = read_kernel::<u64>(fdt + o.fdt_fd as u64) else {
+        return true;
+    };
+    read_kernel::<u64>(fds + 8 * fd as u64).is_none_or(|f| f != 0)
 }
 
 /// `sys_enter_close(fd)`.
@@ -1050,16 +1356,196 @@ pub fn enter_close(ctx: TracePointContext) -> u32 {
 
 /// `sys_enter_{dup2,dup3}(oldfd, newfd, ...)`: `newfd` is closed and replaced. A watch on it
 /// ends there, so an unrelated socket moved onto that number is not decoded as the session.
+/// When `oldfd` is watched, `newfd` becomes a second handle on it (see [`exit_dup`]).
 #[tracepoint]
 pub fn enter_dup_over(ctx: TracePointContext) -> u32 {
     let (old, new) = (arg(&ctx, 0), arg(&ctx, 1));
     if old != new {
         end_watch(new as u32);
+        stash_dup(old as u32);
+    }
+    0
+}
+
+/// `sys_enter_dup(oldfd)`.
+#[tracepoint]
+pub fn enter_dup(ctx: TracePointContext) -> u32 {
+    stash_dup(arg(&ctx, 0) as u32);
+    0
+}
+
+/// `sys_enter_fcntl(fd, cmd, arg)`: `F_DUPFD` and `F_DUPFD_CLOEXEC` duplicate.
+#[tracepoint]
+pub fn enter_fcntl(ctx: TracePointContext) -> u32 {
+    const F_DUPFD: u64 = 0;
+    const F_DUPFD_CLOEXEC: u64 = 1030;
+    let cmd = arg(&ctx, 1);
+    if cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC {
+        stash_dup(arg(&ctx, 0) as u32);
+    }
+    0
+}
+
+#[inline(always)]
+fn stash_dup(old: u32) {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    let tgid = (pid_tgid >> 32) as u32;
+    if CONNS.get_ptr(conn_key(tgid, old)).is_none() {
+        return;
+    }
+    if DUPS.insert(pid_tgid, old, 0).is_err() {
+        count(CNT_MAP_FULL_PENDING, 1);
+    }
+}
+
+/// `sys_exit_{dup,dup2,dup3,fcntl}`: `ret` is the new fd, a second handle on the connection.
+#[tracepoint]
+pub fn exit_dup(ctx: TracePointContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: copied before removal.
+    let Some(old) = (unsafe { DUPS.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = DUPS.remove(pid_tgid);
+    let r = ret(&ctx);
+    if r < 0 || r as u32 == old {
+        return 0;
+    }
+    let tgid = (pid_tgid >> 32) as u32;
+    alias(tgid, old, tgid, r as u32);
+    0
+}
+
+/// `sys_enter_close_range(fd, max_fd, flags)`: the watched client fds in the range end (with
+/// `CLOSE_RANGE_CLOEXEC` they end at the exec instead), and so does any other watched fd among
+/// the first 32 of the range.
+#[tracepoint]
+pub fn enter_close_range(ctx: TracePointContext) -> u32 {
+    const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+    if arg(&ctx, 2) & CLOSE_RANGE_CLOEXEC != 0 {
+        return 0;
+    }
+    let (first, last) = (arg(&ctx, 0) as u32, arg(&ctx, 1) as u32);
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
+    // SAFETY: plain value read.
+    if let Some(slots) = (unsafe { CLIENT_FDS.get(tgid) }).copied() {
+        for i in 0..FD_SLOTS {
+            let slot = slots.fds[i];
+            if slot != 0 && slot - 1 >= first && slot - 1 <= last {
+                end_watch(slot - 1);
+            }
+        }
+    }
+    for i in 0..32u32 {
+        let fd = first.wrapping_add(i);
+        if fd < first || fd > last {
+            break;
+        }
+        end_watch(fd);
+    }
+    0
+}
+
+/// `sys_enter_sendmsg`: a watched fd passed to another process in an `SCM_RIGHTS` message is a
+/// gap on its connection (the receiver's use of it is not followed). The first two control
+/// messages and eight fds of each are checked.
+#[inline(always)]
+fn scm_rights(msg: u64) {
+    // struct msghdr: msg_control at 32, msg_controllen at 40.
+    let Some(clen) = read_user::<u64>(msg + 40) else {
+        return;
+    };
+    if clen < 20 {
+        return;
+    }
+    let Some(ctl) = read_user::<u64>(msg + 32) else {
+        return;
+    };
+    let mut off: u64 = 0;
+    for _ in 0..2 {
+        if off + 20 > clen {
+            break;
+        }
+        // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; data }
+        let Some(h) = read_user::<[u32; 4]>(ctl + off) else {
+            break;
+        };
+        let len = h[0] as u64 | ((h[1] as u64) << 32);
+        if len < 16 || len > clen {
+            break;
+        }
+        if h[2] == 1 && h[3] == 1 {
+            let n = (len - 16) / 4;
+            for j in 0..8u64 {
+                if j >= n {
+                    break;
+                }
+                if let Some(fd) = read_user::<i32>(ctl + off + 16 + 4 * j) {
+                    if fd >= 0 {
+                        uncaptured(fd as u64, Source::ScmRights, Direction::Egress, 0);
+                    }
+                }
+            }
+        }
+        off += (len + 7) & !7;
+    }
+}
+
+/// `io_uring/io_uring_file_get(ctx, req, user_data, fd)`: an io_uring request on a watched fd
+/// moves bytes the agent does not see.
+#[tracepoint]
+pub fn io_uring_file_get(ctx: TracePointContext) -> u32 {
+    // SAFETY: offset from the tracepoint's format file.
+    let fd = unsafe { ctx.read_at::<i32>(IOU_FD_OFF.load() as usize) }.unwrap_or(-1);
+    if fd >= 0 {
+        uncaptured(fd as u64, Source::IoUring, Direction::Egress, 0);
+    }
+    0
+}
+
+/// `sys_enter_io_uring_register(fd, opcode, arg, nr_args)`: a watched fd registered as an
+/// io_uring fixed file (its later requests do not name the fd).
+#[tracepoint]
+pub fn enter_io_uring_register(ctx: TracePointContext) -> u32 {
+    const REGISTER_FILES: u64 = 2;
+    const REGISTER_FILES_UPDATE: u64 = 6;
+    const REGISTER_FILES2: u64 = 13;
+    const REGISTER_FILES_UPDATE2: u64 = 14;
+    let (op, a, nr) = (arg(&ctx, 1), arg(&ctx, 2), arg(&ctx, 3));
+    let (fds, n) = match op {
+        REGISTER_FILES => (a, nr),
+        // struct io_uring_files_update { u32 offset; u32 resv; u64 fds; }
+        REGISTER_FILES_UPDATE => (read_user::<u64>(a + 8).unwrap_or(0), nr),
+        // struct io_uring_rsrc_register { u32 nr; u32 flags; u64 resv2; u64 data; u64 tags; }
+        REGISTER_FILES2 => (
+            read_user::<u64>(a + 16).unwrap_or(0),
+            read_user::<u32>(a).unwrap_or(0) as u64,
+        ),
+        // struct io_uring_rsrc_update2 { u32 offset; u32 resv; u64 data; u64 tags; u32 nr; }
+        REGISTER_FILES_UPDATE2 => (
+            read_user::<u64>(a + 8).unwrap_or(0),
+            read_user::<u32>(a + 24).unwrap_or(0) as u64,
+        ),
+        _ => return 0,
+    };
+    if fds == 0 {
+        return 0;
+    }
+    for j in 0..16u64 {
+        if j >= n {
+            break;
+        }
+        if let Some(fd) = read_user::<i32>(fds + 4 * j) {
+            if fd >= 0 {
+                uncaptured(fd as u64, Source::IoUringRegister, Direction::Egress, 0);
+            }
+        }
     }
     0
 }
 
 /// The watched connection on `fd` of the current process ends (its fd is closed or replaced).
+/// The connection itself ends with its last handle.
 #[inline(always)]
 fn end_watch(fd: u32) {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
@@ -1069,8 +1555,18 @@ fn end_watch(fd: u32) {
         return;
     };
     let _ = CONNS.remove(key);
-    if info.flags & CONN_FLAG_HANDED_OFF != 0 {
-        return;
+    if info.role == ROLE_CLIENT {
+        slot_remove(tgid, fd);
+    }
+    if let Some(st) = CONN_STATE.get_ptr_mut(info.conn_id) {
+        // SAFETY: map value pointer.
+        let refs = unsafe { (*st).refs };
+        if refs > 1 {
+            // SAFETY: as above.
+            unsafe { (*st).refs = refs - 1 };
+            return;
+        }
+        let _ = CONN_STATE.remove(info.conn_id);
     }
     let hdr = header(EventKind::ConnClose, Source::Close, info.conn_id, fd, 0);
     if EVENTS.output::<EventHeader>(&hdr, wake_flags()).is_err() {
@@ -1088,7 +1584,11 @@ fn ssl_enter(ctx: &ProbeContext, direction: Direction, ex: bool) {
         buf,
         len_ptr,
         direction: direction as u32,
-        _pad: if ex { 1 } else { 0 },
+        ex: if ex { 1 } else { 0 },
+        // SAFETY: helper without preconditions.
+        ts: unsafe { bpf_ktime_get_ns() },
+        fd: 0,
+        _pad: 0,
     };
     let _ = SSL_ARGS.insert(bpf_get_current_pid_tgid(), a, 0);
 }
@@ -1132,7 +1632,7 @@ pub fn ssl_exit(ctx: RetProbeContext) -> u32 {
     };
     let _ = SSL_ARGS.remove(pid_tgid);
     let r: i64 = ctx.ret::<i64>() as i32 as i64;
-    let n: u64 = if a._pad == 1 {
+    let n: u64 = if a.ex == 1 {
         if r != 1 || a.len_ptr == 0 {
             return 0;
         }
@@ -1147,33 +1647,48 @@ pub fn ssl_exit(ctx: RetProbeContext) -> u32 {
         return 0;
     }
     let tgid = (pid_tgid >> 32) as u32;
-    // SAFETY: plain value read.
-    let Some(fd) = (unsafe {
-        SSL_FDS.get(SslKey {
-            ssl: a.ssl,
-            tgid,
-            _pad: 0,
-        })
-    })
-    .copied() else {
-        // Not a watched connection, or no syscall seen yet for this SSL*.
+    // The plaintext belongs to the socket this very call read or wrote. A read served from
+    // the library's buffer makes no syscall: it goes to the socket its SSL* last used. A write
+    // always reaches its socket inside the call; one that did not is not attributed, so an
+    // SSL* tied to a connection once cannot pass off later bytes as that connection's.
+    let fd = if a.fd != 0 {
+        a.fd - 1
+    } else if a.direction == Direction::Ingress as u32 {
+        // SAFETY: plain value read.
+        match unsafe {
+            SSL_FDS.get(SslKey {
+                ssl: a.ssl,
+                tgid,
+                _pad: 0,
+            })
+        } {
+            Some(fd) => *fd,
+            // Not a watched connection, or no syscall seen yet for this SSL*.
+            None => return 0,
+        }
+    } else {
         return 0;
     };
-    let Some(conn) = CONNS.get_ptr_mut(conn_key(tgid, fd)) else {
+    // SAFETY: plain value read.
+    let Some(conn_id) = (unsafe { CONNS.get(conn_key(tgid, fd)) }).map(|c| c.conn_id) else {
+        count(CNT_SSL_UNATTRIBUTED, 1);
+        return 0;
+    };
+    let Some(conn) = CONN_STATE.get_ptr_mut(conn_id) else {
         count(CNT_SSL_UNATTRIBUTED, 1);
         return 0;
     };
     // SAFETY: map value pointer.
-    let (conn_id, off) = unsafe {
+    let off = unsafe {
         let c = &mut *conn;
         if a.direction == Direction::Egress as u32 {
             let o = c.ssl_tx_off;
             c.ssl_tx_off = o + n;
-            (c.conn_id, o)
+            o
         } else {
             let o = c.ssl_rx_off;
             c.ssl_rx_off = o + n;
-            (c.conn_id, o)
+            o
         }
     };
     let source = if a.direction == Direction::Egress as u32 {

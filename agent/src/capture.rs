@@ -6,10 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use agent_common::{
-    conn_key, ConnEvent, ConnInfo, EventHeader, EventKind, ListenInfo, SockOffsets, Source,
-    UnixPathKey, COUNTERS_LEN, ENGINE_MYSQL, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6,
-    FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
+    conn_key, ConnEvent, ConnInfo, ConnState, EventHeader, EventKind, FdSlots, ListenInfo,
+    SockOffsets, SockPattern, Source, CONN_FLAG_ALIAS, COUNTERS_LEN, ENGINE_MYSQL, ENGINE_POSTGRES,
+    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, ROLE_CLIENT, ROLE_SERVER, UNIX_PATH_MAX,
 };
+
+pub use crate::config::SocketPattern;
+use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{TracePoint, UProbe};
@@ -53,9 +56,31 @@ pub enum CaptureError {
 pub struct Watch {
     /// (port, engine)
     pub ports: Vec<(u16, u32)>,
-    /// (socket path, engine)
-    pub unix_paths: Vec<(String, u32)>,
+    /// Unix socket paths, exact or with one `*`.
+    pub unix_paths: Vec<SocketPattern>,
     pub ring_bytes: u32,
+}
+
+/// The trie entry of a socket path pattern: the key (prefix length in bits) and the value.
+fn trie_entry(p: &SocketPattern) -> (LpmKey<[u8; UNIX_PATH_MAX]>, SockPattern) {
+    let mut data = [0u8; UNIX_PATH_MAX];
+    let b = p.prefix.as_bytes();
+    data[..b.len()].copy_from_slice(b);
+    let mut v = SockPattern {
+        engine: p.engine,
+        prefix_len: b.len() as u32,
+        ..Default::default()
+    };
+    let bits = match &p.suffix {
+        // The terminating NUL is part of the key: nothing may follow.
+        None => (b.len() as u32 + 1) * 8,
+        Some(suf) => {
+            v.suffix_len = suf.len() as u32;
+            v.suffix[..suf.len()].copy_from_slice(suf.as_bytes());
+            b.len() as u32 * 8
+        }
+    };
+    (LpmKey::new(bits, data), v)
 }
 
 /// (program, category, tracepoints)
@@ -97,6 +122,7 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
     ("enter_connect", "syscalls", &["sys_enter_connect"]),
     ("exit_connect", "syscalls", &["sys_exit_connect"]),
     ("enter_bind", "syscalls", &["sys_enter_bind"]),
+    ("exit_bind", "syscalls", &["sys_exit_bind"]),
     (
         "enter_accept",
         "syscalls",
@@ -113,6 +139,19 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
         "syscalls",
         &["sys_enter_dup2", "sys_enter_dup3"],
     ),
+    ("enter_dup", "syscalls", &["sys_enter_dup"]),
+    ("enter_fcntl", "syscalls", &["sys_enter_fcntl"]),
+    (
+        "exit_dup",
+        "syscalls",
+        &[
+            "sys_exit_dup",
+            "sys_exit_dup2",
+            "sys_exit_dup3",
+            "sys_exit_fcntl",
+        ],
+    ),
+    ("enter_close_range", "syscalls", &["sys_enter_close_range"]),
     (
         "enter_uncaptured",
         "syscalls",
@@ -128,6 +167,20 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("sched_fork", "sched", &["sched_process_fork"]),
+    ("task_newtask", "task", &["task_newtask"]),
+    ("sched_exec", "sched", &["sched_process_exec"]),
+    ("sched_exit", "sched", &["sched_process_exit"]),
+];
+
+/// Hooks a kernel may lack (built without io_uring): attached when present, and the start-up
+/// log says which are missing (io_uring use is then not signalled).
+const OPTIONAL_ATTACHMENTS: &[(&str, &str, &[&str])] = &[
+    ("io_uring_file_get", "io_uring", &["io_uring_file_get"]),
+    (
+        "enter_io_uring_register",
+        "syscalls",
+        &["sys_enter_io_uring_register"],
+    ),
 ];
 
 /// (uprobe program, symbol): entry probes; `ssl_exit` is attached as a return probe to each.
@@ -190,16 +243,14 @@ fn tp_offset(category: &str, name: &str, field: &str) -> Option<u32> {
     None
 }
 
-fn path_key(path: &str) -> Option<UnixPathKey> {
+/// A socket path as the NUL-padded `sun_path` bytes the kernel reports.
+fn path_bytes(path: &str) -> Option<[u8; UNIX_PATH_MAX]> {
     let b = path.as_bytes();
     if b.is_empty() || b.len() >= UNIX_PATH_MAX {
         return None;
     }
-    let mut k = UnixPathKey {
-        path: [0; UNIX_PATH_MAX],
-        _pad: [0; 4],
-    };
-    k.path[..b.len()].copy_from_slice(b);
+    let mut k = [0; UNIX_PATH_MAX];
+    k[..b.len()].copy_from_slice(b);
     Some(k)
 }
 
@@ -278,9 +329,27 @@ impl Capture {
             .flatten()
             .unwrap_or(0);
         let sock_off = sock_offsets();
+        let newtask_pid = tp_offset("task", "task_newtask", "pid").unwrap_or(8);
+        let newtask_flags = tp_offset("task", "task_newtask", "clone_flags").unwrap_or(32);
+        let iou_fd = tp_offset("io_uring", "io_uring_file_get", "fd").unwrap_or(32);
+        let group_dead = tp_offset("sched", "sched_process_exit", "group_dead").unwrap_or(0);
+        // The agent's PID namespace: inside a container, getpid() is not the host's tgid, so
+        // the kernel compares the tgid as seen from this namespace.
+        let (ns_dev, ns_ino) = std::fs::metadata("/proc/self/ns/pid")
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            })
+            .unwrap_or((0, 0));
         let mut loader = EbpfLoader::new();
         loader
             .override_global("AGENT_TGID", &me, true)
+            .override_global("AGENT_NS_DEV", &ns_dev, true)
+            .override_global("AGENT_NS_INO", &ns_ino, true)
+            .override_global("NEWTASK_PID_OFF", &newtask_pid, true)
+            .override_global("NEWTASK_FLAGS_OFF", &newtask_flags, true)
+            .override_global("IOU_FD_OFF", &iou_fd, true)
+            .override_global("EXIT_GROUP_DEAD_OFF", &group_dead, true)
             .override_global("SOCK_OFF", &sock_off, true)
             .override_global("FORK_PARENT_OFF", &parent_off, true)
             .override_global("FORK_CHILD_OFF", &child_off, true)
@@ -304,21 +373,20 @@ impl Capture {
             }
         }
         {
-            let mut paths: BpfHashMap<_, UnixPathKey, u32> = BpfHashMap::try_from(
-                ebpf.map_mut("UNIX_PATHS")
-                    .ok_or(CaptureError::MissingMap("UNIX_PATHS"))?,
+            let mut paths: LpmTrie<_, [u8; UNIX_PATH_MAX], SockPattern> = LpmTrie::try_from(
+                ebpf.map_mut("SOCK_PATHS")
+                    .ok_or(CaptureError::MissingMap("SOCK_PATHS"))?,
             )
             .map_err(|source| CaptureError::Map {
-                name: "UNIX_PATHS",
+                name: "SOCK_PATHS",
                 source,
             })?;
-            for (p, e) in &watch.unix_paths {
-                if let Some(k) = path_key(p) {
-                    paths.insert(k, *e, 0).map_err(|source| CaptureError::Map {
-                        name: "UNIX_PATHS",
-                        source,
-                    })?;
-                }
+            for p in &watch.unix_paths {
+                let (k, v) = trie_entry(p);
+                paths.insert(&k, v, 0).map_err(|source| CaptureError::Map {
+                    name: "SOCK_PATHS",
+                    source,
+                })?;
             }
         }
         for &(name, category, tps) in ATTACHMENTS {
@@ -345,6 +413,28 @@ impl Capture {
                         tracepoint: tp,
                         source: Box::new(source),
                     })?;
+            }
+        }
+        for &(name, category, tps) in OPTIONAL_ATTACHMENTS {
+            let Some(prog) = ebpf.program_mut(name) else {
+                continue;
+            };
+            let prog: &mut TracePoint = match prog.try_into() {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
+            if let Err(e) = prog.load() {
+                tracing::warn!(program = name, error = %e, "optional hook not loaded");
+                continue;
+            }
+            for &tp in tps {
+                if let Err(e) = prog.attach(category, tp) {
+                    tracing::warn!(
+                        hook = %format!("{category}/{tp}"),
+                        error = %e,
+                        "optional hook not attached: use of it on a watched socket is not signalled"
+                    );
+                }
             }
         }
         for name in TLS_PROBES.iter().map(|(p, _)| *p).chain(["ssl_exit"]) {
@@ -504,18 +594,90 @@ impl Capture {
         Ok(out)
     }
 
-    /// Drops connections of exited processes from the kernel map.
+    /// Drops connections of exited processes from the kernel maps (a handle's connection state
+    /// goes with its last handle).
     pub fn forget(&mut self, keys: &[(u32, u32)]) {
         if keys.is_empty() {
             return;
         }
+        let mut ids = Vec::new();
         if let Some(m) = self.ebpf.map_mut("CONNS") {
             if let Ok(mut conns) = BpfHashMap::<_, u64, ConnInfo>::try_from(m) {
                 for &(t, f) in keys {
+                    if let Ok(info) = conns.get(&conn_key(t, f), 0) {
+                        ids.push(info.conn_id);
+                    }
                     let _ = conns.remove(&conn_key(t, f));
                 }
             }
         }
+        self.release(&ids);
+    }
+
+    /// One handle fewer on each of these connections.
+    fn release(&mut self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Some(m) = self.ebpf.map_mut("CONN_STATE") {
+            if let Ok(mut st) = BpfHashMap::<_, u64, ConnState>::try_from(m) {
+                for id in ids {
+                    match st.get(id, 0) {
+                        Ok(mut s) if s.refs > 1 => {
+                            s.refs -= 1;
+                            let _ = st.insert(id, s, 0);
+                        }
+                        _ => {
+                            let _ = st.remove(id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the kernel's entries for processes that no longer exist: watched fds, listeners
+    /// and client fd tables whose owner exited without closing them (and that no session
+    /// covered). The maps are not LRU, so this keeps them from filling. Returns how many went.
+    pub fn sweep(&mut self) -> usize {
+        let alive = |tgid: u32| crate::identity::alive(tgid);
+        let mut gone = 0;
+        let mut dead_conns = Vec::new();
+        if let Some(m) = self.ebpf.map("CONNS") {
+            if let Ok(conns) = BpfHashMap::<_, u64, ConnInfo>::try_from(m) {
+                for k in conns.keys().flatten() {
+                    let tgid = (k >> 32) as u32;
+                    if !alive(tgid) {
+                        dead_conns.push((tgid, k as u32));
+                    }
+                }
+            }
+        }
+        gone += dead_conns.len();
+        self.forget(&dead_conns);
+        if let Some(m) = self.ebpf.map_mut("LISTENERS") {
+            if let Ok(mut l) = BpfHashMap::<_, u64, ListenInfo>::try_from(m) {
+                let dead: Vec<u64> = l
+                    .keys()
+                    .flatten()
+                    .filter(|k| !alive((k >> 32) as u32))
+                    .collect();
+                for k in dead {
+                    gone += 1;
+                    let _ = l.remove(&k);
+                }
+            }
+        }
+        if let Some(m) = self.ebpf.map_mut("CLIENT_FDS") {
+            if let Ok(mut l) = BpfHashMap::<_, u32, FdSlots>::try_from(m) {
+                let dead: Vec<u32> = l.keys().flatten().filter(|k| !alive(*k)).collect();
+                for k in dead {
+                    gone += 1;
+                    let _ = l.remove(&k);
+                }
+            }
+        }
+        gone
     }
 
     /// Finds watched connections and listening sockets that were open before the agent
@@ -523,11 +685,13 @@ impl Capture {
     pub fn seed(&mut self, watch: &Watch) -> Vec<ConnEvent> {
         let me = std::process::id();
         let ports: HashMap<u16, u32> = watch.ports.iter().copied().collect();
-        let paths: HashMap<&str, u32> = watch
-            .unix_paths
-            .iter()
-            .map(|(p, e)| (p.as_str(), *e))
-            .collect();
+        let path_engine = |p: &str| {
+            watch
+                .unix_paths
+                .iter()
+                .find(|pat| pat.matches(p))
+                .map(|pat| pat.engine)
+        };
         // inode -> what the socket is
         let mut wanted: HashMap<u64, SeedSock> = HashMap::new();
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
@@ -584,7 +748,7 @@ impl Capture {
         let mut diag = crate::sockdiag::SockDiag::open().ok();
         if let Ok(text) = std::fs::read_to_string("/proc/net/unix") {
             for u in parse_proc_net_unix(&text) {
-                if let Some(&engine) = u.path.as_deref().and_then(|p| paths.get(p)) {
+                if let Some(engine) = u.path.as_deref().and_then(path_engine) {
                     if u.listening {
                         wanted.insert(
                             u.inode,
@@ -634,7 +798,11 @@ impl Capture {
         let mut events = Vec::new();
         let mut listeners = Vec::new();
         let mut conns = Vec::new();
-        let mut seen_inodes = HashSet::new();
+        // A socket held by several processes (a parent and its forked child) or fds is one
+        // connection with several handles.
+        let mut seen_inodes: HashMap<u64, u64> = HashMap::new();
+        let mut refs: HashMap<u64, u32> = HashMap::new();
+        let mut client_fds: HashMap<u32, Vec<u32>> = HashMap::new();
         let Ok(procs) = std::fs::read_dir("/proc") else {
             return events;
         };
@@ -682,8 +850,7 @@ impl Capture {
                                 _pad: 0,
                                 path: path
                                     .as_deref()
-                                    .and_then(path_key)
-                                    .map(|k| k.path)
+                                    .and_then(path_bytes)
                                     .unwrap_or([0; UNIX_PATH_MAX]),
                                 _pad2: [0; 4],
                             },
@@ -699,17 +866,23 @@ impl Capture {
                     } => {
                         // A socket shared by a parent and its forked child is watched in both;
                         // only the first holder is reported as a session.
-                        let first = seen_inodes.insert(inode);
-                        self.next_seed_id += 1;
-                        let id = self.next_seed_id;
+                        let first = !seen_inodes.contains_key(&inode);
+                        let id = *seen_inodes.entry(inode).or_insert_with(|| {
+                            self.next_seed_id += 1;
+                            self.next_seed_id
+                        });
+                        *refs.entry(id).or_insert(0) += 1;
                         conns.push((
                             conn_key(pid, fd),
                             ConnInfo {
                                 conn_id: id,
                                 role: *role,
-                                ..Default::default()
+                                flags: if first { 0 } else { CONN_FLAG_ALIAS },
                             },
                         ));
+                        if *role == ROLE_CLIENT {
+                            client_fds.entry(pid).or_default().push(fd);
+                        }
                         if !first {
                             continue;
                         }
@@ -748,8 +921,8 @@ impl Capture {
                             sock: 0,
                             peer_sock: 0,
                         };
-                        if let Some(k) = path.as_deref().and_then(path_key) {
-                            ev.path = k.path;
+                        if let Some(k) = path.as_deref().and_then(path_bytes) {
+                            ev.path = k;
                         }
                         events.push(ev);
                     }
@@ -763,10 +936,32 @@ impl Capture {
                 }
             }
         }
+        if let Some(m) = self.ebpf.map_mut("CONN_STATE") {
+            if let Ok(mut c) = BpfHashMap::<_, u64, ConnState>::try_from(m) {
+                for (&id, &n) in &refs {
+                    let st = ConnState {
+                        refs: n,
+                        ..Default::default()
+                    };
+                    let _ = c.insert(id, st, 0);
+                }
+            }
+        }
         if let Some(m) = self.ebpf.map_mut("CONNS") {
             if let Ok(mut c) = BpfHashMap::<_, u64, ConnInfo>::try_from(m) {
                 for (k, v) in conns {
                     let _ = c.insert(k, v, 0);
+                }
+            }
+        }
+        if let Some(m) = self.ebpf.map_mut("CLIENT_FDS") {
+            if let Ok(mut c) = BpfHashMap::<_, u32, FdSlots>::try_from(m) {
+                for (tgid, fds) in client_fds {
+                    let mut s = FdSlots::default();
+                    for (slot, fd) in s.fds.iter_mut().zip(fds) {
+                        *slot = fd + 1;
+                    }
+                    let _ = c.insert(tgid, s, 0);
                 }
             }
         }

@@ -175,6 +175,7 @@ impl Default for Config {
             postgres_ports: vec![5432],
             mysql_ports: vec![3306],
             postgres_sockets: vec![
+                "/run/postgresql/.s.PGSQL.*".into(),
                 "/var/run/postgresql/.s.PGSQL.*".into(),
                 "/tmp/.s.PGSQL.*".into(),
             ],
@@ -234,6 +235,7 @@ impl Config {
                 self.checkpoint.interval_secs
             )));
         }
+        self.socket_paths()?;
         if self.checkpoint.events == 0 || self.spool.max_mib == 0 || self.kafka.partitions < 1 {
             return Err(ConfigError::Invalid(
                 "checkpoint.events, spool.max_mib and kafka.partitions must be at least 1".into(),
@@ -242,47 +244,97 @@ impl Config {
         Ok(())
     }
 
-    /// Expands the socket globs into concrete paths for the kernel's exact-match map: a `*` in
-    /// the file name is replaced by each configured port of the engine (PostgreSQL names its
-    /// socket `.s.PGSQL.<port>`), and existing files matching the glob are added too.
-    pub fn socket_paths(&self) -> Vec<(String, u32)> {
+    /// The configured socket paths as patterns the kernel matches (nothing is enumerated: any
+    /// number of matching sockets, created before or after start-up, are watched).
+    pub fn socket_paths(&self) -> Result<Vec<SocketPattern>, ConfigError> {
         let mut out = Vec::new();
-        let engines = [
-            (
-                &self.postgres_sockets,
-                &self.postgres_ports,
-                agent_common::ENGINE_POSTGRES,
-            ),
-            (
-                &self.mysql_sockets,
-                &self.mysql_ports,
-                agent_common::ENGINE_MYSQL,
-            ),
-        ];
-        for (globs, ports, engine) in engines {
-            for g in globs {
-                if g.contains('*') {
-                    for p in ports {
-                        out.push((g.replacen('*', &p.to_string(), 1), engine));
-                    }
-                    if let Some((dir, pat)) = g.rsplit_once('/') {
-                        if let Ok(rd) = std::fs::read_dir(if dir.is_empty() { "/" } else { dir }) {
-                            for e in rd.flatten() {
-                                let name = e.file_name().to_string_lossy().into_owned();
-                                if glob_match(pat, &name) {
-                                    out.push((format!("{dir}/{name}"), engine));
-                                }
-                            }
-                        }
-                    }
-                } else {
-                    out.push((g.clone(), engine));
-                }
+        for (paths, engine) in [
+            (&self.postgres_sockets, agent_common::ENGINE_POSTGRES),
+            (&self.mysql_sockets, agent_common::ENGINE_MYSQL),
+        ] {
+            for p in paths {
+                out.push(SocketPattern::parse(p, engine).map_err(ConfigError::Invalid)?);
             }
         }
         out.sort();
         out.dedup();
-        out
+        if out.len() > 256 {
+            return Err(ConfigError::Invalid(format!(
+                "{} socket paths are configured; at most 256 are supported",
+                out.len()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// A watched Unix socket path: exact, or `PREFIX*SUFFIX` where `*` stands for any characters
+/// but `/`. Matched by the kernel by pattern, so any number of sockets (and sockets created
+/// after start-up) are covered without enumerating them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SocketPattern {
+    pub prefix: String,
+    /// `None` for an exact path.
+    pub suffix: Option<String>,
+    pub engine: u32,
+}
+
+impl SocketPattern {
+    /// Parses a configured path. At most one `*`; the suffix after it is at most 16 bytes and
+    /// the whole path shorter than a `sun_path`.
+    pub fn parse(pattern: &str, engine: u32) -> Result<Self, String> {
+        if !pattern.starts_with('/') {
+            return Err(format!("socket path {pattern:?} is not absolute"));
+        }
+        if pattern.len() >= agent_common::UNIX_PATH_MAX {
+            return Err(format!(
+                "socket path {pattern:?} is longer than a Unix socket path can be ({} bytes)",
+                agent_common::UNIX_PATH_MAX - 1
+            ));
+        }
+        if pattern.contains(['?', '[']) {
+            return Err(format!(
+                "socket path {pattern:?}: only `*` is supported as a wildcard"
+            ));
+        }
+        match pattern.split_once('*') {
+            None => Ok(Self {
+                prefix: pattern.to_string(),
+                suffix: None,
+                engine,
+            }),
+            Some((pre, suf)) => {
+                if suf.contains('*') || suf.contains('/') {
+                    return Err(format!(
+                        "socket path {pattern:?}: one `*`, in the file name, is supported"
+                    ));
+                }
+                if suf.len() > agent_common::SOCK_SUFFIX_MAX {
+                    return Err(format!(
+                        "socket path {pattern:?}: the part after `*` is longer than {} bytes",
+                        agent_common::SOCK_SUFFIX_MAX
+                    ));
+                }
+                Ok(Self {
+                    prefix: pre.to_string(),
+                    suffix: Some(suf.to_string()),
+                    engine,
+                })
+            }
+        }
+    }
+
+    /// Whether `path` matches (the kernel's rule, for sockets found in /proc at start-up).
+    pub fn matches(&self, path: &str) -> bool {
+        match &self.suffix {
+            None => path == self.prefix,
+            Some(suf) => {
+                path.len() >= self.prefix.len() + suf.len()
+                    && path.starts_with(&self.prefix)
+                    && path.ends_with(suf.as_str())
+                    && !path[self.prefix.len()..].contains('/')
+            }
+        }
     }
 }
 
@@ -334,16 +386,6 @@ impl Config {
     }
 }
 
-/// Minimal `*` glob for socket file names.
-fn glob_match(pat: &str, name: &str) -> bool {
-    match pat.split_once('*') {
-        None => pat == name,
-        Some((pre, post)) => {
-            name.len() >= pre.len() + post.len() && name.starts_with(pre) && name.ends_with(post)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,11 +394,39 @@ mod tests {
     fn defaults_and_globs() {
         let c = Config::default();
         c.validate().unwrap();
-        let paths = c.socket_paths();
-        assert!(paths.contains(&("/tmp/.s.PGSQL.5432".into(), agent_common::ENGINE_POSTGRES)));
-        assert!(paths.contains(&("/run/mysqld/mysqld.sock".into(), agent_common::ENGINE_MYSQL)));
-        assert!(glob_match(".s.PGSQL.*", ".s.PGSQL.5433"));
-        assert!(!glob_match(".s.PGSQL.*", ".s.PGSQL"));
+        let paths = c.socket_paths().unwrap();
+        let engine = |p: &str| paths.iter().find(|s| s.matches(p)).map(|s| s.engine);
+        assert_eq!(
+            engine("/tmp/.s.PGSQL.5432"),
+            Some(agent_common::ENGINE_POSTGRES)
+        );
+        assert_eq!(
+            engine("/tmp/.s.PGSQL.5433"),
+            Some(agent_common::ENGINE_POSTGRES)
+        );
+        assert_eq!(
+            engine("/run/postgresql/.s.PGSQL.5432"),
+            Some(agent_common::ENGINE_POSTGRES)
+        );
+        assert_eq!(engine("/tmp/.s.PGSQL"), None);
+        assert_eq!(engine("/tmp/x/.s.PGSQL.1"), None);
+        assert_eq!(
+            engine("/run/mysqld/mysqld.sock"),
+            Some(agent_common::ENGINE_MYSQL)
+        );
+        assert_eq!(engine("/run/mysqld/mysqld.sock2"), None);
+    }
+
+    #[test]
+    fn socket_patterns_are_checked() {
+        let pat = SocketPattern::parse("/tmp/mysql*.sock", 2).unwrap();
+        assert!(pat.matches("/tmp/mysql-3307.sock"));
+        assert!(!pat.matches("/tmp/mysql-3307.sock.lock"));
+        assert!(!pat.matches("/tmp/mysql/a.sock"));
+        assert!(SocketPattern::parse("relative/.s.PGSQL.*", 1).is_err());
+        assert!(SocketPattern::parse("/a/*/b*", 1).is_err());
+        assert!(SocketPattern::parse("/tmp/x*.a-very-long-suffix-here", 1).is_err());
+        assert!(SocketPattern::parse(&format!("/{}", "a".repeat(120)), 1).is_err());
     }
 
     #[test]

@@ -457,7 +457,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     ports.extend(cfg.mysql_ports.iter().map(|&p| (p, my)));
     let watch = Watch {
         ports,
-        unix_paths: cfg.socket_paths(),
+        unix_paths: cfg.socket_paths()?,
         ring_bytes: cfg.ring_buffer_mib << 20,
     };
     let clock = Clock::now();
@@ -522,6 +522,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     let mut last_counters = [0u64; agent_common::COUNTERS_LEN as usize];
     let mut last_reap = Instant::now();
+    let mut last_sweep = Instant::now();
     loop {
         tokio::select! {
             guard = ring.readable_mut() => {
@@ -577,6 +578,11 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                     let dead = pipeline.reap(now)?;
                     capture.forget(&dead);
                     last_reap = Instant::now();
+                    if last_sweep.elapsed() >= Duration::from_secs(30) {
+                        let n = capture.sweep();
+                        tracing::debug!(entries = n, "kernel entries of exited processes removed");
+                        last_sweep = Instant::now();
+                    }
                 }
                 if let Some(r) = recorder.as_mut() {
                     r.flush()?;
@@ -709,6 +715,31 @@ fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Res
     }
     if d(CNT_STASH_FULL) > 0 {
         p.host_gap(GapReason::StashFull, 0, d(CNT_STASH_FULL), now)?;
+    }
+    for (i, what) in [
+        (
+            CNT_MAP_FULL_CONNS,
+            "CONNS: connections not watched (more than 65536 at once)",
+        ),
+        (
+            CNT_MAP_FULL_LISTENERS,
+            "LISTENERS: database server sockets not recorded (more than 4096)",
+        ),
+        (
+            CNT_MAP_FULL_PENDING,
+            "PENDING: connects, accepts, binds or dups in flight not followed",
+        ),
+        (
+            CNT_MAP_FULL_FDS,
+            "CLIENT_FDS: client connections of one process beyond 8 not followed across fork, exec and close_range",
+        ),
+    ] {
+        if d(i) > 0 {
+            p.host_gap_detail(GapReason::KernelMapFull, what.to_string(), d(i), now)?;
+        }
+    }
+    if d(CNT_SSL_STALE) > 0 {
+        p.host_gap(GapReason::TlsCallLost, 0, d(CNT_SSL_STALE), now)?;
     }
     Ok(())
 }

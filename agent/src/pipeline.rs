@@ -364,6 +364,10 @@ impl Pipeline {
             Some(EventKind::ConnClose) => self.on_close(hdr.conn_id, hdr.ts_ns),
             Some(EventKind::Truncated) => self.on_truncated(&hdr),
             Some(EventKind::Uncaptured) => self.on_uncaptured(&hdr),
+            Some(EventKind::Exec) => {
+                self.on_exec(&hdr);
+                Ok(())
+            }
             None => {
                 self.stats.malformed_records += 1;
                 Ok(())
@@ -794,6 +798,19 @@ impl Pipeline {
         r
     }
 
+    /// The process holding a watched connection ran `execve`: what it is now (executable,
+    /// command line, workload) is read again, and the connection's later statements carry it.
+    fn on_exec(&mut self, hdr: &EventHeader) {
+        self.identity.forget(hdr.tgid);
+        let process = self.lookup(hdr.tgid);
+        if let Some(conn) = self.conns.get_mut(&hdr.conn_id) {
+            conn.tgid = hdr.tgid;
+            if !conn.mirror {
+                conn.process = process;
+            }
+        }
+    }
+
     fn on_close(&mut self, conn_id: u64, ts: u64) -> Result<(), PipelineError> {
         let Some(mut conn) = self.conns.remove(&conn_id) else {
             return Ok(());
@@ -882,6 +899,18 @@ impl Pipeline {
         grace: std::time::Duration,
     ) -> Result<(u64, u64), PipelineError> {
         Ok(self.out.close(grace)?)
+    }
+
+    /// Emits a host-level gap event with a detail (which kernel table was full).
+    pub fn host_gap_detail(
+        &mut self,
+        reason: audit::GapReason,
+        detail: String,
+        events: u64,
+        now_ns: u64,
+    ) -> Result<(), PipelineError> {
+        let ev = self.host_gap_event(reason, Some(detail), 0, events, now_ns);
+        self.write(&ev, Route::default())
     }
 
     /// Emits a host-level gap event (kernel loss counters).

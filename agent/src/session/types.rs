@@ -162,6 +162,12 @@ pub enum GapReason {
     /// (`gap.detail` names it: `sendmmsg`, `recvmmsg`, `sendfile`, `splice`, `preadv`,
     /// `pwritev`); `bytes` is what the call asked to move, when it says.
     UncapturedSyscall,
+    /// Host level: a kernel table was full (`gap.detail` names it), so `events` connections,
+    /// listeners or handles could not be followed.
+    KernelMapFull,
+    /// Host level: `events` TLS library calls lost their return probe; their plaintext is
+    /// missing and the stale state was dropped.
+    TlsCallLost,
 }
 
 impl GapReason {
@@ -178,6 +184,8 @@ impl GapReason {
             GapReason::OutputUnavailable => "output_unavailable",
             GapReason::SpoolFull => "spool_full",
             GapReason::UncapturedSyscall => "uncaptured_syscall",
+            GapReason::KernelMapFull => "kernel_map_full",
+            GapReason::TlsCallLost => "tls_call_lost",
         }
     }
 }
