@@ -278,7 +278,9 @@ struct RunArgs {
     /// Create this file once every probe is attached, so scripts can wait for it.
     #[arg(long, value_name = "PATH")]
     ready_file: Option<PathBuf>,
-    /// Also save the raw capture records to FILE (for `dbgov replay`).
+    /// Also save the raw capture records to FILE (for `dbgov replay`). The file holds the
+    /// raw protocol bytes: every value, and authentication exchanges. Treat it as a secret;
+    /// it is created 0600 and needs --keep-literals (redaction cannot apply to raw bytes).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 }
@@ -444,6 +446,13 @@ fn run_main(a: RunArgs) -> Result<()> {
         .extend(a.postgres_sockets.iter().cloned());
     cfg.mysql_sockets.extend(a.mysql_sockets.iter().cloned());
     cfg.validate()?;
+    if a.record.is_some() && !cfg.keep_literals {
+        bail!(
+            "--record saves raw protocol bytes, values and authentication exchanges included, \
+             which redaction cannot cover; add --keep-literals (or `keep_literals: true`) to \
+             accept that, and keep the file secret"
+        );
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

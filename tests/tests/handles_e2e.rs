@@ -46,19 +46,20 @@ fn statement<'a>(ev: &'a [Value], name: &str) -> Option<&'a Value> {
 }
 
 fn session_of(ev: &[Value], name: &str) -> Value {
-    statement(ev, name)
-        .unwrap_or_else(|| panic!("no statement {name}:\n{}", dump(ev)))["session"]["id"]
+    statement(ev, name).unwrap_or_else(|| panic!("no statement {name}:\n{}", dump(ev)))["session"]
+        ["id"]
         .clone()
 }
 
 fn on_session<'a>(ev: &'a [Value], session: &Value) -> Vec<&'a Value> {
-    ev.iter().filter(|e| &e["session"]["id"] == session).collect()
+    ev.iter()
+        .filter(|e| &e["session"]["id"] == session)
+        .collect()
 }
 
 #[test]
 fn duplicated_descriptors_are_one_session_to_the_last_close() -> anyhow::Result<()> {
-    let Some(ev) = run_modes(&["dup", "fcntl"], &["dup_after_close", "fcntl_after_close"])?
-    else {
+    let Some(ev) = run_modes(&["dup", "fcntl"], &["dup_after_close", "fcntl_after_close"])? else {
         return Ok(());
     };
     for mode in ["dup", "fcntl"] {
@@ -154,10 +155,11 @@ fn scm_rights_io_uring_and_close_range_are_signalled_or_ended() -> anyhow::Resul
             .filter(|e| e["kind"] == "gap")
             .collect();
         assert!(
-            gaps.iter().any(|g| g["gap"]["reason"] == "uncaptured_syscall"
-                && g["gap"]["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with(name))),
+            gaps.iter()
+                .any(|g| g["gap"]["reason"] == "uncaptured_syscall"
+                    && g["gap"]["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with(name))),
             "{mode}: a gap naming {name}:\n{}",
             dump(&ev)
         );

@@ -93,7 +93,8 @@ fn workload(pg: &Postgres, db: &Mariadb, dir: &TempDir) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, u32)> {
+/// (trail, agent log, the --record file's mode and bytes when recording).
+fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, Option<(u32, Vec<u8>)>)> {
     let pg = Postgres::start()?;
     pg.psql_admin(
         "CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE, ssn text, card text)",
@@ -105,16 +106,10 @@ fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, u32)> {
     let pgp = pg.port.to_string();
     let myp = db.port.to_string();
     let rec = record.to_string_lossy().into_owned();
-    let mut args = vec![
-        "--postgres-port",
-        &pgp,
-        "--mysql-port",
-        &myp,
-        "--record",
-        &rec,
-    ];
+    let mut args = vec!["--postgres-port", &pgp, "--mysql-port", &myp];
+    // --record holds raw bytes: only with redaction off.
     if keep_literals {
-        args.push("--keep-literals");
+        args.extend(["--keep-literals", "--record", &rec]);
     }
     let agent = Agent::start(&args)?;
     workload(&pg, &db, &dir)?;
@@ -134,7 +129,15 @@ fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, u32)> {
     let (code, ev) = agent.stop()?;
     assert_eq!(code, 0);
     let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-    let rec_mode = std::fs::metadata(&record)?.permissions().mode() & 0o777;
+    let rec = if keep_literals {
+        Some((
+            std::fs::metadata(&record)?.permissions().mode() & 0o777,
+            std::fs::read(&record)?,
+        ))
+    } else {
+        assert!(!record.exists());
+        None
+    };
     // Enough happened for the check to mean something: both engines, errors included.
     let st = statements(&ev);
     assert!(st.len() >= 9, "{}", dump(&ev));
@@ -155,7 +158,7 @@ fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, u32)> {
         "a parse failure:\n{}",
         dump(&ev)
     );
-    Ok((events_text, log, rec_mode))
+    Ok((events_text, log, rec))
 }
 
 #[test]
@@ -166,18 +169,35 @@ fn no_sensitive_value_reaches_the_trail_or_the_log() -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let (events, log, rec_mode) = run_agent(false)?;
+    let (events, log, _) = run_agent(false)?;
     for v in [SSN, CARD, EMAIL, "not-a-real-secret"] {
         let at: Vec<&str> = events.lines().filter(|l| l.contains(v)).collect();
         assert!(at.is_empty(), "{v:?} is in the trail:\n{}", at.join("\n"));
         assert!(!log.contains(v), "{v:?} is in the agent's log:\n{log}");
     }
-    assert_eq!(rec_mode, 0o600, "--record files (raw bytes) are private");
+    // Raw bytes cannot be redacted: with redaction on, --record is refused up front, and no
+    // file is made.
+    let dir = TempDir::new("privacy-record")?;
+    let record = dir.path().join("refused.dbgovrec");
+    let out = Command::new(agent_bin())
+        .args(["run", "--output", "none", "--record"])
+        .arg(&record)
+        .output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--keep-literals"), "{err}");
+    assert!(!record.exists());
 
     // With redaction off the same run shows them: the check above can fail.
-    let (events, _, _) = run_agent(true)?;
+    let (events, _, rec) = run_agent(true)?;
     for v in [SSN, CARD, EMAIL] {
         assert!(events.contains(v), "keep_literals shows {v:?}");
     }
+    let (rec_mode, rec_bytes) = rec.expect("a --record file");
+    assert_eq!(rec_mode, 0o600, "--record files (raw bytes) are private");
+    assert!(
+        rec_bytes.windows(SSN.len()).any(|w| w == SSN.as_bytes()),
+        "the record holds the raw bytes"
+    );
     Ok(())
 }

@@ -838,7 +838,8 @@ impl Agent {
             }
         }
         if let Some(r) = record {
-            c.arg("--record").arg(r);
+            // Raw bytes of the benchmark's own synthetic workload.
+            c.arg("--record").arg(r).arg("--keep-literals");
         }
         let child = c
             .stdin(Stdio::null())

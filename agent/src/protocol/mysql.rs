@@ -1181,8 +1181,7 @@ pub enum ParamValue {
     LongData,
 }
 
-/// Longest rendering of one parameter value (see [`ParamValue::to_text`]).
-pub const MAX_PARAM_TEXT: usize = 4096;
+pub use super::{bytes_to_text, MAX_PARAM_TEXT};
 
 impl ParamValue {
     /// The value as SQL-ish text (`None` for NULL): integers and floats in decimal, strings as
@@ -1197,29 +1196,6 @@ impl ParamValue {
             other => Some(other.to_string()),
         }
     }
-}
-
-/// Renders a string/blob value: UTF-8 when valid, `0x` hex otherwise, bounded.
-pub fn bytes_to_text(b: &[u8]) -> String {
-    let cut = b.len() > MAX_PARAM_TEXT;
-    let head = &b[..b.len().min(MAX_PARAM_TEXT)];
-    let mut out = match std::str::from_utf8(head) {
-        Ok(s) => s.to_owned(),
-        // A multi-byte character cut at the bound is still text.
-        Err(e) if cut && e.error_len().is_none() => text(&head[..e.valid_up_to()]),
-        Err(_) => {
-            let mut s = String::with_capacity(2 + 2 * head.len().min(MAX_PARAM_TEXT / 2));
-            s.push_str("0x");
-            for byte in head.iter().take(MAX_PARAM_TEXT / 2) {
-                s.push_str(&format!("{byte:02x}"));
-            }
-            s
-        }
-    };
-    if cut || out.len() > MAX_PARAM_TEXT + 2 {
-        out.push_str(&format!("...({} bytes)", b.len()));
-    }
-    out
 }
 
 impl fmt::Display for ParamValue {

@@ -215,9 +215,9 @@ impl PgSession {
                                     _ => param_formats.get(i).copied().unwrap_or(0),
                                 };
                                 if fmt == 0 {
-                                    lossy(v)
+                                    crate::protocol::bytes_to_text(v)
                                 } else {
-                                    format!("\\x{}", hex(v))
+                                    crate::protocol::bytes_to_hex(v)
                                 }
                             })
                         })
@@ -659,16 +659,6 @@ fn column(f: &FieldDescription) -> ResultColumn {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn hex(b: &[u8]) -> String {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(b.len() * 2);
-    for &x in b {
-        s.push(D[(x >> 4) as usize] as char);
-        s.push(D[(x & 15) as usize] as char);
-    }
-    s
 }
 
 impl Conversation for PgSession {
