@@ -8,9 +8,13 @@
 Usage: listeners.py PGPORT DIR COUNT"""
 import errno
 import os
+import signal
 import resource
 import socket
 import sys
+
+# A script that waits for an answer that never comes fails instead of hanging the test.
+signal.alarm(60)
 
 pgport, d, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 

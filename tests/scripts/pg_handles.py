@@ -17,9 +17,13 @@ Usage: pg_handles.py PORT MODE"""
 import ctypes
 import mmap
 import os
+import signal
 import socket
 import struct
 import sys
+
+# A script that waits for an answer that never comes fails instead of hanging the test.
+signal.alarm(60)
 
 libc = ctypes.CDLL(None, use_errno=True)
 

@@ -2,12 +2,18 @@
 (sendfile, splice or sendmmsg), then one through send(2). Speaks the v3 protocol by hand
 (trust auth). Mode dup2 instead moves an unrelated socket onto the connection's fd number with dup2(2) and
 writes bytes that are not the protocol through it.
-Usage: pg_uncaptured.py PORT sendfile|splice|sendmmsg|dup2"""
+Mode flood sends 2000 queries with sendfile(2), each read back, to check that the gaps are
+coalesced rather than one event per call.
+Usage: pg_uncaptured.py PORT sendfile|splice|sendmmsg|dup2|flood"""
 import ctypes
 import os
+import signal
 import socket
 import struct
 import sys
+
+# A script that waits for an answer that never comes fails instead of hanging the test.
+signal.alarm(60)
 import tempfile
 
 port, mode = int(sys.argv[1]), sys.argv[2]
@@ -52,7 +58,16 @@ if mode == "dup2":
         b.recv(4096)
     sys.exit(0)
 q = msg(b"Q", ("SELECT 1 AS via_%s\0" % mode).encode())
-if mode == "sendfile":
+if mode == "flood":
+    with tempfile.TemporaryFile() as f:
+        f.write(q)
+        f.flush()
+        for i in range(2000):
+            sent = os.sendfile(s.fileno(), f.fileno(), 0, len(q))
+            assert sent == len(q), sent
+            if i < 1999:  # the last answer is read below, as for every mode
+                until_ready()
+elif mode == "sendfile":
     with tempfile.TemporaryFile() as f:
         f.write(q)
         f.flush()

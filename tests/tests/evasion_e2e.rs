@@ -134,3 +134,46 @@ fn a_socket_moved_onto_a_watched_fd_ends_the_watch() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A client cannot amplify the trail: 2000 sendfile(2) calls on one connection, within a few
+/// seconds, give a handful of gap events whose counts add up to 2000.
+#[test]
+fn a_flood_of_uncaptured_calls_is_coalesced_and_counted() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_uncaptured.py");
+    let t0 = std::time::Instant::now();
+    run(Command::new(python())
+        .arg(&script)
+        .arg(pg.port.to_string())
+        .arg("flood"))?;
+    let took = t0.elapsed().as_secs();
+    agent.wait_for("the flood's last statement", |ev| {
+        statements(ev).iter().any(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("after_flood"))
+        }) && !of_kind(ev, "session_end").is_empty()
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let gaps: Vec<_> = of_kind(&ev, "gap")
+        .into_iter()
+        .filter(|g| g["gap"]["reason"] == "uncaptured_syscall")
+        .collect();
+    let counted: u64 = gaps
+        .iter()
+        .map(|g| g["gap"]["events"].as_u64().unwrap_or(1))
+        .sum();
+    assert_eq!(counted, 2000, "every call is counted:\n{}", dump(&ev));
+    // One event at the first call, then at most one per second of flooding (and one at the end).
+    assert!(
+        gaps.len() as u64 <= took + 3,
+        "{} gap events for {took} s of flooding",
+        gaps.len()
+    );
+    Ok(())
+}
