@@ -177,3 +177,48 @@ fn a_flood_of_uncaptured_calls_is_coalesced_and_counted() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// A TLS call that never returns (a signal handler jumps out of a blocked `SSL_read`, so its
+/// return probe never fires) does not silence the thread: its later plain connection is
+/// captured, and the lost call is reported. `scripts/ssl_stale.c`, built here with gcc against
+/// the system's OpenSSL, against PostgreSQL with TLS.
+#[test]
+fn a_tls_call_without_its_return_does_not_silence_the_thread() -> anyhow::Result<()> {
+    if !require_agent()
+        || !require(Postgres::available(), "PostgreSQL 15 server binaries")
+        || !require(
+            Path::new("/usr/include/openssl/ssl.h").exists(),
+            "OpenSSL headers (libssl-dev) and gcc",
+        )
+    {
+        return Ok(());
+    }
+    let dir = TempDir::new("ssl-stale")?;
+    let bin = dir.path().join("ssl_stale");
+    run(Command::new("gcc")
+        .args(["-O1", "-o"])
+        .arg(&bin)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ssl_stale.c"))
+        .args(["-lssl", "-lcrypto"]))?;
+    let pg = Postgres::start_with(true)?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    run(Command::new(&bin).arg(pg.port.to_string()))?;
+    let ev = agent.wait_for("the plain connection's statement", |ev| {
+        statements(ev).iter().any(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("after_stale_tls"))
+        })
+    })?;
+    let (code, all) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev = if all.len() >= ev.len() { all } else { ev };
+    assert!(
+        of_kind(&ev, "gap")
+            .iter()
+            .any(|g| g["gap"]["reason"] == "tls_call_lost"),
+        "the lost TLS call is reported:\n{}",
+        dump(&ev)
+    );
+    Ok(())
+}
