@@ -93,8 +93,11 @@ fn workload(pg: &Postgres, db: &Mariadb, dir: &TempDir) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// (trail, agent log, the --record file's mode and bytes when recording).
-fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, Option<(u32, Vec<u8>)>)> {
+/// The --record file's mode and bytes.
+type Recorded = Option<(u32, Vec<u8>)>;
+
+/// (trail, agent log, the --record file when recording).
+fn run_agent(keep_literals: bool) -> anyhow::Result<(String, String, Recorded)> {
     let pg = Postgres::start()?;
     pg.psql_admin(
         "CREATE TABLE customers (id int PRIMARY KEY, email text UNIQUE, ssn text, card text)",
