@@ -475,3 +475,79 @@ fn tail_follows_the_audit_topic() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Inside its own PID namespace (a container) the agent still recognises its own process in
+/// the kernel. The broker's port is watched as a PostgreSQL port here, so the agent's own
+/// Kafka connection is on a watched port: were the agent not filtered out, it would decode its
+/// own Kafka traffic as PostgreSQL (gaps, and events about itself, shipped again, in a loop).
+#[test]
+fn in_its_own_pid_namespace_the_agent_does_not_capture_itself() -> anyhow::Result<()> {
+    if !prerequisites() || !require(std::path::Path::new("/usr/bin/unshare").exists(), "unshare") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let broker = Broker::start()?;
+    let dir = TempDir::new("pidns")?;
+    let ready = dir.path().join("ready");
+    let stderr = dir.path().join("stderr.log");
+    let mut child = Command::new("/usr/bin/unshare")
+        .args(["--pid", "--fork", "--kill-child=SIGTERM"])
+        .arg(agent_bin())
+        .arg("run")
+        .arg("--output")
+        .arg(format!("kafka:127.0.0.1:{}", broker.port))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--ready-file")
+        .arg(&ready)
+        .args(["--postgres-port", &pg.port.to_string()])
+        .args(["--postgres-port", &broker.port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr)?)
+        .spawn()?;
+    let t0 = Instant::now();
+    while !ready.exists() {
+        assert!(
+            child.try_wait()?.is_none() && t0.elapsed() < Duration::from_secs(60),
+            "the agent did not start: {}",
+            std::fs::read_to_string(&stderr).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    run(pg.psql().args(["-c", "SELECT 1 AS in_a_namespace"]))?;
+    // Time for the agent to ship its events over the watched port.
+    std::thread::sleep(Duration::from_secs(3));
+    // unshare itself ignores SIGTERM: stop the agent, its child, as an init system would.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))?;
+    let agent_pid = children.split_whitespace().next().unwrap_or_default();
+    run(Command::new("kill").args(["-TERM", agent_pid]))?;
+    let _ = child.wait()?;
+    let t0 = Instant::now();
+    let summary = loop {
+        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+        if let Some(l) = log.lines().find(|l| l.contains("dbgov: stopped after")) {
+            break l.to_string();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no summary from the agent:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // "dbgov: stopped after R records, S statements, E events, G gaps"
+    let count = |what: &str| -> u64 {
+        summary
+            .split(", ")
+            .find(|p| p.ends_with(what))
+            .and_then(|p| p.split_whitespace().rev().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
+    assert_eq!(count(" statements"), 1, "{summary}");
+    assert_eq!(
+        count(" gaps"),
+        0,
+        "the agent decoded its own traffic: {summary}"
+    );
+    Ok(())
+}
