@@ -676,6 +676,11 @@ fn empty_pending(fd: u32, role: u32) -> Pending {
     }
 }
 
+/// [`Pending::role`] of the agent's own connection to a watched address (never captured).
+const ROLE_AGENT: u32 = 3;
+/// [`LOCAL_ENDS`] value of the agent's own client end.
+const AGENT_END: u64 = u64::MAX;
+
 #[inline(always)]
 fn is_agent() -> bool {
     let ino = AGENT_NS_INO.load();
@@ -699,10 +704,10 @@ fn is_agent() -> bool {
 /// `sys_enter_connect(fd, uservaddr, addrlen)`.
 #[tracepoint]
 pub fn enter_connect(ctx: TracePointContext) -> u32 {
-    if is_agent() {
-        return 0;
-    }
-    let mut p = empty_pending(arg(&ctx, 0) as u32, ROLE_CLIENT);
+    // The agent's own connections to a watched address (Kafka on a watched port, the proxy's
+    // upstream) are followed only so that the local server end is not captured either.
+    let role = if is_agent() { ROLE_AGENT } else { ROLE_CLIENT };
+    let mut p = empty_pending(arg(&ctx, 0) as u32, role);
     if let Some(engine) = match_sockaddr(arg(&ctx, 1), &mut p) {
         p.engine = engine;
         if PENDING.insert(bpf_get_current_pid_tgid(), p, 0).is_err() {
@@ -1013,6 +1018,9 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
         flags: 0,
     };
     let Some(mut entry) = EVENTS.reserve::<ConnEvent>(0) else {
+        if p.role == ROLE_AGENT {
+            return;
+        }
         // Userspace will not know the connection, but its bytes are still captured and the
         // loss is counted.
         watch(tgid, fd, info);
@@ -1047,16 +1055,37 @@ fn open_conn(p: &Pending, fd: u32, source: Source) {
     // server end that accepts it is then not captured (userspace decodes the client end).
     // SAFETY: `e` was fully written above.
     let mut mirror = false;
-    if let Some(k) = local_end_key(unsafe { &*e }, p.role) {
-        if p.role == ROLE_CLIENT {
+    if let Some(k) = local_end_key(
+        unsafe { &*e },
+        if p.role == ROLE_AGENT {
+            ROLE_CLIENT
+        } else {
+            p.role
+        },
+    ) {
+        if p.role == ROLE_AGENT {
+            // The agent's own connection: neither end is captured. Its client end is only
+            // remembered, so that the local server accepting it knows.
+            let _ = LOCAL_ENDS.insert(k, AGENT_END, 0);
+            entry.discard(0);
+            return;
+        } else if p.role == ROLE_CLIENT {
             let _ = LOCAL_ENDS.insert(k, conn_id, 0);
         } else {
             // SAFETY: plain value read.
-            if unsafe { LOCAL_ENDS.get(k) }.is_some() {
+            if let Some(end) = unsafe { LOCAL_ENDS.get(k) }.copied() {
                 let _ = LOCAL_ENDS.remove(k);
+                if end == AGENT_END {
+                    entry.discard(0);
+                    return;
+                }
                 mirror = true;
             }
         }
+    }
+    if p.role == ROLE_AGENT {
+        entry.discard(0);
+        return;
     }
     if mirror {
         // SAFETY: as above.

@@ -243,6 +243,15 @@ fn tp_offset(category: &str, name: &str, field: &str) -> Option<u32> {
     None
 }
 
+/// This process's pid as `/proc` numbers it: inside a PID namespace with the host's `/proc`,
+/// `getpid()` is the namespace's number, while `/proc/self` names the host's.
+fn own_pid() -> u32 {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(std::process::id)
+}
+
 /// A socket path as the NUL-padded `sun_path` bytes the kernel reports.
 fn path_bytes(path: &str) -> Option<[u8; UNIX_PATH_MAX]> {
     let b = path.as_bytes();
@@ -460,7 +469,7 @@ impl Capture {
             tls_libs: HashSet::new(),
             scanned: HashSet::new(),
         };
-        me.scanned.insert(std::process::id());
+        me.scanned.insert(own_pid());
         Ok(me)
     }
 
@@ -683,7 +692,7 @@ impl Capture {
     /// Finds watched connections and listening sockets that were open before the agent
     /// started, adds them to the kernel maps and returns them as synthetic open events.
     pub fn seed(&mut self, watch: &Watch) -> Vec<ConnEvent> {
-        let me = std::process::id();
+        let me = own_pid();
         let ports: HashMap<u16, u32> = watch.ports.iter().copied().collect();
         let path_engine = |p: &str| {
             watch
@@ -694,11 +703,40 @@ impl Capture {
         };
         // inode -> what the socket is
         let mut wanted: HashMap<u64, SeedSock> = HashMap::new();
-        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let Ok(text) = std::fs::read_to_string(file) else {
+        // The agent's own connections (Kafka on a watched port) are not seeded, at either end.
+        let own: HashSet<u64> = std::fs::read_dir(format!("/proc/{me}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|f| {
+                let l = std::fs::read_link(f.path()).ok()?;
+                l.to_str()?
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        let tcp: Vec<(&str, TcpEntry)> = ["/proc/net/tcp", "/proc/net/tcp6"]
+            .into_iter()
+            .flat_map(|file| {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                parse_proc_net_tcp(&text)
+                    .into_iter()
+                    .map(move |e| (file, e))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let own_tuples: HashSet<((IpAddr, u16), (IpAddr, u16))> = tcp
+            .iter()
+            .filter(|(_, e)| own.contains(&e.inode))
+            .map(|(_, e)| (e.local, e.remote))
+            .collect();
+        for (file, e) in tcp {
+            if own.contains(&e.inode) || own_tuples.contains(&(e.remote, e.local)) {
                 continue;
-            };
-            for e in parse_proc_net_tcp(&text) {
+            }
+            {
                 let family = if e.local.0.is_ipv4() && file.ends_with("tcp") {
                     FAMILY_INET
                 } else {

@@ -206,12 +206,22 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let cfg: Config = serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
+        let cfg = Self::parse(path, &text)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parses configuration text (no validation); `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        serde_yaml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Parses configuration text given inline.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        Self::parse(Path::new("<inline>"), text)
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
