@@ -4,9 +4,12 @@
 //!   MariaDB, pgbench/sysbench, pgaudit, Connector/C and gcc, psycopg 3, the tansu
 //!   Kafka-protocol broker). Idempotent.
 //! - `run`: builds the agent and runs it as root with the default configuration.
-//! - `test`: setup, then formatting, lints, unit tests and the root integration tests (with the
-//!   release agent, among them the conformance suite against the servers' statement logs).
+//! - `test`: setup, then formatting, lints, unit tests, a short run of every fuzz target and the
+//!   root integration tests (with the release agent, among them the conformance suite against
+//!   the servers' statement logs).
+//! - `fuzz`: every fuzz target for `--seconds` each.
 mod bench;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,6 +48,9 @@ enum Cmd {
     /// Measure the agent's cost side by side with no agent and with pgaudit (issue 5); writes
     /// bench/results/LATEST.md and LATEST.json.
     Bench(bench::BenchArgs),
+    /// Run every fuzz target (cargo-fuzz, libFuzzer) for a while each, from a corpus seeded
+    /// with the committed fixtures; a crash, hang or memory blow-up fails.
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> Result<()> {
@@ -54,6 +60,7 @@ fn main() -> Result<()> {
         Cmd::Run { args } => run(&args),
         Cmd::Test { args } => test(&args),
         Cmd::Bench(a) => bench::main(a),
+        Cmd::Fuzz(a) => fuzz::main(a),
     }
 }
 
@@ -191,6 +198,9 @@ fn setup(broker: bool) -> Result<()> {
     } else {
         sh(Command::new("cargo").args(["install", "bpf-linker@0.10.2", "--locked", "--force"]))?;
     }
+
+    step("cargo-fuzz (the fuzz targets in fuzz/)");
+    fuzz::ensure_cargo_fuzz()?;
 
     step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc, tmux");
     let missing: Vec<&str> = PACKAGES
@@ -331,6 +341,15 @@ fn test(args: &[String]) -> Result<()> {
     .args(args)
     .env("RUST_BACKTRACE", "1");
     sh(&mut u)?;
+    // Every fuzz target briefly, so that a regression on a known input shows here.
+    let secs = std::env::var("DBGOV_FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    fuzz::main(fuzz::FuzzArgs {
+        seconds: secs,
+        targets: Vec::new(),
+    })?;
     // The end-to-end tests each start database servers and an agent: one at a time, so that
     // two cores are not oversubscribed.
     let mut t = cargo();
