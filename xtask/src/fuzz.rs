@@ -138,7 +138,7 @@ fn fuzz_cmd(sub: &str) -> Command {
 /// Seeds each target's corpus from the committed fixtures, in that target's input format.
 fn write_seeds(dir: &Path) -> Result<()> {
     let root = root_dir();
-    let _ = std::fs::remove_dir_all(dir);
+    // Rewritten in place (not removed first): two runs may seed at the same time.
     for t in TARGETS {
         std::fs::create_dir_all(dir.join(t))?;
     }
