@@ -1,0 +1,89 @@
+//! Fault injection with real components: hostile sizes against the agent's memory.
+//! Real eBPF, PostgreSQL 15, a hand-written v3 client (`scripts/pg_oversize.py`).
+use std::path::Path;
+use std::process::Command;
+
+use dbgov_tests::*;
+use serde_json::Value;
+
+fn python() -> String {
+    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// The agent's peak resident memory (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb / 1024)
+        .unwrap_or(u64::MAX)
+}
+
+fn statement<'a>(ev: &'a [Value], suffix: &str) -> Option<&'a Value> {
+    ev.iter().find(|e| {
+        e["kind"] == "statement"
+            && e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.trim_end().ends_with(suffix))
+    })
+}
+
+/// A 1 GiB claimed frame, a 10 MiB query and a 100 MB result: the agent's memory stays
+/// bounded, each is reported (a gap for the impossible frame, the statements with their
+/// truncation), and the next statement is captured as usual.
+#[test]
+fn oversize_frames_queries_and_results_keep_memory_bounded() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let before = peak_rss_mib(agent.child.id());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_oversize.py");
+    run(Command::new(python()).arg(&script).arg(pg.port.to_string()))?;
+    let ev = agent.wait_for("the statement after the oversize input", |ev| {
+        statement(ev, "AS after_oversize").is_some()
+    })?;
+    let peak = peak_rss_mib(agent.child.id());
+    let (code, all) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev = if all.len() >= ev.len() { all } else { ev };
+    // The ring buffer mapping (16 MiB) and the decoders' bounded buffers; never the sizes the
+    // client claimed or sent.
+    assert!(
+        peak < 256,
+        "peak RSS {peak} MiB (at start {before} MiB) after a 1 GiB frame, a 10 MiB query and a 100 MB result"
+    );
+    // The impossible frame is one statement event that says so, with no text.
+    let huge = ev
+        .iter()
+        .find(|e| {
+            e["kind"] == "statement"
+                && e["outcome"]["error_message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("bytes exceeds the decoder limit"))
+        })
+        .unwrap_or_else(|| panic!("the 1 GiB frame is reported:\n{}", dump(&ev)));
+    assert!(huge["statement"]["text"].is_null(), "{huge}");
+    let ten = ev
+        .iter()
+        .find(|e| {
+            e["kind"] == "statement"
+                && e["statement"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("SELECT length("))
+        })
+        .unwrap_or_else(|| panic!("the 10 MiB query:\n{}", dump(&ev)));
+    assert_eq!(ten["statement"]["truncated"], true, "{ten}");
+    assert!(
+        ten["statement"]["text"].as_str().unwrap_or("").len() < 1 << 20,
+        "the event does not carry 10 MiB"
+    );
+    let hundred = statement(&ev, "FROM generate_series(?, ?)")
+        .or_else(|| statement(&ev, "generate_series(1, 100)"))
+        .unwrap_or_else(|| panic!("the 100 MB result's statement:\n{}", dump(&ev)));
+    assert!(hundred["outcome"].is_object(), "{hundred}");
+    Ok(())
+}
