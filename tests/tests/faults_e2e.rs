@@ -87,3 +87,56 @@ fn oversize_frames_queries_and_results_keep_memory_bounded() -> anyhow::Result<(
     assert!(hundred["outcome"].is_object(), "{hundred}");
     Ok(())
 }
+
+/// Ring-buffer saturation: a 1 MiB ring and 1.2 GB of results read 16 KiB at a time. The loss
+/// is reported with counts (`ring_buffer_full`), the agent recovers, and the next statements,
+/// from the same connection and from another process, are captured and attributed correctly.
+#[test]
+fn a_saturated_ring_buffer_is_counted_and_the_agent_recovers() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let dir = TempDir::new("ring")?;
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(&config, "ring_buffer_mib: 1\n")?;
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--config",
+        &config.to_string_lossy(),
+    ])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_flood.py");
+    run(Command::new(python())
+        .arg(&script)
+        .arg(pg.port.to_string())
+        .arg("20"))?;
+    run(pg.psql().args(["-c", "SELECT 2 AS after_flood_psql"]))?;
+    let ev = agent.wait_for("the statements after the flood", |ev| {
+        statement(ev, "AS after_flood").is_some() && statement(ev, "AS after_flood_psql").is_some()
+    })?;
+    let (code, all) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev = if all.len() >= ev.len() { all } else { ev };
+    let lost: u64 = of_kind(&ev, "gap")
+        .iter()
+        .filter(|g| g["gap"]["reason"] == "ring_buffer_full")
+        .map(|g| g["gap"]["events"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(
+        lost > 0,
+        "the flood overflowed a 1 MiB ring:\n{}",
+        dump(&ev)
+    );
+    let after = statement(&ev, "AS after_flood").unwrap();
+    assert!(
+        after["client"]["cmdline"]
+            .as_str()
+            .is_some_and(|c| c.contains("pg_flood.py")),
+        "{after}"
+    );
+    let psql = statement(&ev, "AS after_flood_psql").unwrap();
+    assert_eq!(psql["client"]["comm"], "psql", "{psql}");
+    assert_eq!(psql["outcome"]["rows"], 1, "{psql}");
+    Ok(())
+}
