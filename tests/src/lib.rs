@@ -293,6 +293,20 @@ impl Postgres {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// `pg_ctl restart -m fast`: every backend is terminated (its client gets an error), and
+    /// the server comes back on the same port with the same options.
+    pub fn restart(&self) -> Result<()> {
+        run(Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(Path::new(PG_BIN).join("pg_ctl"))
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-w", "-t", "60", "-m", "fast", "restart"])
+            .arg("-l")
+            .arg(self.dir.path().join("server.log")))
+        .map(|_| ())
+    }
 }
 
 impl Drop for Postgres {
@@ -516,6 +530,8 @@ pub struct Mariadb {
     pub dir: TempDir,
     pub socket: PathBuf,
     child: Child,
+    /// mariadbd's arguments, for a restart.
+    args: Vec<String>,
 }
 
 impl Mariadb {
@@ -547,24 +563,17 @@ impl Mariadb {
             .arg(format!("--datadir={}", data.display())))?;
         let port = free_port();
         let socket = dir.path().join("mysqld.sock");
-        let mut cmd = Command::new("/usr/sbin/mariadbd");
-        cmd.args([
-            "--no-defaults",
-            "--user=mysql",
-            "--bind-address=127.0.0.1",
-            "--skip-log-bin",
-        ])
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--port={port}"))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!(
-            "--pid-file={}",
-            dir.path().join("mysqld.pid").display()
-        ))
-        .arg(format!(
-            "--log-error={}",
-            dir.path().join("error.log").display()
-        ));
+        let mut args: Vec<String> = vec![
+            "--no-defaults".into(),
+            "--user=mysql".into(),
+            "--bind-address=127.0.0.1".into(),
+            "--skip-log-bin".into(),
+            format!("--datadir={}", data.display()),
+            format!("--port={port}"),
+            format!("--socket={}", socket.display()),
+            format!("--pid-file={}", dir.path().join("mysqld.pid").display()),
+            format!("--log-error={}", dir.path().join("error.log").display()),
+        ];
         if ssl {
             let cert = dir.path().join("server.crt");
             let key = dir.path().join("server.key");
@@ -587,20 +596,49 @@ impl Mariadb {
                 .arg("mysql:mysql")
                 .arg(&key)
                 .arg(&cert))?;
-            cmd.arg(format!("--ssl-cert={}", cert.display()))
-                .arg(format!("--ssl-key={}", key.display()));
+            args.push(format!("--ssl-cert={}", cert.display()));
+            args.push(format!("--ssl-key={}", key.display()));
         }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting mariadbd")?;
+        let child = Self::spawn(&args)?;
         let mut me = Self {
             port,
             dir,
             socket,
             child,
+            args,
         };
+        me.wait_ready()?;
+        me.sql("CREATE DATABASE dbgovtest; CREATE DATABASE otherdb")?;
+        Ok(me)
+    }
+
+    fn spawn(args: &[String]) -> Result<Child> {
+        Command::new("/usr/sbin/mariadbd")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting mariadbd")
+    }
+
+    /// Stops the server (SIGTERM: it closes every client connection) and starts it again on
+    /// the same port and data.
+    pub fn restart(&mut self) -> Result<()> {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t0 = Instant::now();
+        while self.child.try_wait()?.is_none() {
+            if t0.elapsed() > Duration::from_secs(30) {
+                bail!("mariadbd did not stop in 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child = Self::spawn(&self.args)?;
+        self.wait_ready()
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let me = self;
         let t0 = Instant::now();
         loop {
             if me.sql("SELECT 1").is_ok() {
@@ -617,8 +655,7 @@ impl Mariadb {
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        me.sql("CREATE DATABASE dbgovtest; CREATE DATABASE otherdb")?;
-        Ok(me)
+        Ok(())
     }
 
     /// Turns the general log on (every command of every connection, with its connection id)

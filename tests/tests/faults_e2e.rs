@@ -140,3 +140,105 @@ fn a_saturated_ring_buffer_is_counted_and_the_agent_recovers() -> anyhow::Result
     assert_eq!(psql["outcome"]["rows"], 1, "{psql}");
     Ok(())
 }
+
+/// Both database servers restart while a client waits on a statement: the interrupted sessions
+/// end cleanly, and the sessions opened after the restart are captured as usual.
+#[test]
+fn database_restarts_end_sessions_cleanly_and_new_ones_are_captured() -> anyhow::Result<()> {
+    if !require_agent()
+        || !require(Postgres::available(), "PostgreSQL 15 server binaries")
+        || !require(Mariadb::available(), "MariaDB server (mariadbd)")
+    {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let mut my = Mariadb::start()?;
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--mysql-port",
+        &my.port.to_string(),
+    ])?;
+    let mut pg_client = pg
+        .psql()
+        .args(["-c", "SELECT 1 AS pg_before", "-c", "SELECT pg_sleep(20)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut my_client = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-uroot",
+            "--skip-ssl",
+            "-P",
+        ])
+        .arg(my.port.to_string())
+        .args(["-e", "SELECT 1 AS my_before; SELECT SLEEP(20)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    agent.wait_for("both clients' first statements", |ev| {
+        statement(ev, "AS pg_before").is_some() && statement(ev, "AS my_before").is_some()
+    })?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pg.restart()?;
+    my.restart()?;
+    // The interrupted clients fail (their server went away); they do not hang.
+    assert!(!pg_client.wait()?.success());
+    assert!(!my_client.wait()?.success());
+    run(pg.psql().args(["-c", "SELECT 2 AS pg_after"]))?;
+    run(Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-uroot",
+            "--skip-ssl",
+            "-P",
+        ])
+        .arg(my.port.to_string())
+        .args(["-e", "SELECT 2 AS my_after"]))?;
+    let ev = agent.wait_for("the statements after the restarts", |ev| {
+        statement(ev, "AS pg_after").is_some() && statement(ev, "AS my_after").is_some()
+    })?;
+    let (code, all) = agent.stop()?;
+    assert_eq!(code, 0);
+    let ev = if all.len() >= ev.len() { all } else { ev };
+    for name in ["AS pg_before", "AS my_before"] {
+        let session = &statement(&ev, name).unwrap()["session"]["id"];
+        let on: Vec<_> = ev
+            .iter()
+            .filter(|e| &e["session"]["id"] == session)
+            .collect();
+        assert_eq!(
+            on.iter().filter(|e| e["kind"] == "session_end").count(),
+            1,
+            "{name}: the interrupted session ends once:\n{}",
+            dump(&ev)
+        );
+        // The statement that was running is reported (its outcome: the server's error, or
+        // incomplete when the connection just closed).
+        assert!(
+            on.iter().any(|e| e["kind"] == "statement"
+                && e["statement"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("sleep(") || t.contains("SLEEP("))),
+            "{name}: the interrupted statement is reported:\n{}",
+            dump(&ev)
+        );
+    }
+    for name in ["AS pg_after", "AS my_after"] {
+        let st = statement(&ev, name).unwrap();
+        assert_eq!(st["outcome"]["status"], "ok", "{st}");
+        let session = &st["session"]["id"];
+        assert!(
+            !ev.iter()
+                .any(|e| &e["session"]["id"] == session && e["kind"] == "gap"),
+            "{}",
+            dump(&ev)
+        );
+    }
+    Ok(())
+}
