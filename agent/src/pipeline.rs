@@ -105,6 +105,8 @@ struct Conn {
     tls_asm: [Assembler; 2],
     /// Plaintext has been seen: syscall (ciphertext) chunks are ignored from then on.
     tls_plain: bool,
+    /// Open before the agent started: joined mid-stream (`session.mid_session`).
+    mid_session: bool,
     /// A session_start has been written.
     started: bool,
     /// Gap events of this connection, coalesced per kind and second.
@@ -507,6 +509,7 @@ impl Pipeline {
             asm: [Assembler::new(), Assembler::new()],
             tls_asm: [Assembler::new(), Assembler::new()],
             tls_plain: false,
+            mid_session,
             started: false,
             gaps: Default::default(),
             tls_pending_since: None,
@@ -1335,6 +1338,7 @@ fn session_fields(conn: &Conn, info: &SessionInfo) -> audit::Session {
         },
         server_version: info.server_version.clone(),
         backend_id: info.backend_id,
+        mid_session: conn.mid_session,
     }
 }
 

@@ -242,3 +242,65 @@ fn database_restarts_end_sessions_cleanly_and_new_ones_are_captured() -> anyhow:
     }
     Ok(())
 }
+
+/// The agent restarts in the middle of a session: the open connection is found again from
+/// /proc, its next statement is captured and attributed, and the event says the session was
+/// joined mid-stream.
+#[test]
+fn an_agent_restart_picks_up_open_sessions_and_marks_them() -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let port = pg.port.to_string();
+    let first = Agent::start(&["--postgres-port", &port])?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_interactive.py");
+    let mut client = Command::new(python())
+        .arg(&script)
+        .arg(&port)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stdin = client.stdin.take().expect("stdin");
+    let mut stdout = std::io::BufReader::new(client.stdout.take().expect("stdout"));
+    let mut ask = |name: &str| -> anyhow::Result<()> {
+        writeln!(stdin, "{name}")?;
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        anyhow::ensure!(
+            line.trim() == format!("done {name}"),
+            "client said {line:?}"
+        );
+        Ok(())
+    };
+    ask("before_restart")?;
+    let ev = first.wait_for("the statement before the restart", |ev| {
+        statement(ev, "AS before_restart").is_some()
+    })?;
+    let before = statement(&ev, "AS before_restart").unwrap().clone();
+    let (code, _) = first.stop()?;
+    assert_eq!(code, 0);
+    assert_eq!(before["session"]["mid_session"], false, "{before}");
+
+    let second = Agent::start(&["--postgres-port", &port])?;
+    ask("after_restart")?;
+    let ev = second.wait_for("the statement after the restart", |ev| {
+        statement(ev, "AS after_restart").is_some()
+    })?;
+    drop(stdin);
+    let _ = client.wait();
+    let (code, _) = second.stop()?;
+    assert_eq!(code, 0);
+    let after = statement(&ev, "AS after_restart").unwrap();
+    assert_eq!(after["session"]["mid_session"], true, "{after}");
+    assert_eq!(after["client"]["pid"], before["client"]["pid"], "{after}");
+    assert!(
+        after["client"]["cmdline"]
+            .as_str()
+            .is_some_and(|c| c.contains("pg_interactive.py")),
+        "{after}"
+    );
+    assert_eq!(after["outcome"]["rows"], 1, "{after}");
+    Ok(())
+}

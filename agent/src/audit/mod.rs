@@ -124,6 +124,10 @@ pub struct Session {
     pub observed_at: Cow<'static, str>,
     pub server_version: Option<String>,
     pub backend_id: Option<u64>,
+    /// The connection was open before the agent started (or restarted): it was joined
+    /// mid-stream, so its start (login, earlier prepared statements) was not seen.
+    #[serde(default)]
+    pub mid_session: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
