@@ -297,6 +297,17 @@ impl Pipeline {
     /// The gap event for events the output refused: once it has room, or (`now`) at shutdown
     /// even while it is still full.
     fn report_drops(&mut self, now: bool) -> Result<(), PipelineError> {
+        if let Some((bytes, detail)) = self.out.take_spool_damage() {
+            let ev = self.host_gap_event(
+                audit::GapReason::SpoolDamaged,
+                Some(detail),
+                bytes,
+                0,
+                audit::now_monotonic_ns(),
+            );
+            self.stats.events += 1;
+            self.out.write_always(&ev, Route::default())?;
+        }
         if let Some((reason, lost, detail)) = self.out.take_dropped(now) {
             let ev = self.host_gap_event(reason, Some(detail), 0, lost, audit::now_monotonic_ns());
             self.stats.events += 1;

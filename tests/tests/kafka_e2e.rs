@@ -551,3 +551,70 @@ fn in_its_own_pid_namespace_the_agent_does_not_capture_itself() -> anyhow::Resul
     );
     Ok(())
 }
+
+/// A torn spool: the agent is killed with events waiting in the spool, and the spool's last
+/// segment is then cut in the middle of a record. At the next start the damaged record is cut,
+/// a `spool_damaged` gap says so on the chain, and every other event is delivered.
+#[test]
+fn a_torn_spool_is_cut_reported_and_the_rest_delivered() -> anyhow::Result<()> {
+    if !prerequisites() {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let broker = Broker::start()?;
+    let dir = TempDir::new("kafka-torn")?;
+    let state = dir.path().join("state");
+    let state_s = state.to_string_lossy().into_owned();
+    let args = ["--state-dir", state_s.as_str()];
+    let mut agent = kafka_agent(&broker, &pg, &args)?;
+    first_statement_then_freeze(&pg, &dir, &broker, "t")?;
+    let mut sql = String::new();
+    for i in 1..200 {
+        sql.push_str(&format!("SELECT {i} AS t_{i};\n"));
+    }
+    pg.psql_script(&dir, "t1.sql", &sql)?;
+    std::thread::sleep(Duration::from_secs(2));
+    agent.child.kill()?;
+    agent.child.wait()?;
+    // Cut the newest segment 7 bytes short: its last record is torn.
+    let mut segs: Vec<_> = std::fs::read_dir(state.join("spool"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segs.sort();
+    let last = segs.last().expect("a spool segment");
+    let len = std::fs::metadata(last)?.len();
+    assert!(len > 1000, "events wait in the spool ({len} bytes)");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(last)?
+        .set_len(len - 7)?;
+    broker.pause(false);
+    let agent = kafka_agent(&broker, &pg, &args)?;
+    pg.psql_admin("SELECT 1 AS t_after")?;
+    let ev = wait_topic(
+        &broker,
+        "the spool's events and the damage report",
+        Duration::from_secs(60),
+        |ev| {
+            ev.iter().any(|e| e["gap"]["reason"] == "spool_damaged")
+                && statements(ev).iter().any(|e| {
+                    e["statement"]["text"]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with("t_after"))
+                })
+        },
+    )?;
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0);
+    let gap = ev
+        .iter()
+        .find(|e| e["gap"]["reason"] == "spool_damaged")
+        .unwrap();
+    assert!(gap["gap"]["bytes"].as_u64().unwrap_or(0) > 0, "{gap}");
+    // Everything before the torn record is delivered: at most the last one is lost.
+    let ev = dedup(&broker.read("dbgov.audit")?);
+    let delivered = marker_counts(&ev, "t").len();
+    assert!(delivered >= 199, "{delivered} of 200 statements delivered");
+    Ok(())
+}

@@ -168,6 +168,10 @@ pub enum GapReason {
     /// Host level: `events` TLS library calls lost their return probe; their plaintext is
     /// missing and the stale state was dropped.
     TlsCallLost,
+    /// Host level: the spool was damaged when the agent started (a record cut mid-write, or a
+    /// corrupt segment); `bytes` were cut or unreadable, `detail` says where. The records
+    /// around the damage are delivered.
+    SpoolDamaged,
 }
 
 impl GapReason {
@@ -186,6 +190,7 @@ impl GapReason {
             GapReason::UncapturedSyscall => "uncaptured_syscall",
             GapReason::KernelMapFull => "kernel_map_full",
             GapReason::TlsCallLost => "tls_call_lost",
+            GapReason::SpoolDamaged => "spool_damaged",
         }
     }
 }

@@ -651,6 +651,13 @@ impl Output {
         Ok(())
     }
 
+    /// Damage the spool found at start-up (bytes, what), once.
+    pub fn take_spool_damage(&mut self) -> Option<(u64, String)> {
+        let shared = self.spool.as_ref()?;
+        let mut d = shared.damage.lock().ok()?;
+        d.take()
+    }
+
     /// Events refused since the last call, with the reason and the time range, once the
     /// output has room again (None while it is still full or nothing was refused); with
     /// `now`, also while it is full (shutdown).

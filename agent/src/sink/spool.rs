@@ -81,6 +81,18 @@ const HEADER: usize = 8;
 /// A record larger than this is corrupt (events are at most a few hundred KiB).
 const MAX_RECORD: u32 = 64 << 20;
 
+/// Adds one damaged stretch to the damage report.
+fn add_damage(d: &mut Option<(u64, String)>, bytes: u64, what: String) {
+    match d {
+        Some((b, text)) => {
+            *b += bytes;
+            text.push_str("; ");
+            text.push_str(&what);
+        }
+        None => *d = Some((bytes, what)),
+    }
+}
+
 fn seg_name(first: u64) -> String {
     format!("{first:020}.seg")
 }
@@ -173,6 +185,9 @@ pub struct Shared {
     pub appended: AtomicU64,
     /// Index of the first record not acknowledged.
     pub acked: AtomicU64,
+    /// Damage found when the spool was opened (bytes cut or unreadable, and what happened),
+    /// taken once by the output and reported as a `spool_damaged` gap.
+    pub damage: std::sync::Mutex<Option<(u64, String)>>,
 }
 
 impl Writer {
@@ -196,6 +211,7 @@ impl Writer {
         let segs = segments(&dir)?;
         let mut next = 0;
         let mut bytes = 0;
+        let mut damage: Option<(u64, String)> = None;
         for (i, (first, path)) in segs.iter().enumerate() {
             let (n, valid) = scan(path)?;
             let len = std::fs::metadata(path).map_err(io(path))?.len();
@@ -212,10 +228,28 @@ impl Writer {
                         .map_err(io(path))?;
                     f.set_len(valid).map_err(io(path))?;
                     f.sync_all().map_err(io(path))?;
+                    add_damage(
+                        &mut damage,
+                        len - valid,
+                        format!(
+                            "spool segment {} ended in a damaged record after {n} records: {} bytes cut, the records before it are delivered",
+                            path.display(),
+                            len - valid
+                        ),
+                    );
                 } else {
                     tracing::error!(
                         segment = %path.display(),
                         "a spool segment is corrupt after {n} records; the records after that point cannot be sent"
+                    );
+                    add_damage(
+                        &mut damage,
+                        len - valid,
+                        format!(
+                            "spool segment {} is corrupt after {n} records: {} bytes unreadable, the later segments are delivered",
+                            path.display(),
+                            len - valid
+                        ),
                     );
                 }
             }
@@ -236,6 +270,7 @@ impl Writer {
             bytes: AtomicU64::new(bytes),
             appended: AtomicU64::new(next),
             acked: AtomicU64::new(acked),
+            damage: std::sync::Mutex::new(damage),
         });
         Ok(Self {
             opts,
