@@ -518,7 +518,11 @@ fn build(
             // Without the token it failed on: the message is cached per fingerprint.
             a.parse_error = Some(crate::redact::parse_error(&e.to_string()));
             // Texts too long or too deep to parse are not parsed piecewise either.
-            let parse = too_long.is_none() && scanned.operators <= DEEP_OPERATORS && !deep;
+            // Nor are texts whose calls nest too deep: no piece of them goes to the parser.
+            let parse = too_long.is_none()
+                && scanned.operators <= DEEP_OPERATORS
+                && !deep
+                && calls <= MAX_CALL_NESTING;
             let r = fallback::recover(dialect, &scanned.normalized, parse);
             a.kinds = r.kinds;
             a.tables = r.tables.into_iter().collect();
@@ -1285,7 +1289,9 @@ mod nesting_tests {
         for dialect in [Dialect::Postgres, Dialect::MySql] {
             let open = format!("CALL p({}", "a(N".repeat(14));
             let closed = format!("SELECT {}1{}", "a(".repeat(24), ")".repeat(24));
-            for text in [open, closed] {
+            // Two statements: the fallback must not hand the deep one to the parser either.
+            let two = format!("SELECT 1 FROM t; SELECT {}", "a(N".repeat(14));
+            for text in [open, closed, two] {
                 let r = a.analyze_text(dialect, &text);
                 let err = r.analysis.parse_error.clone().unwrap_or_default();
                 assert!(
