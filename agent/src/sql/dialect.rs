@@ -16,6 +16,7 @@
 //! (and their prefixes) to identical statements.
 
 use std::any::TypeId;
+use std::cell::Cell;
 use std::iter::Peekable;
 use std::str::Chars;
 
@@ -27,13 +28,58 @@ use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;
 
-/// `D` with the identifier shortcut described in the module documentation.
+/// `D` with the identifier shortcut described in the module documentation, and a work budget.
+///
+/// sqlparser backtracks (`maybe_parse`) at many points, and some inputs make it retry the same
+/// tokens along exponentially many paths: a few dozen nested parentheses after `FROM`, found by
+/// fuzzing, took minutes. Every expression start and every operator lookahead spends one step;
+/// once `budget` steps are spent, the hooks return `RecursionLimitExceeded`, which sqlparser's
+/// backtracking does not swallow, so the parse ends at once ([`Fast::exhausted`] tells why).
 #[derive(Debug)]
-pub(crate) struct Fast<D>(pub D);
+pub(crate) struct Fast<D> {
+    inner: D,
+    steps: Cell<u64>,
+    budget: u64,
+}
+
+impl<D> Fast<D> {
+    /// `inner` with at most `budget` steps.
+    pub(crate) fn new(inner: D, budget: u64) -> Self {
+        Self {
+            inner,
+            steps: Cell::new(0),
+            budget,
+        }
+    }
+
+    /// Whether the parse stopped because its budget was spent.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.steps.get() > self.budget
+    }
+
+    /// Steps spent so far.
+    #[cfg(test)]
+    pub(crate) fn steps(&self) -> u64 {
+        self.steps.get()
+    }
+
+    fn spend(&self) -> Result<(), ParserError> {
+        let s = self.steps.get().saturating_add(1);
+        self.steps.set(s);
+        if s > self.budget {
+            Err(ParserError::RecursionLimitExceeded)
+        } else {
+            Ok(())
+        }
+    }
+}
 
 impl<D: Dialect> Dialect for Fast<D> {
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
-        if let Some(r) = self.0.parse_prefix(parser) {
+        if let Err(e) = self.spend() {
+            return Some(Err(e));
+        }
+        if let Some(r) = self.inner.parse_prefix(parser) {
             return Some(r);
         }
         let [word, next] = parser.peek_tokens_ref();
@@ -66,7 +112,7 @@ impl<D: Dialect> Dialect for Fast<D> {
             return None;
         }
         match &next.token {
-            Token::LParen if !self.0.supports_outer_join_operator() => {}
+            Token::LParen if !self.inner.supports_outer_join_operator() => {}
             Token::LParen
             | Token::LBracket
             | Token::SingleQuotedString(_)
@@ -110,238 +156,238 @@ impl<D: Dialect> Dialect for Fast<D> {
 
     fn dialect(&self) -> TypeId {
         // sqlparser's `dialect_of!` checks see the wrapped dialect.
-        self.0.dialect()
+        self.inner.dialect()
     }
 
     fn is_delimited_identifier_start(&self, ch: char) -> bool {
-        self.0.is_delimited_identifier_start(ch)
+        self.inner.is_delimited_identifier_start(ch)
     }
 
     fn is_nested_delimited_identifier_start(&self, ch: char) -> bool {
-        self.0.is_nested_delimited_identifier_start(ch)
+        self.inner.is_nested_delimited_identifier_start(ch)
     }
 
     fn peek_nested_delimited_identifier_quotes(
         &self,
         chars: Peekable<Chars<'_>>,
     ) -> Option<(char, Option<char>)> {
-        self.0.peek_nested_delimited_identifier_quotes(chars)
+        self.inner.peek_nested_delimited_identifier_quotes(chars)
     }
 
     fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
-        self.0.identifier_quote_style(identifier)
+        self.inner.identifier_quote_style(identifier)
     }
 
     fn is_identifier_start(&self, ch: char) -> bool {
-        self.0.is_identifier_start(ch)
+        self.inner.is_identifier_start(ch)
     }
 
     fn is_identifier_part(&self, ch: char) -> bool {
-        self.0.is_identifier_part(ch)
+        self.inner.is_identifier_part(ch)
     }
 
     fn is_custom_operator_part(&self, ch: char) -> bool {
-        self.0.is_custom_operator_part(ch)
+        self.inner.is_custom_operator_part(ch)
     }
 
     fn supports_string_literal_backslash_escape(&self) -> bool {
-        self.0.supports_string_literal_backslash_escape()
+        self.inner.supports_string_literal_backslash_escape()
     }
 
     fn ignores_wildcard_escapes(&self) -> bool {
-        self.0.ignores_wildcard_escapes()
+        self.inner.ignores_wildcard_escapes()
     }
 
     fn supports_unicode_string_literal(&self) -> bool {
-        self.0.supports_unicode_string_literal()
+        self.inner.supports_unicode_string_literal()
     }
 
     fn supports_filter_during_aggregation(&self) -> bool {
-        self.0.supports_filter_during_aggregation()
+        self.inner.supports_filter_during_aggregation()
     }
 
     fn supports_window_clause_named_window_reference(&self) -> bool {
-        self.0.supports_window_clause_named_window_reference()
+        self.inner.supports_window_clause_named_window_reference()
     }
 
     fn supports_within_after_array_aggregation(&self) -> bool {
-        self.0.supports_within_after_array_aggregation()
+        self.inner.supports_within_after_array_aggregation()
     }
 
     fn supports_group_by_expr(&self) -> bool {
-        self.0.supports_group_by_expr()
+        self.inner.supports_group_by_expr()
     }
 
     fn supports_group_by_with_modifier(&self) -> bool {
-        self.0.supports_group_by_with_modifier()
+        self.inner.supports_group_by_with_modifier()
     }
 
     fn supports_left_associative_joins_without_parens(&self) -> bool {
-        self.0.supports_left_associative_joins_without_parens()
+        self.inner.supports_left_associative_joins_without_parens()
     }
 
     fn supports_outer_join_operator(&self) -> bool {
-        self.0.supports_outer_join_operator()
+        self.inner.supports_outer_join_operator()
     }
 
     fn supports_cross_join_constraint(&self) -> bool {
-        self.0.supports_cross_join_constraint()
+        self.inner.supports_cross_join_constraint()
     }
 
     fn supports_connect_by(&self) -> bool {
-        self.0.supports_connect_by()
+        self.inner.supports_connect_by()
     }
 
     fn supports_execute_immediate(&self) -> bool {
-        self.0.supports_execute_immediate()
+        self.inner.supports_execute_immediate()
     }
 
     fn supports_match_recognize(&self) -> bool {
-        self.0.supports_match_recognize()
+        self.inner.supports_match_recognize()
     }
 
     fn supports_in_empty_list(&self) -> bool {
-        self.0.supports_in_empty_list()
+        self.inner.supports_in_empty_list()
     }
 
     fn supports_start_transaction_modifier(&self) -> bool {
-        self.0.supports_start_transaction_modifier()
+        self.inner.supports_start_transaction_modifier()
     }
 
     fn supports_end_transaction_modifier(&self) -> bool {
-        self.0.supports_end_transaction_modifier()
+        self.inner.supports_end_transaction_modifier()
     }
 
     fn supports_named_fn_args_with_eq_operator(&self) -> bool {
-        self.0.supports_named_fn_args_with_eq_operator()
+        self.inner.supports_named_fn_args_with_eq_operator()
     }
 
     fn supports_named_fn_args_with_colon_operator(&self) -> bool {
-        self.0.supports_named_fn_args_with_colon_operator()
+        self.inner.supports_named_fn_args_with_colon_operator()
     }
 
     fn supports_named_fn_args_with_assignment_operator(&self) -> bool {
-        self.0.supports_named_fn_args_with_assignment_operator()
+        self.inner.supports_named_fn_args_with_assignment_operator()
     }
 
     fn supports_named_fn_args_with_rarrow_operator(&self) -> bool {
-        self.0.supports_named_fn_args_with_rarrow_operator()
+        self.inner.supports_named_fn_args_with_rarrow_operator()
     }
 
     fn supports_named_fn_args_with_expr_name(&self) -> bool {
-        self.0.supports_named_fn_args_with_expr_name()
+        self.inner.supports_named_fn_args_with_expr_name()
     }
 
     fn supports_numeric_prefix(&self) -> bool {
-        self.0.supports_numeric_prefix()
+        self.inner.supports_numeric_prefix()
     }
 
     fn supports_numeric_literal_underscores(&self) -> bool {
-        self.0.supports_numeric_literal_underscores()
+        self.inner.supports_numeric_literal_underscores()
     }
 
     fn supports_window_function_null_treatment_arg(&self) -> bool {
-        self.0.supports_window_function_null_treatment_arg()
+        self.inner.supports_window_function_null_treatment_arg()
     }
 
     fn supports_dictionary_syntax(&self) -> bool {
-        self.0.supports_dictionary_syntax()
+        self.inner.supports_dictionary_syntax()
     }
 
     fn support_map_literal_syntax(&self) -> bool {
-        self.0.support_map_literal_syntax()
+        self.inner.support_map_literal_syntax()
     }
 
     fn supports_lambda_functions(&self) -> bool {
-        self.0.supports_lambda_functions()
+        self.inner.supports_lambda_functions()
     }
 
     fn supports_parenthesized_set_variables(&self) -> bool {
-        self.0.supports_parenthesized_set_variables()
+        self.inner.supports_parenthesized_set_variables()
     }
 
     fn supports_comma_separated_set_assignments(&self) -> bool {
-        self.0.supports_comma_separated_set_assignments()
+        self.inner.supports_comma_separated_set_assignments()
     }
 
     fn supports_select_wildcard_except(&self) -> bool {
-        self.0.supports_select_wildcard_except()
+        self.inner.supports_select_wildcard_except()
     }
 
     fn convert_type_before_value(&self) -> bool {
-        self.0.convert_type_before_value()
+        self.inner.convert_type_before_value()
     }
 
     fn supports_triple_quoted_string(&self) -> bool {
-        self.0.supports_triple_quoted_string()
+        self.inner.supports_triple_quoted_string()
     }
 
     fn supports_trailing_commas(&self) -> bool {
-        self.0.supports_trailing_commas()
+        self.inner.supports_trailing_commas()
     }
 
     fn supports_limit_comma(&self) -> bool {
-        self.0.supports_limit_comma()
+        self.inner.supports_limit_comma()
     }
 
     fn supports_string_literal_concatenation(&self) -> bool {
-        self.0.supports_string_literal_concatenation()
+        self.inner.supports_string_literal_concatenation()
     }
 
     fn supports_projection_trailing_commas(&self) -> bool {
-        self.0.supports_projection_trailing_commas()
+        self.inner.supports_projection_trailing_commas()
     }
 
     fn supports_from_trailing_commas(&self) -> bool {
-        self.0.supports_from_trailing_commas()
+        self.inner.supports_from_trailing_commas()
     }
 
     fn supports_column_definition_trailing_commas(&self) -> bool {
-        self.0.supports_column_definition_trailing_commas()
+        self.inner.supports_column_definition_trailing_commas()
     }
 
     fn supports_object_name_double_dot_notation(&self) -> bool {
-        self.0.supports_object_name_double_dot_notation()
+        self.inner.supports_object_name_double_dot_notation()
     }
 
     fn supports_struct_literal(&self) -> bool {
-        self.0.supports_struct_literal()
+        self.inner.supports_struct_literal()
     }
 
     fn supports_empty_projections(&self) -> bool {
-        self.0.supports_empty_projections()
+        self.inner.supports_empty_projections()
     }
 
     fn supports_select_expr_star(&self) -> bool {
-        self.0.supports_select_expr_star()
+        self.inner.supports_select_expr_star()
     }
 
     fn supports_from_first_select(&self) -> bool {
-        self.0.supports_from_first_select()
+        self.inner.supports_from_first_select()
     }
 
     fn supports_pipe_operator(&self) -> bool {
-        self.0.supports_pipe_operator()
+        self.inner.supports_pipe_operator()
     }
 
     fn supports_user_host_grantee(&self) -> bool {
-        self.0.supports_user_host_grantee()
+        self.inner.supports_user_host_grantee()
     }
 
     fn supports_match_against(&self) -> bool {
-        self.0.supports_match_against()
+        self.inner.supports_match_against()
     }
 
     fn supports_select_wildcard_exclude(&self) -> bool {
-        self.0.supports_select_wildcard_exclude()
+        self.inner.supports_select_wildcard_exclude()
     }
 
     fn supports_select_exclude(&self) -> bool {
-        self.0.supports_select_exclude()
+        self.inner.supports_select_exclude()
     }
 
     fn supports_create_table_multi_schema_info_sources(&self) -> bool {
-        self.0.supports_create_table_multi_schema_info_sources()
+        self.inner.supports_create_table_multi_schema_info_sources()
     }
 
     fn parse_infix(
@@ -350,218 +396,221 @@ impl<D: Dialect> Dialect for Fast<D> {
         expr: &Expr,
         precedence: u8,
     ) -> Option<Result<Expr, ParserError>> {
-        self.0.parse_infix(parser, expr, precedence)
+        self.inner.parse_infix(parser, expr, precedence)
     }
 
     fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
-        self.0.get_next_precedence(parser)
+        if let Err(e) = self.spend() {
+            return Some(Err(e));
+        }
+        self.inner.get_next_precedence(parser)
     }
 
     fn get_next_precedence_default(&self, parser: &Parser) -> Result<u8, ParserError> {
-        self.0.get_next_precedence_default(parser)
+        self.inner.get_next_precedence_default(parser)
     }
 
     fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
-        self.0.parse_statement(parser)
+        self.inner.parse_statement(parser)
     }
 
     fn parse_column_option(
         &self,
         parser: &mut Parser,
     ) -> Result<Option<Result<Option<ColumnOption>, ParserError>>, ParserError> {
-        self.0.parse_column_option(parser)
+        self.inner.parse_column_option(parser)
     }
 
     fn prec_value(&self, prec: Precedence) -> u8 {
-        self.0.prec_value(prec)
+        self.inner.prec_value(prec)
     }
 
     fn prec_unknown(&self) -> u8 {
-        self.0.prec_unknown()
+        self.inner.prec_unknown()
     }
 
     fn describe_requires_table_keyword(&self) -> bool {
-        self.0.describe_requires_table_keyword()
+        self.inner.describe_requires_table_keyword()
     }
 
     fn allow_extract_custom(&self) -> bool {
-        self.0.allow_extract_custom()
+        self.inner.allow_extract_custom()
     }
 
     fn allow_extract_single_quotes(&self) -> bool {
-        self.0.allow_extract_single_quotes()
+        self.inner.allow_extract_single_quotes()
     }
 
     fn supports_dollar_placeholder(&self) -> bool {
-        self.0.supports_dollar_placeholder()
+        self.inner.supports_dollar_placeholder()
     }
 
     fn supports_create_index_with_clause(&self) -> bool {
-        self.0.supports_create_index_with_clause()
+        self.inner.supports_create_index_with_clause()
     }
 
     fn require_interval_qualifier(&self) -> bool {
-        self.0.require_interval_qualifier()
+        self.inner.require_interval_qualifier()
     }
 
     fn supports_explain_with_utility_options(&self) -> bool {
-        self.0.supports_explain_with_utility_options()
+        self.inner.supports_explain_with_utility_options()
     }
 
     fn supports_asc_desc_in_column_definition(&self) -> bool {
-        self.0.supports_asc_desc_in_column_definition()
+        self.inner.supports_asc_desc_in_column_definition()
     }
 
     fn supports_factorial_operator(&self) -> bool {
-        self.0.supports_factorial_operator()
+        self.inner.supports_factorial_operator()
     }
 
     fn supports_nested_comments(&self) -> bool {
-        self.0.supports_nested_comments()
+        self.inner.supports_nested_comments()
     }
 
     fn supports_eq_alias_assignment(&self) -> bool {
-        self.0.supports_eq_alias_assignment()
+        self.inner.supports_eq_alias_assignment()
     }
 
     fn supports_try_convert(&self) -> bool {
-        self.0.supports_try_convert()
+        self.inner.supports_try_convert()
     }
 
     fn supports_bang_not_operator(&self) -> bool {
-        self.0.supports_bang_not_operator()
+        self.inner.supports_bang_not_operator()
     }
 
     fn supports_listen_notify(&self) -> bool {
-        self.0.supports_listen_notify()
+        self.inner.supports_listen_notify()
     }
 
     fn supports_load_data(&self) -> bool {
-        self.0.supports_load_data()
+        self.inner.supports_load_data()
     }
 
     fn supports_load_extension(&self) -> bool {
-        self.0.supports_load_extension()
+        self.inner.supports_load_extension()
     }
 
     fn supports_top_before_distinct(&self) -> bool {
-        self.0.supports_top_before_distinct()
+        self.inner.supports_top_before_distinct()
     }
 
     fn supports_boolean_literals(&self) -> bool {
-        self.0.supports_boolean_literals()
+        self.inner.supports_boolean_literals()
     }
 
     fn supports_show_like_before_in(&self) -> bool {
-        self.0.supports_show_like_before_in()
+        self.inner.supports_show_like_before_in()
     }
 
     fn supports_comment_on(&self) -> bool {
-        self.0.supports_comment_on()
+        self.inner.supports_comment_on()
     }
 
     fn supports_create_table_select(&self) -> bool {
-        self.0.supports_create_table_select()
+        self.inner.supports_create_table_select()
     }
 
     fn supports_partiql(&self) -> bool {
-        self.0.supports_partiql()
+        self.inner.supports_partiql()
     }
 
     fn is_reserved_for_identifier(&self, kw: Keyword) -> bool {
-        self.0.is_reserved_for_identifier(kw)
+        self.inner.is_reserved_for_identifier(kw)
     }
 
     fn get_reserved_keywords_for_select_item_operator(&self) -> &[Keyword] {
-        self.0.get_reserved_keywords_for_select_item_operator()
+        self.inner.get_reserved_keywords_for_select_item_operator()
     }
 
     fn get_reserved_grantees_types(&self) -> &[GranteesType] {
-        self.0.get_reserved_grantees_types()
+        self.inner.get_reserved_grantees_types()
     }
 
     fn supports_table_sample_before_alias(&self) -> bool {
-        self.0.supports_table_sample_before_alias()
+        self.inner.supports_table_sample_before_alias()
     }
 
     fn supports_insert_set(&self) -> bool {
-        self.0.supports_insert_set()
+        self.inner.supports_insert_set()
     }
 
     fn supports_insert_table_function(&self) -> bool {
-        self.0.supports_insert_table_function()
+        self.inner.supports_insert_table_function()
     }
 
     fn supports_insert_format(&self) -> bool {
-        self.0.supports_insert_format()
+        self.inner.supports_insert_format()
     }
 
     fn supports_set_stmt_without_operator(&self) -> bool {
-        self.0.supports_set_stmt_without_operator()
+        self.inner.supports_set_stmt_without_operator()
     }
 
     fn is_column_alias(&self, kw: &Keyword, parser: &mut Parser) -> bool {
-        self.0.is_column_alias(kw, parser)
+        self.inner.is_column_alias(kw, parser)
     }
 
     fn is_select_item_alias(&self, explicit: bool, kw: &Keyword, parser: &mut Parser) -> bool {
-        self.0.is_select_item_alias(explicit, kw, parser)
+        self.inner.is_select_item_alias(explicit, kw, parser)
     }
 
     fn is_table_factor(&self, kw: &Keyword, parser: &mut Parser) -> bool {
-        self.0.is_table_factor(kw, parser)
+        self.inner.is_table_factor(kw, parser)
     }
 
     fn is_table_alias(&self, kw: &Keyword, parser: &mut Parser) -> bool {
-        self.0.is_table_alias(kw, parser)
+        self.inner.is_table_alias(kw, parser)
     }
 
     fn is_table_factor_alias(&self, explicit: bool, kw: &Keyword, parser: &mut Parser) -> bool {
-        self.0.is_table_factor_alias(explicit, kw, parser)
+        self.inner.is_table_factor_alias(explicit, kw, parser)
     }
 
     fn supports_timestamp_versioning(&self) -> bool {
-        self.0.supports_timestamp_versioning()
+        self.inner.supports_timestamp_versioning()
     }
 
     fn supports_string_escape_constant(&self) -> bool {
-        self.0.supports_string_escape_constant()
+        self.inner.supports_string_escape_constant()
     }
 
     fn supports_table_hints(&self) -> bool {
-        self.0.supports_table_hints()
+        self.inner.supports_table_hints()
     }
 
     fn requires_single_line_comment_whitespace(&self) -> bool {
-        self.0.requires_single_line_comment_whitespace()
+        self.inner.requires_single_line_comment_whitespace()
     }
 
     fn supports_array_typedef_with_brackets(&self) -> bool {
-        self.0.supports_array_typedef_with_brackets()
+        self.inner.supports_array_typedef_with_brackets()
     }
 
     fn supports_geometric_types(&self) -> bool {
-        self.0.supports_geometric_types()
+        self.inner.supports_geometric_types()
     }
 
     fn supports_order_by_all(&self) -> bool {
-        self.0.supports_order_by_all()
+        self.inner.supports_order_by_all()
     }
 
     fn supports_set_names(&self) -> bool {
-        self.0.supports_set_names()
+        self.inner.supports_set_names()
     }
 
     fn supports_space_separated_column_options(&self) -> bool {
-        self.0.supports_space_separated_column_options()
+        self.inner.supports_space_separated_column_options()
     }
 
     fn supports_alter_column_type_using(&self) -> bool {
-        self.0.supports_alter_column_type_using()
+        self.inner.supports_alter_column_type_using()
     }
 
     fn supports_comma_separated_drop_column_list(&self) -> bool {
-        self.0.supports_comma_separated_drop_column_list()
+        self.inner.supports_comma_separated_drop_column_list()
     }
 
     fn is_identifier_generating_function_name(
@@ -569,28 +618,28 @@ impl<D: Dialect> Dialect for Fast<D> {
         ident: &Ident,
         name_parts: &[ObjectNamePart],
     ) -> bool {
-        self.0
+        self.inner
             .is_identifier_generating_function_name(ident, name_parts)
     }
 
     fn supports_notnull_operator(&self) -> bool {
-        self.0.supports_notnull_operator()
+        self.inner.supports_notnull_operator()
     }
 
     fn supports_data_type_signed_suffix(&self) -> bool {
-        self.0.supports_data_type_signed_suffix()
+        self.inner.supports_data_type_signed_suffix()
     }
 
     fn supports_interval_options(&self) -> bool {
-        self.0.supports_interval_options()
+        self.inner.supports_interval_options()
     }
 
     fn supports_create_table_like_parenthesized(&self) -> bool {
-        self.0.supports_create_table_like_parenthesized()
+        self.inner.supports_create_table_like_parenthesized()
     }
 
     fn supports_semantic_view_table_factor(&self) -> bool {
-        self.0.supports_semantic_view_table_factor()
+        self.inner.supports_semantic_view_table_factor()
     }
 }
 
@@ -762,11 +811,11 @@ mod tests {
         match d {
             SqlDialect::Postgres => (
                 Parser::parse_sql(&PostgreSqlDialect {}, text),
-                Parser::parse_sql(&Fast(PostgreSqlDialect {}), text),
+                Parser::parse_sql(&Fast::new(PostgreSqlDialect {}, u64::MAX), text),
             ),
             SqlDialect::MySql => (
                 Parser::parse_sql(&MySqlDialect {}, text),
-                Parser::parse_sql(&Fast(MySqlDialect {}), text),
+                Parser::parse_sql(&Fast::new(MySqlDialect {}, u64::MAX), text),
             ),
         }
     }
@@ -819,6 +868,33 @@ mod tests {
         for d in [SqlDialect::Postgres, SqlDialect::MySql] {
             texts.extend(extra.iter().map(|t| (d, t.to_string())));
         }
+        // The work budget the analyser gives the parser is far above what any corpus statement
+        // (or prefix of one) needs.
+        let mut worst = (0.0f64, String::new());
+        for (d, text) in &texts {
+            let steps = match d {
+                SqlDialect::Postgres => {
+                    let f = Fast::new(PostgreSqlDialect {}, u64::MAX);
+                    let _ = Parser::parse_sql(&f, text);
+                    f.steps()
+                }
+                SqlDialect::MySql => {
+                    let f = Fast::new(MySqlDialect {}, u64::MAX);
+                    let _ = Parser::parse_sql(&f, text);
+                    f.steps()
+                }
+            };
+            let ratio = steps as f64 / text.len().max(1) as f64;
+            if ratio > worst.0 {
+                worst = (ratio, text.clone());
+            }
+            assert!(
+                steps < super::super::parse_budget(text.len()) / 2,
+                "{steps} steps for {} bytes: {text}",
+                text.len()
+            );
+        }
+        eprintln!("most parse steps per byte: {:.2} ({})", worst.0, worst.1);
         let mut differ = Vec::new();
         for (d, text) in &texts {
             let mut cuts: Vec<usize> = (0..=text.len()).step_by(5).collect();

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use lru::LruCache;
 use sqlparser::ast::Statement;
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect};
-use sqlparser::parser::{Parser, ParserError};
+use sqlparser::parser::Parser;
 
 /// Why a statement has no parsed analysis; rendered into [`Analysis::parse_error`].
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -548,10 +548,29 @@ struct Parsed {
     collected: resolve::Collected,
 }
 
-fn parse_with(dialect: Dialect, text: &str) -> Result<Vec<Statement>, ParserError> {
+/// Parse steps (expression starts and operator lookaheads, see [`dialect::Fast`]) allowed per
+/// byte of text, above a floor. No statement of the committed corpora (or prefix of one) needs
+/// more than one step per byte; the inputs that make sqlparser backtrack exponentially need
+/// hundreds of thousands for a hundred bytes.
+const PARSE_STEPS_PER_BYTE: u64 = 8;
+const PARSE_STEPS_FLOOR: u64 = 1024;
+
+fn parse_budget(len: usize) -> u64 {
+    PARSE_STEPS_FLOOR.saturating_add(PARSE_STEPS_PER_BYTE.saturating_mul(len as u64))
+}
+
+fn parse_with(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
+    fn run<D: sqlparser::dialect::Dialect>(d: D, text: &str) -> Result<Vec<Statement>, SqlError> {
+        let fast = dialect::Fast::new(d, parse_budget(text.len()));
+        match Parser::parse_sql(&fast, text) {
+            Ok(stmts) => Ok(stmts),
+            Err(_) if fast.exhausted() => Err(SqlError::TooComplex),
+            Err(e) => Err(SqlError::Parse(e.to_string())),
+        }
+    }
     match dialect {
-        Dialect::Postgres => Parser::parse_sql(&dialect::Fast(PostgreSqlDialect {}), text),
-        Dialect::MySql => Parser::parse_sql(&dialect::Fast(MySqlDialect {}), text),
+        Dialect::Postgres => run(PostgreSqlDialect {}, text),
+        Dialect::MySql => run(MySqlDialect {}, text),
     }
 }
 
@@ -577,10 +596,12 @@ fn parse_sql(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
         Ok(stmts) => Ok(stmts),
         // sqlparser wants `COPY ... FROM STDIN` followed by `;` and the data, but on the wire the
         // statement comes alone (the data follows in CopyData messages).
-        Err(e) if dialect == Dialect::Postgres && is_copy_from_stdin(text) => {
-            parse_with(dialect, &format!("{text};")).map_err(|_| SqlError::Parse(e.to_string()))
+        Err(e @ SqlError::Parse(_))
+            if dialect == Dialect::Postgres && is_copy_from_stdin(text) =>
+        {
+            parse_with(dialect, &format!("{text};")).map_err(|_| e)
         }
-        Err(e) => Err(SqlError::Parse(e.to_string())),
+        Err(e) => Err(e),
     }
 }
 
@@ -1316,5 +1337,38 @@ mod nesting_tests {
             "{:?}",
             ok.analysis.parse_error
         );
+    }
+
+    /// Found by fuzzing: parentheses and calls nested in `FROM` made sqlparser backtrack along
+    /// exponentially many paths (a 118-byte statement held a fuzzing run past its 10 s limit).
+    /// The parse budget stops it after a few thousand steps; the statement is still reported,
+    /// unparsed, with the reason.
+    #[test]
+    fn backtracking_parentheses_in_from_stop_at_the_budget() {
+        let shape = |calls: usize| {
+            format!(
+                "SELECT count( )* FrOM((( FrOM(((E((((((((((({} LIMIT 1 ) S",
+                "LMSH((((".repeat(calls)
+            )
+        };
+        // Unbounded, the parser's work grows about fourfold per call level.
+        let steps = |text: &str| {
+            let d = dialect::Fast::new(PostgreSqlDialect {}, u64::MAX);
+            let _ = Parser::parse_sql(&d, text);
+            d.steps()
+        };
+        let (three, four) = (steps(&shape(3)), steps(&shape(4)));
+        assert!(four > 3 * three, "{three} then {four} steps");
+        assert!(four > 20 * parse_budget(shape(4).len()), "{four} steps");
+        let mut a = Analyzer::new(AnalyzerConfig::default());
+        for calls in 2..=5 {
+            let (r, _) = a.analyze(Dialect::Postgres, &shape(calls));
+            assert_eq!(
+                r.parse_error.as_deref(),
+                Some("statement too complex to analyse"),
+                "{calls}"
+            );
+            assert_eq!(r.kind, "SELECT");
+        }
     }
 }
