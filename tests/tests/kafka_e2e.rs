@@ -618,3 +618,83 @@ fn a_torn_spool_is_cut_reported_and_the_rest_delivered() -> anyhow::Result<()> {
     assert!(delivered >= 199, "{delivered} of 200 statements delivered");
     Ok(())
 }
+
+/// Unmounts a test filesystem, whatever happens.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The disk under the spool fills up (a 1 MiB tmpfs) while the broker is frozen: the agent
+/// neither panics nor stops capturing; the spool's `on_full: drop_newest` holds, the dropped
+/// events are counted in a gap on the chain, and everything else reaches the topic once the
+/// broker is back.
+#[test]
+fn a_full_disk_under_the_spool_drops_the_newest_and_counts_them() -> anyhow::Result<()> {
+    if !prerequisites() {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let broker = Broker::start()?;
+    let dir = TempDir::new("kafka-disk-full")?;
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state)?;
+    run(Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&state))?;
+    let _mount = Mount(state.clone());
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir: {}\nspool:\n  max_mib: 2\n  on_full: drop_newest\n",
+            state.display()
+        ),
+    )?;
+    let agent = kafka_agent(&broker, &pg, &["--config", &config.to_string_lossy()])?;
+    first_statement_then_freeze(&pg, &dir, &broker, "d")?;
+    let mut sql = String::new();
+    for i in 1..3000 {
+        sql.push_str(&format!("SELECT {i} AS d_{i};\n"));
+    }
+    pg.psql_script(&dir, "d1.sql", &sql)?;
+    std::thread::sleep(Duration::from_secs(3));
+    broker.pause(false);
+    pg.psql_admin("SELECT 1 AS d_after")?;
+    let ev = wait_topic(
+        &broker,
+        "the statement after the full disk, and the count of what was dropped",
+        Duration::from_secs(90),
+        |ev| {
+            ev.iter().any(|e| e["gap"]["reason"] == "spool_full")
+                && statements(ev).iter().any(|e| {
+                    e["statement"]["text"]
+                        .as_str()
+                        .is_some_and(|t| t.ends_with("d_after"))
+                })
+        },
+    )?;
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0, "no panic, a clean exit");
+    let dropped: u64 = ev
+        .iter()
+        .filter(|e| e["gap"]["reason"] == "spool_full")
+        .map(|e| e["gap"]["events"].as_u64().unwrap_or(0))
+        .sum();
+    let delivered = marker_counts(&ev, "d").len() as u64;
+    assert!(dropped > 0, "the full disk dropped events");
+    assert!(
+        delivered < 3000,
+        "{delivered} statements delivered through a 1 MiB disk"
+    );
+    // Every statement is either on the topic or counted in a gap (the gap also counts the
+    // session events dropped with them).
+    assert!(
+        delivered + dropped >= 3000,
+        "{delivered} delivered + {dropped} counted < 3000"
+    );
+    Ok(())
+}

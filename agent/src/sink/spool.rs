@@ -319,6 +319,11 @@ impl Writer {
             // Cut whatever part of the batch reached the file, so that the retry does not
             // leave a torn record in the middle of the segment.
             let _ = self.seg.set_len(self.seg_bytes);
+            // And retry in a new segment: the acknowledged records of this one can then be
+            // deleted (the last segment never is), which is what frees a full disk.
+            if self.seg_bytes > 0 {
+                let _ = self.roll();
+            }
             return Err(SpoolError::Io {
                 path: self.seg_path.clone(),
                 source: e,
@@ -581,18 +586,11 @@ impl Acks {
         if upto <= self.persisted || (!force && self.last.elapsed() < Duration::from_millis(200)) {
             return Ok(());
         }
-        let tmp = self.dir.join("acked.tmp");
-        let dst = self.dir.join("acked");
-        {
-            let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            writeln!(f, "{upto}").map_err(io(&tmp))?;
-            f.sync_data().map_err(io(&tmp))?;
-        }
-        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
-        self.persisted = upto;
         self.last = Instant::now();
         // Delete the segments whose records are all acknowledged (never the last one, which
-        // the writer appends to).
+        // the writer appends to) before writing the mark: on a full disk the mark cannot be
+        // written until they are gone. A crash in between is harmless, since the writer
+        // starts no earlier than the oldest segment left.
         let segs = segments(&self.dir)?;
         for w in segs.windows(2) {
             if w[1].0 <= upto {
@@ -602,6 +600,15 @@ impl Acks {
                 }
             }
         }
+        let tmp = self.dir.join("acked.tmp");
+        let dst = self.dir.join("acked");
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            writeln!(f, "{upto}").map_err(io(&tmp))?;
+            f.sync_data().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &dst).map_err(io(&dst))?;
+        self.persisted = upto;
         Ok(())
     }
 }
@@ -693,6 +700,65 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 5);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// On a full disk the acknowledgement mark cannot be written: the acknowledged segments
+    /// are deleted first all the same (which is what makes room again).
+    #[test]
+    fn acknowledged_segments_go_even_when_the_mark_cannot_be_written() {
+        let d = tmpdir("nomark");
+        let mut w = Writer::open(opts(&d)).unwrap();
+        for k in 0..50 {
+            w.append(&batch(k * 100, 100)).unwrap();
+        }
+        let before = segments(&d).unwrap().len();
+        assert!(before > 2);
+        // The mark's temporary file cannot be created.
+        std::fs::create_dir(d.join("acked.tmp")).unwrap();
+        let mut acks = Acks::new(&d, w.shared.clone());
+        assert!(acks.advance(5000, true).is_err());
+        assert_eq!(segments(&d).unwrap().len(), 1, "only the active segment is left");
+        std::fs::remove_dir(d.join("acked.tmp")).unwrap();
+        acks.advance(5000, true).unwrap();
+        drop((acks, w));
+        // A restart starts at the oldest segment left.
+        let w = Writer::open(opts(&d)).unwrap();
+        assert_eq!(w.shared.acked.load(Ordering::Relaxed), 5000);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A failed append (a full disk) cuts what reached the file and moves to a new segment,
+    /// so that the old one can go once it is acknowledged; the retried batch reads back whole
+    /// and in order.
+    #[test]
+    fn a_failed_append_is_cut_and_retried_in_a_new_segment() {
+        let d = tmpdir("enospc");
+        let mut w = Writer::open(opts(&d)).unwrap();
+        w.append(&batch(0, 10)).unwrap();
+        let shared = w.shared.clone();
+        let mut r = Reader::new(&d, shared.clone());
+        for i in 0..10 {
+            assert_eq!(r.next_record().unwrap().unwrap().index, i);
+        }
+        // A write error, as a full disk gives: the segment is read-only for this write.
+        let good = std::mem::replace(&mut w.seg, File::open(&w.seg_path).unwrap());
+        drop(good);
+        assert!(w.append(&batch(10, 5)).is_err());
+        assert_eq!(shared.appended.load(Ordering::Relaxed), 10);
+        assert_eq!(segments(&d).unwrap().len(), 2, "rolled to a new segment");
+        w.append(&batch(10, 5)).unwrap();
+        let mut seen = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            seen.push((rec.index, rec.event));
+        }
+        let want: Vec<_> = (10..15)
+            .map(|i| (i, format!("{{\"n\":{i}}}").into_bytes()))
+            .collect();
+        assert_eq!(seen, want);
+        let mut acks = Acks::new(&d, shared);
+        acks.advance(15, true).unwrap();
+        assert_eq!(segments(&d).unwrap().len(), 1);
         let _ = std::fs::remove_dir_all(&d);
     }
 
