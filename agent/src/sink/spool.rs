@@ -718,7 +718,11 @@ mod tests {
         std::fs::create_dir(d.join("acked.tmp")).unwrap();
         let mut acks = Acks::new(&d, w.shared.clone());
         assert!(acks.advance(5000, true).is_err());
-        assert_eq!(segments(&d).unwrap().len(), 1, "only the active segment is left");
+        assert_eq!(
+            segments(&d).unwrap().len(),
+            1,
+            "only the active segment is left"
+        );
         std::fs::remove_dir(d.join("acked.tmp")).unwrap();
         acks.advance(5000, true).unwrap();
         drop((acks, w));

@@ -596,9 +596,7 @@ fn parse_sql(dialect: Dialect, text: &str) -> Result<Vec<Statement>, SqlError> {
         Ok(stmts) => Ok(stmts),
         // sqlparser wants `COPY ... FROM STDIN` followed by `;` and the data, but on the wire the
         // statement comes alone (the data follows in CopyData messages).
-        Err(e @ SqlError::Parse(_))
-            if dialect == Dialect::Postgres && is_copy_from_stdin(text) =>
-        {
+        Err(e @ SqlError::Parse(_)) if dialect == Dialect::Postgres && is_copy_from_stdin(text) => {
             parse_with(dialect, &format!("{text};")).map_err(|_| e)
         }
         Err(e) => Err(e),
