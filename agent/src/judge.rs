@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::Host;
 use crate::identity::ProcessInfo;
-use crate::policy::{EvalContext, Policy, Verdict};
+use crate::policy::{EvalContext, Policy, Verdict, VerdictCache};
 use crate::session::ResultColumn;
 use crate::sql::{Analysis, Analyzed, Analyzer, AnalyzerConfig, Dialect};
 
@@ -140,6 +140,8 @@ pub struct Judge {
     oid_count: usize,
     /// sqlcommenter keys kept in `statement.tags`.
     tag_keys: Vec<String>,
+    /// Verdicts of the current policies by statement shape and identity.
+    verdicts: VerdictCache,
 }
 
 impl Judge {
@@ -149,6 +151,7 @@ impl Judge {
             policy,
             oid_names: HashMap::new(),
             oid_count: 0,
+            verdicts: VerdictCache::new(),
             tag_keys: crate::sql::tags::DEFAULT_KEYS
                 .iter()
                 .map(|k| k.to_string())
@@ -164,6 +167,12 @@ impl Judge {
     /// Replaces the policies (reload).
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
+        self.verdicts = VerdictCache::new();
+    }
+
+    /// Verdicts answered from the cache so far.
+    pub fn cached_verdicts(&self) -> u64 {
+        self.verdicts.hits
     }
 
     pub fn policy(&self) -> &Policy {
@@ -236,12 +245,14 @@ impl Judge {
             db_application: req.db_application,
             tags: &tags,
         };
-        let mut v = self.policy.evaluate(&ctx);
+        let mut v = self.policy.evaluate_cached(&ctx, &mut self.verdicts);
         // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's kind
         // is judged, so a harmless first statement cannot hide a destructive one.
         if let Some(a) = a.filter(|a| a.kinds.len() > 1) {
             for k in a.kinds.iter().skip(1) {
-                let other = self.policy.evaluate(&EvalContext { kind: k, ..ctx });
+                let other = self
+                    .policy
+                    .evaluate_cached(&EvalContext { kind: k, ..ctx }, &mut self.verdicts);
                 for r in other.rules {
                     if !v.rules.contains(&r) {
                         v.rules.push(r);

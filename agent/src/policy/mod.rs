@@ -14,7 +14,7 @@
 //! `*.*.email` all match `email`, `users.email` and `public.users.email`, while `users.email`
 //! matches `users.email` and `public.users.email` but not a bare `email`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
@@ -612,7 +612,38 @@ impl Policy {
 
     /// Classifies the statement and applies the rules.
     pub fn evaluate(&self, ctx: &EvalContext) -> Verdict {
-        let touched = self.classify(ctx);
+        let mut touched = self.classify_columns(ctx);
+        self.classify_literals(ctx, &mut touched);
+        self.decide(ctx, touched)
+    }
+
+    /// [`Policy::evaluate`] through `cache`: a verdict depends on the literal values only
+    /// through the classes the value detectors find in them, so the detectors run on every
+    /// statement and the rest (column classification, workloads, rules) is looked up by a
+    /// keyed hash of everything else in `ctx` and those literal classes. A repeated statement
+    /// shape from the same client costs a hash instead of glob and regex matching.
+    pub fn evaluate_cached(&self, ctx: &EvalContext, cache: &mut VerdictCache) -> Verdict {
+        let mut literal = ClassMask::with_len(self.classes.len());
+        self.classify_literals(ctx, &mut literal);
+        let key = cache.key(ctx, &literal);
+        if let Some(v) = cache.map.get(&key) {
+            cache.hits += 1;
+            return v.clone();
+        }
+        let mut touched = self.classify_columns(ctx);
+        for (t, l) in touched.0.iter_mut().zip(&literal.0) {
+            *t |= *l;
+        }
+        let v = self.decide(ctx, touched);
+        if cache.map.len() >= MAX_CACHED_VERDICTS {
+            cache.map.clear();
+        }
+        cache.map.insert(key, v.clone());
+        v
+    }
+
+    /// The verdict once the classes touched are known.
+    fn decide(&self, ctx: &EvalContext, touched: ClassMask) -> Verdict {
         let mut verdict = Verdict::default();
         if !touched.is_empty() {
             for (i, class) in self.classes.iter().enumerate() {
@@ -676,8 +707,8 @@ impl Policy {
         verdict
     }
 
-    /// The classes touched by the statement's columns and literals.
-    fn classify(&self, ctx: &EvalContext) -> ClassMask {
+    /// The classes touched by the statement's columns.
+    fn classify_columns(&self, ctx: &EvalContext) -> ClassMask {
         let mut touched = ClassMask::with_len(self.classes.len());
         if self.classes.is_empty() {
             return touched;
@@ -709,6 +740,11 @@ impl Policy {
             }
             excluded.clear();
         }
+        touched
+    }
+
+    /// Adds the classes the value detectors find in the statement's literals.
+    fn classify_literals(&self, ctx: &EvalContext, touched: &mut ClassMask) {
         if !self.detectors.is_empty() {
             for literal in ctx.literals {
                 if literal.len() < self.min_value_len || !self.values.is_match(literal) {
@@ -728,7 +764,72 @@ impl Policy {
                 }
             }
         }
-        touched
+    }
+}
+
+/// Verdicts remembered by [`Policy::evaluate_cached`]. Belongs with one [`Policy`]: start a
+/// new one when the policies change.
+#[derive(Debug, Default)]
+pub struct VerdictCache {
+    /// SipHash with a random key: a client cannot choose statements whose keys collide.
+    hasher: std::collections::hash_map::RandomState,
+    map: HashMap<u64, Verdict>,
+    /// Lookups answered from the cache.
+    pub hits: u64,
+}
+
+/// Verdicts kept before the cache starts over.
+const MAX_CACHED_VERDICTS: usize = 16_384;
+
+impl VerdictCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Verdicts held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Everything in `ctx` a verdict depends on, except the literal values (represented by
+    /// the classes found in them) and `client_purpose` (which the policy sets).
+    fn key(&self, ctx: &EvalContext, literal: &ClassMask) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        // Destructured in full, so that a new field cannot be left out of the key.
+        let EvalContext {
+            engine,
+            db_name,
+            db_user,
+            kind,
+            tables,
+            columns,
+            literals: _,
+            has_where,
+            client_user,
+            client_login_user,
+            client_exe,
+            client_container_id,
+            client_groups,
+            host_environment,
+            host_labels,
+            client_cmdline,
+            client_unit,
+            client_workload,
+            client_purpose: _,
+            db_application,
+            tags,
+        } = ctx;
+        let mut h = self.hasher.build_hasher();
+        (engine, db_name, db_user, kind, tables, columns, has_where).hash(&mut h);
+        (client_user, client_login_user, client_exe, client_container_id).hash(&mut h);
+        (client_groups, host_environment, host_labels, client_cmdline).hash(&mut h);
+        (client_unit, client_workload, db_application, tags).hash(&mut h);
+        literal.0.hash(&mut h);
+        h.finish()
     }
 }
 
@@ -1515,6 +1616,77 @@ mod tests {
             classes_of_literal(&p, "AKIAIOSFODNN7EXAMPLE"),
             s(&["secret.credential"])
         );
+    }
+
+    /// The cache gives exactly the uncached verdict whatever changes between statements:
+    /// the literals (and so the classes found in them), the identity, the host, the kind.
+    #[test]
+    fn cached_verdicts_equal_evaluated_ones() {
+        let p = builtin();
+        let cols = [s(&[]), s(&["users.email", "users.id"]), s(&["orders.total"])];
+        let lits = [s(&[]), s(&["123-45-6789"]), s(&["bob@example.com", "x"])];
+        let tables = s(&["users"]);
+        let groups = s(&["wheel"]);
+        let mut prod = BTreeMap::new();
+        prod.insert("env".to_string(), "prod".to_string());
+        let mut tags = BTreeMap::new();
+        tags.insert("purpose".to_string(), "ai.training".to_string());
+        let mut contexts = Vec::new();
+        for kind in ["SELECT", "DROP TABLE", "DELETE"] {
+            for c in &cols {
+                for l in &lits {
+                    let base = EvalContext {
+                        literals: l,
+                        tables: &tables,
+                        ..ctx(kind, c)
+                    };
+                    contexts.push(base);
+                    contexts.push(EvalContext {
+                        host_environment: Some("prod"),
+                        ..base
+                    });
+                    contexts.push(EvalContext {
+                        client_login_user: Some("alice"),
+                        client_groups: &groups,
+                        ..base
+                    });
+                    contexts.push(EvalContext {
+                        has_where: false,
+                        host_labels: &prod,
+                        tags: &tags,
+                        ..base
+                    });
+                    contexts.push(EvalContext {
+                        client_workload: Some("etl.service"),
+                        db_user: Some("other"),
+                        ..base
+                    });
+                }
+            }
+        }
+        let mut cache = VerdictCache::new();
+        let mut differ = 0;
+        for round in 0..2 {
+            for (i, c) in contexts.iter().enumerate() {
+                // Every other context in reverse order on the second round.
+                let c = if round == 1 && i % 2 == 1 {
+                    &contexts[contexts.len() - 1 - i]
+                } else {
+                    c
+                };
+                if p.evaluate_cached(c, &mut cache) != p.evaluate(c) {
+                    differ += 1;
+                }
+            }
+        }
+        assert_eq!(differ, 0);
+        assert!(cache.hits >= contexts.len() as u64, "{} hits", cache.hits);
+        // The contexts give different verdicts, so the key does not lump them together.
+        let distinct: BTreeSet<String> = contexts
+            .iter()
+            .map(|c| format!("{:?}", p.evaluate(c)))
+            .collect();
+        assert!(distinct.len() > 5, "{distinct:?}");
     }
 
     #[test]
