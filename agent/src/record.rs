@@ -98,3 +98,144 @@ pub fn read_all(path: &Path) -> Result<(i128, Vec<Vec<u8>>), RecordError> {
     }
     Ok((offset, out))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use agent_common::{ConnEvent, EventHeader, EventKind};
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("dbgov-record-{name}-{}", std::process::id()))
+    }
+
+    fn bytes_of<T: Copy>(v: &T) -> Vec<u8> {
+        // SAFETY: the record structs are repr(C) integers and byte arrays without padding.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    fn conn_open(conn_id: u64, port: u32) -> ConnEvent {
+        // SAFETY: all-integer repr(C) struct; zero is a valid value of every field.
+        let mut ev: ConnEvent = unsafe { std::mem::zeroed() };
+        ev.hdr.kind = EventKind::ConnOpen as u32;
+        ev.hdr.conn_id = conn_id;
+        ev.hdr.tgid = 1;
+        ev.role = agent_common::ROLE_CLIENT;
+        ev.engine = agent_common::ENGINE_POSTGRES;
+        ev.family = agent_common::FAMILY_INET;
+        ev.port = port;
+        ev.addr[..4].copy_from_slice(&[127, 0, 0, 1]);
+        ev.login_uid = 1000;
+        ev
+    }
+
+    /// Writes, then reads back: data chunks keep only their header and captured bytes (the
+    /// kernel's size class is cut), other records are kept whole, and the clock offset
+    /// survives.
+    #[test]
+    fn a_capture_reads_back_with_data_chunks_trimmed() {
+        let path = tmp("roundtrip");
+        let mut w = Writer::create(&path, -123_456_789_012).unwrap();
+        let hdr = EventHeader {
+            kind: EventKind::Data as u32,
+            conn_id: 7,
+            captured_len: 5,
+            ..EventHeader::default()
+        };
+        let mut data = bytes_of(&hdr);
+        data.extend_from_slice(b"hello");
+        data.resize(data.len() + 4096, 0xAA);
+        let open = bytes_of(&conn_open(7, 5432));
+        let close = bytes_of(&EventHeader {
+            kind: EventKind::ConnClose as u32,
+            conn_id: 7,
+            ..EventHeader::default()
+        });
+        for r in [&open, &data, &close] {
+            w.write(r).unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        let (offset, recs) = read_all(&path).unwrap();
+        assert_eq!(offset, -123_456_789_012);
+        assert_eq!(recs.len(), 3);
+        assert_eq!(recs[0], open);
+        assert_eq!(recs[1].len(), size_of::<EventHeader>() + 5);
+        assert!(recs[1].ends_with(b"hello"));
+        assert_eq!(recs[2], close);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Damaged files are refused with a reason, not misread.
+    #[test]
+    fn damaged_captures_are_refused_with_a_reason() {
+        let path = tmp("damaged");
+        std::fs::write(&path, b"NOTDBGOV\x01\x00\x00\x00").unwrap();
+        assert!(matches!(read_all(&path), Err(RecordError::BadMagic)));
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&9u32.to_le_bytes());
+        head.extend_from_slice(&0i128.to_le_bytes());
+        std::fs::write(&path, &head).unwrap();
+        assert!(matches!(read_all(&path), Err(RecordError::BadVersion(9))));
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&VERSION.to_le_bytes());
+        head.extend_from_slice(&0i128.to_le_bytes());
+        let mut big = head.clone();
+        big.extend_from_slice(&(64u32 << 20).to_le_bytes());
+        std::fs::write(&path, &big).unwrap();
+        assert!(matches!(read_all(&path), Err(RecordError::BadRecord(_))));
+        // A record cut short (the recorder was killed mid-write).
+        let mut torn = head.clone();
+        torn.extend_from_slice(&100u32.to_le_bytes());
+        torn.extend_from_slice(&[0u8; 10]);
+        std::fs::write(&path, &torn).unwrap();
+        assert!(matches!(read_all(&path), Err(RecordError::Io(_))));
+        // No records at all is a valid, empty capture.
+        std::fs::write(&path, &head).unwrap();
+        assert_eq!(read_all(&path).unwrap().1.len(), 0);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// Capture files from older agents hold shorter connection records: 216 bytes (before the
+    /// login uid and `comm`) and 232 (before the kernel's socket identity). The pipeline
+    /// still opens those connections; anything shorter is counted as malformed.
+    #[test]
+    fn older_connection_record_layouts_are_still_read() {
+        use crate::pipeline::{Pipeline, PipelineConfig};
+        use crate::sink::{Output, OutputOptions, OutputSpec};
+        let host = crate::audit::Host::default();
+        let out = Output::open(
+            &OutputOptions {
+                spec: OutputSpec::None,
+                ..OutputOptions::default()
+            },
+            &host,
+        )
+        .unwrap();
+        let mut p = Pipeline::new(
+            PipelineConfig {
+                host,
+                policy: crate::policy::Policy::builtin().unwrap(),
+                analyzer: crate::sql::AnalyzerConfig::default(),
+                session: crate::session::SessionOptions::default(),
+                resolve_identity: false,
+            },
+            crate::audit::Clock::with_offset(0),
+            out,
+        );
+        let full = bytes_of(&conn_open(1, 5432));
+        assert!(full.len() > 232);
+        for (id, len) in [(1u64, 216usize), (2, 232), (3, full.len())] {
+            let mut rec = bytes_of(&conn_open(id, 5432));
+            rec.truncate(len);
+            p.handle_record(&rec).unwrap();
+        }
+        assert_eq!(p.connections(), 3);
+        assert_eq!(p.stats.malformed_records, 0);
+        let mut short = bytes_of(&conn_open(4, 5432));
+        short.truncate(200);
+        p.handle_record(&short).unwrap();
+        assert_eq!(p.connections(), 3);
+        assert_eq!(p.stats.malformed_records, 1);
+    }
+}

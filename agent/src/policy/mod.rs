@@ -825,7 +825,13 @@ impl VerdictCache {
         } = ctx;
         let mut h = self.hasher.build_hasher();
         (engine, db_name, db_user, kind, tables, columns, has_where).hash(&mut h);
-        (client_user, client_login_user, client_exe, client_container_id).hash(&mut h);
+        (
+            client_user,
+            client_login_user,
+            client_exe,
+            client_container_id,
+        )
+            .hash(&mut h);
         (client_groups, host_environment, host_labels, client_cmdline).hash(&mut h);
         (client_unit, client_workload, db_application, tags).hash(&mut h);
         literal.0.hash(&mut h);
@@ -1623,7 +1629,11 @@ mod tests {
     #[test]
     fn cached_verdicts_equal_evaluated_ones() {
         let p = builtin();
-        let cols = [s(&[]), s(&["users.email", "users.id"]), s(&["orders.total"])];
+        let cols = [
+            s(&[]),
+            s(&["users.email", "users.id"]),
+            s(&["orders.total"]),
+        ];
         let lits = [s(&[]), s(&["123-45-6789"]), s(&["bob@example.com", "x"])];
         let tables = s(&["users"]);
         let groups = s(&["wheel"]);
