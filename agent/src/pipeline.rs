@@ -1271,10 +1271,11 @@ impl Pipeline {
             }
             None => &frags.client,
         };
+        let (mut id, mut time) = ([0u8; 36], [0u8; 30]);
         let ev = audit::StatementEvent {
             schema: audit::SCHEMA,
-            event_id: self.ids.next(),
-            time: audit::rfc3339(self.clock.wall_ns(rec.start_ns)),
+            event_id: self.ids.next_into(&mut id),
+            time: audit::rfc3339_into(self.clock.wall_ns(rec.start_ns), &mut time),
             kind: Kind::Statement,
             host: &self.host_raw,
             client,
@@ -1282,7 +1283,7 @@ impl Pipeline {
             db: &frags.db,
             session: &frags.session,
             statement: audit::StatementRef {
-                text: j.text().map(str::to_owned),
+                text: j.text(),
                 kind: j.kind.as_deref(),
                 prepared: rec.prepared,
                 name: rec.statement_name.as_deref(),

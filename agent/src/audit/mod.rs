@@ -427,8 +427,8 @@ pub struct SessionEventRef<'a> {
 #[derive(Serialize)]
 pub struct StatementEvent<'a> {
     pub schema: &'static str,
-    pub event_id: String,
-    pub time: String,
+    pub event_id: &'a str,
+    pub time: &'a str,
     pub kind: Kind,
     pub host: &'a serde_json::value::RawValue,
     pub client: &'a serde_json::value::RawValue,
@@ -444,7 +444,7 @@ pub struct StatementEvent<'a> {
 /// Borrowed form of [`Statement`].
 #[derive(Serialize)]
 pub struct StatementRef<'a> {
-    pub text: Option<String>,
+    pub text: Option<&'a str>,
     pub kind: Option<&'a str>,
     pub prepared: bool,
     pub name: Option<&'a str>,
@@ -506,16 +506,37 @@ impl IdGen {
     }
 
     pub fn next(&self) -> String {
+        let mut buf = [0u8; 36];
+        self.next_into(&mut buf).to_string()
+    }
+
+    /// As [`IdGen::next`], written into `buf` without allocating.
+    pub fn next_into<'b>(&self, buf: &'b mut [u8; 36]) -> &'b str {
         let s = self.seq.fetch_add(1, Ordering::Relaxed);
         let p = self.prefix;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            (p >> 32) as u32,
-            (p >> 16) as u16,
-            p as u16,
-            (s >> 48) as u16,
-            s & 0xffff_ffff_ffff
-        )
+        // 8-4-4-4-12 hex digits: the prefix's 64 bits, then the counter's top 16 and low 48.
+        let mut digits = [0u8; 32];
+        hex_into(&p.to_be_bytes(), &mut digits[..16]);
+        hex_into(&s.to_be_bytes(), &mut digits[16..]);
+        let mut at = 0;
+        for (i, group) in [
+            &digits[0..8],
+            &digits[8..12],
+            &digits[12..16],
+            &digits[16..20],
+            &digits[20..32],
+        ]
+        .iter()
+        .enumerate()
+        {
+            if i > 0 {
+                buf[at] = b'-';
+                at += 1;
+            }
+            buf[at..at + group.len()].copy_from_slice(group);
+            at += group.len();
+        }
+        std::str::from_utf8(&buf[..]).unwrap_or_default()
     }
 }
 
@@ -568,11 +589,48 @@ impl Clock {
 
 /// RFC 3339 UTC with nanoseconds, e.g. `2026-11-26T05:00:00.123456789Z`.
 pub fn rfc3339(wall_ns: u64) -> String {
-    let secs = (wall_ns / 1_000_000_000) as i64;
-    let nanos = (wall_ns % 1_000_000_000) as u32;
-    chrono::DateTime::from_timestamp(secs, nanos)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-        .unwrap_or_default()
+    let mut buf = [0u8; 30];
+    rfc3339_into(wall_ns, &mut buf).to_string()
+}
+
+/// As [`rfc3339`], written into `buf` without allocating (years 1970 to 2554, all a `u64` of
+/// nanoseconds holds).
+pub fn rfc3339_into(wall_ns: u64, buf: &mut [u8; 30]) -> &str {
+    let secs = wall_ns / 1_000_000_000;
+    let nanos = wall_ns % 1_000_000_000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    fn put(buf: &mut [u8], mut v: u64) {
+        for b in buf.iter_mut().rev() {
+            *b = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    put(&mut buf[0..4], year);
+    buf[4] = b'-';
+    put(&mut buf[5..7], month);
+    buf[7] = b'-';
+    put(&mut buf[8..10], day);
+    buf[10] = b'T';
+    put(&mut buf[11..13], rem / 3600);
+    buf[13] = b':';
+    put(&mut buf[14..16], rem % 3600 / 60);
+    buf[16] = b':';
+    put(&mut buf[17..19], rem % 60);
+    buf[19] = b'.';
+    put(&mut buf[20..29], nanos);
+    buf[29] = b'Z';
+    std::str::from_utf8(&buf[..]).unwrap_or_default()
 }
 
 /// Host identity, read once.
@@ -604,5 +662,41 @@ mod tests {
             rfc3339(1_700_000_000_123_456_789),
             "2023-11-14T22:13:20.123456789Z"
         );
+    }
+
+    /// The hand-written formats equal chrono's and `format!`'s, over leap years, month and
+    /// year ends, and the whole range of a `u64` of nanoseconds.
+    #[test]
+    fn time_and_id_formats_equal_the_library_ones() {
+        let mut ts: Vec<u64> = vec![0, 1, 999_999_999, 951_782_400_000_000_000, u64::MAX];
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ts.push(x);
+            ts.push(x % 4_102_444_800_000_000_000);
+        }
+        for t in ts {
+            let secs = (t / 1_000_000_000) as i64;
+            let nanos = (t % 1_000_000_000) as u32;
+            let want = chrono::DateTime::from_timestamp(secs, nanos)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .unwrap();
+            assert_eq!(rfc3339(t), want, "{t}");
+        }
+        let g = IdGen::new();
+        g.seq.store(0x1234_5678_9abc_def0, Ordering::Relaxed);
+        let p = g.prefix;
+        let s = 0x1234_5678_9abc_def0u64;
+        let want = format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (p >> 32) as u32,
+            (p >> 16) as u16,
+            p as u16,
+            (s >> 48) as u16,
+            s & 0xffff_ffff_ffff
+        );
+        assert_eq!(g.next(), want);
     }
 }
