@@ -64,8 +64,15 @@ fn main() -> Result<()> {
     }
 }
 
+/// The checkout this command runs in. `cargo run` (the `cargo xtask` alias) sets
+/// `CARGO_MANIFEST_DIR` at run time; the compile-time value is only the fallback, because with
+/// a target directory shared between checkouts (CI's cache) cargo may reuse an xtask binary
+/// built in another checkout, which would then build and test that checkout instead.
 fn root_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("..")
 }
 
 fn target_dir() -> PathBuf {
