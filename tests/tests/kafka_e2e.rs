@@ -3,6 +3,7 @@
 //! of the agent lose nothing (after deduplication on `event_id`, as at-least-once delivery
 //! requires), and cost no gap events.
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -98,6 +99,37 @@ fn first_statement_then_freeze(
     )?;
     broker.pause(true);
     Ok(())
+}
+
+/// Starts an agent whose spool (under `state`) has the settings `spool` (YAML under
+/// `spool:`), delivers `SELECT 0 AS {prefix}_0`, freezes the broker, runs statements
+/// `{prefix}_1` to `{prefix}_{n-1}`, waits `settle` and thaws the broker.
+#[allow(clippy::too_many_arguments)]
+fn flood_a_frozen_broker(
+    pg: &Postgres,
+    broker: &Broker,
+    dir: &TempDir,
+    state: &Path,
+    spool: &str,
+    prefix: &str,
+    n: usize,
+    settle: Duration,
+) -> anyhow::Result<Agent> {
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!("state_dir: {}\nspool:\n{spool}", state.display()),
+    )?;
+    let agent = kafka_agent(broker, pg, &["--config", &config.to_string_lossy()])?;
+    first_statement_then_freeze(pg, dir, broker, prefix)?;
+    let mut sql = String::new();
+    for i in 1..n {
+        sql.push_str(&format!("SELECT {i} AS {prefix}_{i};\n"));
+    }
+    pg.psql_script(dir, &format!("{prefix}1.sql"), &sql)?;
+    std::thread::sleep(settle);
+    broker.pause(false);
+    Ok(agent)
 }
 
 fn prerequisites() -> bool {
@@ -314,24 +346,17 @@ fn a_full_spool_drops_the_newest_events_and_counts_them_on_the_chain() -> anyhow
     let pg = Postgres::start()?;
     let broker = Broker::start()?;
     let dir = TempDir::new("kafka-spool-full")?;
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir: {}\nspool:\n  max_mib: 1\n  on_full: drop_newest\n",
-            dir.path().join("state").display()
-        ),
-    )?;
-    let agent = kafka_agent(&broker, &pg, &["--config", &config.to_string_lossy()])?;
-    first_statement_then_freeze(&pg, &dir, &broker, "f")?;
     // About 3 MiB of events against a 1 MiB spool.
-    let mut sql = String::new();
-    for i in 1..2000 {
-        sql.push_str(&format!("SELECT {i} AS f_{i};\n"));
-    }
-    pg.psql_script(&dir, "f1.sql", &sql)?;
-    std::thread::sleep(Duration::from_secs(2));
-    broker.pause(false);
+    let agent = flood_a_frozen_broker(
+        &pg,
+        &broker,
+        &dir,
+        &dir.path().join("state"),
+        "  max_mib: 1\n  on_full: drop_newest\n",
+        "f",
+        2000,
+        Duration::from_secs(2),
+    )?;
     let ev = wait_topic(
         &broker,
         "the spool_full gap",
@@ -646,23 +671,16 @@ fn a_full_disk_under_the_spool_drops_the_newest_and_counts_them() -> anyhow::Res
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
         .arg(&state))?;
     let _mount = Mount(state.clone());
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir: {}\nspool:\n  max_mib: 2\n  on_full: drop_newest\n",
-            state.display()
-        ),
+    let agent = flood_a_frozen_broker(
+        &pg,
+        &broker,
+        &dir,
+        &state,
+        "  max_mib: 2\n  on_full: drop_newest\n",
+        "d",
+        3000,
+        Duration::from_secs(3),
     )?;
-    let agent = kafka_agent(&broker, &pg, &["--config", &config.to_string_lossy()])?;
-    first_statement_then_freeze(&pg, &dir, &broker, "d")?;
-    let mut sql = String::new();
-    for i in 1..3000 {
-        sql.push_str(&format!("SELECT {i} AS d_{i};\n"));
-    }
-    pg.psql_script(&dir, "d1.sql", &sql)?;
-    std::thread::sleep(Duration::from_secs(3));
-    broker.pause(false);
     // The output drops the newest events until the spool drains and there is room again; the
     // gap that counts them is written then.
     let log_tail = |e: anyhow::Error| {
