@@ -769,16 +769,17 @@ fn replay(a: ReplayArgs) -> Result<()> {
     if a.common.output.is_none() {
         cfg.output = "none".into();
     }
-    let (offset, records) = dbgov::record::read_all(Path::new(&a.file))
+    let capture = dbgov::record::read_all(Path::new(&a.file))
         .with_context(|| format!("reading {}", a.file.display()))?;
-    let bytes: usize = records.iter().map(Vec::len).sum();
+    let offset = capture.clock_offset_ns;
+    let bytes = capture.bytes();
     let mut total_statements = 0;
     let start = Instant::now();
     let cpu0 = cpu_seconds();
     let mut lost = 0;
     for _ in 0..a.repeat.max(1) {
         let mut p = build_pipeline(&cfg, Clock::with_offset(offset), false)?;
-        for (i, r) in records.iter().enumerate() {
+        for (i, r) in capture.records().enumerate() {
             p.handle_record(r)?;
             if i % 4096 == 4095 {
                 p.flush()?;
@@ -797,7 +798,7 @@ fn replay(a: ReplayArgs) -> Result<()> {
     let wall = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let out = serde_json::json!({
-        "records": records.len() as u64 * a.repeat.max(1) as u64,
+        "records": capture.len() as u64 * a.repeat.max(1) as u64,
         "bytes": bytes as u64 * a.repeat.max(1) as u64,
         "statements": total_statements,
         "wall_seconds": wall,

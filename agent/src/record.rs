@@ -3,7 +3,7 @@
 //! `DBGOVREC`, a u32 version (1), the i128 monotonic-to-wall-clock offset in nanoseconds, then
 //! records as u32 length (little endian) + bytes.
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"DBGOVREC";
@@ -63,40 +63,81 @@ impl Writer {
     }
 }
 
-/// Reads a whole capture file into memory: (clock offset, records).
-pub fn read_all(path: &Path) -> Result<(i128, Vec<Vec<u8>>), RecordError> {
-    let mut r = BufReader::new(File::open(path)?);
-    let mut magic = [0u8; 8];
-    r.read_exact(&mut magic)?;
-    if &magic != MAGIC {
+/// A capture file read into memory: one buffer, and where each record lies in it.
+pub struct Capture {
+    /// The monotonic-to-wall-clock offset of the recording agent.
+    pub clock_offset_ns: i128,
+    data: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Capture {
+    /// Records held.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Bytes of all records together.
+    pub fn bytes(&self) -> usize {
+        self.spans.iter().map(|(a, b)| b - a).sum()
+    }
+
+    /// The records, in order.
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans
+            .iter()
+            .map(|&(a, b)| self.data.get(a..b).unwrap_or_default())
+    }
+}
+
+/// Reads a whole capture file into memory (one read, no copy per record).
+pub fn read_all(path: &Path) -> Result<Capture, RecordError> {
+    let mut data = Vec::new();
+    File::open(path)?.read_to_end(&mut data)?;
+    let head = MAGIC.len() + 4 + 16;
+    if data.get(..MAGIC.len()) != Some(&MAGIC[..]) {
         return Err(RecordError::BadMagic);
     }
-    let mut v = [0u8; 4];
-    r.read_exact(&mut v)?;
-    let version = u32::from_le_bytes(v);
+    let word = |at: usize| -> Option<u32> {
+        let b = data.get(at..at + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let Some(version) = word(MAGIC.len()) else {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    };
     if version != VERSION {
         return Err(RecordError::BadVersion(version));
     }
-    let mut o = [0u8; 16];
-    r.read_exact(&mut o)?;
-    let offset = i128::from_le_bytes(o);
-    let mut out = Vec::new();
-    loop {
-        let mut l = [0u8; 4];
-        match r.read_exact(&mut l) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e.into()),
-        }
-        let len = u32::from_le_bytes(l) as usize;
+    let Some(o) = data.get(MAGIC.len() + 4..head) else {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    };
+    let mut ob = [0u8; 16];
+    ob.copy_from_slice(o);
+    let clock_offset_ns = i128::from_le_bytes(ob);
+    let mut spans = Vec::new();
+    let mut at = head;
+    // A length prefix cut short ends the file cleanly (as a recorder stopped between records).
+    while let Some(len) = word(at) {
+        let len = len as usize;
         if len > MAX_RECORD {
             return Err(RecordError::BadRecord(len));
         }
-        let mut rec = vec![0u8; len];
-        r.read_exact(&mut rec)?;
-        out.push(rec);
+        let start = at + 4;
+        if start + len > data.len() {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        spans.push((start, start + len));
+        at = start + len;
     }
-    Ok((offset, out))
+    Ok(Capture {
+        clock_offset_ns,
+        data,
+        spans,
+    })
 }
 
 #[cfg(test)]
@@ -156,8 +197,13 @@ mod tests {
         }
         w.flush().unwrap();
         drop(w);
-        let (offset, recs) = read_all(&path).unwrap();
-        assert_eq!(offset, -123_456_789_012);
+        let cap = read_all(&path).unwrap();
+        assert_eq!(cap.clock_offset_ns, -123_456_789_012);
+        assert_eq!(
+            cap.bytes(),
+            open.len() + size_of::<EventHeader>() + 5 + close.len()
+        );
+        let recs: Vec<&[u8]> = cap.records().collect();
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[0], open);
         assert_eq!(recs[1].len(), size_of::<EventHeader>() + 5);
@@ -192,7 +238,7 @@ mod tests {
         assert!(matches!(read_all(&path), Err(RecordError::Io(_))));
         // No records at all is a valid, empty capture.
         std::fs::write(&path, &head).unwrap();
-        assert_eq!(read_all(&path).unwrap().1.len(), 0);
+        assert!(read_all(&path).unwrap().is_empty());
         let _ = std::fs::remove_file(&path);
     }
 
