@@ -1,9 +1,11 @@
 //! PostgreSQL backend (server-to-client) decoder: arbitrary bytes, fed in arbitrary pieces,
 //! with resynchronisation after errors, as the session does.
 #![no_main]
-use bytes::BytesMut;
 use dbgov::protocol::postgres::BackendDecoder;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/pg_decode.rs"]
+mod pg_decode;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
@@ -13,20 +15,11 @@ fuzz_target!(|data: &[u8]| {
     if mode & 1 == 1 {
         d.expect_ssl_response();
     }
-    let step = 1 + (mode >> 1) as usize;
-    let mut buf = BytesMut::new();
-    for piece in rest.chunks(step) {
-        buf.extend_from_slice(piece);
-        for _ in 0..1000 {
-            match d.decode(&mut buf) {
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => {
-                    if d.resync(&mut buf) == 0 {
-                        break;
-                    }
-                }
-            }
-        }
-    }
+    pg_decode::drive(
+        &mut d,
+        rest,
+        1 + (mode >> 1) as usize,
+        |d, b| pg_decode::outcome(d.decode(b)),
+        |d, b| d.resync(b),
+    );
 });
