@@ -798,3 +798,8 @@ impl Drop for Broker {
         let _ = self.child.wait();
     }
 }
+
+/// The Python interpreter of the scripted clients (`DBGOV_PYTHON`, default `python3`).
+pub fn python() -> String {
+    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
+}

@@ -45,10 +45,6 @@ fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
-fn python() -> String {
-    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 fn have_psycopg() -> bool {
     Command::new(python())
         .args(["-c", "import psycopg"])

@@ -7,10 +7,6 @@ use std::process::Command;
 
 use dbgov_tests::*;
 
-fn python() -> String {
-    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 #[test]
 fn sendfile_splice_and_sendmmsg_on_a_watched_socket_become_named_gaps() -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {

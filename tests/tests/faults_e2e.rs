@@ -6,10 +6,6 @@ use std::process::Command;
 use dbgov_tests::*;
 use serde_json::Value;
 
-fn python() -> String {
-    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 /// The agent's peak resident memory (VmHWM), in MiB.
 fn peak_rss_mib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -8,10 +8,6 @@ use std::process::Command;
 use dbgov_tests::*;
 use serde_json::Value;
 
-fn python() -> String {
-    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 /// Runs the script in each mode against one agent, then waits for the last statement of each.
 fn run_modes(modes: &[&str], last: &[&str]) -> anyhow::Result<Option<Vec<Value>>> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {

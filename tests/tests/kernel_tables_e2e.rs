@@ -7,10 +7,6 @@ use std::process::Command;
 
 use dbgov_tests::*;
 
-fn python() -> String {
-    std::env::var("DBGOV_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 /// Removes the decoy files it made in /tmp, whatever happens.
 struct Decoys(Vec<std::path::PathBuf>);
 
