@@ -22,47 +22,21 @@ import socket
 import struct
 import sys
 
+from pgwire import connect, msg, until_ready
+
 # A script that waits for an answer that never comes fails instead of hanging the test.
 signal.alarm(60)
 
 libc = ctypes.CDLL(None, use_errno=True)
 
 
-def msg(t, body):
-    return t + struct.pack("!I", len(body) + 4) + body
-
-
-def until_ready(fd):
-    buf = b""
-    while True:
-        d = os.read(fd, 65536)
-        if not d:
-            sys.exit("server closed the connection")
-        buf += d
-        i = 0
-        while i + 5 <= len(buf):
-            t = buf[i:i + 1]
-            (n,) = struct.unpack("!I", buf[i + 1:i + 5])
-            if i + 1 + n > len(buf):
-                break
-            if t == b"E":
-                sys.exit("server error: %r" % buf[i:i + 1 + n])
-            if t == b"Z":
-                return
-            i += 1 + n
+def ready(fd):
+    until_ready(lambda n: os.read(fd, n))
 
 
 def query(fd, name):
     os.write(fd, msg(b"Q", ("SELECT 1 AS %s\0" % name).encode()))
-    until_ready(fd)
-
-
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port))
-    startup = b"user\0postgres\0database\0postgres\0\0"
-    s.sendall(struct.pack("!II", len(startup) + 8, 196608) + startup)
-    until_ready(s.fileno())
-    return s
+    ready(fd)
 
 
 def terminate(fd):
@@ -156,7 +130,7 @@ def main():
         terminate(s.detach())
     elif mode == "io_uring":
         io_uring_write(fd, msg(b"Q", b"SELECT 1 AS io_uring_via\0"))
-        until_ready(fd)
+        ready(fd)
         query(fd, "io_uring_after")
         terminate(s.detach())
     elif mode == "close_range":

@@ -9,8 +9,9 @@ import ctypes
 import os
 import signal
 import socket
-import struct
 import sys
+
+from pgwire import msg, startup_packet, until_ready
 
 # A script that waits for an answer that never comes fails instead of hanging the test.
 signal.alarm(60)
@@ -20,36 +21,15 @@ port, mode = int(sys.argv[1]), sys.argv[2]
 s = socket.create_connection(("127.0.0.1", port))
 
 
-def msg(t, body):
-    return t + struct.pack("!I", len(body) + 4) + body
+def ready():
+    until_ready(s.recv)
 
 
-def until_ready():
-    buf = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            sys.exit("server closed the connection")
-        buf += d
-        i = 0
-        while i + 5 <= len(buf):
-            t = buf[i:i + 1]
-            (n,) = struct.unpack("!I", buf[i + 1:i + 5])
-            if i + 1 + n > len(buf):
-                break
-            if t == b"E":
-                sys.exit("server error: %r" % buf[i:i + 1 + n])
-            if t == b"Z":
-                return
-            i += 1 + n
-
-
-startup = b"user\0postgres\0database\0postgres\0\0"
-s.sendall(struct.pack("!II", len(startup) + 8, 196608) + startup)
-until_ready()
+s.sendall(startup_packet())
+ready()
 if mode == "dup2":
     s.sendall(msg(b"Q", b"SELECT 1 AS before_dup2\0"))
-    until_ready()
+    ready()
     a, b = socket.socketpair()
     fd = s.fileno()
     os.dup2(a.fileno(), fd)  # the database connection is closed here
@@ -66,7 +46,7 @@ if mode == "flood":
             sent = os.sendfile(s.fileno(), f.fileno(), 0, len(q))
             assert sent == len(q), sent
             if i < 1999:  # the last answer is read below, as for every mode
-                until_ready()
+                ready()
 elif mode == "sendfile":
     with tempfile.TemporaryFile() as f:
         f.write(q)
@@ -99,8 +79,8 @@ elif mode == "sendmmsg":
     assert n == 1 and m.len == len(q), (n, m.len, ctypes.get_errno())
 else:
     sys.exit("unknown mode " + mode)
-until_ready()
+ready()
 s.sendall(msg(b"Q", ("SELECT 1 AS after_%s\0" % mode).encode()))
-until_ready()
+ready()
 s.sendall(msg(b"X", b""))
 s.close()
