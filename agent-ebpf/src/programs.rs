@@ -790,24 +790,7 @@ fn sock_identity(fd: u32, e: &mut ConnEvent) {
     if o.valid == 0 {
         return;
     }
-    // SAFETY: helper without preconditions; the result is only used as an address to read.
-    let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
-    let Some(files) = read_kernel::<u64>(task + o.task_files as u64) else {
-        return;
-    };
-    let Some(fdt) = read_kernel::<u64>(files + o.files_fdt as u64) else {
-        return;
-    };
-    let Some(max) = read_kernel::<u32>(fdt + o.fdt_max_fds as u64) else {
-        return;
-    };
-    if fd >= max {
-        return;
-    }
-    let Some(fds) = read_kernel::<u64>(fdt + o.fdt_fd as u64) else {
-        return;
-    };
-    let Some(file) = read_kernel::<u64>(fds + 8 * fd as u64) else {
+    let FdSlot::File(file) = fd_file(&o, fd) else {
         return;
     };
     let Some(socket) = read_kernel::<u64>(file + o.file_private_data as u64) else {
@@ -1356,24 +1339,44 @@ fn fd_open(fd: u32) -> bool {
     if o.valid == 0 {
         return true;
     }
+    !matches!(fd_file(&o, fd), FdSlot::Closed)
+}
+
+/// What the current task's file table holds at `fd`.
+enum FdSlot {
+    /// The table could not be read.
+    Unknown,
+    /// No file at that number.
+    Closed,
+    /// The `struct file` address.
+    File(u64),
+}
+
+/// Walks task -> files -> fdt -> fd[fd] with the offsets userspace found in BTF.
+#[inline(always)]
+fn fd_file(o: &SockOffsets, fd: u32) -> FdSlot {
     // SAFETY: helper without preconditions; the result is only used as an address to read.
     let task = unsafe { aya_ebpf::helpers::bpf_get_current_task() };
     let Some(files) = read_kernel::<u64>(task + o.task_files as u64) else {
-        return true;
+        return FdSlot::Unknown;
     };
     let Some(fdt) = read_kernel::<u64>(files + o.files_fdt as u64) else {
-        return true;
+        return FdSlot::Unknown;
     };
     let Some(max) = read_kernel::<u32>(fdt + o.fdt_max_fds as u64) else {
-        return true;
+        return FdSlot::Unknown;
     };
     if fd >= max {
-        return false;
+        return FdSlot::Closed;
     }
     let Some(fds) = read_kernel::<u64>(fdt + o.fdt_fd as u64) else {
-        return true;
+        return FdSlot::Unknown;
     };
-    read_kernel::<u64>(fds + 8 * fd as u64).is_none_or(|f| f != 0)
+    match read_kernel::<u64>(fds + 8 * fd as u64) {
+        None => FdSlot::Unknown,
+        Some(0) => FdSlot::Closed,
+        Some(f) => FdSlot::File(f),
+    }
 }
 
 /// `sys_enter_close(fd)`.
