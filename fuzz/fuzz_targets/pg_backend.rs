@@ -15,11 +15,5 @@ fuzz_target!(|data: &[u8]| {
     if mode & 1 == 1 {
         d.expect_ssl_response();
     }
-    pg_decode::drive(
-        &mut d,
-        rest,
-        1 + (mode >> 1) as usize,
-        |d, b| pg_decode::outcome(d.decode(b)),
-        |d, b| d.resync(b),
-    );
+    pg_decode::drive(&mut d, rest, 1 + (mode >> 1) as usize);
 });

@@ -16,11 +16,5 @@ fuzz_target!(|data: &[u8]| {
     } else {
         FrontendDecoder::mid_session(1 << 20)
     };
-    pg_decode::drive(
-        &mut d,
-        rest,
-        1 + (mode >> 1) as usize,
-        |d, b| pg_decode::outcome(d.decode(b)),
-        |d, b| d.resync(b),
-    );
+    pg_decode::drive(&mut d, rest, 1 + (mode >> 1) as usize);
 });
