@@ -179,6 +179,14 @@ impl Judge {
         &self.policy
     }
 
+    /// The table a PostgreSQL table OID names in `db`, as learned so far.
+    pub fn table_of_oid(&self, db: &str, oid: u32) -> Option<&str> {
+        self.oid_names
+            .get(db)
+            .and_then(|n| n.get(&oid))
+            .map(String::as_str)
+    }
+
     /// Judges one request.
     pub fn judge(&mut self, req: &Request<'_>) -> Judgement {
         let analyzed = req

@@ -19,6 +19,7 @@ pub mod judge;
 pub mod pipeline;
 pub mod policy;
 pub mod protocol;
+pub mod proxy;
 pub mod record;
 pub mod redact;
 pub mod session;

@@ -1,5 +1,7 @@
 //! The `dbgov` command line: `dbgov run` captures live traffic, `dbgov replay` feeds a capture
 //! file through the userspace pipeline.
+mod proxy_cmd;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -63,6 +65,14 @@ enum Cmd {
     /// written, one readable line per event (or the JSON lines), optionally filtered. A
     /// JSON-lines file is followed through rotation and truncation.
     Tail(TailArgs),
+    /// Relay clients to a PostgreSQL or MySQL server and apply the policies before the
+    /// server sees a statement: block (a protocol-native error), hold for approval, mask
+    /// result columns. Writes the same audit events as the agent, with `source: proxy`.
+    Proxy(Box<proxy_cmd::ProxyArgs>),
+    /// Approve a statement the proxy holds (through its control API).
+    Approve(proxy_cmd::DecideArgs),
+    /// Deny a statement the proxy holds.
+    Deny(proxy_cmd::DecideArgs),
 }
 
 #[derive(Args)]
@@ -213,50 +223,50 @@ struct PolicyTestArgs {
 }
 
 #[derive(Args, Clone)]
-struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// YAML configuration file (see README: Configuration).
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Where events go: `pretty` (one readable line per event on stdout), `stdout` (JSON
     /// lines), `jsonl:PATH` (appends), `kafka:BROKERS` (through the spool under --state-dir;
     /// topics and security settings in the config file) or `none`. Default: `pretty` when
     /// stdout is a terminal, JSON lines on stdout otherwise.
     #[arg(long, value_name = "SPEC")]
-    output: Option<String>,
+    pub(crate) output: Option<String>,
     /// Colours of the pretty view: `auto` (on a terminal, unless NO_COLOR is set), `always`,
     /// `never`.
     #[arg(long, value_name = "WHEN")]
-    color: Option<dbgov::sink::Color>,
+    pub(crate) color: Option<dbgov::sink::Color>,
     /// Event format: `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, 6005).
     #[arg(long, value_name = "FORMAT")]
-    format: Option<dbgov::sink::Format>,
+    pub(crate) format: Option<dbgov::sink::Format>,
     /// Sign checkpoints with this Ed25519 key (from `dbgov keygen`).
     #[arg(long, value_name = "FILE")]
-    signing_key: Option<PathBuf>,
+    pub(crate) signing_key: Option<PathBuf>,
     /// A signed checkpoint after this many events (default 10000; also every
     /// checkpoint.interval_secs, default 10 s).
     #[arg(long, value_name = "N")]
-    checkpoint_events: Option<u64>,
+    pub(crate) checkpoint_events: Option<u64>,
     /// State directory (the Kafka spool lives in STATE_DIR/spool); default /var/lib/dbgov.
     #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
     /// Directory with `classes/` and `rules/` YAML files (default: the built-in pack).
     #[arg(long, value_name = "DIR")]
-    policy_dir: Option<PathBuf>,
+    pub(crate) policy_dir: Option<PathBuf>,
     /// Value of `host.environment` on every event, e.g. `prod`.
     #[arg(long, value_name = "NAME")]
-    environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// A `host.labels` entry, `key=value`; repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE")]
-    labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Turn redaction off: literal values and comments in `statement.text`, SQL and passwords
     /// in `client.cmdline`, values in error messages (default: replaced by `?`). A risk: the
     /// trail then holds the data it audits.
     #[arg(long)]
-    keep_literals: bool,
+    pub(crate) keep_literals: bool,
     /// Record bound parameter values of prepared statements (default: not recorded).
     #[arg(long)]
-    record_params: bool,
+    pub(crate) record_params: bool,
 }
 
 #[derive(Args)]
@@ -308,6 +318,9 @@ fn main() {
         Cmd::Export(a) => exit_code(export(a)),
         Cmd::Ship(a) => exit_code(ship(a)),
         Cmd::Tail(a) => exit_code(tail(a)),
+        Cmd::Proxy(a) => exit_code(proxy_cmd::proxy(*a)),
+        Cmd::Approve(a) => exit_code(proxy_cmd::decide(a, true)),
+        Cmd::Deny(a) => exit_code(proxy_cmd::decide(a, false)),
     };
     std::process::exit(code);
 }
@@ -362,7 +375,7 @@ fn check_privileges() -> Result<()> {
     Ok(())
 }
 
-fn load_config(c: &CommonArgs) -> Result<Config> {
+pub(crate) fn load_config(c: &CommonArgs) -> Result<Config> {
     let mut cfg = match &c.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -753,7 +766,7 @@ fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Res
     Ok(())
 }
 
-fn tracing_init() {
+pub(crate) fn tracing_init() {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

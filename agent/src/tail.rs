@@ -79,7 +79,7 @@ impl Filter {
             return false;
         }
         match ev.kind {
-            Kind::Statement => {}
+            Kind::Statement | Kind::Approval => {}
             Kind::SessionStart | Kind::SessionEnd => {
                 return self.classes.is_empty()
                     && self.verdicts.is_empty()

@@ -343,6 +343,33 @@ pub fn render(ev: &Event, opts: &ViewOptions) -> String {
             };
             line.push(&text, DIM, 0);
         }
+        Kind::Approval => {
+            line.push(&clock(&ev.time, opts.utc), DIM, 0);
+            line.sp();
+            line.push(&who(ev), BOLD, WHO);
+            line.sp();
+            line.push(&program(ev), PLAIN, PROGRAM);
+            line.sp();
+            line.push(&database(ev), CYAN, DATABASE);
+            line.sp();
+            line.push("HOLD", YELLOW.effects(Effects::BOLD), 5);
+            line.sp();
+            if let Some(a) = ev.approval.as_ref() {
+                let status = serde_json::to_value(a.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let mut text = format!("{} {status}", a.id);
+                if let Some(by) = a.by.as_deref() {
+                    text.push_str(&format!(" by {by}"));
+                }
+                line.push(&text, YELLOW, 0);
+            }
+            if let Some(t) = ev.statement.as_ref().and_then(|s| s.text.as_deref()) {
+                line.sp();
+                line.push(t, PLAIN, 0);
+            }
+        }
     }
     line.finish()
 }

@@ -347,6 +347,48 @@ impl Agent {
         Self::spawn(Some(output), None, args)
     }
 
+    /// Starts `dbgov proxy --listen 127.0.0.1:PORT` with more arguments (`--upstream`,
+    /// `--engine`, ...), writing JSON lines to its own file, and waits until it accepts
+    /// connections. The returned handle reads, waits for and verifies its events as for an
+    /// agent.
+    pub fn proxy(port: u16, args: &[&str]) -> Result<Self> {
+        let dir = TempDir::new("proxy")?;
+        let events = dir.path().join("events.jsonl");
+        let stderr = dir.path().join("stderr.log");
+        let child = Command::new(agent_bin())
+            .arg("proxy")
+            .arg("--output")
+            .arg(format!("jsonl:{}", events.display()))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(args)
+            .env("DBGOV_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr)?)
+            .spawn()
+            .context("starting dbgov proxy")?;
+        let mut proxy = Self {
+            child,
+            events,
+            stderr,
+            _dir: dir,
+        };
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(st) = proxy.child.try_wait()? {
+                bail!(
+                    "dbgov proxy exited early ({st}): {}",
+                    std::fs::read_to_string(&proxy.stderr).unwrap_or_default()
+                );
+            }
+            if t0.elapsed() > Duration::from_secs(30) {
+                bail!("dbgov proxy did not listen in 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(proxy)
+    }
+
     fn spawn(output: Option<&str>, events: Option<&Path>, args: &[&str]) -> Result<Self> {
         let dir = TempDir::new("agent")?;
         let events = events

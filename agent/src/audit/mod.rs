@@ -30,6 +30,33 @@ pub enum Kind {
     Gap,
     /// A signed checkpoint over the stream so far (see [`checkpoint`]).
     Checkpoint,
+    /// A statement held by the proxy: the request for a decision, then the decision.
+    Approval,
+}
+
+/// `approval`: a held statement's approval request and its outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The id `dbgov approve ID` / `dbgov deny ID` names.
+    pub id: String,
+    /// `requested`, `approved`, `denied` or `timed_out`.
+    pub status: ApprovalStatus,
+    /// Who decided (the approver's OS user, as `dbgov approve` reports it).
+    #[serde(default)]
+    pub by: Option<String>,
+    /// With `--for`: the same statement shape from the same identity is approved this many
+    /// seconds without asking.
+    #[serde(default)]
+    pub for_secs: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Requested,
+    Approved,
+    Denied,
+    TimedOut,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -210,6 +237,9 @@ pub struct Event {
     /// RFC 3339, UTC, nanoseconds.
     pub time: String,
     pub kind: Kind,
+    /// `proxy` for events of `dbgov proxy`; absent for the agent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Cow<'static, str>>,
     pub host: Host,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<Client>,
@@ -231,6 +261,8 @@ pub struct Event {
     pub gap: Option<Gap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
     /// The event's place in its agent's hash chain (added by the [`Encoder`], always last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<Integrity>,
@@ -244,6 +276,7 @@ impl Event {
             event_id,
             time,
             kind,
+            source: None,
             host,
             client: None,
             server: None,
@@ -255,6 +288,7 @@ impl Event {
             policy: None,
             gap: None,
             checkpoint: None,
+            approval: None,
             integrity: None,
         }
     }

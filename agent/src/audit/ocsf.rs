@@ -17,6 +17,7 @@ fn activity(ev: &Event) -> (u64, &'static str) {
         Kind::SessionEnd => (99, "Disconnect"),
         Kind::Gap => (99, "Gap"),
         Kind::Checkpoint => (99, "Checkpoint"),
+        Kind::Approval => (99, "Approval"),
         Kind::Statement => {
             let kind = ev
                 .statement
@@ -60,7 +61,7 @@ pub fn from_event(ev: &Event) -> Value {
     let severity_id = match (ev.kind, verdict) {
         (_, Some(Action::Block)) => 4,
         (_, Some(Action::Hold | Action::Alert)) => 3,
-        (Kind::Gap, _) => 3,
+        (Kind::Gap | Kind::Approval, _) => 3,
         _ => 1,
     };
     let mut o = Map::new();

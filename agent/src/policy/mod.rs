@@ -174,6 +174,37 @@ pub struct EvalContext<'a> {
     pub tags: &'a BTreeMap<String, String>,
 }
 
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
+
+impl EvalContext<'static> {
+    /// A context with nothing known (every field empty).
+    pub fn empty() -> Self {
+        EvalContext {
+            engine: "",
+            db_name: None,
+            db_user: None,
+            kind: "",
+            tables: &[],
+            columns: &[],
+            literals: &[],
+            has_where: false,
+            client_user: None,
+            client_login_user: None,
+            client_exe: None,
+            client_container_id: None,
+            client_groups: &[],
+            host_environment: None,
+            host_labels: &NO_LABELS,
+            client_cmdline: None,
+            client_unit: None,
+            client_workload: None,
+            client_purpose: None,
+            db_application: None,
+            tags: &NO_LABELS,
+        }
+    }
+}
+
 /// The decision for one statement.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Verdict {
@@ -191,6 +222,38 @@ pub struct Verdict {
     pub message: Option<String>,
     /// `client.purpose`: the purpose of the first workload entry that matched.
     pub purpose: Option<String>,
+    /// What the matching `mask` rules mask (the proxy rewrites those columns' values in the
+    /// result rows); empty when no mask rule matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<ColumnMask>,
+}
+
+/// How a masked value is rewritten (`mask.style` of a rule).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskStyle {
+    /// Every character becomes `*` (the length is kept).
+    #[default]
+    Full,
+    /// All but the last `keep` characters become `*`.
+    Partial,
+    /// `sha256:` and the first 16 hex digits of the value's SHA-256: equal values stay equal.
+    Hash,
+    /// SQL NULL.
+    Null,
+}
+
+/// One matching `mask` rule: which classes it masks and how.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnMask {
+    /// The rule's id.
+    pub rule: String,
+    /// The classes whose columns it masks: the rule's `match.classes`, else every class the
+    /// statement touched.
+    pub classes: Vec<String>,
+    pub style: MaskStyle,
+    /// Characters kept at the end with `partial`.
+    pub keep: usize,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,6 +314,19 @@ struct RuleSpec {
     severity: Option<Severity>,
     #[serde(default)]
     message: Option<String>,
+    /// How a `mask` rule masks (only with `action: mask`; default `full`).
+    #[serde(default)]
+    mask: Option<MaskSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaskSpec {
+    #[serde(default)]
+    style: MaskStyle,
+    /// With `partial`: characters kept at the end (default 4).
+    #[serde(default)]
+    keep: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -406,6 +482,8 @@ struct Rule {
     action: Action,
     severity: Option<Severity>,
     message: Option<String>,
+    /// With `action: mask`: the style and kept characters.
+    mask: Option<(MaskStyle, usize)>,
 }
 
 /// A loaded, compiled policy: data classes and rules.
@@ -610,6 +688,23 @@ impl Policy {
             .map(|c| c.description.as_str())
     }
 
+    /// The data classes of one column (`schema.table.column`, `table.column` or `column`),
+    /// by the column globs alone.
+    pub fn column_classes(&self, column: &str) -> Vec<&str> {
+        let cols = [column.to_string()];
+        let ctx = EvalContext {
+            columns: &cols,
+            ..EvalContext::empty()
+        };
+        let touched = self.classify_columns(&ctx);
+        self.classes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| touched.contains(*i))
+            .map(|(_, c)| c.id.as_str())
+            .collect()
+    }
+
     /// Classifies the statement and applies the rules.
     pub fn evaluate(&self, ctx: &EvalContext) -> Verdict {
         let mut touched = self.classify_columns(ctx);
@@ -698,6 +793,30 @@ impl Policy {
                     }
                 }
             }
+        }
+        for rule in &self.rules {
+            let Some((style, keep)) = rule.mask else {
+                continue;
+            };
+            if !verdict.rules.contains(&rule.id) {
+                continue;
+            }
+            let classes = match &rule.when.classes {
+                Some(m) => self
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| m.contains(*i))
+                    .map(|(_, c)| c.id.clone())
+                    .collect(),
+                None => verdict.classes.clone(),
+            };
+            verdict.masks.push(ColumnMask {
+                rule: rule.id.clone(),
+                classes,
+                style,
+                keep,
+            });
         }
         if let Some(d) = decided {
             verdict.action = d.action;
@@ -1151,6 +1270,28 @@ impl Builder {
             Some(u) => Some(self.matcher(file, &format!("{what}: unless"), u)?),
             None => None,
         };
+        let mask = match (spec.action, spec.mask) {
+            (Action::Mask, m) => {
+                let m = m.unwrap_or(MaskSpec {
+                    style: MaskStyle::Full,
+                    keep: None,
+                });
+                if m.keep.is_some() && m.style != MaskStyle::Partial {
+                    return Err(invalid(
+                        file,
+                        format!("{what}: mask.keep only applies to style partial"),
+                    ));
+                }
+                Some((m.style, m.keep.unwrap_or(4)))
+            }
+            (_, Some(_)) => {
+                return Err(invalid(
+                    file,
+                    format!("{what}: mask is only allowed with action mask"),
+                ))
+            }
+            (_, None) => None,
+        };
         self.rules.push(Rule {
             id: spec.id,
             when,
@@ -1158,6 +1299,7 @@ impl Builder {
             action: spec.action,
             severity: spec.severity,
             message: spec.message,
+            mask,
         });
         Ok(())
     }

@@ -179,6 +179,9 @@ pub enum DecodeError {
     /// A continuation frame of a 16 MiB+ packet did not carry the next sequence id.
     #[error("continuation frame has sequence id {got}, {expected} expected")]
     SequenceMismatch { expected: u8, got: u8 },
+    /// A packet is larger than a relay accepts ([`next_raw_packet`]).
+    #[error("packet of {len} bytes is larger than the limit of {max}")]
+    TooLarge { len: usize, max: usize },
 }
 
 type Result<T> = std::result::Result<T, DecodeError>;
@@ -390,6 +393,124 @@ impl PacketDecoder {
                 payload: partial.kept.freeze(),
             }));
         }
+    }
+}
+
+/// Splits the whole logical packet at the head of `buf` (every frame of it, headers
+/// included), for a relay that forwards packets unchanged, and returns it with the packet
+/// decoded. `Ok(None)` until the packet is complete; a packet above `max` payload bytes is
+/// [`DecodeError::TooLarge`] before it is buffered.
+pub fn next_raw_packet(buf: &mut BytesMut, max: usize) -> Result<Option<(Bytes, Packet)>> {
+    let mut at = 0;
+    let mut payload = 0usize;
+    loop {
+        let Some(h) = buf.get(at..at + 4) else {
+            return Ok(None);
+        };
+        let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+        payload += len;
+        if payload > max {
+            return Err(DecodeError::TooLarge { len: payload, max });
+        }
+        at += 4 + len;
+        if len < MAX_FRAME_LEN {
+            break;
+        }
+    }
+    if buf.len() < at {
+        return Ok(None);
+    }
+    let raw = buf.split_to(at).freeze();
+    let mut copy = BytesMut::from(&raw[..]);
+    match PacketDecoder::new(max.max(1)).decode(&mut copy)? {
+        Some(p) if copy.is_empty() => Ok(Some((raw, p))),
+        _ => Err(DecodeError::Truncated { what: "packet" }),
+    }
+}
+
+/// Encoders for what a relay answers in the server's place or rewrites: ERR packets and
+/// text-protocol result rows (one frame each; the payloads here stay far below 16 MiB).
+pub mod encode {
+    use bytes::{BufMut, BytesMut};
+
+    use super::{DecodeError, Reader, Result};
+
+    fn frame(out: &mut BytesMut, seq: u8, body: impl FnOnce(&mut BytesMut)) {
+        let at = out.len();
+        out.put_slice(&[0, 0, 0, seq]);
+        body(out);
+        let len = (out.len() - at - 4) as u32;
+        out[at..at + 3].copy_from_slice(&len.to_le_bytes()[..3]);
+    }
+
+    fn lenenc_int(out: &mut BytesMut, v: u64) {
+        match v {
+            0..=250 => out.put_u8(v as u8),
+            251..=0xFFFF => {
+                out.put_u8(0xFC);
+                out.put_u16_le(v as u16);
+            }
+            0x1_0000..=0xFF_FFFF => {
+                out.put_u8(0xFD);
+                out.put_slice(&(v as u32).to_le_bytes()[..3]);
+            }
+            _ => {
+                out.put_u8(0xFE);
+                out.put_u64_le(v);
+            }
+        }
+    }
+
+    /// An ERR packet (protocol 4.1: with the `#` SQLSTATE marker).
+    pub fn err_packet(out: &mut BytesMut, seq: u8, code: u16, sql_state: &str, message: &str) {
+        frame(out, seq, |b| {
+            b.put_u8(0xFF);
+            b.put_u16_le(code);
+            b.put_u8(b'#');
+            let mut state = [b'H', b'Y', b'0', b'0', b'0'];
+            for (d, s) in state.iter_mut().zip(sql_state.bytes()) {
+                *d = s;
+            }
+            b.put_slice(&state);
+            b.put_slice(message.as_bytes());
+        });
+    }
+
+    /// A text-protocol result row (`None` is SQL NULL).
+    pub fn text_row<V: AsRef<[u8]>>(out: &mut BytesMut, seq: u8, values: &[Option<V>]) {
+        frame(out, seq, |b| {
+            for v in values {
+                match v {
+                    None => b.put_u8(0xFB),
+                    Some(v) => {
+                        let v = v.as_ref();
+                        lenenc_int(b, v.len() as u64);
+                        b.put_slice(v);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The values of a text-protocol row payload, given its column count.
+    pub fn text_row_values(payload: &[u8], columns: usize) -> Result<Vec<Option<&[u8]>>> {
+        let mut r = Reader::new(payload);
+        let mut values = Vec::with_capacity(columns.min(payload.len()));
+        for _ in 0..columns {
+            if r.peek() == Some(0xFB) {
+                r.u8("NULL")?;
+                values.push(None);
+            } else {
+                values.push(Some(r.lenenc_bytes("row value")?));
+            }
+        }
+        if !r.is_empty() {
+            return Err(DecodeError::Invalid {
+                what: "bytes after the last value",
+                value: r.remaining() as u64,
+            });
+        }
+        Ok(values)
     }
 }
 
@@ -2181,5 +2302,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn err_packets_and_text_rows_round_trip() {
+        let mut out = BytesMut::new();
+        encode::err_packet(&mut out, 1, 1142, "42000", "blocked by dbgov: rule r");
+        let (raw, p) = next_raw_packet(&mut out.clone(), 1 << 20).unwrap().unwrap();
+        assert_eq!(&raw[..], &out[..]);
+        assert_eq!(p.seq, 1);
+        let e = ErrPacket::parse(&p.payload).unwrap();
+        assert_eq!((e.code, e.sql_state.as_deref()), (1142, Some("42000")));
+        assert_eq!(e.message, "blocked by dbgov: rule r");
+
+        let long = vec![b'x'; 300];
+        let values: Vec<Option<&[u8]>> = vec![Some(b"a@b.c"), None, Some(b""), Some(&long)];
+        let mut out = BytesMut::new();
+        encode::text_row(&mut out, 5, &values);
+        let (_, p) = next_raw_packet(&mut out, 1 << 20).unwrap().unwrap();
+        assert_eq!(p.seq, 5);
+        assert_eq!(encode::text_row_values(&p.payload, 4).unwrap(), values);
+        assert!(encode::text_row_values(&p.payload, 3).is_err());
+        assert!(encode::text_row_values(&p.payload, 5).is_err());
+    }
+
+    #[test]
+    fn raw_packets_wait_for_the_whole_packet_and_refuse_oversize() {
+        let mut buf = BytesMut::from(&[3u8, 0, 0, 0, 1, 2][..]);
+        assert!(next_raw_packet(&mut buf, 100).unwrap().is_none());
+        buf.extend_from_slice(&[3, 9]);
+        let (raw, p) = next_raw_packet(&mut buf, 100).unwrap().unwrap();
+        assert_eq!(&raw[..], &[3, 0, 0, 0, 1, 2, 3]);
+        assert_eq!(&p.payload[..], &[1, 2, 3]);
+        assert_eq!(&buf[..], &[9]);
+        let mut big = BytesMut::from(&[0xFFu8, 0xFF, 0x00, 0][..]);
+        assert!(matches!(
+            next_raw_packet(&mut big, 1000),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 }

@@ -29,6 +29,48 @@ pub enum DecodeError {
     UnknownTag(u8),
     #[error("malformed {tag:?} message: {what}")]
     Malformed { tag: char, what: &'static str },
+    #[error("frame of {len} bytes is larger than the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+}
+
+/// Length of the whole frame at the head of `buf` (type byte included; a startup packet has
+/// none), when its header is there. `in_startup`: the frame is a startup packet.
+fn frame_len(buf: &[u8], in_startup: bool) -> Option<usize> {
+    if in_startup {
+        let h = buf.get(..4)?;
+        Some(u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize)
+    } else {
+        peek_header(buf).map(|(_, len)| 1 + len as usize)
+    }
+}
+
+/// Splits the whole frame at the head of `buf` (for a relay, which forwards frames unchanged)
+/// and decodes it with `decode`. `Ok(None)` until the frame is complete; a frame above `max`
+/// is an error before anything is buffered.
+fn next_frame<M>(
+    buf: &mut BytesMut,
+    in_startup: bool,
+    max: usize,
+    decode: impl FnOnce(&mut BytesMut) -> Result<Option<M>, DecodeError>,
+) -> Result<Option<(Bytes, M)>, DecodeError> {
+    let Some(len) = frame_len(buf, in_startup) else {
+        return Ok(None);
+    };
+    if len > max.saturating_add(5) {
+        return Err(DecodeError::TooLarge { len, max });
+    }
+    if buf.len() < len {
+        return Ok(None);
+    }
+    let raw = buf.split_to(len).freeze();
+    let mut copy = BytesMut::from(&raw[..]);
+    match decode(&mut copy)? {
+        Some(m) if copy.is_empty() => Ok(Some((raw, m))),
+        _ => Err(DecodeError::Malformed {
+            tag: raw.first().map_or('?', |&t| t as char),
+            what: "frame does not decode whole",
+        }),
+    }
 }
 
 /// A message from the client.
@@ -97,6 +139,8 @@ pub struct FieldDescription {
     pub table_oid: u32,
     pub attnum: i16,
     pub type_oid: u32,
+    /// 0 text, 1 binary (only known after Bind: a Describe of a statement says 0).
+    pub format: i16,
 }
 
 /// Fields of an ErrorResponse / NoticeResponse.
@@ -285,6 +329,17 @@ impl FrontendDecoder {
         buf.advance(5);
         let body = buf.split_to(body_len).freeze();
         parse_frontend(tag, body).map(Some)
+    }
+
+    /// The next whole frame as sent (to forward unchanged) with its decoded message; a frame
+    /// above the maximum is [`DecodeError::TooLarge`], never buffered.
+    pub fn next_frame(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(Bytes, FrontendMessage)>, DecodeError> {
+        let in_startup = self.in_startup;
+        let max = self.max_frame;
+        next_frame(buf, in_startup, max, |b| self.decode(b))
     }
 
     /// Accounts for `n` client bytes that were not captured (a write cut by the capture
@@ -489,6 +544,16 @@ impl BackendDecoder {
         buf.advance(5);
         let body = buf.split_to(body_len).freeze();
         parse_backend(tag, body).map(Some)
+    }
+
+    /// The next whole frame as sent with its decoded message, like
+    /// [`FrontendDecoder::next_frame`]. Not for the bare answer to an SSLRequest.
+    pub fn next_frame(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(Bytes, BackendMessage)>, DecodeError> {
+        let max = self.max_frame;
+        next_frame(buf, false, max, |b| self.decode(b))
     }
 
     /// True when `buf` starts with what looks like a backend frame (a known tag and a sane
@@ -705,12 +770,14 @@ fn parse_backend(tag: u8, mut b: Bytes) -> Result<BackendMessage, DecodeError> {
                 let table_oid = b.get_u32();
                 let attnum = b.get_i16();
                 let type_oid = b.get_u32();
-                b.advance(8);
+                b.advance(6);
+                let format = b.get_i16();
                 fields.push(FieldDescription {
                     name,
                     table_oid,
                     attnum,
                     type_oid,
+                    format,
                 });
             }
             BackendMessage::RowDescription { fields }
@@ -777,5 +844,6 @@ pub fn split_tag(tag: &str) -> (String, Option<u64>) {
     (words.join(" ").to_ascii_uppercase(), rows)
 }
 
+pub mod encode;
 #[cfg(test)]
 pub(crate) mod tests;

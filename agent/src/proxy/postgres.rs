@@ -1,0 +1,586 @@
+//! The PostgreSQL relay. Client frames are split and decoded by the agent's
+//! [`FrontendDecoder`]; each Query and Parse is decided before it is forwarded. A refused
+//! statement never reaches the server: the client gets an ErrorResponse (SQLSTATE 42501) and,
+//! in the extended protocol, every message up to the next Sync is dropped, so the session
+//! stays usable. Server frames pass unchanged, except DataRows of statements with masked
+//! columns.
+//!
+//! What the proxy answers itself must come after the server's answers to what was sent
+//! before: the client side numbers every message that ends in a ReadyForQuery (startup,
+//! Query, Sync, FunctionCall) and the server side counts the ReadyForQuery messages, so each
+//! injected answer goes out at its place.
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::mask::{mask_value, plan};
+use super::{lock, Conn, Decision, ProxyError, Refusal, Shared};
+use crate::policy::{ColumnMask, MaskStyle};
+use crate::protocol::postgres::encode;
+use crate::protocol::postgres::{
+    BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder, FrontendMessage,
+};
+use crate::session::postgres::PgSession;
+use crate::session::{Flow, ResultColumn, SessionOptions};
+
+/// SQLSTATE of a refused statement: insufficient_privilege.
+const REFUSED: &str = "42501";
+
+/// An answer the proxy writes to the client in the server's place.
+#[derive(Debug)]
+struct Inject {
+    /// Goes out once this many ReadyForQuery messages reached the client ...
+    after: u64,
+    /// ... or, when set, just before ReadyForQuery number `after` (an error inside a batch
+    /// the server also answers).
+    before_rfq: bool,
+    bytes: Bytes,
+}
+
+/// A forwarded message whose answer may carry rows: what to mask in them.
+#[derive(Debug)]
+struct InFlight {
+    /// The ReadyForQuery that ends its batch.
+    sync: u64,
+    kind: Unit,
+    masks: Arc<Vec<ColumnMask>>,
+    /// The statement's only table, to name columns the wire gives by table OID.
+    table: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    Query,
+    Describe,
+    Execute,
+}
+
+/// What a prepared statement was decided with.
+#[derive(Clone, Debug)]
+struct Prepared {
+    masks: Arc<Vec<ColumnMask>>,
+    table: Option<String>,
+}
+
+type Queue = Arc<Mutex<VecDeque<InFlight>>>;
+
+/// Relays one client connection to the upstream server.
+pub async fn relay(
+    client: TcpStream,
+    peer: SocketAddr,
+    sh: &Arc<Shared>,
+) -> Result<(), ProxyError> {
+    let session = Box::new(PgSession::new(SessionOptions::default()));
+    let conn = match Conn::open(sh, peer, session).await {
+        Ok(c) => Arc::new(c),
+        Err(r) => {
+            let mut out = BytesMut::new();
+            encode::error_response(&mut out, "FATAL", "28000", &r.message, None, None);
+            let mut client = client;
+            client.write_all(&out).await?;
+            return Ok(());
+        }
+    };
+    let server = TcpStream::connect(&sh.cfg.upstream)
+        .await
+        .map_err(|source| ProxyError::Upstream {
+            addr: sh.cfg.upstream.clone(),
+            source,
+        })?;
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let (mut cr, cw) = client.into_split();
+    let (sr, mut sw) = server.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
+    let back = tokio::spawn(server_to_client(
+        sr,
+        cw,
+        rx,
+        conn.clone(),
+        sh.clone(),
+        queue.clone(),
+    ));
+    let r = client_to_server(&mut cr, &mut sw, tx, &conn, sh, &queue).await;
+    let _ = sw.shutdown().await;
+    let back = back.await;
+    conn.close(sh);
+    r?;
+    match back {
+        Ok(r) => r,
+        Err(e) => Err(ProxyError::ServerFrame(format!("relay task: {e}"))),
+    }
+}
+
+/// State of the client-to-server side.
+struct Front {
+    /// ReadyForQuery messages the forwarded messages will produce.
+    sent_sync: u64,
+    /// In the extended protocol: a refused message drops everything up to Sync.
+    discard: Option<Refusal>,
+    /// Messages forwarded since the last Sync.
+    batch_forwarded: bool,
+    statements: HashMap<String, Prepared>,
+    portals: HashMap<String, String>,
+}
+
+async fn client_to_server(
+    cr: &mut tokio::net::tcp::OwnedReadHalf,
+    sw: &mut tokio::net::tcp::OwnedWriteHalf,
+    tx: mpsc::UnboundedSender<Inject>,
+    conn: &Arc<Conn>,
+    sh: &Arc<Shared>,
+    queue: &Queue,
+) -> Result<(), ProxyError> {
+    let mut dec = FrontendDecoder::new(sh.cfg.max_frame);
+    let mut buf = BytesMut::with_capacity(16 << 10);
+    let mut out = BytesMut::with_capacity(16 << 10);
+    let mut f = Front {
+        sent_sync: 0,
+        discard: None,
+        batch_forwarded: false,
+        statements: HashMap::new(),
+        portals: HashMap::new(),
+    };
+    let inject = |after: u64, before_rfq: bool, bytes: BytesMut| {
+        let _ = tx.send(Inject {
+            after,
+            before_rfq,
+            bytes: bytes.freeze(),
+        });
+    };
+    loop {
+        if cr.read_buf(&mut buf).await? == 0 {
+            return Ok(());
+        }
+        loop {
+            let (raw, msg) = match dec.next_frame(&mut buf) {
+                Ok(Some(x)) => x,
+                Ok(None) => break,
+                Err(e) => {
+                    let mut err = BytesMut::new();
+                    let text = format!("dbgov proxy: {e}; closing the session");
+                    encode::error_response(&mut err, "FATAL", "08P01", &text, None, None);
+                    flush(sw, &mut out, conn, sh).await?;
+                    inject(f.sent_sync, false, err);
+                    return Err(ProxyError::ClientFrame(e.to_string()));
+                }
+            };
+            match msg {
+                FrontendMessage::SslRequest | FrontendMessage::GssEncRequest => {
+                    // Clients fall back to plaintext to the proxy; TLS to the proxy is
+                    // configured separately.
+                    inject(f.sent_sync, false, BytesMut::from(&b"N"[..]));
+                    dec.expect_startup();
+                }
+                FrontendMessage::Startup { .. } | FrontendMessage::FunctionCall => {
+                    f.sent_sync += 1;
+                    out.extend_from_slice(&raw);
+                }
+                FrontendMessage::Query { text } => {
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    flush(sw, &mut out, conn, sh).await?;
+                    match sh.decide(conn, &text).await {
+                        Decision::Forward { masks, approval } => {
+                            conn.approved(&text, approval);
+                            f.sent_sync += 1;
+                            lock(queue).push_back(InFlight {
+                                sync: f.sent_sync,
+                                kind: Unit::Query,
+                                masks,
+                                table: single_table(sh, conn, &text),
+                            });
+                            out.extend_from_slice(&raw);
+                        }
+                        Decision::Refuse(r) => {
+                            conn.refused(sh, &text, false, &r, REFUSED);
+                            let status = conn_status(conn);
+                            let mut err = refusal_frame(&r);
+                            encode::ready_for_query(&mut err, status);
+                            inject(f.sent_sync, false, err);
+                        }
+                    }
+                }
+                FrontendMessage::Parse { name, text, .. } => {
+                    if f.discard.is_some() {
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    flush(sw, &mut out, conn, sh).await?;
+                    match sh.decide(conn, &text).await {
+                        Decision::Forward { masks, approval } => {
+                            conn.approved(&text, approval);
+                            let table = single_table(sh, conn, &text);
+                            f.statements.insert(name, Prepared { masks, table });
+                            f.batch_forwarded = true;
+                            out.extend_from_slice(&raw);
+                        }
+                        Decision::Refuse(r) => {
+                            conn.refused(sh, &text, true, &r, REFUSED);
+                            f.discard = Some(r);
+                        }
+                    }
+                }
+                FrontendMessage::Bind {
+                    portal, statement, ..
+                } if f.discard.is_none() => {
+                    f.portals.insert(portal, statement);
+                    f.batch_forwarded = true;
+                    out.extend_from_slice(&raw);
+                }
+                FrontendMessage::Describe { portal, name } if f.discard.is_none() => {
+                    let p = prepared_of(&f, portal, &name);
+                    lock(queue).push_back(InFlight {
+                        sync: f.sent_sync + 1,
+                        kind: Unit::Describe,
+                        masks: p.masks,
+                        table: p.table,
+                    });
+                    f.batch_forwarded = true;
+                    out.extend_from_slice(&raw);
+                }
+                FrontendMessage::Execute { portal, .. } if f.discard.is_none() => {
+                    let p = prepared_of(&f, true, &portal);
+                    lock(queue).push_back(InFlight {
+                        sync: f.sent_sync + 1,
+                        kind: Unit::Execute,
+                        masks: p.masks,
+                        table: p.table,
+                    });
+                    f.batch_forwarded = true;
+                    out.extend_from_slice(&raw);
+                }
+                FrontendMessage::Sync => {
+                    match f.discard.take() {
+                        Some(r) if f.batch_forwarded => {
+                            // The server answers what was sent before; the refusal goes
+                            // right before its ReadyForQuery.
+                            f.sent_sync += 1;
+                            out.extend_from_slice(&raw);
+                            inject(f.sent_sync, true, refusal_frame(&r));
+                        }
+                        Some(r) => {
+                            let mut err = refusal_frame(&r);
+                            encode::ready_for_query(&mut err, conn_status(conn));
+                            inject(f.sent_sync, false, err);
+                        }
+                        None => {
+                            f.sent_sync += 1;
+                            out.extend_from_slice(&raw);
+                        }
+                    }
+                    f.batch_forwarded = false;
+                }
+                FrontendMessage::Terminate => {
+                    out.extend_from_slice(&raw);
+                    flush(sw, &mut out, conn, sh).await?;
+                    return Ok(());
+                }
+                _ if f.discard.is_some() => {}
+                _ => {
+                    f.batch_forwarded = true;
+                    out.extend_from_slice(&raw);
+                }
+            }
+        }
+        flush(sw, &mut out, conn, sh).await?;
+    }
+}
+
+fn prepared_of(f: &Front, portal: bool, name: &str) -> Prepared {
+    let stmt = if portal {
+        f.portals.get(name).map(String::as_str).unwrap_or("")
+    } else {
+        name
+    };
+    f.statements.get(stmt).cloned().unwrap_or(Prepared {
+        masks: Arc::new(Vec::new()),
+        table: None,
+    })
+}
+
+/// The statement's only table (cached analysis), to name columns given by table OID.
+fn single_table(sh: &Shared, conn: &Conn, text: &str) -> Option<String> {
+    let info = lock(&conn.session).info().clone();
+    let j = conn.judge(sh, &info, Some(text), None, &[]);
+    match j.tables() {
+        [t] => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// The last transaction status the server reported.
+fn conn_status(conn: &Conn) -> u8 {
+    let s = conn.pg_status.load(std::sync::atomic::Ordering::Relaxed);
+    if s == 0 {
+        b'I'
+    } else {
+        s
+    }
+}
+
+fn refusal_frame(r: &Refusal) -> BytesMut {
+    let mut out = BytesMut::new();
+    let detail = r.rule.as_deref().map(|id| format!("rule: {id}"));
+    let hint = r
+        .approval
+        .as_ref()
+        .map(|a| format!("approval id: {}", a.id));
+    encode::error_response(
+        &mut out,
+        "ERROR",
+        REFUSED,
+        &r.message,
+        detail.as_deref(),
+        hint.as_deref(),
+    );
+    out
+}
+
+/// Writes what was gathered to the server and feeds it to the session.
+async fn flush(
+    sw: &mut tokio::net::tcp::OwnedWriteHalf,
+    out: &mut BytesMut,
+    conn: &Conn,
+    sh: &Shared,
+) -> Result<(), ProxyError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    sw.write_all(out).await?;
+    conn.feed(sh, Flow::ClientToServer, out);
+    out.clear();
+    Ok(())
+}
+
+/// State of the server-to-client side.
+struct Back {
+    seen_rfq: u64,
+    pending: Vec<Inject>,
+    /// How to mask the rows of the result being relayed.
+    plan: Option<Vec<Option<(MaskStyle, usize)>>>,
+    /// The result has a masked column in binary format: its rows are dropped and its end
+    /// becomes an error.
+    refuse: Option<String>,
+}
+
+async fn server_to_client(
+    mut sr: tokio::net::tcp::OwnedReadHalf,
+    mut cw: tokio::net::tcp::OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Inject>,
+    conn: Arc<Conn>,
+    sh: Arc<Shared>,
+    queue: Queue,
+) -> Result<(), ProxyError> {
+    let mut dec = BackendDecoder::new(usize::MAX >> 8);
+    let mut buf = BytesMut::with_capacity(64 << 10);
+    let mut out = BytesMut::with_capacity(64 << 10);
+    let mut b = Back {
+        seen_rfq: 0,
+        pending: Vec::new(),
+        plan: None,
+        refuse: None,
+    };
+    let mut open = true;
+    loop {
+        tokio::select! {
+            r = sr.read_buf(&mut buf) => {
+                let start_len = buf.len() - r?;
+                if buf.len() == start_len {
+                    break;
+                }
+                conn.feed(&sh, Flow::ServerToClient, &buf[start_len..]);
+                loop {
+                    let (raw, msg) = match dec.next_frame(&mut buf) {
+                        Ok(Some(x)) => x,
+                        Ok(None) => break,
+                        Err(e) => {
+                            cw.write_all(&out).await?;
+                            return Err(ProxyError::ServerFrame(e.to_string()));
+                        }
+                    };
+                    on_backend(&mut b, raw, msg, &mut out, &conn, &sh, &queue);
+                }
+                cw.write_all(&out).await?;
+                out.clear();
+            }
+            inj = rx.recv(), if open => match inj {
+                None => open = false,
+                Some(i) if !i.before_rfq && i.after <= b.seen_rfq => {
+                    cw.write_all(&i.bytes).await?;
+                }
+                Some(i) => b.pending.push(i),
+            },
+        }
+    }
+    let _ = cw.shutdown().await;
+    Ok(())
+}
+
+fn on_backend(
+    b: &mut Back,
+    raw: Bytes,
+    msg: BackendMessage,
+    out: &mut BytesMut,
+    conn: &Conn,
+    sh: &Shared,
+    queue: &Queue,
+) {
+    match msg {
+        BackendMessage::RowDescription { fields } => {
+            b.refuse = None;
+            b.plan = row_plan(&fields, conn, sh, queue);
+            if let Some(p) = &b.plan {
+                if let Some(f) = fields
+                    .iter()
+                    .zip(p)
+                    .find(|(f, m)| m.is_some() && f.format != 0)
+                {
+                    b.refuse = Some(format!(
+                        "refused by dbgov: column {} must be masked and is returned in binary format",
+                        f.0.name
+                    ));
+                }
+            }
+            out.extend_from_slice(&raw);
+        }
+        BackendMessage::NoData => {
+            pop_front_if(queue, Unit::Describe);
+            out.extend_from_slice(&raw);
+        }
+        BackendMessage::DataRow => {
+            if b.refuse.is_some() {
+                return;
+            }
+            match &b.plan {
+                Some(p) if p.iter().any(Option::is_some) => mask_row(&raw, p, out),
+                _ => out.extend_from_slice(&raw),
+            }
+        }
+        BackendMessage::CommandComplete { .. }
+        | BackendMessage::EmptyQueryResponse
+        | BackendMessage::PortalSuspended => {
+            pop_front_if(queue, Unit::Execute);
+            b.plan = None;
+            match b.refuse.take() {
+                Some(m) => {
+                    let mut e = BytesMut::new();
+                    encode::error_response(&mut e, "ERROR", REFUSED, &m, None, None);
+                    out.extend_from_slice(&e);
+                }
+                None => out.extend_from_slice(&raw),
+            }
+        }
+        BackendMessage::ErrorResponse(_) => {
+            b.plan = None;
+            b.refuse = None;
+            out.extend_from_slice(&raw);
+        }
+        BackendMessage::ReadyForQuery { status } => {
+            b.seen_rfq += 1;
+            let n = b.seen_rfq;
+            conn.pg_status
+                .store(status, std::sync::atomic::Ordering::Relaxed);
+            lock(queue).retain(|q| q.sync > n);
+            b.plan = None;
+            b.refuse = None;
+            let (now, later): (Vec<Inject>, Vec<Inject>) = std::mem::take(&mut b.pending)
+                .into_iter()
+                .partition(|i| i.after <= n);
+            b.pending = later;
+            for i in now.iter().filter(|i| i.before_rfq) {
+                out.extend_from_slice(&i.bytes);
+            }
+            out.extend_from_slice(&raw);
+            for i in now.iter().filter(|i| !i.before_rfq) {
+                out.extend_from_slice(&i.bytes);
+            }
+        }
+        _ => out.extend_from_slice(&raw),
+    }
+}
+
+fn pop_front_if(queue: &Queue, unit: Unit) {
+    let mut q = lock(queue);
+    if q.front().is_some_and(|f| f.kind == unit) {
+        q.pop_front();
+    }
+}
+
+/// How to mask each column of a RowDescription, from the statement it answers.
+fn row_plan(
+    fields: &[FieldDescription],
+    conn: &Conn,
+    sh: &Shared,
+    queue: &Queue,
+) -> Option<Vec<Option<(MaskStyle, usize)>>> {
+    let (masks, table) = {
+        let mut q = lock(queue);
+        let front = q.front()?;
+        let r = (front.masks.clone(), front.table.clone());
+        if front.kind == Unit::Describe {
+            // Its Execute follows with the same statement: keep the plan for its rows.
+            q.pop_front();
+        }
+        r
+    };
+    if masks.is_empty() {
+        return None;
+    }
+    let columns: Vec<ResultColumn> = fields
+        .iter()
+        .map(|f| ResultColumn {
+            name: f.name.clone(),
+            table_oid: Some(f.table_oid),
+            attnum: Some(f.attnum),
+            ..ResultColumn::default()
+        })
+        .collect();
+    let db = lock(&conn.session)
+        .info()
+        .database
+        .clone()
+        .unwrap_or_default();
+    let j = lock(&sh.judge);
+    let names: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let oid = c.table_oid.unwrap_or(0);
+            let t = j
+                .table_of_oid(&db, oid)
+                .map(str::to_owned)
+                .or_else(|| table.clone().filter(|_| oid != 0));
+            match t {
+                Some(t) => format!("{t}.{}", c.name),
+                None => c.name.clone(),
+            }
+        })
+        .collect();
+    let computed: Vec<bool> = fields.iter().map(|f| f.table_oid == 0).collect();
+    Some(plan(j.policy(), &masks, &names, &computed))
+}
+
+/// Rewrites one DataRow with the masked values.
+fn mask_row(raw: &[u8], plan: &[Option<(MaskStyle, usize)>], out: &mut BytesMut) {
+    let Ok(values) = encode::data_row_values(raw) else {
+        // Not a row we can read: never pass it through unmasked.
+        let nulls: Vec<Option<&[u8]>> = vec![None; plan.len()];
+        encode::data_row(out, &nulls);
+        return;
+    };
+    let masked: Vec<Option<Vec<u8>>> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match (v, plan.get(i).copied().flatten()) {
+            (None, _) => None,
+            (Some(v), None) => Some(v.to_vec()),
+            (Some(v), Some((style, keep))) => mask_value(v, style, keep),
+        })
+        .collect();
+    encode::data_row(out, &masked);
+}

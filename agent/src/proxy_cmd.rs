@@ -1,0 +1,185 @@
+//! `dbgov proxy`, `dbgov approve` and `dbgov deny`: the command-line side of the proxy.
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use dbgov::audit;
+use dbgov::judge::{Engine, Judge};
+use dbgov::policy::Policy;
+use dbgov::proxy::control::{self, Message, Op};
+use dbgov::proxy::{ProxyConfig, Shared};
+use dbgov::sink::Output;
+use dbgov::sql::AnalyzerConfig;
+
+use crate::{load_config, tracing_init, CommonArgs};
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address clients connect to instead of the server.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The database server, `host:port`.
+    #[arg(long, value_name = "ADDR")]
+    pub upstream: String,
+    /// `postgresql` or `mysql` (MariaDB too).
+    #[arg(long, value_name = "ENGINE", value_parser = parse_engine)]
+    pub engine: EngineArg,
+    /// Directory with `classes/`, `rules/` and `workloads/` (default: the built-in pack);
+    /// the same as --policy-dir.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// Serve the control API here (approvals, identity announcements and block signals
+    /// from agents). Needs --control-token-file.
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// File holding the control API's shared token (one line).
+    #[arg(long, value_name = "FILE")]
+    pub control_token_file: Option<PathBuf>,
+    /// A held statement not approved within this time is refused (`60s`, `5m`).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub hold_timeout: Duration,
+    /// How long a new connection waits for an agent to announce who opened it.
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub identity_wait: Duration,
+    /// Refuse connections no agent announced (default: go on with the db user and the
+    /// client address).
+    #[arg(long)]
+    pub require_identity: bool,
+    /// Largest message a client may send, in bytes; a larger one ends that session with an
+    /// error.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub max_frame: usize,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+pub struct EngineArg(Engine);
+
+fn parse_engine(s: &str) -> Result<EngineArg, String> {
+    Engine::parse(s)
+        .map(EngineArg)
+        .ok_or_else(|| format!("unknown engine {s:?}: postgresql or mysql"))
+}
+
+#[derive(Args)]
+pub struct DecideArgs {
+    /// The approval id (from the approval event, or the client's error).
+    pub id: String,
+    /// The proxy's control API.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6480")]
+    pub control: String,
+    /// File holding the control API's shared token.
+    #[arg(long, value_name = "FILE")]
+    pub control_token_file: PathBuf,
+    /// Also approve the same statement shape from the same identity for this long (`10m`).
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub for_: Option<Duration>,
+}
+
+fn read_token(path: &PathBuf) -> Result<String> {
+    let t = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the control token from {}", path.display()))?;
+    let t = t.trim().to_owned();
+    if t.is_empty() {
+        bail!("the control token file {} is empty", path.display());
+    }
+    Ok(t)
+}
+
+pub fn proxy(a: ProxyArgs) -> Result<()> {
+    tracing_init();
+    let mut common = a.common.clone();
+    if a.policies.is_some() {
+        common.policy_dir = a.policies.clone();
+    }
+    let cfg = load_config(&common)?;
+    let token = match (&a.control, &a.control_token_file) {
+        (Some(_), Some(f)) => Some(read_token(f)?),
+        (Some(_), None) => bail!("--control needs --control-token-file (the API is authenticated)"),
+        (None, _) => None,
+    };
+    let opts = cfg
+        .output_options()
+        .map_err(|e| anyhow::anyhow!("output: {e}"))?;
+    let labels: BTreeMap<String, String> = cfg.labels.clone();
+    let host = audit::host_info(cfg.environment.clone(), labels);
+    let policy = match &cfg.policy_dir {
+        Some(d) => {
+            Policy::load_dir(d).with_context(|| format!("loading policies from {}", d.display()))?
+        }
+        None => Policy::builtin().context("loading the built-in policy pack")?,
+    };
+    let mut judge = Judge::new(
+        policy,
+        AnalyzerConfig {
+            max_statement_bytes: cfg.max_statement_bytes,
+            keep_literals: cfg.keep_literals,
+            ..AnalyzerConfig::default()
+        },
+    );
+    judge.set_tag_keys(cfg.tag_keys.clone());
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = a.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.enable_all().build()?;
+    rt.block_on(async move {
+        let out = Output::open(&opts, &host).context("opening the output")?;
+        let pc = ProxyConfig {
+            listen: a.listen,
+            upstream: a.upstream,
+            engine: a.engine.0,
+            control: a.control,
+            control_token: token,
+            hold_timeout: a.hold_timeout,
+            identity_wait: a.identity_wait,
+            require_identity: a.require_identity,
+            max_frame: a.max_frame,
+            keep_literals: cfg.keep_literals,
+        };
+        let sh = Arc::new(Shared::new(pc, judge, out, host));
+        dbgov::proxy::run(sh).await?;
+        Ok(())
+    })
+}
+
+/// `dbgov approve` / `dbgov deny`.
+pub fn decide(a: DecideArgs, approve: bool) -> Result<()> {
+    let token = read_token(&a.control_token_file)?;
+    let by = uzers::get_current_username().map(|u| u.to_string_lossy().into_owned());
+    let op = if approve {
+        Op::Approve {
+            id: a.id.clone(),
+            for_secs: a.for_.map(|d| d.as_secs()),
+            by,
+        }
+    } else {
+        Op::Deny {
+            id: a.id.clone(),
+            by,
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reply = rt
+        .block_on(control::request(&a.control, &Message { token, op }))
+        .with_context(|| format!("asking the proxy's control API at {}", a.control))?;
+    if !reply.ok {
+        bail!(
+            "the proxy refused: {}",
+            reply.error.unwrap_or_else(|| "no reason given".into())
+        );
+    }
+    println!("{} {}", if approve { "approved" } else { "denied" }, a.id);
+    Ok(())
+}

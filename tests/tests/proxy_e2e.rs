@@ -1,0 +1,606 @@
+//! `dbgov proxy` in front of real PostgreSQL 15 and MariaDB servers, driven by their own
+//! clients (psql, mariadb): blocked statements never reach the server and the session goes
+//! on, masked columns come back masked, held statements wait for `dbgov approve` or
+//! `dbgov deny`, the control API refuses a wrong token, and a flood of oversize frames does
+//! not disturb a well-behaved session. Every proxied statement is an audit event with
+//! `source: proxy`, and the proxy's trail verifies.
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use dbgov_tests::*;
+use serde_json::Value;
+
+/// The shipped policy pack plus a rule masking e-mail addresses (all but the last 4
+/// characters).
+fn policies(dir: &TempDir) -> Result<std::path::PathBuf> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let dst = dir.path().join("policies");
+    run(Command::new("cp").arg("-r").arg(&src).arg(&dst))?;
+    std::fs::write(
+        dst.join("rules/50-mask.yaml"),
+        "rules:\n  - id: mask-email\n    match:\n      classes: pii.email\n    action: mask\n    mask: {style: partial, keep: 4}\n",
+    )?;
+    Ok(dst)
+}
+
+fn token_file(dir: &TempDir, name: &str, token: &str) -> Result<String> {
+    let p = dir.path().join(name);
+    std::fs::write(&p, format!("{token}\n"))?;
+    Ok(p.display().to_string())
+}
+
+/// psql through the proxy, one session running `script`; stdout and stderr together.
+fn psql_via(port: u16, db: &str, script: &str) -> Result<(bool, String)> {
+    let mut child = Command::new("psql")
+        .args(["-X", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-p"])
+        .arg(port.to_string())
+        .env("PGSSLMODE", "disable")
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .map(|mut i| i.write_all(script.as_bytes()));
+    let out = child.wait_with_output()?;
+    Ok((
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+fn pg_with_shop() -> Result<Postgres> {
+    let pg = Postgres::start()?;
+    pg.psql_admin("CREATE DATABASE prod_shop")?;
+    run(pg.psql().args([
+        "-d",
+        "prod_shop",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "CREATE TABLE customers (id int PRIMARY KEY, email text, name text); \
+         INSERT INTO customers VALUES (1, 'alice@example.com', 'Alice'), (2, 'bob@example.org', 'Bob'); \
+         CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2), (3);",
+    ]))?;
+    Ok(pg)
+}
+
+fn start_proxy(upstream: u16, engine: &str, dir: &TempDir, extra: &[&str]) -> Result<(Agent, u16)> {
+    let policies = policies(dir)?;
+    let port = free_port();
+    let upstream = format!("127.0.0.1:{upstream}");
+    let mut args = vec![
+        "--upstream",
+        &upstream,
+        "--engine",
+        engine,
+        "--policies",
+        policies.to_str().unwrap_or_default(),
+    ];
+    args.extend_from_slice(extra);
+    Ok((Agent::proxy(port, &args)?, port))
+}
+
+fn proxied(ev: &[Value]) -> Vec<&Value> {
+    statements(ev)
+        .into_iter()
+        .filter(|e| e["source"] == "proxy")
+        .collect()
+}
+
+#[test]
+fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_back_masked() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run PostgreSQL as its own user)")
+        || !require(Postgres::available(), "PostgreSQL 15")
+    {
+        return;
+    }
+    let pg = pg_with_shop().expect("postgres");
+    let dir = TempDir::new("proxy-pg").expect("tmp");
+    let (proxy, port) = start_proxy(pg.port, "postgresql", &dir, &[]).expect("proxy");
+
+    let script = "\\set VERBOSITY verbose\nDROP TABLE orders;\nSELECT 'still' || ' alive' AS state;\n\
+                  SELECT id, email, name FROM customers ORDER BY id;\nSELECT count(*) AS n FROM orders;\n";
+    let (_, out) = psql_via(port, "prod_shop", script).expect("psql");
+    // The refusal is a PostgreSQL error with SQLSTATE 42501 and the rule id.
+    assert!(out.contains("ERROR:  42501: blocked by dbgov"), "{out}");
+    assert!(out.contains("rule: block-destructive-ddl-prod"), "{out}");
+    // The session went on.
+    assert!(out.contains("still alive"), "{out}");
+    // Masked: the last 4 characters only; names untouched.
+    assert!(out.contains("*************.com"), "{out}");
+    assert!(out.contains("***********.org"), "{out}");
+    assert!(!out.contains("alice@"), "{out}");
+    assert!(out.contains("Alice"), "{out}");
+    // The table is still there, with its rows, as the server itself says.
+    let direct = run(pg.psql().args([
+        "-d",
+        "prod_shop",
+        "-At",
+        "-c",
+        "SELECT count(*) FROM orders",
+    ]))
+    .expect("direct");
+    assert_eq!(direct.trim(), "3");
+    // Outside prod a DROP is not blocked by that rule.
+    let (_, out) = psql_via(
+        port,
+        "dbgovtest",
+        "CREATE TABLE t (a int);\nDROP TABLE t;\n",
+    )
+    .expect("psql");
+    assert!(!out.contains("ERROR"), "{out}");
+    assert!(out.contains("DROP TABLE"), "{out}");
+
+    let (code, ev) = proxy.stop().expect("stop");
+    assert_eq!(code, 0);
+    let st = proxied(&ev);
+    let drop: Vec<_> = st
+        .iter()
+        .filter(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("DROP TABLE orders"))
+        })
+        .collect();
+    assert_eq!(drop.len(), 1, "{}", dump(&ev));
+    let blocked = drop
+        .iter()
+        .find(|e| e["db"]["name"] == "prod_shop")
+        .expect("blocked drop");
+    assert_eq!(blocked["policy"]["verdict"], "block");
+    assert_eq!(blocked["outcome"]["status"], "error");
+    assert_eq!(blocked["outcome"]["error_code"], "42501");
+    let sel = st
+        .iter()
+        .find(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("FROM customers"))
+        })
+        .expect("select event");
+    assert_eq!(sel["policy"]["verdict"], "mask");
+    assert_eq!(sel["outcome"]["rows"], 2);
+    assert!(sel["classification"]["classes"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c == "pii.email")));
+    assert_eq!(sel["session"]["observed_at"], "proxy");
+    assert!(sel["client"]["addr"]
+        .as_str()
+        .is_some_and(|a| a.starts_with("127.0.0.1:")));
+}
+
+#[test]
+fn postgres_extended_protocol_refusals_keep_the_session_usable() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run PostgreSQL as its own user)")
+        || !require(Postgres::available(), "PostgreSQL 15")
+    {
+        return;
+    }
+    let pg = pg_with_shop().expect("postgres");
+    let dir = TempDir::new("proxy-pg-ext").expect("tmp");
+    let (proxy, port) = start_proxy(pg.port, "postgresql", &dir, &[]).expect("proxy");
+    // pgwire.py speaks the extended protocol: Parse/Bind/Execute/Sync per statement, and
+    // a pipeline of an allowed statement, a refused one and an allowed one before one Sync.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pgwire.py");
+    let prog = format!(
+        r#"
+import socket, struct, sys
+sys.path.insert(0, {dir:?})
+import pgwire
+s = socket.create_connection(("127.0.0.1", {port}))
+s.sendall(pgwire.startup_packet("postgres", "prod_shop"))
+buf = b""
+def ready():
+    global buf
+    tags = []
+    while True:
+        while len(buf) < 5 or len(buf) < 1 + struct.unpack("!I", buf[1:5])[0]:
+            d = s.recv(65536)
+            if not d:
+                sys.exit("closed")
+            buf += d
+        t = buf[:1]
+        (n,) = struct.unpack("!I", buf[1:5])
+        body, buf = buf[5:1 + n], buf[1 + n:]
+        if t == b"C":
+            tags.append(body.rstrip(b"\0").decode())
+        if t == b"E":
+            f = dict((x[:1].decode(), x[1:].decode()) for x in body.split(b"\0") if x)
+            tags.append("ERROR " + f.get("C", "?"))
+        if t == b"Z":
+            return tags
+ready()
+def run(sqls):
+    out = b""
+    for q in sqls:
+        out += pgwire.msg(b"P", b"\0" + q.encode() + b"\0\0\0")
+        out += pgwire.msg(b"B", b"\0\0\0\0\0\0\0\0")
+        out += pgwire.msg(b"E", b"\0\0\0\0\0")
+    out += pgwire.msg(b"S", b"")
+    s.sendall(out)
+    return ready()
+for q in [["DROP TABLE orders"], ["SELECT 1"], ["SELECT 2", "TRUNCATE orders", "SELECT 3"], ["SELECT 4"]]:
+    print(run(q))
+"#,
+        dir = script
+            .parent()
+            .unwrap_or(Path::new("."))
+            .display()
+            .to_string(),
+        port = port,
+    );
+    let out = run(Command::new(python()).arg("-c").arg(&prog)).expect("pgwire");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[0], "['ERROR 42501']", "{out}");
+    assert_eq!(lines[1], "['SELECT 1']", "{out}");
+    // Inside the pipeline: the first statement ran, the refusal ends the batch (the third
+    // is dropped with everything up to Sync, as the server itself does after an error).
+    assert_eq!(lines[2], "['SELECT 1', 'ERROR 42501']", "{out}");
+    assert_eq!(lines[3], "['SELECT 1']", "{out}");
+    let direct = run(pg.psql().args([
+        "-d",
+        "prod_shop",
+        "-At",
+        "-c",
+        "SELECT count(*) FROM orders",
+    ]))
+    .expect("direct");
+    assert_eq!(direct.trim(), "3");
+    let (_, ev) = proxy.stop().expect("stop");
+    let blocked: Vec<_> = proxied(&ev)
+        .into_iter()
+        .filter(|e| e["policy"]["verdict"] == "block")
+        .collect();
+    assert_eq!(blocked.len(), 2, "{}", dump(&ev));
+    assert!(blocked.iter().all(|e| e["statement"]["prepared"] == true));
+}
+
+/// Starts psql running `sql` through the proxy in the background.
+fn psql_background(port: u16, sql: &str) -> std::process::Child {
+    Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "prod_shop",
+            "-v",
+            "VERBOSITY=verbose",
+            "-c",
+            sql,
+            "-p",
+        ])
+        .arg(port.to_string())
+        .env("PGSSLMODE", "disable")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql")
+}
+
+fn finish(mut c: std::process::Child, limit: Duration) -> (bool, String) {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(Some(st)) = c.try_wait() {
+            let mut out = String::new();
+            if let Some(mut o) = c.stdout.take() {
+                let _ = o.read_to_string(&mut out);
+            }
+            if let Some(mut e) = c.stderr.take() {
+                let _ = e.read_to_string(&mut out);
+            }
+            return (st.success(), out);
+        }
+        if t0.elapsed() > limit {
+            let _ = c.kill();
+            return (false, "psql did not finish".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for the proxy's `n`th approval request for `text` (from 1) and returns its id.
+fn approval_id(proxy: &Agent, text: &str, n: usize) -> Result<String> {
+    let requested = |ev: &[Value]| -> Vec<String> {
+        of_kind(ev, "approval")
+            .iter()
+            .filter(|e| e["approval"]["status"] == "requested" && e["statement"]["text"] == text)
+            .filter_map(|e| e["approval"]["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let ev = proxy.wait_for("an approval request", |ev| requested(ev).len() >= n)?;
+    match requested(&ev).get(n - 1) {
+        Some(id) => Ok(id.clone()),
+        None => bail!("no approval id"),
+    }
+}
+
+fn decide(op: &str, id: &str, control: &str, token: &str) -> (bool, String) {
+    let out = Command::new(agent_bin())
+        .args([op, id, "--control", control, "--control-token-file", token])
+        .output()
+        .expect("dbgov approve/deny");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn held_statements_wait_for_approval_denial_or_the_timeout() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run PostgreSQL as its own user)")
+        || !require(Postgres::available(), "PostgreSQL 15")
+    {
+        return;
+    }
+    let pg = pg_with_shop().expect("postgres");
+    let dir = TempDir::new("proxy-hold").expect("tmp");
+    let token = token_file(&dir, "token", "correct-horse-battery").expect("token");
+    let wrong = token_file(&dir, "wrong", "correct-horse-batterx").expect("token");
+    let control = format!("127.0.0.1:{}", free_port());
+    let (proxy, port) = start_proxy(
+        pg.port,
+        "postgresql",
+        &dir,
+        &[
+            "--control",
+            &control,
+            "--control-token-file",
+            &token,
+            "--hold-timeout",
+            "3s",
+        ],
+    )
+    .expect("proxy");
+    let count = |t: &str| {
+        run(pg.psql().args([
+            "-d",
+            "prod_shop",
+            "-At",
+            "-c",
+            &format!("SELECT count(*) FROM {t}"),
+        ]))
+        .expect("count")
+        .trim()
+        .to_owned()
+    };
+
+    // Denied: an error, and the rows stay.
+    let c = psql_background(port, "DELETE FROM orders");
+    let id = approval_id(&proxy, "DELETE FROM orders", 1).expect("held");
+    assert_eq!(count("orders"), "3", "a held statement must not run");
+    // A wrong token changes nothing.
+    let (ok, out) = decide("approve", &id, &control, &wrong);
+    assert!(!ok && out.contains("unauthorized"), "{out}");
+    let (ok, out) = decide("deny", &id, &control, &token);
+    assert!(ok, "{out}\nproxy: {}", proxy.stderr_text());
+    let (ok, out) = finish(c, Duration::from_secs(20));
+    assert!(
+        !ok && out.contains("42501") && out.contains("denied"),
+        "{out}"
+    );
+    assert_eq!(count("orders"), "3");
+
+    // Left alone: refused after the timeout.
+    let t0 = Instant::now();
+    let (ok, out) = finish(
+        psql_background(port, "DELETE FROM orders"),
+        Duration::from_secs(30),
+    );
+    assert!(!ok && out.contains("not approved within 3 s"), "{out}");
+    assert!(t0.elapsed() >= Duration::from_secs(3));
+    assert_eq!(count("orders"), "3");
+
+    // Approved from another process: it runs.
+    let c = psql_background(port, "DELETE FROM orders");
+    let id = approval_id(&proxy, "DELETE FROM orders", 3).expect("held");
+    let (ok, out) = decide("approve", &id, &control, &token);
+    assert!(ok, "{out}");
+    let (ok, out) = finish(c, Duration::from_secs(20));
+    assert!(ok && out.contains("DELETE 3"), "{out}");
+    assert_eq!(count("orders"), "0");
+    // An id nobody holds is an error.
+    let (ok, out) = decide("approve", &id, &control, &token);
+    assert!(!ok && out.contains("no statement is held"), "{out}");
+
+    let (_, ev) = proxy.stop().expect("stop");
+    let statuses: Vec<&str> = of_kind(&ev, "approval")
+        .iter()
+        .filter_map(|e| e["approval"]["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            "requested",
+            "denied",
+            "requested",
+            "timed_out",
+            "requested",
+            "approved"
+        ],
+        "{}",
+        dump(&ev)
+    );
+    let approved = of_kind(&ev, "approval")
+        .into_iter()
+        .find(|e| e["approval"]["status"] == "approved")
+        .expect("approved");
+    assert!(approved["approval"]["by"].is_string());
+    let deletes: Vec<_> = proxied(&ev)
+        .into_iter()
+        .filter(|e| e["statement"]["text"] == "DELETE FROM orders")
+        .collect();
+    assert_eq!(deletes.len(), 3, "{}", dump(&ev));
+    let ran = deletes
+        .iter()
+        .find(|e| e["outcome"]["status"] == "ok")
+        .expect("the approved delete");
+    assert_eq!(ran["outcome"]["rows"], 3);
+    assert_eq!(ran["approval"]["status"], "approved");
+    assert_eq!(ran["policy"]["verdict"], "hold");
+}
+
+#[test]
+fn oversize_frames_end_only_their_own_session() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run PostgreSQL as its own user)")
+        || !require(Postgres::available(), "PostgreSQL 15")
+    {
+        return;
+    }
+    let pg = pg_with_shop().expect("postgres");
+    let dir = TempDir::new("proxy-flood").expect("tmp");
+    let (proxy, port) =
+        start_proxy(pg.port, "postgresql", &dir, &["--max-frame", "65536"]).expect("proxy");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flooded = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let flood = {
+        let stop = stop.clone();
+        let flooded = flooded.clone();
+        std::thread::spawn(move || {
+            // A startup packet, then a Query announcing 1 GiB, sent in pieces.
+            let mut startup = Vec::new();
+            let body = b"\0\x03\0\0user\0postgres\0database\0prod_shop\0\0";
+            startup.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+            startup.extend_from_slice(body);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                    continue;
+                };
+                let _ = s.write_all(&startup);
+                let _ = s.write_all(b"Q\x40\0\0\0");
+                let _ = s.write_all(&vec![b'x'; 256 << 10]);
+                flooded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let mut script = String::new();
+    for i in 0..200 {
+        script.push_str(&format!("SELECT {i} + 1000 AS v;\n"));
+    }
+    let (ok, out) = psql_via(port, "dbgovtest", &script).expect("psql");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = flood.join();
+    assert!(ok, "{out}");
+    for i in 0..200 {
+        assert!(out.contains(&format!(" {}\n", i + 1000)), "row {i}: {out}");
+    }
+    assert!(flooded.load(std::sync::atomic::Ordering::Relaxed) >= 5);
+    let (code, ev) = proxy.stop().expect("stop");
+    assert_eq!(code, 0);
+    let n = proxied(&ev)
+        .iter()
+        .filter(|e| e["db"]["name"] == "dbgovtest" && e["outcome"]["status"] == "ok")
+        .count();
+    assert_eq!(n, 200);
+}
+
+/// The mariadb CLI through the proxy, one session reading `sql` from its standard input
+/// (with `--force` it goes on after an error, as a script does); stdout and stderr together.
+fn mariadb_via(port: u16, db: &str, sql: &str) -> Result<String> {
+    let mut child = Command::new("mariadb")
+        .args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-uroot",
+            "--skip-ssl",
+            "--force",
+            "-B",
+            "-D",
+            db,
+            "-P",
+        ])
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().map(|mut i| i.write_all(sql.as_bytes()));
+    let out = child.wait_with_output()?;
+    Ok(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+#[test]
+fn mariadb_blocked_statements_never_reach_the_server_and_masked_columns_come_back_masked() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run MariaDB as its own user)")
+        || !require(Mariadb::available(), "MariaDB")
+    {
+        return;
+    }
+    let db = Mariadb::start().expect("mariadb");
+    db.sql(
+        "CREATE DATABASE prod_shop; USE prod_shop; \
+         CREATE TABLE customers (id int PRIMARY KEY, email text, name text); \
+         INSERT INTO customers VALUES (1, 'alice@example.com', 'Alice'), (2, 'bob@example.org', 'Bob'); \
+         CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2), (3);",
+    )
+    .expect("setup");
+    let dir = TempDir::new("proxy-my").expect("tmp");
+    let (proxy, port) = start_proxy(db.port, "mysql", &dir, &[]).expect("proxy");
+    let out = mariadb_via(
+        port,
+        "prod_shop",
+        "DROP TABLE orders;\nSELECT CONCAT('still', ' alive') AS state;\n\
+         SELECT id, email, name FROM customers ORDER BY id;\nSELECT COUNT(*) FROM orders;\n",
+    )
+    .expect("mariadb");
+    assert!(out.contains("ERROR 1142 (42000)"), "{out}");
+    assert!(out.contains("block-destructive-ddl-prod"), "{out}");
+    assert!(out.contains("still alive"), "{out}");
+    assert!(out.contains("*************.com"), "{out}");
+    assert!(out.contains("***********.org"), "{out}");
+    assert!(!out.contains("alice@"), "{out}");
+    assert!(out.contains("Alice"), "{out}");
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM prod_shop.orders")
+            .expect("direct")
+            .trim(),
+        "3"
+    );
+    let (code, ev) = proxy.stop().expect("stop");
+    assert_eq!(code, 0);
+    let st = proxied(&ev);
+    let blocked = st
+        .iter()
+        .find(|e| e["statement"]["text"] == "DROP TABLE orders")
+        .expect("blocked drop");
+    assert_eq!(blocked["policy"]["verdict"], "block");
+    assert_eq!(blocked["outcome"]["error_code"], "1142/42000");
+    let sel = st
+        .iter()
+        .find(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("FROM customers"))
+        })
+        .expect("select event");
+    assert_eq!(sel["policy"]["verdict"], "mask");
+    assert_eq!(sel["outcome"]["rows"], 2);
+    assert_eq!(sel["db"]["engine"], "mysql");
+}
