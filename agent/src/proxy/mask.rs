@@ -135,4 +135,34 @@ mod tests {
             vec![None; 3]
         );
     }
+
+    #[test]
+    fn mask_settings_only_go_with_a_mask_rule() {
+        let classes = [(
+            "c.yaml",
+            "classes:\n  - id: pii.email\n    level: confidential\n    columns: ['*email*']\n",
+        )];
+        let bad = [
+            "rules:\n  - id: r\n    match: {kind: SELECT}\n    action: block\n    mask: {style: full}\n",
+            "rules:\n  - id: r\n    match: {kind: SELECT}\n    action: mask\n    mask: {style: hash, keep: 2}\n",
+            "rules:\n  - id: r\n    match: {kind: SELECT}\n    action: mask\n    mask: {style: blur}\n",
+        ];
+        for rules in bad {
+            assert!(
+                Policy::from_yaml_strs(&classes, &[("r.yaml", rules)]).is_err(),
+                "{rules}"
+            );
+        }
+        let ok = "rules:\n  - id: r\n    match: {kind: SELECT}\n    action: mask\n";
+        let p = Policy::from_yaml_strs(&classes, &[("r.yaml", ok)]).unwrap();
+        let cols = vec!["users.email".to_string()];
+        let v = p.evaluate(&crate::policy::EvalContext {
+            kind: "SELECT",
+            columns: &cols,
+            ..crate::policy::EvalContext::empty()
+        });
+        // No `match.classes`: the classes the statement touched, fully masked.
+        assert_eq!(v.masks[0].classes, vec!["pii.email".to_string()]);
+        assert_eq!(v.masks[0].style, MaskStyle::Full);
+    }
 }
