@@ -13,6 +13,7 @@ pub mod btf;
 pub mod capture;
 pub mod coalesce;
 pub mod config;
+pub mod control;
 pub mod files;
 pub mod identity;
 pub mod judge;

@@ -293,6 +293,15 @@ struct RunArgs {
     /// it is created 0600 and needs --keep-literals (redaction cannot apply to raw bytes).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Announce to the `dbgov proxy` whose control API is at ADDR which process and person
+    /// opened each watched connection to it, and signal it the statements this agent judges
+    /// `block`. Needs --control-token-file; watch the proxy's port (--postgres-port /
+    /// --mysql-port) so its connections are seen.
+    #[arg(long, value_name = "ADDR")]
+    proxy_control: Option<String>,
+    /// File holding the proxy control API's shared token.
+    #[arg(long, value_name = "FILE")]
+    control_token_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -484,6 +493,22 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
     };
     let clock = Clock::now();
     let mut pipeline = build_pipeline(&cfg, clock, true)?;
+    match (&a.proxy_control, &a.control_token_file) {
+        (Some(addr), Some(f)) => {
+            let token = std::fs::read_to_string(f)
+                .with_context(|| format!("reading the control token from {}", f.display()))?;
+            let token = token.trim().to_owned();
+            if token.is_empty() {
+                bail!("the control token file {} is empty", f.display());
+            }
+            pipeline.set_announcer(
+                dbgov::control::Announcer::spawn(addr.clone(), token)
+                    .context("starting the proxy announcer")?,
+            );
+        }
+        (Some(_), None) => bail!("--proxy-control needs --control-token-file"),
+        (None, _) => {}
+    }
     let mut capture = Capture::start(&watch)?;
     let mut recorder = match &a.record {
         Some(p) => Some(

@@ -182,6 +182,8 @@ pub struct Pipeline {
     /// (tgid, fd) of mirror ends (the server side of a local pair) the kernel no longer needs
     /// to capture: the client side carries the same bytes. Drained by the caller.
     pub drop_keys: Vec<(u32, u32)>,
+    /// Identity announcements and block signals to a `dbgov proxy`, when configured.
+    announcer: Option<crate::control::Announcer>,
 }
 
 fn flow_of(role: u32, dir: Direction) -> Flow {
@@ -274,7 +276,13 @@ impl Pipeline {
             stats: Stats::default(),
             new_pids: Vec::new(),
             drop_keys: Vec::new(),
+            announcer: None,
         }
+    }
+
+    /// Sends identity announcements and block signals to a proxy's control API.
+    pub fn set_announcer(&mut self, a: crate::control::Announcer) {
+        self.announcer = Some(a);
     }
 
     /// Replaces the policies (reload).
@@ -528,6 +536,7 @@ impl Pipeline {
             frags: None,
         };
         self.new_pids.push(tgid);
+        self.announce(&conn);
         conn.fallback = fallback_key;
         self.link_pair(&mut conn);
         if conn.peer.is_none() {
@@ -537,6 +546,26 @@ impl Pipeline {
             self.forget_pair(&old);
         }
         Ok(())
+    }
+
+    /// Tells the proxy (if configured) who opened a client connection.
+    fn announce(&self, conn: &Conn) {
+        let (Some(a), Some(p)) = (&self.announcer, &conn.process) else {
+            return;
+        };
+        if conn.role != ROLE_CLIENT || conn.transport != "tcp" {
+            return;
+        }
+        let (Some(c), Some(s)) = (endpoint(&conn.client_addr), endpoint(&conn.server_addr)) else {
+            return;
+        };
+        // The process's command line is already redacted (unless keep_literals).
+        let client = audit::Client::from_process(p, conn.client_addr.clone());
+        a.send(crate::control::ControlEvent::Connect {
+            client_addr: c,
+            server_addr: s,
+            client: Box::new(client),
+        });
     }
 
     /// Pairs `conn` with the other local end of its connection, if that end is known: the
@@ -1324,6 +1353,21 @@ impl Pipeline {
                 message: verdict.message.as_deref(),
             },
         };
+        if verdict.action == crate::policy::Action::Block && conn.role == ROLE_CLIENT {
+            if let (Some(an), Some(c), Some(s), Some(a)) = (
+                &self.announcer,
+                endpoint(&conn.client_addr),
+                endpoint(&conn.server_addr),
+                a,
+            ) {
+                an.send(crate::control::ControlEvent::Block {
+                    client_addr: c,
+                    server_addr: s,
+                    fingerprint: a.fingerprint.clone(),
+                    rule: verdict.rules.first().cloned().unwrap_or_default(),
+                });
+            }
+        }
         self.stats.events += 1;
         let alert = verdict.action != crate::policy::Action::Allow;
         self.out.write(
@@ -1335,6 +1379,11 @@ impl Pipeline {
         )?;
         Ok(())
     }
+}
+
+/// `ip:port` (or `[ip6]:port`) as a socket address.
+fn endpoint(a: &Option<String>) -> Option<std::net::SocketAddr> {
+    a.as_deref().and_then(|x| x.parse().ok())
 }
 
 fn session_fields(conn: &Conn, info: &SessionInfo) -> audit::Session {

@@ -604,3 +604,113 @@ fn mariadb_blocked_statements_never_reach_the_server_and_masked_columns_come_bac
     assert_eq!(sel["outcome"]["rows"], 2);
     assert_eq!(sel["db"]["engine"], "mysql");
 }
+
+#[test]
+fn agents_announce_who_is_behind_each_proxied_connection() {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15") {
+        return;
+    }
+    let pg = pg_with_shop().expect("postgres");
+    let x = "dbgov_px";
+    let y = "dbgov_py";
+    ensure_user(x).expect("user x");
+    ensure_user(y).expect("user y");
+    let dir = TempDir::new("proxy-identity").expect("tmp");
+    run(Command::new("chmod").arg("755").arg(dir.path())).expect("chmod");
+    let token = token_file(&dir, "token", "s3cret-token").expect("token");
+    let control = format!("127.0.0.1:{}", free_port());
+    let policies = policies(&dir).expect("policies");
+    std::fs::write(
+        policies.join("rules/60-who.yaml"),
+        format!(
+            "rules:\n  - id: block-{x}-reads\n    match:\n      client_user: {x}\n      kind: SELECT\n    action: block\n    message: {x} may not read here.\n"
+        ),
+    )
+    .expect("rule");
+    let port = free_port();
+    let upstream = format!("127.0.0.1:{}", pg.port);
+    let proxy = Agent::proxy(
+        port,
+        &[
+            "--upstream",
+            &upstream,
+            "--engine",
+            "postgresql",
+            "--policies",
+            policies.to_str().unwrap_or_default(),
+            "--control",
+            &control,
+            "--control-token-file",
+            &token,
+            "--identity-wait",
+            "5s",
+        ],
+    )
+    .expect("proxy");
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &port.to_string(),
+        "--proxy-control",
+        &control,
+        "--control-token-file",
+        &token,
+    ])
+    .expect("agent");
+    let as_user = |user: &str| {
+        let out = Command::new("runuser")
+            .args([
+                "-u",
+                user,
+                "--",
+                "psql",
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
+            .args(["-d", "prod_shop", "-At", "-v", "VERBOSITY=verbose", "-c"])
+            .arg("SELECT 'visible to ' || current_user")
+            .arg("-p")
+            .arg(port.to_string())
+            .env("PGSSLMODE", "disable")
+            .current_dir(dir.path())
+            .output()
+            .expect("psql");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let out_x = as_user(x);
+    let out_y = as_user(y);
+    assert!(
+        out_x.contains("42501") && out_x.contains("may not read here"),
+        "{out_x}\nproxy: {}\nagent: {}",
+        proxy.stderr_text(),
+        agent.stderr_text()
+    );
+    assert!(out_y.contains("visible to postgres"), "{out_y}");
+    let (_, agent_ev) = agent.stop().expect("agent stop");
+    let (_, ev) = proxy.stop().expect("proxy stop");
+    let st = proxied(&ev);
+    let by = |user: &str| -> Vec<&&Value> {
+        st.iter().filter(|e| e["client"]["user"] == user).collect()
+    };
+    let (ex, ey) = (by(x), by(y));
+    assert_eq!(ex.len(), 1, "{}", dump(&ev));
+    assert_eq!(ey.len(), 1, "{}", dump(&ev));
+    assert_eq!(ex[0]["policy"]["verdict"], "block");
+    assert_eq!(ey[0]["policy"]["verdict"], "allow");
+    // The announced process: psql, with its pid and executable.
+    assert!(ex[0]["client"]["pid"].as_u64().is_some_and(|p| p > 0));
+    assert!(ex[0]["client"]["exe"]
+        .as_str()
+        .is_some_and(|e| e.ends_with("psql")));
+    // The agent saw the same connections (it watches the proxy's port) and names the same
+    // person on its own events.
+    assert!(statements(&agent_ev)
+        .iter()
+        .any(|e| e["client"]["user"] == y));
+}

@@ -35,6 +35,8 @@ pub enum Op {
     },
     /// The ids waiting for a decision.
     List,
+    /// An agent's first request: answered with the proxy's listen address.
+    Hello,
     /// An agent saw `client` (its address and port as the proxy sees them) connect.
     Announce {
         client_addr: SocketAddr,
@@ -62,6 +64,9 @@ pub struct Reply {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<String>,
+    /// The proxy's listen address (answer to `hello`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
 }
 
 impl Reply {
@@ -69,7 +74,7 @@ impl Reply {
         Reply {
             ok: false,
             error: Some(e.into()),
-            pending: Vec::new(),
+            ..Reply::default()
         }
     }
 }
@@ -163,8 +168,13 @@ pub fn handle(line: &[u8], peer: SocketAddr, sh: &Shared) -> Reply {
         }
         Op::List => Reply {
             ok: true,
-            error: None,
             pending: sh.pending_holds(),
+            ..Reply::default()
+        },
+        Op::Hello => Reply {
+            ok: true,
+            listen: Some(sh.cfg.listen.to_string()),
+            ..Reply::default()
         },
         Op::Announce {
             client_addr,
@@ -181,6 +191,7 @@ pub fn handle(line: &[u8], peer: SocketAddr, sh: &Shared) -> Reply {
             fingerprint,
             rule,
         } => {
+            tracing::info!("control {peer}: block signal for {client_addr}: rule {rule}");
             sh.signal_block(client_addr, fingerprint, rule);
             Reply {
                 ok: true,

@@ -292,7 +292,9 @@ impl Shared {
                 .unwrap_or_default();
             (j.verdict, fp)
         };
-        let signal = lock(&self.signals).remove(&(conn.peer, fingerprint.clone()));
+        let signal = lock(&self.signals)
+            .get(&(conn.peer, fingerprint.clone()))
+            .cloned();
         if let Some(s) = signal {
             return Decision::Refuse(Refusal {
                 message: format!("blocked by dbgov: an agent signalled rule {}", s.rule),
