@@ -16,7 +16,9 @@
 //! - 4: the agent's CPU seconds per 10,000 statements and its peak RSS during scenario 1;
 //! - 5: `dbgov replay` of the committed capture `bench/capture/mixed.dbgovrec.xz`, and the
 //!   SQL analysis example `analysis_throughput` when it exists;
-//! - 6: the proxy (not available yet);
+//! - 6: the proxy: pgbench select-only and tpcb-like (prepared), direct to the server and
+//!   through `dbgov proxy` (writing its audit events to a JSON-lines file), alternated: TPS
+//!   ratio, added p50 latency per statement, the proxy's CPU and its events per statement;
 //! - 7: connection churn (`pgbench -C -S`): the agent's CPU per new connection, and one event
 //!   per statement (the two local ends of each short connection paired, never both decoded).
 //! - 1k: scenario 1 with the agent shipping to Kafka (`--output kafka:`, a local tansu broker)
@@ -73,7 +75,7 @@ pub struct BenchArgs {
     /// Use this dbgov binary instead of building one with `cargo build --release -p dbgov`.
     #[arg(long, value_name = "PATH")]
     agent: Option<PathBuf>,
-    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,7,8,analysis (3 and 4 come
+    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,6,7,8,analysis (3 and 4 come
     /// with 1; 1k needs 1).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     only: Vec<String>,
@@ -765,6 +767,18 @@ fn sched_ns(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// Time all threads of a process have spent on a CPU, in nanoseconds.
+fn threads_sched_ns(pid: u32) -> u64 {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .sum()
+}
+
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -953,6 +967,84 @@ impl Drop for Agent {
 }
 
 /// Bytes of the files in `dir`.
+/// `dbgov proxy` in front of a benchmark server, writing its events to a JSON-lines file.
+struct Proxy {
+    child: Child,
+    port: u16,
+    events: PathBuf,
+}
+
+impl Proxy {
+    fn start(bin: &Path, pg_port: u16, work: &Path) -> Result<Self> {
+        let port = free_port()?;
+        let events = work.join("proxy-events.jsonl");
+        let _ = fs::remove_file(&events);
+        let child = Command::new(bin)
+            .args(["proxy", "--engine", "postgresql", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--upstream")
+            .arg(format!("127.0.0.1:{pg_port}"))
+            .arg("--output")
+            .arg(format!("jsonl:{}", events.display()))
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(work.join("proxy.log"))?)
+            .spawn()
+            .context("starting dbgov proxy")?;
+        let mut me = Self {
+            child,
+            port,
+            events,
+        };
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(st) = me.child.try_wait()? {
+                bail!("dbgov proxy exited ({st})");
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                bail!("dbgov proxy did not listen in 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(me)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, wait, and count the statement events of pgbench's connections (its set-up
+    /// connection adds a handful to the benchmark's).
+    fn stop(mut self) -> Result<u64> {
+        signal(self.child.id(), "TERM");
+        let t0 = Instant::now();
+        while self.child.try_wait()?.is_none() {
+            if t0.elapsed() > Duration::from_secs(30) {
+                let _ = self.child.kill();
+                bail!("dbgov proxy did not exit within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut n = 0;
+        for l in BufReader::new(fs::File::open(&self.events)?).lines() {
+            let l = l?;
+            if l.contains("\"kind\":\"statement\"") && l.contains("\"application\":\"pgbench\"") {
+                n += 1;
+            }
+        }
+        let _ = fs::remove_file(&self.events);
+        Ok(n)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn dir_bytes(dir: &Path) -> u64 {
     fs::read_dir(dir)
         .map(|rd| {
@@ -1156,11 +1248,14 @@ enum Cond {
     /// The agent shipping to Kafka.
     Kafka,
     Pgaudit,
+    /// pgbench through `dbgov proxy`.
+    Proxy,
 }
 
 impl Cond {
     fn name(self) -> &'static str {
         match self {
+            Cond::Proxy => "proxy",
             Cond::None => "none",
             Cond::Agent => "agent",
             Cond::Kafka => "kafka",
@@ -1605,6 +1700,10 @@ impl Bench {
             secs += r * (conds_sat * (p.rate_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
             steps += p.rounds * conds_sat as u32;
         }
+        if p.wants("6") {
+            secs += 2.0 * r * (2.0 * (p.sat_secs as f64 + RUN_OVERHEAD) + 2.0);
+            steps += 4 * p.rounds;
+        }
         if p.wants("7") {
             secs += r * (2.0 * (p.sat_secs as f64 + RUN_OVERHEAD) + AGENT_OVERHEAD);
             steps += 2 * p.rounds;
@@ -1653,7 +1752,9 @@ impl Bench {
 
     fn run_all(&mut self) -> Result<()> {
         let p = &self.plan;
-        let need_pg = ["1", "1b", "1c", "1k", "7", "8"].iter().any(|s| p.wants(s));
+        let need_pg = ["1", "1b", "1c", "1k", "6", "7", "8"]
+            .iter()
+            .any(|s| p.wants(s));
         let need_pgaudit = p.wants("1c");
         let need_maria = p.wants("2");
         let mut what = Vec::new();
@@ -1737,6 +1838,10 @@ impl Bench {
                 let r = self.scenario1b(pg, pga.as_ref(), my_port);
                 check("1b", r, &mut self.notes);
             }
+            if self.plan.wants("6") {
+                let r = self.scenario6(pg);
+                check("6", r, &mut self.notes);
+            }
             if self.plan.wants("7") {
                 let r = self.scenario7(pg, my_port);
                 check("7", r, &mut self.notes);
@@ -1761,18 +1866,6 @@ impl Bench {
         if self.plan.wants("analysis") {
             let r = self.analysis();
             check("analysis", r, &mut self.notes);
-        }
-        self.row(
-            "6 proxy",
-            "direct vs through-proxy TPS, added latency",
-            "-".into(),
-            "-".into(),
-            None,
-            "see the proxy issue",
-            None,
-        );
-        if let Some(r) = self.rows.last_mut() {
-            r.subject = "not available yet".into();
         }
         if !failed.is_empty() {
             bail!("scenario(s) {} failed (see the notes)", failed.join(", "));
@@ -1866,6 +1959,120 @@ impl Bench {
     /// `/proc/PID/schedstat` (nanoseconds; clock ticks are too coarse for a few thousand
     /// connections), and the agent's idle rate, measured just before the run, is subtracted
     /// for the marginal figure.
+    /// Scenario 6: pgbench direct and through `dbgov proxy`, side by side.
+    fn scenario6(&mut self, pg: &Pg) -> Result<()> {
+        let conds = [Cond::None, Cond::Proxy];
+        let logdir = self.work.path().join("pgbench-log");
+        let mut per_workload = serde_json::Map::new();
+        for w in [WORKLOADS[1], WORKLOADS[3]] {
+            let mut s = Series::default();
+            let mut proxy_cpu_us: Vec<f64> = Vec::new();
+            let mut complete: Vec<f64> = Vec::new();
+            for round in 1..=self.plan.rounds {
+                for cond in Self::order(&conds, round) {
+                    self.progress.begin(&format!(
+                        "6 pgbench {} round {round}/{}: {} ({} s)",
+                        w.name(),
+                        self.plan.rounds,
+                        if cond == Cond::Proxy { "through the proxy" } else { "direct" },
+                        self.plan.sat_secs
+                    ));
+                    let secs = self.plan.sat_secs;
+                    let b0 = self.sampler.busy_samples();
+                    let mut r = if cond == Cond::Proxy {
+                        let px = Proxy::start(&self.bin, pg.port, self.work.path())?;
+                        let c0 = threads_sched_ns(px.pid());
+                        let r = pgbench(px.port, w, secs, None, SATURATED_LOG_SAMPLING, &logdir)?;
+                        let cpu = threads_sched_ns(px.pid()).saturating_sub(c0) as f64;
+                        proxy_cpu_us.push(cpu / r.statements.max(1) as f64 / 1e3);
+                        let events = px.stop()?;
+                        // pgbench's own statements: its set-up connection runs a few more.
+                        complete.push(events as f64 / r.statements.max(1) as f64);
+                        r
+                    } else {
+                        pgbench(pg.port, w, secs, None, SATURATED_LOG_SAMPLING, &logdir)?
+                    };
+                    self.mark_busy(&mut r, b0);
+                    eprintln!(
+                        "      tps {:.0}, p50 {:.3} ms{}",
+                        r.tps,
+                        r.p50_ms.unwrap_or(0.0),
+                        if cond == Cond::Proxy {
+                            format!(
+                                ", proxy cpu {:.1} us per statement, events {:.3} per statement",
+                                proxy_cpu_us.last().copied().unwrap_or(0.0),
+                                complete.last().copied().unwrap_or(0.0)
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                    self.progress.end(secs as f64 + RUN_OVERHEAD + 2.0);
+                    s.push(cond, round, r);
+                }
+            }
+            let tps_direct = s.med(Cond::None, |r| Some(r.tps));
+            let tps_proxy = s.med(Cond::Proxy, |r| Some(r.tps));
+            let p50_direct = s.med(Cond::None, |r| r.p50_ms);
+            let p50_proxy = s.med(Cond::Proxy, |r| r.p50_ms);
+            let added_us = match (p50_direct, p50_proxy) {
+                (Some(d), Some(p)) => Some((p - d) * 1000.0 / w.statements_per_tx() as f64),
+                _ => None,
+            };
+            let target = if w.select_only { 0.80 } else { 0.90 };
+            let r = ratio(tps_proxy, tps_direct);
+            self.row(
+                &format!("6 {}", w.name()),
+                "TPS, through the proxy vs direct",
+                opt3(tps_direct),
+                opt3(tps_proxy),
+                r,
+                &format!("≥ {target:.2}"),
+                r.map(|v| v >= target),
+            );
+            self.row(
+                &format!("6 {}", w.name()),
+                "added p50 latency per statement, µs",
+                p50_direct
+                    .map(|v| format!("{:.0} (p50 direct, µs)", v * 1000.0))
+                    .unwrap_or("-".into()),
+                added_us.map(|v| format!("{v:.0}")).unwrap_or("-".into()),
+                None,
+                "≤ 100",
+                added_us.map(|v| v <= 100.0),
+            );
+            self.row(
+                &format!("6 {}", w.name()),
+                "proxy CPU per statement, µs; audit events per statement executed",
+                "-".into(),
+                format!(
+                    "{}; {}",
+                    median(&proxy_cpu_us)
+                        .map(|v| format!("{v:.1}"))
+                        .unwrap_or("-".into()),
+                    median(&complete)
+                        .map(|v| format!("{v:.3}"))
+                        .unwrap_or("-".into())
+                ),
+                None,
+                "-",
+                None,
+            );
+            per_workload.insert(
+                w.name(),
+                json!({
+                    "runs": s.json(),
+                    "proxy_cpu_us_per_statement": proxy_cpu_us,
+                    "proxy_events_per_statement": complete,
+                    "added_p50_us_per_statement": added_us,
+                }),
+            );
+        }
+        self.json
+            .insert("scenario_6".into(), Value::Object(per_workload));
+        Ok(())
+    }
+
     fn scenario7(&mut self, pg: &Pg, my_port: u16) -> Result<()> {
         const IDLE_SECS: f64 = 3.0;
         let conds = [Cond::None, Cond::Agent];
