@@ -1306,6 +1306,7 @@ impl Pipeline {
             event_id: self.ids.next_into(&mut id),
             time: audit::rfc3339_into(self.clock.wall_ns(rec.start_ns), &mut time),
             kind: Kind::Statement,
+            source: None,
             host: &self.host_raw,
             client,
             server: &frags.server,
@@ -1352,6 +1353,7 @@ impl Pipeline {
                 severity: verdict.severity.as_deref(),
                 message: verdict.message.as_deref(),
             },
+            approval: None,
         };
         if verdict.action == crate::policy::Action::Block && conn.role == ROLE_CLIENT {
             if let (Some(an), Some(c), Some(s), Some(a)) = (

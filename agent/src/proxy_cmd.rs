@@ -56,7 +56,8 @@ pub struct ProxyArgs {
     /// error.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_frame: usize,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default 1: the relay is mostly system calls; more threads pay off only
+    /// with many busy connections on a host with cores to spare).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
@@ -127,11 +128,17 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         },
     );
     judge.set_tag_keys(cfg.tag_keys.clone());
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = a.threads {
-        rt.worker_threads(n.max(1));
-    }
-    let rt = rt.enable_all().build()?;
+    // One thread by default: relaying is mostly syscalls, and on a small host a second worker
+    // thread costs more in cross-thread wake-ups than it gains.
+    let rt = match a.threads.unwrap_or(1) {
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
     rt.block_on(async move {
         let out = Output::open(&opts, &host).context("opening the output")?;
         let pc = ProxyConfig {

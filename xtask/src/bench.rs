@@ -775,7 +775,11 @@ fn threads_sched_ns(pid: u32) -> u64 {
     tasks
         .flatten()
         .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .filter_map(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .sum()
 }
 
@@ -1974,7 +1978,11 @@ impl Bench {
                         "6 pgbench {} round {round}/{}: {} ({} s)",
                         w.name(),
                         self.plan.rounds,
-                        if cond == Cond::Proxy { "through the proxy" } else { "direct" },
+                        if cond == Cond::Proxy {
+                            "through the proxy"
+                        } else {
+                            "direct"
+                        },
                         self.plan.sat_secs
                     ));
                     let secs = self.plan.sat_secs;

@@ -464,6 +464,9 @@ pub struct StatementEvent<'a> {
     pub event_id: &'a str,
     pub time: &'a str,
     pub kind: Kind,
+    /// `proxy` on the proxy's events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
     pub host: &'a serde_json::value::RawValue,
     pub client: &'a serde_json::value::RawValue,
     pub server: &'a serde_json::value::RawValue,
@@ -473,6 +476,9 @@ pub struct StatementEvent<'a> {
     pub outcome: Outcome,
     pub classification: ClassificationRef<'a>,
     pub policy: PolicyRef<'a>,
+    /// A held statement's approval (proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<&'a Approval>,
 }
 
 /// Borrowed form of [`Statement`].

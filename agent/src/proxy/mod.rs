@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use serde_json::value::RawValue;
 use tokio::sync::{oneshot, Notify};
 
 use crate::audit::{self, Approval, ApprovalStatus, Clock, Event, IdGen, Kind};
@@ -143,6 +144,8 @@ pub struct Shared {
     judge: Mutex<Judge>,
     out: Mutex<Output>,
     host: audit::Host,
+    /// `host`, serialised once.
+    host_raw: Box<RawValue>,
     ids: IdGen,
     clock: Clock,
     next_conn: AtomicU64,
@@ -169,6 +172,7 @@ impl Shared {
             cfg,
             judge: Mutex::new(judge),
             out: Mutex::new(out),
+            host_raw: raw(&host).unwrap_or_default(),
             host,
             ids: IdGen::new(),
             clock: Clock::now(),
@@ -182,7 +186,7 @@ impl Shared {
     }
 
     /// Writes one event.
-    fn emit(&self, ev: &Event, session: u64, alert: bool) {
+    fn emit<T: serde::Serialize>(&self, ev: &T, session: u64, alert: bool) {
         let mut out = lock(&self.out);
         if let Err(e) = out.write(
             ev,
@@ -411,10 +415,26 @@ pub struct Conn {
     session: Mutex<Box<dyn Conversation>>,
     /// Approvals of forwarded statements, by text, until their event is written.
     approvals: Mutex<HashMap<String, Approval>>,
+    /// The connection parts of its events (`client`, `server`, `db`, `session`), serialised
+    /// once and again only when the session facts change.
+    frags: Mutex<Option<Frags>>,
     /// The session's start was written (its end is written only then).
     started: std::sync::atomic::AtomicBool,
     /// PostgreSQL: the transaction status of the last ReadyForQuery (0 before the first).
     pg_status: std::sync::atomic::AtomicU8,
+}
+
+fn raw<T: serde::Serialize>(v: &T) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(v).ok()
+}
+
+/// A connection's event parts as JSON.
+struct Frags {
+    info: SessionInfo,
+    client: Box<RawValue>,
+    server: Box<RawValue>,
+    db: Box<RawValue>,
+    session: Box<RawValue>,
 }
 
 /// The judge's view of an announced client.
@@ -472,6 +492,7 @@ impl Conn {
             approvals: Mutex::new(HashMap::new()),
             pg_status: std::sync::atomic::AtomicU8::new(0),
             started: std::sync::atomic::AtomicBool::new(false),
+            frags: Mutex::new(None),
         })
     }
 
@@ -550,16 +571,14 @@ impl Conn {
                     sh.emit(&ev, self.num, false);
                 }
                 SessionEvent::Statement(rec) => {
-                    let approval = rec
-                        .text
-                        .as_deref()
-                        .and_then(|t| lock(&self.approvals).remove(t));
-                    let ev = self.statement_event(sh, info, &rec, approval);
-                    let alert = ev
-                        .policy
-                        .as_ref()
-                        .is_some_and(|p| p.verdict != Action::Allow);
-                    sh.emit(&ev, self.num, alert);
+                    let approval = if lock(&self.approvals).is_empty() {
+                        None
+                    } else {
+                        rec.text
+                            .as_deref()
+                            .and_then(|t| lock(&self.approvals).remove(t))
+                    };
+                    self.write_statement(sh, info, &rec, approval.as_ref());
                 }
                 SessionEvent::Gap {
                     flow,
@@ -580,6 +599,125 @@ impl Conn {
                 SessionEvent::Update(_) | SessionEvent::End => {}
             }
         }
+    }
+
+    /// Writes a completed statement's event from the connection's cached parts (the agent's
+    /// borrowed event form: no copy of the connection parts per statement).
+    fn write_statement(
+        &self,
+        sh: &Shared,
+        info: &SessionInfo,
+        rec: &StatementRecord,
+        approval: Option<&Approval>,
+    ) {
+        let mut frags = lock(&self.frags);
+        if frags.as_ref().is_none_or(|f| f.info != *info) {
+            let base = self.base(sh, Kind::SessionStart, 0, info);
+            let (Some(c), Some(s), Some(d), Some(x)) = (
+                base.client.as_ref().and_then(raw),
+                base.server.as_ref().and_then(raw),
+                base.db.as_ref().and_then(raw),
+                base.session.as_ref().and_then(raw),
+            ) else {
+                return;
+            };
+            *frags = Some(Frags {
+                info: info.clone(),
+                client: c,
+                server: s,
+                db: d,
+                session: x,
+            });
+        }
+        let Some(f) = frags.as_ref() else { return };
+        let j = self.judge(
+            sh,
+            info,
+            rec.text.as_deref(),
+            rec.tag.as_deref(),
+            &rec.columns,
+        );
+        let a = j.analysis();
+        let v = &j.verdict;
+        // `client.purpose` is per statement: the fragment says null; a purpose needs a copy.
+        let with_purpose;
+        let client: &RawValue = match v.purpose.as_deref() {
+            Some(p) => {
+                let base = f.client.get();
+                let head = base
+                    .strip_suffix("\"purpose\":null}")
+                    .unwrap_or(base.trim_end_matches('}'));
+                let text = format!(
+                    "{head}\"purpose\":{}}}",
+                    serde_json::to_string(p).unwrap_or_else(|_| "null".into())
+                );
+                match RawValue::from_string(text) {
+                    Ok(r) => {
+                        with_purpose = r;
+                        &with_purpose
+                    }
+                    Err(_) => &f.client,
+                }
+            }
+            None => &f.client,
+        };
+        let (mut id, mut time) = ([0u8; 36], [0u8; 30]);
+        let error_message = if sh.cfg.keep_literals {
+            rec.error_message.clone()
+        } else {
+            rec.error_message.as_deref().map(crate::redact::message)
+        };
+        let ev = audit::StatementEvent {
+            schema: audit::SCHEMA,
+            event_id: sh.ids.next_into(&mut id),
+            time: audit::rfc3339_into(sh.clock.wall_ns(rec.start_ns), &mut time),
+            kind: Kind::Statement,
+            source: Some("proxy"),
+            host: &sh.host_raw,
+            client,
+            server: &f.server,
+            db: &f.db,
+            session: &f.session,
+            statement: audit::StatementRef {
+                text: j.text(),
+                kind: j.kind.as_deref(),
+                prepared: rec.prepared,
+                name: rec.statement_name.as_deref(),
+                params: rec.params,
+                param_values: rec.param_values.as_deref(),
+                fingerprint: a.map(|a| a.fingerprint.as_str()),
+                tables: j.tables(),
+                columns: audit::ColumnsRef {
+                    read: std::borrow::Cow::Borrowed(j.read()),
+                    written: j.written(),
+                },
+                parse_error: a.and_then(|a| a.parse_error.as_deref()),
+                copy_bytes: rec.copy_bytes,
+                truncated: rec.truncated,
+                tags: &j.tags,
+                trace_id: j.trace.as_ref().map(|t| t.0.as_str()),
+                span_id: j.trace.as_ref().map(|t| t.1.as_str()),
+            },
+            outcome: audit::Outcome {
+                status: rec.status,
+                rows: rec.rows,
+                error_code: rec.error_code.clone(),
+                error_message,
+                duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
+            },
+            classification: audit::ClassificationRef {
+                classes: &v.classes,
+                level: v.level,
+            },
+            policy: audit::PolicyRef {
+                verdict: v.action,
+                rules: &v.rules,
+                severity: v.severity.as_deref(),
+                message: v.message.as_deref(),
+            },
+            approval,
+        };
+        sh.emit(&ev, self.num, v.action != Action::Allow);
     }
 
     /// Remembers the approval of a statement about to be forwarded, for its event.
