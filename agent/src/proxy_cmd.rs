@@ -56,6 +56,23 @@ pub struct ProxyArgs {
     /// error.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_frame: usize,
+    /// Offer TLS to clients with this certificate chain (PEM); needs --tls-key.
+    /// PostgreSQL only for now.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Reach the server over TLS, verifying its certificate against --upstream-ca.
+    /// PostgreSQL only for now.
+    #[arg(long, requires = "upstream_ca")]
+    pub upstream_tls: bool,
+    /// CA certificates (PEM) the server's certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// The name the server's certificate must carry (default: the host of --upstream).
+    #[arg(long, value_name = "NAME")]
+    pub upstream_server_name: Option<String>,
     /// Worker threads (default 1: the relay is mostly system calls; more threads pay off only
     /// with many busy connections on a host with cores to spare).
     #[arg(long, value_name = "N")]
@@ -130,6 +147,26 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
     judge.set_tag_keys(cfg.tag_keys.clone());
     // One thread by default: relaying is mostly syscalls, and on a small host a second worker
     // thread costs more in cross-thread wake-ups than it gains.
+    let tls_wanted = a.tls_cert.is_some() || a.upstream_tls;
+    if tls_wanted && a.engine.0 == Engine::Mysql {
+        bail!("TLS through the proxy is not implemented for MySQL yet (PostgreSQL only)");
+    }
+    let client_tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(dbgov::proxy::tls::acceptor(c, k)?),
+        _ => None,
+    };
+    let upstream_tls = match (a.upstream_tls, &a.upstream_ca) {
+        (true, Some(ca)) => {
+            let host = a
+                .upstream
+                .rsplit_once(':')
+                .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+                .unwrap_or(&a.upstream);
+            let name = a.upstream_server_name.as_deref().unwrap_or(host);
+            Some(dbgov::proxy::tls::upstream(ca, name)?)
+        }
+        _ => None,
+    };
     let rt = match a.threads.unwrap_or(1) {
         0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -152,6 +189,8 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
             require_identity: a.require_identity,
             max_frame: a.max_frame,
             keep_literals: cfg.keep_literals,
+            client_tls,
+            upstream_tls,
         };
         let sh = Arc::new(Shared::new(pc, judge, out, host));
         dbgov::proxy::run(sh).await?;

@@ -34,10 +34,14 @@ fn token_file(dir: &TempDir, name: &str, token: &str) -> Result<String> {
 
 /// psql through the proxy, one session running `script`; stdout and stderr together.
 fn psql_via(port: u16, db: &str, script: &str) -> Result<(bool, String)> {
+    psql_via_ssl(port, db, script, "disable")
+}
+
+fn psql_via_ssl(port: u16, db: &str, script: &str, sslmode: &str) -> Result<(bool, String)> {
     let mut child = Command::new("psql")
         .args(["-X", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-p"])
         .arg(port.to_string())
-        .env("PGSSLMODE", "disable")
+        .env("PGSSLMODE", sslmode)
         .env("PGCONNECT_TIMEOUT", "10")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -59,7 +63,12 @@ fn psql_via(port: u16, db: &str, script: &str) -> Result<(bool, String)> {
 }
 
 fn pg_with_shop() -> Result<Postgres> {
-    let pg = Postgres::start()?;
+    pg_with_shop_tls(false)
+}
+
+/// With `ssl`, the server has a self-signed certificate for `localhost` (data/server.crt).
+fn pg_with_shop_tls(ssl: bool) -> Result<Postgres> {
+    let pg = Postgres::start_with(ssl)?;
     pg.psql_admin("CREATE DATABASE prod_shop")?;
     run(pg.psql().args([
         "-d",
@@ -713,4 +722,166 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     assert!(statements(&agent_ev)
         .iter()
         .any(|e| e["client"]["user"] == y));
+}
+
+#[test]
+fn postgres_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run PostgreSQL as its own user)")
+        || !require(Postgres::available(), "PostgreSQL 15")
+    {
+        return;
+    }
+    let pg = pg_with_shop_tls(true).expect("postgres");
+    let dir = TempDir::new("proxy-tls").expect("tmp");
+    let (cert, key) = (dir.path().join("proxy.crt"), dir.path().join("proxy.key"));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-nodes",
+            "-subj",
+            "/CN=dbgov-proxy",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert))
+    .expect("openssl");
+    // The server's certificate, for `localhost`, signed by a test CA the proxy is told to
+    // trust (the server reloads its certificate files on SIGHUP).
+    let d = dir.path();
+    let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(d));
+    ossl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-days",
+        "2",
+        "-nodes",
+        "-subj",
+        "/CN=dbgov-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ])
+    .expect("ca");
+    ossl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])
+    .expect("csr");
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+        "-out",
+        "server.crt",
+    ])
+    .expect("sign");
+    for f in ["server.crt", "server.key"] {
+        std::fs::copy(d.join(f), pg.data_dir().join(f)).expect("copy");
+    }
+    run(Command::new("chown")
+        .arg("postgres:postgres")
+        .arg(pg.data_dir().join("server.crt"))
+        .arg(pg.data_dir().join("server.key")))
+    .expect("chown");
+    pg.psql_admin("SELECT pg_reload_conf()").expect("reload");
+    std::thread::sleep(Duration::from_millis(500));
+    let ca = d.join("ca.crt");
+    let (cert, key, ca) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        ca.display().to_string(),
+    );
+    let (proxy, port) = start_proxy(
+        pg.port,
+        "postgresql",
+        &dir,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--upstream-tls",
+            "--upstream-ca",
+            &ca,
+            "--upstream-server-name",
+            "localhost",
+        ],
+    )
+    .expect("proxy");
+    let script = "\\conninfo\nSELECT 'server sees ssl=' || ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();\n\
+                  SELECT id, email FROM customers ORDER BY id;\n";
+    // TLS from psql to the proxy (sslmode=require), and from the proxy to the server.
+    let (ok, out) = psql_via_ssl(port, "prod_shop", script, "require").expect("psql");
+    assert!(ok, "{out}\nproxy: {}", proxy.stderr_text());
+    assert!(out.contains("SSL connection"), "{out}");
+    assert!(out.contains("server sees ssl=t"), "{out}");
+    assert!(out.contains("*************.com"), "{out}");
+    assert!(!out.contains("alice@"), "{out}");
+    // A client without TLS still gets through (the server link stays TLS).
+    let (ok, out) = psql_via_ssl(port, "prod_shop", script, "disable").expect("psql");
+    assert!(ok, "{out}");
+    assert!(!out.contains("SSL connection"), "{out}");
+    assert!(out.contains("server sees ssl=t"), "{out}");
+    // An upstream certificate for another name is refused, and the client told.
+    let port2 = free_port();
+    let upstream = format!("127.0.0.1:{}", pg.port);
+    let wrong = Agent::proxy(
+        port2,
+        &[
+            "--upstream",
+            &upstream,
+            "--engine",
+            "postgresql",
+            "--upstream-tls",
+            "--upstream-ca",
+            &ca,
+            "--upstream-server-name",
+            "db.example.net",
+        ],
+    )
+    .expect("proxy");
+    let (ok, out) = psql_via_ssl(port2, "prod_shop", "SELECT 1;\n", "disable").expect("psql");
+    assert!(!ok, "{out}");
+    assert!(
+        wrong.stderr_text().contains("server handshake") || out.contains("closed"),
+        "{out}\n{}",
+        wrong.stderr_text()
+    );
+    drop(wrong);
+    let (_, ev) = proxy.stop().expect("stop");
+    let tls: Vec<bool> = of_kind(&ev, "session_start")
+        .iter()
+        .filter_map(|e| e["session"]["tls"].as_bool())
+        .collect();
+    assert_eq!(tls, vec![true, false], "{}", dump(&ev));
 }

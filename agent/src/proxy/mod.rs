@@ -10,6 +10,7 @@ pub mod control;
 pub mod mask;
 pub mod mysql;
 pub mod postgres;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub enum ProxyError {
     ServerFrame(String),
     #[error("output: {0}")]
     Output(#[from] crate::sink::SinkError),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("control token file {path}: {source}")]
     Token {
         path: String,
@@ -59,7 +62,7 @@ pub enum ProxyError {
 }
 
 /// What `dbgov proxy` is told.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ProxyConfig {
     pub listen: SocketAddr,
     pub upstream: String,
@@ -79,6 +82,16 @@ pub struct ProxyConfig {
     pub max_frame: usize,
     /// Keep literal values in texts and messages (off: redacted like the agent's events).
     pub keep_literals: bool,
+    /// TLS offered to clients (PostgreSQL SSLRequest answered `S`).
+    pub client_tls: Option<tokio_rustls::TlsAcceptor>,
+    /// TLS to the server.
+    pub upstream_tls: Option<tls::Upstream>,
+}
+
+impl std::fmt::Debug for tls::Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Upstream({:?})", self.name)
+    }
 }
 
 impl Default for ProxyConfig {
@@ -94,6 +107,8 @@ impl Default for ProxyConfig {
             require_identity: false,
             max_frame: 16 << 20,
             keep_literals: false,
+            client_tls: None,
+            upstream_tls: None,
         }
     }
 }
@@ -418,6 +433,8 @@ pub struct Conn {
     /// The connection parts of its events (`client`, `server`, `db`, `session`), serialised
     /// once and again only when the session facts change.
     frags: Mutex<Option<Frags>>,
+    /// The client reached the proxy over TLS.
+    pub client_tls: std::sync::atomic::AtomicBool,
     /// The session's start was written (its end is written only then).
     started: std::sync::atomic::AtomicBool,
     /// PostgreSQL: the transaction status of the last ReadyForQuery (0 before the first).
@@ -492,6 +509,7 @@ impl Conn {
             approvals: Mutex::new(HashMap::new()),
             pg_status: std::sync::atomic::AtomicU8::new(0),
             started: std::sync::atomic::AtomicBool::new(false),
+            client_tls: std::sync::atomic::AtomicBool::new(false),
             frags: Mutex::new(None),
         })
     }
@@ -785,7 +803,7 @@ impl Conn {
         ev.session = Some(audit::Session {
             id: self.id.clone(),
             transport: "tcp".into(),
-            tls: info.tls,
+            tls: info.tls || self.client_tls.load(Ordering::Relaxed),
             inspectable: info.inspectable,
             observed_at: "proxy".into(),
             server_version: info.server_version.clone(),

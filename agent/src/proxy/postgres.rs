@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::mask::{mask_value, plan};
+use super::tls::{plain, split, Rd, Wr};
 use super::{lock, Conn, Decision, ProxyError, Refusal, Shared};
 use crate::policy::{ColumnMask, MaskStyle};
 use crate::protocol::postgres::encode;
@@ -69,6 +70,75 @@ struct Prepared {
 
 type Queue = Arc<Mutex<VecDeque<InFlight>>>;
 
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+const GSSENC_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30];
+
+/// Answers the client's SSLRequest / GSSENCRequest before its startup packet: `S` and a TLS
+/// handshake when the proxy has a certificate, `N` otherwise. Returns the connection (plain
+/// or TLS) and the bytes of the startup packet already read.
+async fn client_handshake(
+    mut client: TcpStream,
+    sh: &Shared,
+    conn: &Conn,
+) -> Result<(Rd, Wr, BytesMut), ProxyError> {
+    let mut head = [0u8; 8];
+    loop {
+        client.read_exact(&mut head).await?;
+        if head == GSSENC_REQUEST {
+            client.write_all(b"N").await?;
+            continue;
+        }
+        if head != SSL_REQUEST {
+            let (r, w) = plain(client);
+            return Ok((r, w, BytesMut::from(&head[..])));
+        }
+        match &sh.cfg.client_tls {
+            Some(acceptor) => {
+                client.write_all(b"S").await?;
+                let tls = acceptor
+                    .accept(client)
+                    .await
+                    .map_err(|e| ProxyError::Tls(format!("client handshake: {e}")))?;
+                conn.client_tls
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                let (r, w) = split(tls);
+                return Ok((r, w, BytesMut::new()));
+            }
+            None => client.write_all(b"N").await?,
+        }
+    }
+}
+
+/// Connects to the server, over TLS when configured (the server must accept it).
+async fn connect_upstream(sh: &Shared) -> Result<(Rd, Wr), ProxyError> {
+    let upstream_err = |source| ProxyError::Upstream {
+        addr: sh.cfg.upstream.clone(),
+        source,
+    };
+    let mut server = TcpStream::connect(&sh.cfg.upstream)
+        .await
+        .map_err(upstream_err)?;
+    let _ = server.set_nodelay(true);
+    let Some(up) = &sh.cfg.upstream_tls else {
+        return Ok(plain(server));
+    };
+    server.write_all(&SSL_REQUEST).await?;
+    let mut answer = [0u8; 1];
+    server.read_exact(&mut answer).await?;
+    if answer[0] != b'S' {
+        return Err(ProxyError::Tls(format!(
+            "the server {} refused TLS",
+            sh.cfg.upstream
+        )));
+    }
+    let tls = up
+        .connector
+        .connect(up.name.clone(), server)
+        .await
+        .map_err(|e| ProxyError::Tls(format!("server handshake: {e}")))?;
+    Ok(split(tls))
+}
+
 /// Relays one client connection to the upstream server.
 pub async fn relay(
     client: TcpStream,
@@ -86,16 +156,9 @@ pub async fn relay(
             return Ok(());
         }
     };
-    let server = TcpStream::connect(&sh.cfg.upstream)
-        .await
-        .map_err(|source| ProxyError::Upstream {
-            addr: sh.cfg.upstream.clone(),
-            source,
-        })?;
     let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (mut cr, cw) = client.into_split();
-    let (sr, mut sw) = server.into_split();
+    let (mut cr, cw, first) = client_handshake(client, sh, &conn).await?;
+    let (sr, mut sw) = connect_upstream(sh).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let queue: Queue = Arc::new(Mutex::new(VecDeque::new()));
     let back = tokio::spawn(server_to_client(
@@ -106,7 +169,7 @@ pub async fn relay(
         sh.clone(),
         queue.clone(),
     ));
-    let r = client_to_server(&mut cr, &mut sw, tx, &conn, sh, &queue).await;
+    let r = client_to_server(&mut cr, &mut sw, first, tx, &conn, sh, &queue).await;
     let _ = sw.shutdown().await;
     let back = back.await;
     conn.close(sh);
@@ -130,15 +193,17 @@ struct Front {
 }
 
 async fn client_to_server(
-    cr: &mut tokio::net::tcp::OwnedReadHalf,
-    sw: &mut tokio::net::tcp::OwnedWriteHalf,
+    cr: &mut Rd,
+    sw: &mut Wr,
+    first: BytesMut,
     tx: mpsc::UnboundedSender<Inject>,
     conn: &Arc<Conn>,
     sh: &Arc<Shared>,
     queue: &Queue,
 ) -> Result<(), ProxyError> {
     let mut dec = FrontendDecoder::new(sh.cfg.max_frame);
-    let mut buf = BytesMut::with_capacity(16 << 10);
+    let mut buf = first;
+    buf.reserve(16 << 10);
     let mut out = BytesMut::with_capacity(16 << 10);
     let mut f = Front {
         sent_sync: 0,
@@ -154,10 +219,15 @@ async fn client_to_server(
             bytes: bytes.freeze(),
         });
     };
+    let mut started = false;
     loop {
-        if cr.read_buf(&mut buf).await? == 0 {
-            return Ok(());
+        // The startup packet's head may already be buffered (read with the SSLRequest check).
+        if started || buf.is_empty() {
+            if cr.read_buf(&mut buf).await? == 0 {
+                return Ok(());
+            }
         }
+        started = true;
         loop {
             let (raw, msg) = match dec.next_frame(&mut buf) {
                 Ok(Some(x)) => x,
@@ -173,8 +243,8 @@ async fn client_to_server(
             };
             match msg {
                 FrontendMessage::SslRequest | FrontendMessage::GssEncRequest => {
-                    // Clients fall back to plaintext to the proxy; TLS to the proxy is
-                    // configured separately.
+                    // Only before the startup packet (answered in `client_handshake`); a
+                    // second request is refused.
                     inject(f.sent_sync, false, BytesMut::from(&b"N"[..]));
                     dec.expect_startup();
                 }
@@ -344,7 +414,7 @@ fn refusal_frame(r: &Refusal) -> BytesMut {
 
 /// Writes what was gathered to the server and feeds it to the session.
 async fn flush(
-    sw: &mut tokio::net::tcp::OwnedWriteHalf,
+    sw: &mut Wr,
     out: &mut BytesMut,
     conn: &Conn,
     sh: &Shared,
@@ -370,8 +440,8 @@ struct Back {
 }
 
 async fn server_to_client(
-    mut sr: tokio::net::tcp::OwnedReadHalf,
-    mut cw: tokio::net::tcp::OwnedWriteHalf,
+    mut sr: Rd,
+    mut cw: Wr,
     mut rx: mpsc::UnboundedReceiver<Inject>,
     conn: Arc<Conn>,
     sh: Arc<Shared>,
