@@ -222,10 +222,8 @@ async fn client_to_server(
     let mut started = false;
     loop {
         // The startup packet's head may already be buffered (read with the SSLRequest check).
-        if started || buf.is_empty() {
-            if cr.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
+        if (started || buf.is_empty()) && cr.read_buf(&mut buf).await? == 0 {
+            return Ok(());
         }
         started = true;
         loop {
