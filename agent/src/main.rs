@@ -302,6 +302,11 @@ struct RunArgs {
     /// File holding the proxy control API's shared token.
     #[arg(long, value_name = "FILE")]
     control_token_file: Option<PathBuf>,
+    /// A database address (`ip:port`) that must be reached through the proxy: a watched
+    /// connection straight to it is flagged on its session_start (policy alert, rule
+    /// `bypass-proxy`); the proxy's own connections are not. Repeatable.
+    #[arg(long = "require-proxy", value_name = "ADDR")]
+    require_proxy: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Args)]
@@ -509,6 +514,7 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         (Some(_), None) => bail!("--proxy-control needs --control-token-file"),
         (None, _) => {}
     }
+    pipeline.set_require_proxy(a.require_proxy.clone());
     let mut capture = Capture::start(&watch)?;
     let mut recorder = match &a.record {
         Some(p) => Some(

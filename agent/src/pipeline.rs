@@ -184,6 +184,9 @@ pub struct Pipeline {
     pub drop_keys: Vec<(u32, u32)>,
     /// Identity announcements and block signals to a `dbgov proxy`, when configured.
     announcer: Option<crate::control::Announcer>,
+    /// Database addresses that must be reached through a proxy: a direct connection is
+    /// flagged on its `session_start` (`policy.rules: [bypass-proxy]`).
+    require_proxy: Vec<std::net::SocketAddr>,
 }
 
 fn flow_of(role: u32, dir: Direction) -> Flow {
@@ -277,7 +280,43 @@ impl Pipeline {
             new_pids: Vec::new(),
             drop_keys: Vec::new(),
             announcer: None,
+            require_proxy: Vec::new(),
         }
+    }
+
+    /// Database addresses that must be reached through a proxy (`--require-proxy`).
+    pub fn set_require_proxy(&mut self, addrs: Vec<std::net::SocketAddr>) {
+        self.require_proxy = addrs;
+    }
+
+    /// A connection that goes straight to a database the configuration says must be reached
+    /// through the proxy (the proxy's own connections excepted).
+    fn bypasses_proxy(&self, conn: &Conn) -> Option<String> {
+        if self.require_proxy.is_empty() || conn.transport != "tcp" {
+            return None;
+        }
+        let process = if conn.role == ROLE_CLIENT {
+            conn.process.as_deref()
+        } else {
+            conn.peer
+                .and_then(|p| self.conns.get(&p))
+                .and_then(|p| p.process.as_deref())
+        };
+        if process.is_some_and(|p| p.comm == "dbgov") {
+            return None;
+        }
+        let server = conn.server_addr.as_deref()?;
+        let hit = self
+            .require_proxy
+            .iter()
+            .find(|a| match server.strip_prefix(':') {
+                // Seen from the server's side: only the port is known.
+                Some(port) => port.parse::<u16>().ok() == Some(a.port()),
+                None => server.parse::<std::net::SocketAddr>().ok() == Some(**a),
+            })?;
+        Some(format!(
+            "direct connection to {hit}, which must be reached through the proxy"
+        ))
     }
 
     /// Sends identity announcements and block signals to a proxy's control API.
@@ -1228,6 +1267,12 @@ impl Pipeline {
         let Some(frags) = conn.frags.as_deref() else {
             return Ok(());
         };
+        let bypass = if kind == Kind::SessionStart {
+            self.bypasses_proxy(conn)
+        } else {
+            None
+        };
+        let rules = [String::from("bypass-proxy")];
         let ev = audit::SessionEventRef {
             schema: audit::SCHEMA,
             event_id: self.ids.next(),
@@ -1238,13 +1283,19 @@ impl Pipeline {
             server: &frags.server,
             db: &frags.db,
             session: &frags.session,
+            policy: bypass.as_deref().map(|m| audit::PolicyRef {
+                verdict: crate::policy::Action::Alert,
+                rules: &rules,
+                severity: Some("high"),
+                message: Some(m),
+            }),
         };
         self.stats.events += 1;
         self.out.write(
             &ev,
             Route {
                 session: Some(conn.id),
-                alert: false,
+                alert: bypass.is_some(),
             },
         )?;
         Ok(())

@@ -656,13 +656,18 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
         ],
     )
     .expect("proxy");
+    let direct = format!("127.0.0.1:{}", pg.port);
     let agent = Agent::start(&[
         "--postgres-port",
         &port.to_string(),
+        "--postgres-port",
+        &pg.port.to_string(),
         "--proxy-control",
         &control,
         "--control-token-file",
         &token,
+        "--require-proxy",
+        &direct,
     ])
     .expect("agent");
     let as_user = |user: &str| {
@@ -694,6 +699,27 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     };
     let out_x = as_user(x);
     let out_y = as_user(y);
+    // Y also goes straight to the server, which the agent is told must be reached through
+    // the proxy.
+    let bypass = Command::new("runuser")
+        .args([
+            "-u",
+            y,
+            "--",
+            "psql",
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "prod_shop", "-At", "-c", "SELECT 'direct'", "-p"])
+        .arg(pg.port.to_string())
+        .env("PGSSLMODE", "disable")
+        .current_dir(dir.path())
+        .output()
+        .expect("psql");
+    assert!(String::from_utf8_lossy(&bypass.stdout).contains("direct"));
     assert!(
         out_x.contains("42501") && out_x.contains("may not read here"),
         "{out_x}\nproxy: {}\nagent: {}",
@@ -722,6 +748,18 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     assert!(statements(&agent_ev)
         .iter()
         .any(|e| e["client"]["user"] == y));
+    // Bypass detection: Y's direct session is flagged, the proxy's own connections to the
+    // server are not.
+    let flagged: Vec<&Value> = of_kind(&agent_ev, "session_start")
+        .into_iter()
+        .filter(|e| e["policy"]["rules"][0] == "bypass-proxy")
+        .collect();
+    assert_eq!(flagged.len(), 1, "{}", dump(&agent_ev));
+    assert_eq!(flagged[0]["client"]["user"], y);
+    assert_eq!(flagged[0]["policy"]["verdict"], "alert");
+    assert!(of_kind(&agent_ev, "session_start")
+        .iter()
+        .any(|e| e["client"]["comm"] == "dbgov" && e["policy"].is_null()));
 }
 
 #[test]

@@ -452,6 +452,9 @@ pub struct SessionEventRef<'a> {
     pub server: &'a serde_json::value::RawValue,
     pub db: &'a serde_json::value::RawValue,
     pub session: &'a serde_json::value::RawValue,
+    /// On a `session_start` the policy flags (a connection that bypasses the proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyRef<'a>>,
 }
 
 /// A `statement` event written without copying: the connection parts (`host`, `client`,
