@@ -57,14 +57,12 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_frame: usize,
     /// Offer TLS to clients with this certificate chain (PEM); needs --tls-key.
-    /// PostgreSQL only for now.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
     /// Reach the server over TLS, verifying its certificate against --upstream-ca.
-    /// PostgreSQL only for now.
     #[arg(long, requires = "upstream_ca")]
     pub upstream_tls: bool,
     /// CA certificates (PEM) the server's certificate must chain to.
@@ -147,10 +145,6 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
     judge.set_tag_keys(cfg.tag_keys.clone());
     // One thread by default: relaying is mostly syscalls, and on a small host a second worker
     // thread costs more in cross-thread wake-ups than it gains.
-    let tls_wanted = a.tls_cert.is_some() || a.upstream_tls;
-    if tls_wanted && a.engine.0 == Engine::Mysql {
-        bail!("TLS through the proxy is not implemented for MySQL yet (PostgreSQL only)");
-    }
     let client_tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => Some(dbgov::proxy::tls::acceptor(c, k)?),
         _ => None,

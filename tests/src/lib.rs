@@ -133,6 +133,60 @@ pub fn ensure_user(name: &str) -> Result<u32> {
     Ok(uid.trim().parse()?)
 }
 
+/// Makes a test CA (`dir/ca.crt`) and a server certificate for `localhost` signed by it
+/// (`dir/server.crt`, `dir/server.key`), so that clients which verify (rustls in the proxy)
+/// can be pointed at the CA.
+pub fn make_server_cert(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(dir));
+    ossl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-days",
+        "30",
+        "-nodes",
+        "-subj",
+        "/CN=dbgov-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ])?;
+    ossl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )?;
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ])?;
+    Ok((dir.join("server.crt"), dir.join("server.key")))
+}
+
 /// A private PostgreSQL 15 server.
 pub struct Postgres {
     pub port: u16,
@@ -173,6 +227,11 @@ impl Postgres {
         )
     }
 
+    /// The CA of the server's certificate (started with `ssl`).
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
     /// The CSV statement log of a server started with [`Postgres::start_logged`].
     pub fn statement_log(&self) -> PathBuf {
         self.dir.path().join("pglog/statements.csv")
@@ -205,21 +264,9 @@ impl Postgres {
             "--no-sync",
         ]))?;
         if ssl {
-            run(Command::new("openssl")
-                .args([
-                    "req",
-                    "-new",
-                    "-x509",
-                    "-days",
-                    "30",
-                    "-nodes",
-                    "-subj",
-                    "/CN=localhost",
-                    "-keyout",
-                ])
-                .arg(data.join("server.key"))
-                .arg("-out")
-                .arg(data.join("server.crt")))?;
+            let (crt, key) = make_server_cert(dir.path())?;
+            std::fs::copy(&crt, data.join("server.crt"))?;
+            std::fs::copy(&key, data.join("server.key"))?;
             run(Command::new("chown")
                 .arg("postgres:postgres")
                 .arg(data.join("server.key"))
@@ -617,23 +664,7 @@ impl Mariadb {
             format!("--log-error={}", dir.path().join("error.log").display()),
         ];
         if ssl {
-            let cert = dir.path().join("server.crt");
-            let key = dir.path().join("server.key");
-            run(Command::new("openssl")
-                .args([
-                    "req",
-                    "-new",
-                    "-x509",
-                    "-days",
-                    "30",
-                    "-nodes",
-                    "-subj",
-                    "/CN=localhost",
-                    "-keyout",
-                ])
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert))?;
+            let (cert, key) = make_server_cert(dir.path())?;
             run(Command::new("chown")
                 .arg("mysql:mysql")
                 .arg(&key)
@@ -698,6 +729,11 @@ impl Mariadb {
             std::thread::sleep(Duration::from_millis(200));
         }
         Ok(())
+    }
+
+    /// The CA of the server's certificate (started with `ssl`).
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
     }
 
     /// Turns the general log on (every command of every connection, with its connection id)

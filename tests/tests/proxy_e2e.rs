@@ -527,13 +527,17 @@ fn oversize_frames_end_only_their_own_session() {
 /// The mariadb CLI through the proxy, one session reading `sql` from its standard input
 /// (with `--force` it goes on after an error, as a script does); stdout and stderr together.
 fn mariadb_via(port: u16, db: &str, sql: &str) -> Result<String> {
+    mariadb_via_ssl(port, db, sql, "--skip-ssl")
+}
+
+fn mariadb_via_ssl(port: u16, db: &str, sql: &str, ssl: &str) -> Result<String> {
     let mut child = Command::new("mariadb")
         .args([
             "--no-defaults",
             "-h",
             "127.0.0.1",
             "-uroot",
-            "--skip-ssl",
+            ssl,
             "--force",
             "-B",
             "-D",
@@ -789,71 +793,7 @@ fn postgres_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
         .arg("-out")
         .arg(&cert))
     .expect("openssl");
-    // The server's certificate, for `localhost`, signed by a test CA the proxy is told to
-    // trust (the server reloads its certificate files on SIGHUP).
-    let d = dir.path();
-    let ossl = |args: &[&str]| run(Command::new("openssl").args(args).current_dir(d));
-    ossl(&[
-        "req",
-        "-new",
-        "-x509",
-        "-days",
-        "2",
-        "-nodes",
-        "-subj",
-        "/CN=dbgov-test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    ])
-    .expect("ca");
-    ossl(&[
-        "req",
-        "-new",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ])
-    .expect("csr");
-    std::fs::write(
-        d.join("ext"),
-        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .expect("ext");
-    ossl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-        "-out",
-        "server.crt",
-    ])
-    .expect("sign");
-    for f in ["server.crt", "server.key"] {
-        std::fs::copy(d.join(f), pg.data_dir().join(f)).expect("copy");
-    }
-    run(Command::new("chown")
-        .arg("postgres:postgres")
-        .arg(pg.data_dir().join("server.crt"))
-        .arg(pg.data_dir().join("server.key")))
-    .expect("chown");
-    pg.psql_admin("SELECT pg_reload_conf()").expect("reload");
-    std::thread::sleep(Duration::from_millis(500));
-    let ca = d.join("ca.crt");
+    let ca = pg.ca_cert();
     let (cert, key, ca) = (
         cert.display().to_string(),
         key.display().to_string(),
@@ -922,4 +862,81 @@ fn postgres_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
         .filter_map(|e| e["session"]["tls"].as_bool())
         .collect();
     assert_eq!(tls, vec![true, false], "{}", dump(&ev));
+}
+
+#[test]
+fn mariadb_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
+    if !require(agent_bin().exists(), "the dbgov binary")
+        || !require(is_root(), "root (to run MariaDB as its own user)")
+        || !require(Mariadb::available(), "MariaDB")
+    {
+        return;
+    }
+    let db = Mariadb::start_with(true).expect("mariadb");
+    db.sql(
+        "CREATE DATABASE prod_shop; USE prod_shop; \
+         CREATE TABLE customers (id int PRIMARY KEY, email text); \
+         INSERT INTO customers VALUES (1, 'alice@example.com'); \
+         CREATE TABLE orders (id int); INSERT INTO orders VALUES (1);",
+    )
+    .expect("setup");
+    let dir = TempDir::new("proxy-my-tls").expect("tmp");
+    let (cert, key) = make_server_cert(dir.path()).expect("proxy certificate");
+    let (cert, key, ca) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        db.ca_cert().display().to_string(),
+    );
+    let (proxy, port) = start_proxy(
+        db.port,
+        "mysql",
+        &dir,
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--upstream-tls",
+            "--upstream-ca",
+            &ca,
+            "--upstream-server-name",
+            "localhost",
+        ],
+    )
+    .expect("proxy");
+    let script = "status\nSHOW SESSION STATUS LIKE 'Ssl_version';\nDROP TABLE orders;\n\
+                  SELECT id, email FROM customers;\n";
+    // TLS from the client to the proxy, and from the proxy to the server.
+    let out = mariadb_via_ssl(port, "prod_shop", script, "--ssl").expect("mariadb");
+    assert!(
+        out.contains("Cipher in use is"),
+        "{out}\nproxy: {}",
+        proxy.stderr_text()
+    );
+    assert!(out.contains("Ssl_version\tTLSv1."), "{out}");
+    assert!(out.contains("ERROR 1142 (42000)"), "{out}");
+    assert!(out.contains("*************.com"), "{out}");
+    assert!(!out.contains("alice@"), "{out}");
+    // A client without TLS gets through too; the server link stays TLS.
+    let out = mariadb_via(port, "prod_shop", script).expect("mariadb");
+    assert!(!out.contains("Cipher in use is"), "{out}");
+    assert!(out.contains("Ssl_version\tTLSv1."), "{out}");
+    assert!(out.contains("*************.com"), "{out}");
+    assert_eq!(
+        db.sql("SELECT COUNT(*) FROM prod_shop.orders")
+            .expect("direct")
+            .trim(),
+        "1"
+    );
+    let (_, ev) = proxy.stop().expect("stop");
+    let tls: Vec<bool> = of_kind(&ev, "session_start")
+        .iter()
+        .filter_map(|e| e["session"]["tls"].as_bool())
+        .collect();
+    assert_eq!(tls, vec![true, false], "{}", dump(&ev));
+    let users: Vec<&Value> = of_kind(&ev, "session_start")
+        .into_iter()
+        .filter(|e| e["db"]["user"] == "root" && e["db"]["name"] == "prod_shop")
+        .collect();
+    assert_eq!(users.len(), 2, "{}", dump(&ev));
 }

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::mask::{mask_value, plan};
+use super::tls::{plain, split, Rd, Wr};
 use super::{lock, Conn, Decision, ProxyError, Refusal, Shared};
 use crate::policy::{ColumnMask, MaskStyle};
 use crate::protocol::mysql::{
@@ -80,21 +81,40 @@ pub async fn relay(
         })?;
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let (mut cr, cw) = client.into_split();
-    let (sr, mut sw) = server.into_split();
+    let Some(h) = handshake(client, server, &conn, sh).await? else {
+        conn.close(sh);
+        return Ok(());
+    };
+    let Handshaken {
+        client: (mut cr, cw),
+        server: (sr, mut sw),
+        client_buf,
+        server_buf,
+        capabilities,
+    } = h;
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
     let ctx: Shared2 = Arc::new(Mutex::new(None));
-    let caps = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let back = tokio::spawn(server_to_client(
         sr,
         cw,
+        server_buf,
         rx,
         conn.clone(),
         sh.clone(),
         ctx.clone(),
-        caps.clone(),
+        capabilities,
     ));
-    let r = client_to_server(&mut cr, &mut sw, tx, &conn, sh, &ctx, &caps).await;
+    let r = client_to_server(
+        &mut cr,
+        &mut sw,
+        client_buf,
+        tx,
+        &conn,
+        sh,
+        &ctx,
+        capabilities,
+    )
+    .await;
     let _ = sw.shutdown().await;
     let back = back.await;
     conn.close(sh);
@@ -103,6 +123,213 @@ pub async fn relay(
         Ok(r) => r,
         Err(e) => Err(ProxyError::ServerFrame(format!("relay task: {e}"))),
     }
+}
+
+/// Both connections once the client is authenticated.
+struct Handshaken {
+    client: (Rd, Wr),
+    server: (Rd, Wr),
+    /// Bytes read past the handshake.
+    client_buf: BytesMut,
+    server_buf: BytesMut,
+    /// The client's capabilities.
+    capabilities: u64,
+}
+
+/// Reads one whole packet from `r` into `buf`; `None` at the end of the stream.
+async fn read_packet(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut BytesMut,
+    max: usize,
+) -> Result<Option<(Bytes, Packet)>, ProxyError> {
+    loop {
+        match next_raw_packet(buf, max) {
+            Ok(Some(p)) => return Ok(Some(p)),
+            Ok(None) => {}
+            Err(e) => return Err(ProxyError::ClientFrame(e.to_string())),
+        }
+        if r.read_buf(buf).await? == 0 {
+            return Ok(None);
+        }
+    }
+}
+
+/// A packet with another sequence id (handshake packets move by one around an SSL switch).
+fn reseq(raw: &[u8], seq: u8) -> Vec<u8> {
+    let mut v = raw.to_vec();
+    if let Some(b) = v.get_mut(3) {
+        *b = seq;
+    }
+    v
+}
+
+/// `raw` with CLIENT_SSL set or cleared in the capability flags at `at` (payload offset).
+fn with_ssl_flag(raw: &[u8], at: usize, on: bool) -> Vec<u8> {
+    let mut v = raw.to_vec();
+    let bit = (capabilities::CLIENT_SSL >> 8) as u8;
+    if let Some(b) = v.get_mut(4 + at + 1) {
+        if on {
+            *b |= bit;
+        } else {
+            *b &= !bit;
+        }
+    }
+    v
+}
+
+/// Offset of the capability flags in the greeting's payload.
+fn greeting_caps_at(raw: &[u8]) -> Option<usize> {
+    let nul = raw.get(5..)?.iter().position(|&b| b == 0)?;
+    Some(1 + nul + 1 + 4 + 8 + 1)
+}
+
+/// The connection phase: the greeting, the client's answer (with TLS from the client when
+/// the proxy has a certificate and the client asks), TLS to the server when configured, and
+/// the authentication exchange, with sequence ids shifted where one side saw an SSL request
+/// the other did not. The session state machine is fed the plaintext view (as if neither side
+/// used TLS). `None` when the connection ended during the handshake.
+async fn handshake(
+    client: TcpStream,
+    server: TcpStream,
+    conn: &Conn,
+    sh: &Shared,
+) -> Result<Option<Handshaken>, ProxyError> {
+    let max = sh.cfg.max_frame;
+    let (mut client, mut server) = (client, server);
+    let mut sbuf = BytesMut::new();
+    let mut cbuf = BytesMut::new();
+    // 1. The greeting.
+    let Some((raw, p)) = read_packet(&mut server, &mut sbuf, usize::MAX >> 8).await? else {
+        return Ok(None);
+    };
+    if p.is_err() {
+        client.write_all(&raw).await?;
+        return Ok(None);
+    }
+    let caps_at = greeting_caps_at(&raw);
+    let server_ssl = caps_at
+        .and_then(|a| raw.get(4 + a + 1))
+        .is_some_and(|b| b & (capabilities::CLIENT_SSL >> 8) as u8 != 0);
+    if sh.cfg.upstream_tls.is_some() && !server_ssl {
+        return Err(ProxyError::Tls(format!(
+            "the server {} does not offer TLS",
+            sh.cfg.upstream
+        )));
+    }
+    let offer = sh.cfg.client_tls.is_some();
+    let (to_client, plain_view) = match caps_at {
+        Some(a) => (with_ssl_flag(&raw, a, offer), with_ssl_flag(&raw, a, false)),
+        None => (raw.to_vec(), raw.to_vec()),
+    };
+    client.write_all(&to_client).await?;
+    conn.feed(sh, Flow::ServerToClient, &plain_view);
+    // 2. The client's answer: an SSL request first, or the handshake response.
+    let Some((raw, p)) = read_packet(&mut client, &mut cbuf, max).await? else {
+        return Ok(None);
+    };
+    let (mut cr, mut cw): (Rd, Wr);
+    let mut client_shift = 0u8;
+    let (raw, p) = match ClientHello::parse(&p.payload) {
+        Ok(ClientHello::SslRequest { .. }) => {
+            let Some(acceptor) = &sh.cfg.client_tls else {
+                let mut out = BytesMut::new();
+                encode::err_packet(
+                    &mut out,
+                    2,
+                    1045,
+                    "08004",
+                    "dbgov proxy: TLS to the proxy is not configured; connect without TLS",
+                );
+                client.write_all(&out).await?;
+                return Ok(None);
+            };
+            let tls = acceptor
+                .accept(client)
+                .await
+                .map_err(|e| ProxyError::Tls(format!("client handshake: {e}")))?;
+            conn.client_tls
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            (cr, cw) = split(tls);
+            client_shift = 1;
+            cbuf.clear();
+            match read_packet(&mut cr, &mut cbuf, max).await? {
+                Some(x) => x,
+                None => return Ok(None),
+            }
+        }
+        _ => {
+            (cr, cw) = plain(client);
+            (raw, p)
+        }
+    };
+    let capabilities = match ClientHello::parse(&p.payload) {
+        Ok(ClientHello::Response(r)) => r.capabilities,
+        _ => 0,
+    };
+    // 3. TLS to the server: an SSL request built from the client's answer, then the switch.
+    let mut server_shift = 0u8;
+    let (mut sr, mut sw): (Rd, Wr) = match &sh.cfg.upstream_tls {
+        Some(up) => {
+            let mut req = BytesMut::new();
+            let head = p.payload.get(..32).unwrap_or(&p.payload[..]);
+            let mut payload = head.to_vec();
+            payload.resize(32, 0);
+            payload[1] |= (capabilities::CLIENT_SSL >> 8) as u8;
+            req.extend_from_slice(&[32, 0, 0, 1]);
+            req.extend_from_slice(&payload);
+            server.write_all(&req).await?;
+            let tls = up
+                .connector
+                .connect(up.name.clone(), server)
+                .await
+                .map_err(|e| ProxyError::Tls(format!("server handshake: {e}")))?;
+            server_shift = 1;
+            split(tls)
+        }
+        None => plain(server),
+    };
+    let response = reseq(
+        &with_ssl_flag(&raw, 0, server_shift == 1),
+        p.seq.wrapping_sub(client_shift).wrapping_add(server_shift),
+    );
+    sw.write_all(&response).await?;
+    conn.feed(
+        sh,
+        Flow::ClientToServer,
+        &reseq(
+            &with_ssl_flag(&raw, 0, false),
+            p.seq.wrapping_sub(client_shift),
+        ),
+    );
+    // 4. Authentication, until the server's OK or ERR.
+    loop {
+        tokio::select! {
+            r = read_packet(&mut sr, &mut sbuf, usize::MAX >> 8) => {
+                let Some((raw, p)) = r? else { return Ok(None) };
+                let done = matches!(p.first(), Some(0x00) | Some(0xFF));
+                cw.write_all(&reseq(&raw, p.seq.wrapping_sub(server_shift).wrapping_add(client_shift))).await?;
+                conn.feed(sh, Flow::ServerToClient, &reseq(&raw, p.seq.wrapping_sub(server_shift)));
+                if done {
+                    if p.is_err() {
+                        return Ok(None);
+                    }
+                    break;
+                }
+            }
+            r = read_packet(&mut cr, &mut cbuf, max) => {
+                let Some((raw, p)) = r? else { return Ok(None) };
+                sw.write_all(&reseq(&raw, p.seq.wrapping_sub(client_shift).wrapping_add(server_shift))).await?;
+                conn.feed(sh, Flow::ClientToServer, &reseq(&raw, p.seq.wrapping_sub(client_shift)));
+            }
+        }
+    }
+    Ok(Some(Handshaken {
+        client: (cr, cw),
+        server: (sr, sw),
+        client_buf: cbuf,
+        server_buf: sbuf,
+        capabilities,
+    }))
 }
 
 fn refusal(r: &Refusal) -> Bytes {
@@ -118,21 +345,24 @@ fn refusal(r: &Refusal) -> Bytes {
     out.freeze()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn client_to_server(
-    cr: &mut tokio::net::tcp::OwnedReadHalf,
-    sw: &mut tokio::net::tcp::OwnedWriteHalf,
+    cr: &mut Rd,
+    sw: &mut Wr,
+    mut buf: BytesMut,
     tx: mpsc::UnboundedSender<Bytes>,
     conn: &Arc<Conn>,
     sh: &Arc<Shared>,
     ctx: &Shared2,
-    caps: &std::sync::atomic::AtomicU64,
+    caps: u64,
 ) -> Result<(), ProxyError> {
-    let mut buf = BytesMut::with_capacity(16 << 10);
-    let mut hello_seen = false;
+    buf.reserve(16 << 10);
+    let mut first = true;
     loop {
-        if cr.read_buf(&mut buf).await? == 0 {
+        if (!first || buf.is_empty()) && cr.read_buf(&mut buf).await? == 0 {
             return Ok(());
         }
+        first = false;
         loop {
             let (raw, p) = match next_raw_packet(&mut buf, sh.cfg.max_frame) {
                 Ok(Some(x)) => x,
@@ -145,36 +375,12 @@ async fn client_to_server(
                     return Err(ProxyError::ClientFrame(e.to_string()));
                 }
             };
-            if !hello_seen {
-                hello_seen = true;
-                match ClientHello::parse(&p.payload) {
-                    Ok(ClientHello::Response(r)) => {
-                        caps.store(r.capabilities, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    Ok(ClientHello::SslRequest { .. }) => {
-                        let mut out = BytesMut::new();
-                        encode::err_packet(
-                            &mut out,
-                            2,
-                            1045,
-                            "08004",
-                            "dbgov proxy: TLS to the proxy is not configured; connect without TLS",
-                        );
-                        let _ = tx.send(out.freeze());
-                        return Ok(());
-                    }
-                    Err(_) => {}
-                }
-                forward(sw, &raw, conn, sh).await?;
-                continue;
-            }
             if p.seq != 0 {
-                // Authentication exchanges and the like.
+                // Continuations (COM_CHANGE_USER's authentication, LOCAL INFILE data).
                 forward(sw, &raw, conn, sh).await?;
                 continue;
             }
-            let c = caps.load(std::sync::atomic::Ordering::Relaxed);
-            let (text, prepared) = match Command::parse(&p.payload, c) {
+            let (text, prepared) = match Command::parse(&p.payload, caps) {
                 Ok(Command::Query { text, .. }) => (text, false),
                 Ok(Command::StmtPrepare { text }) => (text, true),
                 _ => {
@@ -213,89 +419,77 @@ async fn client_to_server(
     }
 }
 
-async fn forward(
-    sw: &mut tokio::net::tcp::OwnedWriteHalf,
-    raw: &[u8],
-    conn: &Conn,
-    sh: &Shared,
-) -> Result<(), ProxyError> {
+async fn forward(sw: &mut Wr, raw: &[u8], conn: &Conn, sh: &Shared) -> Result<(), ProxyError> {
     sw.write_all(raw).await?;
     conn.feed(sh, Flow::ClientToServer, raw);
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn server_to_client(
-    mut sr: tokio::net::tcp::OwnedReadHalf,
-    mut cw: tokio::net::tcp::OwnedWriteHalf,
+    mut sr: Rd,
+    mut cw: Wr,
+    mut buf: BytesMut,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     conn: Arc<Conn>,
     sh: Arc<Shared>,
     ctx: Shared2,
-    caps: Arc<std::sync::atomic::AtomicU64>,
+    caps: u64,
 ) -> Result<(), ProxyError> {
-    let mut buf = BytesMut::with_capacity(64 << 10);
+    buf.reserve(64 << 10);
     let mut out = BytesMut::with_capacity(64 << 10);
-    let mut greeted = false;
     let mut open = true;
+    // Bytes read with the end of the handshake are relayed first.
+    let mut pending = !buf.is_empty();
+    if pending {
+        conn.feed(&sh, Flow::ServerToClient, &buf[..]);
+    }
     loop {
-        tokio::select! {
-            r = sr.read_buf(&mut buf) => {
-                let start = buf.len() - r?;
-                if buf.len() == start {
-                    break;
-                }
-                conn.feed(&sh, Flow::ServerToClient, &buf[start..]);
-                loop {
-                    let (raw, p) = match next_raw_packet(&mut buf, usize::MAX >> 8) {
-                        Ok(Some(x)) => x,
-                        Ok(None) => break,
-                        Err(e) => {
-                            cw.write_all(&out).await?;
-                            return Err(ProxyError::ServerFrame(e.to_string()));
-                        }
-                    };
-                    if !greeted {
-                        greeted = true;
-                        out.extend_from_slice(&without_ssl(&raw));
-                        continue;
+        if pending {
+            pending = false;
+        } else {
+            tokio::select! {
+                r = sr.read_buf(&mut buf) => {
+                    let start = buf.len() - r?;
+                    if buf.len() == start {
+                        break;
                     }
-                    let c = caps.load(std::sync::atomic::Ordering::Relaxed);
-                    let mut g = lock(&ctx);
-                    match g.as_mut() {
-                        Some(m) => {
-                            on_result_packet(m, &raw, &p, c, &sh, &mut out);
-                            if m.state == RState::Done {
-                                *g = None;
-                            }
-                        }
-                        None => out.extend_from_slice(&raw),
-                    }
+                    conn.feed(&sh, Flow::ServerToClient, &buf[start..]);
                 }
-                cw.write_all(&out).await?;
-                out.clear();
+                inj = rx.recv(), if open => {
+                    match inj {
+                        None => open = false,
+                        Some(b) => cw.write_all(&b).await?,
+                    }
+                    continue;
+                }
             }
-            inj = rx.recv(), if open => match inj {
-                None => open = false,
-                Some(b) => cw.write_all(&b).await?,
-            },
         }
+        loop {
+            let (raw, p) = match next_raw_packet(&mut buf, usize::MAX >> 8) {
+                Ok(Some(x)) => x,
+                Ok(None) => break,
+                Err(e) => {
+                    cw.write_all(&out).await?;
+                    return Err(ProxyError::ServerFrame(e.to_string()));
+                }
+            };
+            let mut g = lock(&ctx);
+            match g.as_mut() {
+                Some(m) => {
+                    on_result_packet(m, &raw, &p, caps, &sh, &mut out);
+                    if m.state == RState::Done {
+                        *g = None;
+                    }
+                }
+                None => out.extend_from_slice(&raw),
+            }
+        }
+        cw.write_all(&out).await?;
+        out.clear();
     }
     let _ = cw.shutdown().await;
     Ok(())
-}
-
-/// The greeting with CLIENT_SSL cleared (the proxy does not offer TLS to clients).
-fn without_ssl(raw: &[u8]) -> Vec<u8> {
-    let mut v = raw.to_vec();
-    // Payload: protocol version, server version (NUL-terminated), connection id (4),
-    // auth data part 1 (8), filler (1), capability flags (2, little endian).
-    if let Some(nul) = v.get(5..).and_then(|p| p.iter().position(|&b| b == 0)) {
-        let at = 5 + nul + 1 + 4 + 8 + 1;
-        if let Some(b) = v.get_mut(at + 1) {
-            *b &= !((capabilities::CLIENT_SSL >> 8) as u8);
-        }
-    }
-    v
 }
 
 /// One packet of the answer to a command whose rows are masked.
