@@ -452,6 +452,7 @@ fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<
         },
         session: SessionOptions {
             record_params: cfg.record_params,
+            ..SessionOptions::default()
         },
         resolve_identity,
     };

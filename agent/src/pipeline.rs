@@ -319,9 +319,47 @@ impl Pipeline {
         ))
     }
 
-    /// Sends identity announcements and block signals to a proxy's control API.
+    /// Sends identity announcements and block signals to a proxy's control API. Sessions
+    /// opened from now on report their requests as they are sent, so a statement this agent
+    /// judges `block` is signalled before its response.
     pub fn set_announcer(&mut self, a: crate::control::Announcer) {
         self.announcer = Some(a);
+        self.cfg.session.request_events = true;
+    }
+
+    /// Judges a request as it is sent and signals the proxy when the verdict is `block` (the
+    /// verdict is cached: the statement's own event later costs a lookup).
+    fn signal_request(&mut self, conn: &Conn, req: &crate::session::RequestRecord) {
+        let Some(an) = &self.announcer else { return };
+        if conn.role != ROLE_CLIENT {
+            return;
+        }
+        let (Some(c), Some(s)) = (endpoint(&conn.client_addr), endpoint(&conn.server_addr)) else {
+            return;
+        };
+        let info = conn.session.info();
+        let j = self.judge.judge(&Request {
+            engine: conn.engine,
+            db_name: info.database.as_deref(),
+            db_user: info.user.as_deref(),
+            db_application: info.application.as_deref(),
+            text: req.text.as_deref(),
+            tag: None,
+            columns: &[],
+            process: conn.process.as_deref(),
+            host: &self.cfg.host,
+            tags: &crate::judge::NO_TAGS,
+        });
+        if j.verdict.action != crate::policy::Action::Block {
+            return;
+        }
+        let Some(a) = j.analysis() else { return };
+        an.send(crate::control::ControlEvent::Block {
+            client_addr: c,
+            server_addr: s,
+            fingerprint: a.fingerprint.clone(),
+            rule: j.verdict.rules.first().cloned().unwrap_or_default(),
+        });
     }
 
     /// Replaces the policies (reload).
@@ -1169,6 +1207,7 @@ impl Pipeline {
                     self.write_session_event(conn, Kind::SessionStart, ts)?;
                 }
                 SessionEvent::Update(_) => {}
+                SessionEvent::Request(req) => self.signal_request(conn, &req),
                 SessionEvent::End => {
                     conn.gaps.flush(&mut gaps);
                     self.write_gaps(conn, &mut gaps, ts)?;
@@ -1406,21 +1445,6 @@ impl Pipeline {
             },
             approval: None,
         };
-        if verdict.action == crate::policy::Action::Block && conn.role == ROLE_CLIENT {
-            if let (Some(an), Some(c), Some(s), Some(a)) = (
-                &self.announcer,
-                endpoint(&conn.client_addr),
-                endpoint(&conn.server_addr),
-                a,
-            ) {
-                an.send(crate::control::ControlEvent::Block {
-                    client_addr: c,
-                    server_addr: s,
-                    fingerprint: a.fingerprint.clone(),
-                    rule: verdict.rules.first().cloned().unwrap_or_default(),
-                });
-            }
-        }
         self.stats.events += 1;
         let alert = verdict.action != crate::policy::Action::Allow;
         self.out.write(

@@ -661,7 +661,23 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     )
     .expect("proxy");
     let direct = format!("127.0.0.1:{}", pg.port);
+    // The agent's own policies block reading `orders`; the proxy's do not: the proxy learns
+    // it from the agent's block signal.
+    let agent_policies = dir.path().join("agent-policies");
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"))
+        .arg(&agent_policies))
+    .expect("cp");
+    std::fs::write(
+        agent_policies.join("rules/70-orders.yaml"),
+        "rules:\n  - id: agent-blocks-orders\n    match:\n      tables: orders\n      kind: SELECT\n    action: block\n",
+    )
+    .expect("rule");
+    let agent_policies = agent_policies.display().to_string();
     let agent = Agent::start(&[
+        "--policy-dir",
+        &agent_policies,
         "--postgres-port",
         &port.to_string(),
         "--postgres-port",
@@ -724,6 +740,28 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
         .output()
         .expect("psql");
     assert!(String::from_utf8_lossy(&bypass.stdout).contains("direct"));
+    // A block signal: the first read of `orders` may pass before the agent's signal reaches
+    // the proxy; once it has, the same statement on that connection is refused.
+    let signalled = Command::new("runuser")
+        .args(["-u", y, "--", "psql", "-X", "-h", "127.0.0.1", "-U", "postgres"])
+        .args(["-d", "prod_shop", "-At", "-v", "VERBOSITY=verbose"])
+        .args(["-c", "SELECT count(*) FROM orders", "-c", "SELECT pg_sleep(1)"])
+        .args(["-c", "SELECT count(*) FROM orders", "-p"])
+        .arg(port.to_string())
+        .env("PGSSLMODE", "disable")
+        .current_dir(dir.path())
+        .output()
+        .expect("psql");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&signalled.stdout),
+        String::from_utf8_lossy(&signalled.stderr)
+    );
+    assert!(
+        text.contains("an agent signalled rule agent-blocks-orders"),
+        "{text}\nproxy: {}",
+        proxy.stderr_text()
+    );
     assert!(
         out_x.contains("42501") && out_x.contains("may not read here"),
         "{out_x}\nproxy: {}\nagent: {}",
@@ -739,9 +777,15 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     };
     let (ex, ey) = (by(x), by(y));
     assert_eq!(ex.len(), 1, "{}", dump(&ev));
-    assert_eq!(ey.len(), 1, "{}", dump(&ev));
+    assert_eq!(ey.len(), 4, "{}", dump(&ev));
     assert_eq!(ex[0]["policy"]["verdict"], "block");
     assert_eq!(ey[0]["policy"]["verdict"], "allow");
+    // The signalled refusal is recorded as a block naming the agent's rule.
+    let refused = ey.last().expect("signalled");
+    assert_eq!(refused["policy"]["verdict"], "block");
+    assert!(refused["policy"]["rules"]
+        .as_array()
+        .is_some_and(|r| r.iter().any(|r| r == "agent-blocks-orders")));
     // The announced process: psql, with its pid and executable.
     assert!(ex[0]["client"]["pid"].as_u64().is_some_and(|p| p > 0));
     assert!(ex[0]["client"]["exe"]

@@ -614,7 +614,7 @@ impl Conn {
                     });
                     sh.emit(&ev, self.num, false);
                 }
-                SessionEvent::Update(_) | SessionEvent::End => {}
+                SessionEvent::Update(_) | SessionEvent::End | SessionEvent::Request(_) => {}
             }
         }
     }

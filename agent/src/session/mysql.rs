@@ -67,8 +67,8 @@ use crate::protocol::mysql::{
     DEFAULT_MAX_PAYLOAD, LAST_PREPARED_STATEMENT, MAX_PARAM_TEXT,
 };
 use crate::session::{
-    Conversation, Flow, GapReason, ResultColumn, SessionEvent, SessionInfo, SessionOptions,
-    StatementRecord, Status,
+    Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
+    SessionOptions, StatementRecord, Status,
 };
 
 /// Bytes kept of one client packet (query text, parameters).
@@ -711,6 +711,29 @@ impl MysqlSession {
             self.pending.pop_front();
             self.server.clear();
             self.advance(out);
+        }
+        if self.opts.request_events {
+            let req = match &command {
+                Some(Command::Query { text, .. }) => Some((Some(text.clone()), false, None)),
+                Some(Command::StmtPrepare { text }) => Some((Some(text.clone()), true, None)),
+                Some(Command::StmtExecute(e)) => {
+                    let id = self.resolve_statement(e.statement_id);
+                    Some((
+                        self.stmts.get(&id).map(|s| s.text.clone()),
+                        true,
+                        Some(id.to_string()),
+                    ))
+                }
+                _ => None,
+            };
+            if let Some((text, prepared, statement_name)) = req {
+                out.push(SessionEvent::Request(Box::new(RequestRecord {
+                    text,
+                    prepared,
+                    statement_name,
+                    ts_ns: start,
+                })));
+            }
         }
         let mut record = None;
         let kind = match command {
@@ -1853,9 +1876,44 @@ mod tests {
         }
     }
 
+    /// With `request_events`, each statement of the CLI and connector captures is reported
+    /// at request time, before its completed record; without, never.
+    #[test]
+    fn requests_are_reported_before_their_statements_when_asked() {
+        for file in [CLI, CONNECTOR] {
+            let off = replay(file);
+            assert!(!off.iter().any(|e| matches!(e, SessionEvent::Request(_))));
+            let on = replay_opts(
+                file,
+                SessionOptions {
+                    request_events: true,
+                    ..SessionOptions::default()
+                },
+            );
+            let mut requested: Vec<Option<String>> = Vec::new();
+            let mut n = 0;
+            for e in &on {
+                match e {
+                    SessionEvent::Request(r) => requested.push(r.text.clone()),
+                    SessionEvent::Statement(st) => {
+                        n += 1;
+                        let pos = requested.iter().position(|t| *t == st.text);
+                        assert!(pos.is_some(), "no request before {:?}", st.text);
+                        if let Some(p) = pos {
+                            requested.remove(p);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(n, statements(&off).len());
+        }
+    }
+
     fn with_params() -> SessionOptions {
         SessionOptions {
             record_params: true,
+            ..SessionOptions::default()
         }
     }
 

@@ -14,8 +14,8 @@ use crate::protocol::postgres::{
     GapFit, DEFAULT_MAX_FRAME,
 };
 use crate::session::{
-    Conversation, Flow, GapReason, ResultColumn, SessionEvent, SessionInfo, SessionOptions,
-    StatementRecord, Status,
+    Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
+    SessionOptions, StatementRecord, Status,
 };
 
 /// Upper bound on tracked prepared statements and portals per connection.
@@ -133,6 +133,25 @@ impl PgSession {
         s
     }
 
+    /// Reports a request at request time, when asked to.
+    fn request(
+        &self,
+        text: Option<String>,
+        prepared: bool,
+        statement_name: Option<String>,
+        ts_ns: u64,
+        out: &mut Vec<SessionEvent>,
+    ) {
+        if self.opts.request_events {
+            out.push(SessionEvent::Request(Box::new(RequestRecord {
+                text,
+                prepared,
+                statement_name,
+                ts_ns,
+            })));
+        }
+    }
+
     fn start(&mut self, out: &mut Vec<SessionEvent>) {
         if !self.started {
             self.started = true;
@@ -170,6 +189,7 @@ impl PgSession {
             FrontendMessage::CancelRequest { .. } => {}
             FrontendMessage::Query { text } => {
                 self.copy_bytes = 0;
+                self.request(Some(lossy(&text)), false, None, ts, out);
                 let mut rec = StatementRecord::new(Some(lossy(&text)), ts);
                 rec.truncated = self.fe_truncated;
                 self.queue.push_back(Pending::Simple(Box::new(rec)));
@@ -190,6 +210,7 @@ impl PgSession {
                         },
                     );
                 }
+                self.request(Some(lossy(&text)), true, Some(name.clone()), ts, out);
                 self.queue.push_back(Pending::Parse {
                     name,
                     text,
@@ -257,6 +278,7 @@ impl PgSession {
                 rec.params = p.map(|p| p.params);
                 rec.param_values = p.and_then(|p| p.values.clone());
                 rec.columns = p.map(|p| p.columns.clone()).unwrap_or_default();
+                self.request(rec.text.clone(), true, rec.statement_name.clone(), ts, out);
                 self.queue
                     .push_back(Pending::Execute(Box::new(rec), portal));
             }

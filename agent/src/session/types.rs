@@ -111,9 +111,29 @@ impl StatementRecord {
     }
 }
 
+/// A statement on its way to the server, reported when the request is decoded (before any
+/// response): what a proxy or an early signal acts on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestRecord {
+    /// The SQL text (`None` for the execution of a statement prepared before the session was
+    /// joined).
+    pub text: Option<String>,
+    /// PostgreSQL Parse/Execute, MySQL COM_STMT_PREPARE/COM_STMT_EXECUTE.
+    pub prepared: bool,
+    /// Prepared statement name or id.
+    pub statement_name: Option<String>,
+    /// Monotonic time of the request.
+    pub ts_ns: u64,
+}
+
 /// What a conversation reports to the pipeline.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SessionEvent {
+    /// A request carrying a statement was decoded (only with
+    /// [`SessionOptions::request_events`]): PostgreSQL Query, Parse and Execute; MySQL
+    /// COM_QUERY, COM_STMT_PREPARE and COM_STMT_EXECUTE. The statement's
+    /// [`SessionEvent::Statement`] follows once its response is complete.
+    Request(Box<RequestRecord>),
     /// The connection phase finished (or the session was found not inspectable).
     Start(SessionInfo),
     /// Session facts changed (USE db, COM_CHANGE_USER, SET application_name...).
@@ -200,6 +220,9 @@ impl GapReason {
 pub struct SessionOptions {
     /// Keep bound parameter values (off by default: values may be PII).
     pub record_params: bool,
+    /// Report [`SessionEvent::Request`] at request time (off by default: it costs a copy of
+    /// the text per statement).
+    pub request_events: bool,
 }
 
 /// A per-connection protocol state machine. Implementations must never panic on any input.

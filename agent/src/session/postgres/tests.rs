@@ -122,6 +122,7 @@ fn pgbench_prepared_executes() {
 fn parameter_values_only_when_configured() {
     let mut s = PgSession::new(SessionOptions {
         record_params: true,
+        ..SessionOptions::default()
     });
     let mut out = Vec::new();
     for (client, b) in chunks(PGBENCH) {
@@ -461,5 +462,61 @@ fn gaps_never_produce_garbage() {
                 }
             }
         }
+    }
+}
+
+/// With `request_events`, every statement is reported when its request is decoded, before
+/// its completed record, with the same text; without, never.
+#[test]
+fn requests_are_reported_before_their_statements_when_asked() {
+    for fixture in [PSQL, PGBENCH] {
+        let run = |request_events: bool| {
+            let mut s = PgSession::new(SessionOptions {
+                request_events,
+                ..SessionOptions::default()
+            });
+            let mut out = Vec::new();
+            for (client, b) in chunks(fixture) {
+                let flow = if client {
+                    Flow::ClientToServer
+                } else {
+                    Flow::ServerToClient
+                };
+                s.on_data(flow, &b, 0, &mut out);
+            }
+            out
+        };
+        let off = run(false);
+        assert!(!off.iter().any(|e| matches!(e, SessionEvent::Request(_))));
+        let on = run(true);
+        let mut pending: Vec<Option<String>> = Vec::new();
+        let mut statements = 0;
+        for e in &on {
+            match e {
+                // Parse announces a text that the following Execute runs: keep the
+                // execution's.
+                SessionEvent::Request(r)
+                    if !(r.prepared
+                        && r.statement_name.is_some()
+                        && pending.last() == Some(&r.text)) =>
+                {
+                    pending.push(r.text.clone());
+                }
+                SessionEvent::Statement(st) => {
+                    statements += 1;
+                    let pos = pending.iter().position(|t| *t == st.text);
+                    assert!(
+                        pos.is_some(),
+                        "statement {:?} had no request before it",
+                        st.text
+                    );
+                    if let Some(p) = pos {
+                        pending.remove(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(statements, stmts(&off).len());
     }
 }
