@@ -423,11 +423,28 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
     // Approved from another process: it runs.
     let c = psql_background(port, "DELETE FROM orders");
     let id = approval_id(&proxy, "DELETE FROM orders", 3).expect("held");
-    let (ok, out) = decide("approve", &id, &control, &token);
-    assert!(ok, "{out}");
+    let out = Command::new(agent_bin())
+        .args([
+            "approve",
+            &id,
+            "--control",
+            &control,
+            "--control-token-file",
+            &token,
+        ])
+        .args(["--for", "10m"])
+        .output()
+        .expect("dbgov approve");
+    assert!(out.status.success(), "{out:?}");
     let (ok, out) = finish(c, Duration::from_secs(20));
     assert!(ok && out.contains("DELETE 3"), "{out}");
     assert_eq!(count("orders"), "0");
+    // `--for 10m`: the same statement shape from the same identity is not held again.
+    let (ok, out) = finish(
+        psql_background(port, "DELETE FROM orders"),
+        Duration::from_secs(10),
+    );
+    assert!(ok && out.contains("DELETE 0"), "{out}");
     // An id nobody holds is an error.
     let (ok, out) = decide("approve", &id, &control, &token);
     assert!(!ok && out.contains("no statement is held"), "{out}");
@@ -459,14 +476,19 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
         .into_iter()
         .filter(|e| e["statement"]["text"] == "DELETE FROM orders")
         .collect();
-    assert_eq!(deletes.len(), 3, "{}", dump(&ev));
-    let ran = deletes
+    assert_eq!(deletes.len(), 4, "{}", dump(&ev));
+    let ran: Vec<_> = deletes
         .iter()
-        .find(|e| e["outcome"]["status"] == "ok")
-        .expect("the approved delete");
-    assert_eq!(ran["outcome"]["rows"], 3);
-    assert_eq!(ran["approval"]["status"], "approved");
-    assert_eq!(ran["policy"]["verdict"], "hold");
+        .filter(|e| e["outcome"]["status"] == "ok")
+        .collect();
+    assert_eq!(ran.len(), 2, "{}", dump(&ev));
+    assert_eq!(ran[0]["outcome"]["rows"], 3);
+    assert_eq!(ran[1]["outcome"]["rows"], 0);
+    for r in &ran {
+        assert_eq!(r["approval"]["status"], "approved");
+        assert_eq!(r["approval"]["for_secs"], 600);
+        assert_eq!(r["policy"]["verdict"], "hold");
+    }
 }
 
 #[test]
@@ -743,9 +765,24 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     // A block signal: the first read of `orders` may pass before the agent's signal reaches
     // the proxy; once it has, the same statement on that connection is refused.
     let signalled = Command::new("runuser")
-        .args(["-u", y, "--", "psql", "-X", "-h", "127.0.0.1", "-U", "postgres"])
+        .args([
+            "-u",
+            y,
+            "--",
+            "psql",
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
         .args(["-d", "prod_shop", "-At", "-v", "VERBOSITY=verbose"])
-        .args(["-c", "SELECT count(*) FROM orders", "-c", "SELECT pg_sleep(1)"])
+        .args([
+            "-c",
+            "SELECT count(*) FROM orders",
+            "-c",
+            "SELECT pg_sleep(1)",
+        ])
         .args(["-c", "SELECT count(*) FROM orders", "-p"])
         .arg(port.to_string())
         .env("PGSSLMODE", "disable")

@@ -462,7 +462,9 @@ async fn server_to_client(
                 if buf.len() == start_len {
                     break;
                 }
-                conn.feed(&sh, Flow::ServerToClient, &buf[start_len..]);
+                // The audit work comes after the client has its answer (off the latency
+                // path); the session sees the server's bytes as they came.
+                let fresh = Bytes::copy_from_slice(&buf[start_len..]);
                 loop {
                     let (raw, msg) = match dec.next_frame(&mut buf) {
                         Ok(Some(x)) => x,
@@ -476,6 +478,7 @@ async fn server_to_client(
                 }
                 cw.write_all(&out).await?;
                 out.clear();
+                conn.feed(&sh, Flow::ServerToClient, &fresh);
             }
             inj = rx.recv(), if open => match inj {
                 None => open = false,
