@@ -119,7 +119,8 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
     let (proxy, port) = start_proxy(pg.port, "postgresql", &dir, &[]).expect("proxy");
 
     let script = "\\set VERBOSITY verbose\nDROP TABLE orders;\nSELECT 'still' || ' alive' AS state;\n\
-                  SELECT id, email, name FROM customers ORDER BY id;\nSELECT count(*) AS n FROM orders;\n";
+                  SELECT id, email, name FROM customers ORDER BY id;\nSELECT count(*) AS n FROM orders;\n\
+                  SELECT email AS contact FROM customers WHERE id = 1;\n";
     let (_, out) = psql_via(port, "prod_shop", script).expect("psql");
     // The refusal is a PostgreSQL error with SQLSTATE 42501 and the rule id.
     assert!(out.contains("ERROR:  42501: blocked by dbgov"), "{out}");
@@ -131,6 +132,8 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
     assert!(out.contains("***********.org"), "{out}");
     assert!(!out.contains("alice@"), "{out}");
     assert!(out.contains("Alice"), "{out}");
+    // An alias of a masked column is masked too.
+    assert!(out.contains("contact"), "{out}");
     // The table is still there, with its rows, as the server itself says.
     let direct = run(pg.psql().args([
         "-d",
@@ -602,7 +605,8 @@ fn mariadb_blocked_statements_never_reach_the_server_and_masked_columns_come_bac
         port,
         "prod_shop",
         "DROP TABLE orders;\nSELECT CONCAT('still', ' alive') AS state;\n\
-         SELECT id, email, name FROM customers ORDER BY id;\nSELECT COUNT(*) FROM orders;\n",
+         SELECT id, email, name FROM customers ORDER BY id;\nSELECT COUNT(*) FROM orders;\n\
+         SELECT email AS contact FROM customers WHERE id = 1;\n",
     )
     .expect("mariadb");
     assert!(out.contains("ERROR 1142 (42000)"), "{out}");

@@ -50,8 +50,20 @@ struct InFlight {
     sync: u64,
     kind: Unit,
     masks: Arc<Vec<ColumnMask>>,
+    /// What the statement reads, when it has masks.
+    facts: Option<Arc<Facts>>,
+}
+
+/// What a statement with masks reads, to name the result columns.
+#[derive(Debug, Default)]
+struct Facts {
     /// The statement's only table, to name columns the wire gives by table OID.
     table: Option<String>,
+    /// Bare names (lower case) of the columns it reads: a result column named otherwise is an
+    /// alias, whose value may be a masked column's.
+    read: std::collections::HashSet<String>,
+    /// It reads `*` (result columns then carry their own names).
+    star: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +77,7 @@ enum Unit {
 #[derive(Clone, Debug)]
 struct Prepared {
     masks: Arc<Vec<ColumnMask>>,
-    table: Option<String>,
+    facts: Option<Arc<Facts>>,
 }
 
 type Queue = Arc<Mutex<VecDeque<InFlight>>>;
@@ -260,8 +272,8 @@ async fn client_to_server(
                             lock(queue).push_back(InFlight {
                                 sync: f.sent_sync,
                                 kind: Unit::Query,
+                                facts: facts(sh, conn, &text, &masks),
                                 masks,
-                                table: single_table(sh, conn, &text),
                             });
                             out.extend_from_slice(&raw);
                         }
@@ -283,8 +295,8 @@ async fn client_to_server(
                     match sh.decide(conn, &text).await {
                         Decision::Forward { masks, approval } => {
                             conn.approved(&text, approval);
-                            let table = single_table(sh, conn, &text);
-                            f.statements.insert(name, Prepared { masks, table });
+                            let facts = facts(sh, conn, &text, &masks);
+                            f.statements.insert(name, Prepared { masks, facts });
                             f.batch_forwarded = true;
                             out.extend_from_slice(&raw);
                         }
@@ -307,7 +319,7 @@ async fn client_to_server(
                         sync: f.sent_sync + 1,
                         kind: Unit::Describe,
                         masks: p.masks,
-                        table: p.table,
+                        facts: p.facts,
                     });
                     f.batch_forwarded = true;
                     out.extend_from_slice(&raw);
@@ -318,7 +330,7 @@ async fn client_to_server(
                         sync: f.sent_sync + 1,
                         kind: Unit::Execute,
                         masks: p.masks,
-                        table: p.table,
+                        facts: p.facts,
                     });
                     f.batch_forwarded = true;
                     out.extend_from_slice(&raw);
@@ -368,18 +380,30 @@ fn prepared_of(f: &Front, portal: bool, name: &str) -> Prepared {
     };
     f.statements.get(stmt).cloned().unwrap_or(Prepared {
         masks: Arc::new(Vec::new()),
-        table: None,
+        facts: None,
     })
 }
 
-/// The statement's only table (cached analysis), to name columns given by table OID.
-fn single_table(sh: &Shared, conn: &Conn, text: &str) -> Option<String> {
+/// What a statement with masks reads (from its cached analysis); nothing for the others.
+fn facts(sh: &Shared, conn: &Conn, text: &str, masks: &[ColumnMask]) -> Option<Arc<Facts>> {
+    if masks.is_empty() {
+        return None;
+    }
     let info = lock(&conn.session).info().clone();
     let j = conn.judge(sh, &info, Some(text), None, &[]);
-    match j.tables() {
-        [t] => Some(t.clone()),
-        _ => None,
-    }
+    let a = j.analysis();
+    Some(Arc::new(Facts {
+        table: match j.tables() {
+            [t] => Some(t.clone()),
+            _ => None,
+        },
+        read: j
+            .read()
+            .iter()
+            .map(|c| c.rsplit('.').next().unwrap_or(c).to_lowercase())
+            .collect(),
+        star: a.is_some_and(|a| !a.star.is_empty()),
+    }))
 }
 
 /// The last transaction status the server reported.
@@ -590,10 +614,10 @@ fn row_plan(
     sh: &Shared,
     queue: &Queue,
 ) -> Option<Vec<Option<(MaskStyle, usize)>>> {
-    let (masks, table) = {
+    let (masks, facts) = {
         let mut q = lock(queue);
         let front = q.front()?;
-        let r = (front.masks.clone(), front.table.clone());
+        let r = (front.masks.clone(), front.facts.clone());
         if front.kind == Unit::Describe {
             // Its Execute follows with the same statement: keep the plan for its rows.
             q.pop_front();
@@ -603,6 +627,8 @@ fn row_plan(
     if masks.is_empty() {
         return None;
     }
+    let facts = facts.unwrap_or_default();
+    let table = facts.table.clone();
     let columns: Vec<ResultColumn> = fields
         .iter()
         .map(|f| ResultColumn {
@@ -632,7 +658,11 @@ fn row_plan(
             }
         })
         .collect();
-    let computed: Vec<bool> = fields.iter().map(|f| f.table_oid == 0).collect();
+    // Expressions, and aliases of what the statement reads, may carry a masked value.
+    let computed: Vec<bool> = fields
+        .iter()
+        .map(|f| f.table_oid == 0 || (!facts.star && !facts.read.contains(&f.name.to_lowercase())))
+        .collect();
     Some(plan(j.policy(), &masks, &names, &computed))
 }
 
