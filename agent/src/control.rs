@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::audit;
 use crate::proxy::control::{Message, Op, Reply};
+use crate::proxy::tls::Upstream;
 
 /// What the pipeline tells the announcer.
 #[derive(Debug)]
@@ -37,12 +38,13 @@ pub struct Announcer {
 }
 
 impl Announcer {
-    /// Starts the announcer thread for the proxy control API at `addr`.
-    pub fn spawn(addr: String, token: String) -> std::io::Result<Self> {
+    /// Starts the announcer thread for the proxy control API at `addr` (over TLS when `tls`
+    /// says how to verify the proxy).
+    pub fn spawn(addr: String, token: String, tls: Option<Upstream>) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(4096);
         std::thread::Builder::new()
             .name("dbgov-control".into())
-            .spawn(move || run(addr, token, rx))?;
+            .spawn(move || run(addr, token, tls, rx))?;
         Ok(Self { tx })
     }
 
@@ -54,13 +56,16 @@ impl Announcer {
     }
 }
 
+/// A byte stream both ways: plain TCP or TLS.
+trait Duplex: std::io::Read + Write + Send {}
+impl<T: std::io::Read + Write + Send> Duplex for T {}
+
 struct Link {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    stream: BufReader<Box<dyn Duplex>>,
     listen: Option<SocketAddr>,
 }
 
-fn connect(addr: &str, token: &str) -> std::io::Result<Link> {
+fn connect(addr: &str, token: &str, tls: Option<&Upstream>) -> std::io::Result<Link> {
     let sa = addr
         .to_socket_addrs()?
         .next()
@@ -68,9 +73,14 @@ fn connect(addr: &str, token: &str) -> std::io::Result<Link> {
     let s = TcpStream::connect_timeout(&sa, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.set_nodelay(true)?;
+    let stream: Box<dyn Duplex> = match tls {
+        Some(t) => {
+            Box::new(crate::proxy::tls::blocking_client(t, s).map_err(std::io::Error::other)?)
+        }
+        None => Box::new(s),
+    };
     let mut link = Link {
-        reader: BufReader::new(s.try_clone()?),
-        writer: s,
+        stream: BufReader::new(stream),
         listen: None,
     };
     let reply = link.request(&Message {
@@ -91,9 +101,10 @@ impl Link {
     fn request(&mut self, msg: &Message) -> std::io::Result<Reply> {
         let mut line = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        self.writer.write_all(&line)?;
+        self.stream.get_mut().write_all(&line)?;
+        self.stream.get_mut().flush()?;
         let mut answer = String::new();
-        if self.reader.read_line(&mut answer)? == 0 {
+        if self.stream.read_line(&mut answer)? == 0 {
             return Err(std::io::Error::other(
                 "the proxy closed the control connection",
             ));
@@ -110,12 +121,12 @@ pub fn is_proxy(listen: SocketAddr, server: SocketAddr) -> bool {
             || (listen.ip().is_loopback() && server.ip().is_loopback()))
 }
 
-fn run(addr: String, token: String, rx: Receiver<ControlEvent>) {
+fn run(addr: String, token: String, tls: Option<Upstream>, rx: Receiver<ControlEvent>) {
     let mut link: Option<Link> = None;
     let mut down = false;
     for ev in rx {
         if link.is_none() {
-            match connect(&addr, &token) {
+            match connect(&addr, &token, tls.as_ref()) {
                 Ok(l) => {
                     if down {
                         tracing::warn!("proxy control {addr}: reachable again");

@@ -302,6 +302,13 @@ struct RunArgs {
     /// File holding the proxy control API's shared token.
     #[arg(long, value_name = "FILE")]
     control_token_file: Option<PathBuf>,
+    /// The proxy's control API is served over TLS: verify it against these CAs (PEM).
+    #[arg(long, value_name = "FILE")]
+    control_ca: Option<PathBuf>,
+    /// The name the control API's certificate must carry (default: the host of
+    /// --proxy-control).
+    #[arg(long, value_name = "NAME")]
+    control_server_name: Option<String>,
     /// A database address (`ip:port`) that must be reached through the proxy: a watched
     /// connection straight to it is flagged on its session_start (policy alert, rule
     /// `bypass-proxy`); the proxy's own connections are not. Repeatable.
@@ -507,8 +514,13 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
             if token.is_empty() {
                 bail!("the control token file {} is empty", f.display());
             }
+            let tls = proxy_cmd::control_tls(
+                addr,
+                a.control_ca.as_deref(),
+                a.control_server_name.as_deref(),
+            )?;
             pipeline.set_announcer(
-                dbgov::control::Announcer::spawn(addr.clone(), token)
+                dbgov::control::Announcer::spawn(addr.clone(), token, tls)
                     .context("starting the proxy announcer")?,
             );
         }

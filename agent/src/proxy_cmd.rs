@@ -42,6 +42,13 @@ pub struct ProxyArgs {
     /// File holding the control API's shared token (one line).
     #[arg(long, value_name = "FILE")]
     pub control_token_file: Option<PathBuf>,
+    /// Serve the control API over TLS with this certificate chain (PEM); needs
+    /// --control-tls-key. Agents and `dbgov approve` then pass --control-ca.
+    #[arg(long, value_name = "FILE", requires = "control_tls_key")]
+    pub control_tls_cert: Option<PathBuf>,
+    /// The private key of --control-tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "control_tls_cert")]
+    pub control_tls_key: Option<PathBuf>,
     /// A held statement not approved within this time is refused (`60s`, `5m`).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
     pub hold_timeout: Duration,
@@ -96,6 +103,12 @@ pub struct DecideArgs {
     /// File holding the control API's shared token.
     #[arg(long, value_name = "FILE")]
     pub control_token_file: PathBuf,
+    /// The proxy's control API is served over TLS: verify it against these CAs (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub control_ca: Option<PathBuf>,
+    /// The name the control API's certificate must carry (default: the host of --control).
+    #[arg(long, value_name = "NAME")]
+    pub control_server_name: Option<String>,
     /// Also approve the same statement shape from the same identity for this long (`10m`).
     #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub for_: Option<Duration>,
@@ -161,6 +174,10 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         }
         _ => None,
     };
+    let control_tls = match (&a.control_tls_cert, &a.control_tls_key) {
+        (Some(c), Some(k)) => Some(dbgov::proxy::tls::acceptor(c, k)?),
+        _ => None,
+    };
     let rt = match a.threads.unwrap_or(1) {
         0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -185,6 +202,7 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
             keep_literals: cfg.keep_literals,
             client_tls,
             upstream_tls,
+            control_tls,
         };
         let sh = Arc::new(Shared::new(pc, judge, out, host));
         dbgov::proxy::run(sh).await?;
@@ -211,8 +229,17 @@ pub fn decide(a: DecideArgs, approve: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let tls = control_tls(
+        &a.control,
+        a.control_ca.as_deref(),
+        a.control_server_name.as_deref(),
+    )?;
     let reply = rt
-        .block_on(control::request(&a.control, &Message { token, op }))
+        .block_on(control::request(
+            &a.control,
+            tls.as_ref(),
+            &Message { token, op },
+        ))
         .with_context(|| format!("asking the proxy's control API at {}", a.control))?;
     if !reply.ok {
         bail!(
@@ -222,4 +249,19 @@ pub fn decide(a: DecideArgs, approve: bool) -> Result<()> {
     }
     println!("{} {}", if approve { "approved" } else { "denied" }, a.id);
     Ok(())
+}
+
+/// How to verify a control API served over TLS: the CA file and the expected name (default:
+/// the host part of `addr`). `None` without a CA file (plain TCP).
+pub fn control_tls(
+    addr: &str,
+    ca: Option<&std::path::Path>,
+    name: Option<&str>,
+) -> Result<Option<dbgov::proxy::tls::Upstream>> {
+    let Some(ca) = ca else { return Ok(None) };
+    let host = addr
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+        .unwrap_or(addr);
+    Ok(Some(dbgov::proxy::tls::upstream(ca, name.unwrap_or(host))?))
 }

@@ -342,9 +342,12 @@ fn approval_id(proxy: &Agent, text: &str, n: usize) -> Result<String> {
     }
 }
 
-fn decide(op: &str, id: &str, control: &str, token: &str) -> (bool, String) {
+/// `dbgov approve|deny ID` against the control API, which is served over TLS with a
+/// certificate for `localhost` from the CA `ca`.
+fn decide(op: &str, id: &str, control: &str, token: &str, ca: &str) -> (bool, String) {
     let out = Command::new(agent_bin())
         .args([op, id, "--control", control, "--control-token-file", token])
+        .args(["--control-ca", ca, "--control-server-name", "localhost"])
         .output()
         .expect("dbgov approve/deny");
     (
@@ -370,6 +373,10 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
     let token = token_file(&dir, "token", "correct-horse-battery").expect("token");
     let wrong = token_file(&dir, "wrong", "correct-horse-batterx").expect("token");
     let control = format!("127.0.0.1:{}", free_port());
+    // The control API over TLS.
+    let (ccert, ckey) = make_server_cert(dir.path()).expect("control certificate");
+    let (ccert, ckey) = (ccert.display().to_string(), ckey.display().to_string());
+    let ca = dir.path().join("ca.crt").display().to_string();
     let (proxy, port) = start_proxy(
         pg.port,
         "postgresql",
@@ -379,6 +386,10 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
             &control,
             "--control-token-file",
             &token,
+            "--control-tls-cert",
+            &ccert,
+            "--control-tls-key",
+            &ckey,
             "--hold-timeout",
             "3s",
         ],
@@ -402,9 +413,22 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
     let id = approval_id(&proxy, "DELETE FROM orders", 1).expect("held");
     assert_eq!(count("orders"), "3", "a held statement must not run");
     // A wrong token changes nothing.
-    let (ok, out) = decide("approve", &id, &control, &wrong);
+    let (ok, out) = decide("approve", &id, &control, &wrong, &ca);
     assert!(!ok && out.contains("unauthorized"), "{out}");
-    let (ok, out) = decide("deny", &id, &control, &token);
+    // Without TLS the control API does not answer.
+    let plain = Command::new(agent_bin())
+        .args([
+            "approve",
+            &id,
+            "--control",
+            &control,
+            "--control-token-file",
+            &token,
+        ])
+        .output()
+        .expect("dbgov approve");
+    assert!(!plain.status.success());
+    let (ok, out) = decide("deny", &id, &control, &token, &ca);
     assert!(ok, "{out}\nproxy: {}", proxy.stderr_text());
     let (ok, out) = finish(c, Duration::from_secs(20));
     assert!(
@@ -435,10 +459,15 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
             "--control-token-file",
             &token,
         ])
+        .args(["--control-ca", &ca, "--control-server-name", "localhost"])
         .args(["--for", "10m"])
         .output()
         .expect("dbgov approve");
-    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.status.success(),
+        "{out:?}\nproxy: {}",
+        proxy.stderr_text()
+    );
     let (ok, out) = finish(c, Duration::from_secs(20));
     assert!(ok && out.contains("DELETE 3"), "{out}");
     assert_eq!(count("orders"), "0");
@@ -449,7 +478,7 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
     );
     assert!(ok && out.contains("DELETE 0"), "{out}");
     // An id nobody holds is an error.
-    let (ok, out) = decide("approve", &id, &control, &token);
+    let (ok, out) = decide("approve", &id, &control, &token, &ca);
     assert!(!ok && out.contains("no statement is held"), "{out}");
 
     let (_, ev) = proxy.stop().expect("stop");
@@ -659,6 +688,10 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
     let token = token_file(&dir, "token", "s3cret-token").expect("token");
     let control = format!("127.0.0.1:{}", free_port());
     let policies = policies(&dir).expect("policies");
+    // Announcements go over TLS.
+    let (ccert, ckey) = make_server_cert(dir.path()).expect("control certificate");
+    let (ccert, ckey) = (ccert.display().to_string(), ckey.display().to_string());
+    let ca = dir.path().join("ca.crt").display().to_string();
     std::fs::write(
         policies.join("rules/60-who.yaml"),
         format!(
@@ -681,6 +714,10 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
             &control,
             "--control-token-file",
             &token,
+            "--control-tls-cert",
+            &ccert,
+            "--control-tls-key",
+            &ckey,
             "--identity-wait",
             "5s",
         ],
@@ -712,6 +749,10 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
         &control,
         "--control-token-file",
         &token,
+        "--control-ca",
+        &ca,
+        "--control-server-name",
+        "localhost",
         "--require-proxy",
         &direct,
     ])

@@ -86,7 +86,23 @@ pub async fn serve(l: TcpListener, sh: Arc<Shared>) {
             Ok((sock, peer)) => {
                 let sh = sh.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = session(sock, peer, &sh).await {
+                    let r = match sh.cfg.control_tls.clone() {
+                        Some(acceptor) => match acceptor.accept(sock).await {
+                            Ok(tls) => {
+                                let (r, w) = super::tls::split(tls);
+                                session(r, w, peer, &sh).await
+                            }
+                            Err(e) => {
+                                tracing::warn!("control {peer}: TLS handshake: {e}");
+                                return;
+                            }
+                        },
+                        None => {
+                            let (r, w) = super::tls::plain(sock);
+                            session(r, w, peer, &sh).await
+                        }
+                    };
+                    if let Err(e) = r {
                         tracing::debug!("control {peer}: {e}");
                     }
                 });
@@ -99,8 +115,12 @@ pub async fn serve(l: TcpListener, sh: Arc<Shared>) {
     }
 }
 
-async fn session(sock: TcpStream, peer: SocketAddr, sh: &Shared) -> std::io::Result<()> {
-    let (r, mut w) = sock.into_split();
+async fn session(
+    r: super::tls::Rd,
+    mut w: super::tls::Wr,
+    peer: SocketAddr,
+    sh: &Shared,
+) -> std::io::Result<()> {
     let mut r = BufReader::new(r);
     let mut line = Vec::new();
     loop {
@@ -121,6 +141,7 @@ async fn session(sock: TcpStream, peer: SocketAddr, sh: &Shared) -> std::io::Res
         let mut text = serde_json::to_vec(&reply).unwrap_or_else(|_| b"{\"ok\":false}".to_vec());
         text.push(b'\n');
         w.write_all(&text).await?;
+        w.flush().await?;
         if line.len() > MAX_LINE {
             return Ok(());
         }
@@ -203,13 +224,32 @@ pub fn handle(line: &[u8], peer: SocketAddr, sh: &Shared) -> Reply {
 
 /// Sends one request to a proxy's control API and returns its reply (for `dbgov approve`,
 /// `dbgov deny` and the agent's announcer).
-pub async fn request(addr: &str, msg: &Message) -> std::io::Result<Reply> {
+pub async fn request(
+    addr: &str,
+    tls: Option<&super::tls::Upstream>,
+    msg: &Message,
+) -> std::io::Result<Reply> {
     let sock = TcpStream::connect(addr).await?;
-    let (r, mut w) = sock.into_split();
+    let (r, mut w) = match tls {
+        Some(t) => super::tls::split(t.connector.connect(t.name.clone(), sock).await?),
+        None => super::tls::plain(sock),
+    };
     let mut text = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
     text.push(b'\n');
     w.write_all(&text).await?;
+    w.flush().await?;
     let mut line = String::new();
     BufReader::new(r).read_line(&mut line).await?;
-    serde_json::from_str(&line).map_err(std::io::Error::other)
+    if line.is_empty() {
+        return Err(std::io::Error::other(
+            "the control API closed the connection without an answer (if it is served over \
+             TLS, pass --control-ca)",
+        ));
+    }
+    serde_json::from_str(&line).map_err(|e| {
+        std::io::Error::other(format!(
+            "the control API's answer is not JSON ({e}); if it is served over TLS, pass \
+             --control-ca"
+        ))
+    })
 }

@@ -86,6 +86,8 @@ pub struct ProxyConfig {
     pub client_tls: Option<tokio_rustls::TlsAcceptor>,
     /// TLS to the server.
     pub upstream_tls: Option<tls::Upstream>,
+    /// TLS on the control API.
+    pub control_tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl std::fmt::Debug for tls::Upstream {
@@ -109,6 +111,7 @@ impl Default for ProxyConfig {
             keep_literals: false,
             client_tls: None,
             upstream_tls: None,
+            control_tls: None,
         }
     }
 }

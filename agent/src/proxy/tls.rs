@@ -55,6 +55,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ProxyError> {
 pub struct Upstream {
     pub connector: TlsConnector,
     pub name: ServerName<'static>,
+    client_config: Arc<rustls::ClientConfig>,
 }
 
 /// The server's certificate must chain to a CA in `ca` (PEM) and name `name`.
@@ -72,10 +73,23 @@ pub fn upstream(ca: &Path, name: &str) -> Result<Upstream, ProxyError> {
         .with_no_client_auth();
     let name = ServerName::try_from(name.to_owned())
         .map_err(|e| err(format!("server name {name:?}: {e}")))?;
+    let cfg = Arc::new(cfg);
     Ok(Upstream {
-        connector: TlsConnector::from(Arc::new(cfg)),
+        connector: TlsConnector::from(cfg.clone()),
         name,
+        client_config: cfg,
     })
+}
+
+/// A blocking TLS client connection (the agent's announcer runs on a plain thread).
+pub fn blocking_client(
+    up: &Upstream,
+    sock: std::net::TcpStream,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>, ProxyError> {
+    let cfg = up.client_config.clone();
+    let conn = rustls::ClientConnection::new(cfg, up.name.clone())
+        .map_err(|e| err(format!("control handshake: {e}")))?;
+    Ok(rustls::StreamOwned::new(conn, sock))
 }
 
 /// Splits a plain connection.
