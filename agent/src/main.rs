@@ -36,7 +36,7 @@ struct Cli {
 enum Cmd {
     /// Capture database traffic with eBPF and write one audit event per statement (needs root,
     /// or CAP_BPF and CAP_PERFMON).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Feed a capture file (from `run --record`) through reassembly, decoding, analysis, policy
     /// and serialisation as fast as possible, and report the throughput.
     Replay(ReplayArgs),
@@ -330,7 +330,7 @@ struct ReplayArgs {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.cmd {
-        Cmd::Run(a) => exit_code(run_main(a)),
+        Cmd::Run(a) => exit_code(run_main(*a)),
         Cmd::Replay(a) => exit_code(replay(a)),
         Cmd::Policy(PolicyCmd::Check { dir }) => exit_code(policy_check(&dir)),
         Cmd::Policy(PolicyCmd::Test(a)) => exit_code(policy_test(*a)),
