@@ -64,6 +64,32 @@ pub struct Config {
     pub checkpoint: CheckpointConfig,
     pub spool: SpoolConfig,
     pub kafka: KafkaConfig,
+    /// `dbgov proxy` settings (flags override them).
+    pub proxy: ProxyFileConfig,
+}
+
+/// `proxy:` the settings of `dbgov proxy`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyFileConfig {
+    /// Where clients connect (`0.0.0.0:6432`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The database server, `host:port`.
+    pub upstream: Option<String>,
+    /// `postgresql` or `mysql`.
+    pub engine: Option<String>,
+    /// The control API's address.
+    pub control: Option<std::net::SocketAddr>,
+    /// The control API's shared token (a file holding one line).
+    pub control_token_file: Option<PathBuf>,
+    /// How long a new connection waits for its identity announcement (default 50).
+    pub identity_wait_ms: Option<u64>,
+    /// Refuse connections no agent announced (default false: go on with what the wire says).
+    pub require_identity: Option<bool>,
+    /// A held statement not decided in this time is refused (default 60).
+    pub hold_timeout_secs: Option<u64>,
+    /// Largest client message (default 16 MiB).
+    pub max_frame_bytes: Option<usize>,
 }
 
 /// `checkpoint:` when signed checkpoints are written.
@@ -196,6 +222,7 @@ impl Default for Config {
             checkpoint: CheckpointConfig::default(),
             spool: SpoolConfig::default(),
             kafka: KafkaConfig::default(),
+            proxy: ProxyFileConfig::default(),
         }
     }
 }
@@ -437,6 +464,19 @@ mod tests {
         assert!(SocketPattern::parse("/a/*/b*", 1).is_err());
         assert!(SocketPattern::parse("/tmp/x*.a-very-long-suffix-here", 1).is_err());
         assert!(SocketPattern::parse(&format!("/{}", "a".repeat(120)), 1).is_err());
+    }
+
+    #[test]
+    fn the_proxy_section_reads_and_refuses_unknown_keys() {
+        let c: Config = serde_yaml::from_str(
+            "proxy:\n  listen: 0.0.0.0:6432\n  upstream: db1:5432\n  engine: mysql\n  identity_wait_ms: 200\n  require_identity: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.proxy.listen, Some("0.0.0.0:6432".parse().unwrap()));
+        assert_eq!(c.proxy.upstream.as_deref(), Some("db1:5432"));
+        assert_eq!(c.proxy.identity_wait_ms, Some(200));
+        assert_eq!(c.proxy.require_identity, Some(true));
+        assert!(serde_yaml::from_str::<Config>("proxy:\n  identity_wait: 5\n").is_err());
     }
 
     #[test]

@@ -22,15 +22,15 @@ use crate::{load_config, tracing_init, CommonArgs};
 pub struct ProxyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Address clients connect to instead of the server.
+    /// Address clients connect to instead of the server (or `proxy.listen` in the config).
     #[arg(long, value_name = "ADDR")]
-    pub listen: SocketAddr,
-    /// The database server, `host:port`.
+    pub listen: Option<SocketAddr>,
+    /// The database server, `host:port` (or `proxy.upstream`).
     #[arg(long, value_name = "ADDR")]
-    pub upstream: String,
-    /// `postgresql` or `mysql` (MariaDB too).
+    pub upstream: Option<String>,
+    /// `postgresql` or `mysql` (MariaDB too) (or `proxy.engine`).
     #[arg(long, value_name = "ENGINE", value_parser = parse_engine)]
-    pub engine: EngineArg,
+    pub engine: Option<EngineArg>,
     /// Directory with `classes/`, `rules/` and `workloads/` (default: the built-in pack);
     /// the same as --policy-dir.
     #[arg(long, value_name = "DIR")]
@@ -49,20 +49,22 @@ pub struct ProxyArgs {
     /// The private key of --control-tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "control_tls_cert")]
     pub control_tls_key: Option<PathBuf>,
-    /// A held statement not approved within this time is refused (`60s`, `5m`).
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub hold_timeout: Duration,
-    /// How long a new connection waits for an agent to announce who opened it.
-    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = humantime::parse_duration)]
-    pub identity_wait: Duration,
+    /// A held statement not approved within this time is refused (`60s`, `5m`; default 60s,
+    /// or `proxy.hold_timeout_secs`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub hold_timeout: Option<Duration>,
+    /// How long a new connection waits for an agent to announce who opened it (default
+    /// 50ms, or `proxy.identity_wait_ms`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub identity_wait: Option<Duration>,
     /// Refuse connections no agent announced (default: go on with the db user and the
-    /// client address).
+    /// client address; or `proxy.require_identity`).
     #[arg(long)]
     pub require_identity: bool,
     /// Largest message a client may send, in bytes; a larger one ends that session with an
-    /// error.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
-    pub max_frame: usize,
+    /// error (default 16 MiB, or `proxy.max_frame_bytes`).
+    #[arg(long, value_name = "BYTES")]
+    pub max_frame: Option<usize>,
     /// Offer TLS to clients with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -131,7 +133,26 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         common.policy_dir = a.policies.clone();
     }
     let cfg = load_config(&common)?;
-    let token = match (&a.control, &a.control_token_file) {
+    let pf = &cfg.proxy;
+    let listen = a
+        .listen
+        .or(pf.listen)
+        .context("where should the proxy listen? --listen ADDR (or proxy.listen in the config)")?;
+    let upstream = a.upstream.clone().or(pf.upstream.clone()).context(
+        "which server does the proxy relay to? --upstream HOST:PORT (or proxy.upstream)",
+    )?;
+    let engine = match (a.engine, pf.engine.as_deref()) {
+        (Some(e), _) => e.0,
+        (None, Some(e)) => Engine::parse(e)
+            .with_context(|| format!("proxy.engine: unknown engine {e:?}: postgresql or mysql"))?,
+        (None, None) => bail!("which protocol? --engine postgresql|mysql (or proxy.engine)"),
+    };
+    let control = a.control.or(pf.control);
+    let control_token_file = a
+        .control_token_file
+        .clone()
+        .or(pf.control_token_file.clone());
+    let token = match (&control, &control_token_file) {
         (Some(_), Some(f)) => Some(read_token(f)?),
         (Some(_), None) => bail!("--control needs --control-token-file (the API is authenticated)"),
         (None, _) => None,
@@ -156,19 +177,16 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         },
     );
     judge.set_tag_keys(cfg.tag_keys.clone());
-    // One thread by default: relaying is mostly syscalls, and on a small host a second worker
-    // thread costs more in cross-thread wake-ups than it gains.
     let client_tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => Some(dbgov::proxy::tls::acceptor(c, k)?),
         _ => None,
     };
     let upstream_tls = match (a.upstream_tls, &a.upstream_ca) {
         (true, Some(ca)) => {
-            let host = a
-                .upstream
+            let host = upstream
                 .rsplit_once(':')
                 .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
-                .unwrap_or(&a.upstream);
+                .unwrap_or(&upstream);
             let name = a.upstream_server_name.as_deref().unwrap_or(host);
             Some(dbgov::proxy::tls::upstream(ca, name)?)
         }
@@ -178,6 +196,8 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         (Some(c), Some(k)) => Some(dbgov::proxy::tls::acceptor(c, k)?),
         _ => None,
     };
+    // One thread by default: relaying is mostly syscalls, and on a small host a second worker
+    // thread costs more in cross-thread wake-ups than it gains.
     let rt = match a.threads.unwrap_or(1) {
         0 | 1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -187,23 +207,29 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
             .enable_all()
             .build()?,
     };
+    let pc = ProxyConfig {
+        listen,
+        upstream,
+        engine,
+        control,
+        control_token: token,
+        hold_timeout: a
+            .hold_timeout
+            .or(pf.hold_timeout_secs.map(Duration::from_secs))
+            .unwrap_or(Duration::from_secs(60)),
+        identity_wait: a
+            .identity_wait
+            .or(pf.identity_wait_ms.map(Duration::from_millis))
+            .unwrap_or(Duration::from_millis(50)),
+        require_identity: a.require_identity || pf.require_identity.unwrap_or(false),
+        max_frame: a.max_frame.or(pf.max_frame_bytes).unwrap_or(16 << 20),
+        keep_literals: cfg.keep_literals,
+        client_tls,
+        upstream_tls,
+        control_tls,
+    };
     rt.block_on(async move {
         let out = Output::open(&opts, &host).context("opening the output")?;
-        let pc = ProxyConfig {
-            listen: a.listen,
-            upstream: a.upstream,
-            engine: a.engine.0,
-            control: a.control,
-            control_token: token,
-            hold_timeout: a.hold_timeout,
-            identity_wait: a.identity_wait,
-            require_identity: a.require_identity,
-            max_frame: a.max_frame,
-            keep_literals: cfg.keep_literals,
-            client_tls,
-            upstream_tls,
-            control_tls,
-        };
         let sh = Arc::new(Shared::new(pc, judge, out, host));
         dbgov::proxy::run(sh).await?;
         Ok(())

@@ -231,6 +231,18 @@ def ready():
         if t == b"E":
             f = dict((x[:1].decode(), x[1:].decode()) for x in body.split(b"\0") if x)
             tags.append("ERROR " + f.get("C", "?"))
+        if t == b"D":
+            (k,) = struct.unpack("!H", body[:2])
+            at, vals = 2, []
+            for _ in range(k):
+                (l,) = struct.unpack("!i", body[at:at + 4])
+                at += 4
+                if l < 0:
+                    vals.append("NULL")
+                else:
+                    vals.append(body[at:at + l].decode(errors="replace"))
+                    at += l
+            tags.append("ROW " + ",".join(vals))
         if t == b"Z":
             return tags
 ready()
@@ -245,6 +257,20 @@ def run(sqls):
     return ready()
 for q in [["DROP TABLE orders"], ["SELECT 1"], ["SELECT 2", "TRUNCATE orders", "SELECT 3"], ["SELECT 4"]]:
     print(run(q))
+def send(*msgs):
+    s.sendall(b"".join(msgs) + pgwire.msg(b"S", b""))
+    return ready()
+# A named statement described once, then executed without a Describe (as drivers do):
+# the rows are masked from the remembered description.
+q = b"SELECT id, email FROM customers WHERE id = 1"
+send(pgwire.msg(b"P", b"m1\0" + q + b"\0\0\0"), pgwire.msg(b"D", b"Sm1\0"))
+bind = lambda fmts: pgwire.msg(b"B", b"\0m1\0\0\0\0\0" + fmts)
+print(send(bind(b"\0\0"), pgwire.msg(b"E", b"\0\0\0\0\0")))
+# Binary results for a masked column: refused.
+print(send(bind(b"\0\1\0\1"), pgwire.msg(b"E", b"\0\0\0\0\0")))
+# Never described: refused rather than passed unmasked.
+send(pgwire.msg(b"P", b"m2\0" + q + b"\0\0\0"))
+print(send(pgwire.msg(b"B", b"\0m2\0\0\0\0\0\0\0"), pgwire.msg(b"E", b"\0\0\0\0\0")))
 "#,
         dir = script
             .parent()
@@ -255,13 +281,16 @@ for q in [["DROP TABLE orders"], ["SELECT 1"], ["SELECT 2", "TRUNCATE orders", "
     );
     let out = run(Command::new(python()).arg("-c").arg(&prog)).expect("pgwire");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines.len(), 7, "{out}");
     assert_eq!(lines[0], "['ERROR 42501']", "{out}");
-    assert_eq!(lines[1], "['SELECT 1']", "{out}");
+    assert_eq!(lines[1], "['ROW 1', 'SELECT 1']", "{out}");
     // Inside the pipeline: the first statement ran, the refusal ends the batch (the third
     // is dropped with everything up to Sync, as the server itself does after an error).
-    assert_eq!(lines[2], "['SELECT 1', 'ERROR 42501']", "{out}");
-    assert_eq!(lines[3], "['SELECT 1']", "{out}");
+    assert_eq!(lines[2], "['ROW 2', 'SELECT 1', 'ERROR 42501']", "{out}");
+    assert_eq!(lines[3], "['ROW 4', 'SELECT 1']", "{out}");
+    assert_eq!(lines[4], "['ROW 1,*************.com', 'SELECT 1']", "{out}");
+    assert_eq!(lines[5], "['ERROR 42501']", "{out}");
+    assert_eq!(lines[6], "['ERROR 42501']", "{out}");
     let direct = run(pg.psql().args([
         "-d",
         "prod_shop",

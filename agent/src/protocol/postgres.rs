@@ -98,6 +98,8 @@ pub enum FrontendMessage {
         statement: String,
         params: Vec<Option<Bytes>>,
         param_formats: Vec<i16>,
+        /// Result column formats: none (all text), one (for all), or one per column.
+        result_formats: Vec<i16>,
     },
     Describe {
         portal: bool,
@@ -690,11 +692,16 @@ fn parse_frontend(tag: u8, mut b: Bytes) -> Result<FrontendMessage, DecodeError>
                     params.push(Some(b.split_to(l as usize)));
                 }
             }
+            need(&b, 2, tag, "missing result format count")?;
+            let nr = b.get_u16() as usize;
+            need(&b, 2 * nr, tag, "result formats truncated")?;
+            let result_formats = (0..nr).map(|_| b.get_i16()).collect();
             FrontendMessage::Bind {
                 portal,
                 statement,
                 params,
                 param_formats,
+                result_formats,
             }
         }
         b'D' | b'C' => {

@@ -52,6 +52,10 @@ struct InFlight {
     masks: Arc<Vec<ColumnMask>>,
     /// What the statement reads, when it has masks.
     facts: Option<Arc<Facts>>,
+    /// The prepared statement it runs or describes (extended protocol).
+    stmt: Option<String>,
+    /// Execute: the result formats of its Bind.
+    formats: Arc<Vec<i16>>,
 }
 
 /// What a statement with masks reads, to name the result columns.
@@ -78,6 +82,10 @@ enum Unit {
 struct Prepared {
     masks: Arc<Vec<ColumnMask>>,
     facts: Option<Arc<Facts>>,
+    /// The statement's name (for a portal: the statement it was bound from).
+    name: String,
+    /// A portal's result formats.
+    formats: Arc<Vec<i16>>,
 }
 
 type Queue = Arc<Mutex<VecDeque<InFlight>>>;
@@ -201,7 +209,8 @@ struct Front {
     /// Messages forwarded since the last Sync.
     batch_forwarded: bool,
     statements: HashMap<String, Prepared>,
-    portals: HashMap<String, String>,
+    /// Portal -> (statement, result formats).
+    portals: HashMap<String, (String, Arc<Vec<i16>>)>,
 }
 
 async fn client_to_server(
@@ -274,6 +283,8 @@ async fn client_to_server(
                                 kind: Unit::Query,
                                 facts: facts(sh, conn, &text, &masks),
                                 masks,
+                                stmt: None,
+                                formats: Arc::new(Vec::new()),
                             });
                             out.extend_from_slice(&raw);
                         }
@@ -296,7 +307,15 @@ async fn client_to_server(
                         Decision::Forward { masks, approval } => {
                             conn.approved(&text, approval);
                             let facts = facts(sh, conn, &text, &masks);
-                            f.statements.insert(name, Prepared { masks, facts });
+                            f.statements.insert(
+                                name.clone(),
+                                Prepared {
+                                    masks,
+                                    facts,
+                                    name,
+                                    formats: Arc::new(Vec::new()),
+                                },
+                            );
                             f.batch_forwarded = true;
                             out.extend_from_slice(&raw);
                         }
@@ -307,9 +326,13 @@ async fn client_to_server(
                     }
                 }
                 FrontendMessage::Bind {
-                    portal, statement, ..
+                    portal,
+                    statement,
+                    result_formats,
+                    ..
                 } if f.discard.is_none() => {
-                    f.portals.insert(portal, statement);
+                    f.portals
+                        .insert(portal, (statement, Arc::new(result_formats)));
                     f.batch_forwarded = true;
                     out.extend_from_slice(&raw);
                 }
@@ -320,6 +343,8 @@ async fn client_to_server(
                         kind: Unit::Describe,
                         masks: p.masks,
                         facts: p.facts,
+                        stmt: Some(p.name),
+                        formats: p.formats,
                     });
                     f.batch_forwarded = true;
                     out.extend_from_slice(&raw);
@@ -331,6 +356,8 @@ async fn client_to_server(
                         kind: Unit::Execute,
                         masks: p.masks,
                         facts: p.facts,
+                        stmt: Some(p.name),
+                        formats: p.formats,
                     });
                     f.batch_forwarded = true;
                     out.extend_from_slice(&raw);
@@ -373,15 +400,22 @@ async fn client_to_server(
 }
 
 fn prepared_of(f: &Front, portal: bool, name: &str) -> Prepared {
-    let stmt = if portal {
-        f.portals.get(name).map(String::as_str).unwrap_or("")
+    let (stmt, formats) = if portal {
+        match f.portals.get(name) {
+            Some((s, fm)) => (s.as_str(), fm.clone()),
+            None => ("", Arc::new(Vec::new())),
+        }
     } else {
-        name
+        (name, Arc::new(Vec::new()))
     };
-    f.statements.get(stmt).cloned().unwrap_or(Prepared {
+    let mut p = f.statements.get(stmt).cloned().unwrap_or(Prepared {
         masks: Arc::new(Vec::new()),
         facts: None,
-    })
+        name: stmt.to_owned(),
+        formats: Arc::new(Vec::new()),
+    });
+    p.formats = formats;
+    p
 }
 
 /// What a statement with masks reads (from its cached analysis); nothing for the others.
@@ -459,6 +493,46 @@ struct Back {
     /// The result has a masked column in binary format: its rows are dropped and its end
     /// becomes an error.
     refuse: Option<String>,
+    /// The columns of prepared statements, from their RowDescriptions: an Execute without a
+    /// Describe in its batch (what drivers do after the first) is masked from these.
+    described: HashMap<String, Vec<FieldDescription>>,
+}
+
+/// Prepared statements whose columns are remembered per connection.
+const MAX_DESCRIBED: usize = 1024;
+
+/// Why a result must be refused: a masked column in binary format.
+fn binary_refusal(
+    fields: &[FieldDescription],
+    plan: &[Option<(MaskStyle, usize)>],
+) -> Option<String> {
+    fields
+        .iter()
+        .zip(plan)
+        .find(|(f, m)| m.is_some() && f.format != 0)
+        .map(|(f, _)| {
+            format!(
+                "refused by dbgov: column {} must be masked and is returned in binary format",
+                f.name
+            )
+        })
+}
+
+/// A statement's described columns with the result formats of a Bind (none: text; one: for
+/// all; else one per column).
+fn with_formats(fields: &[FieldDescription], formats: &[i16]) -> Vec<FieldDescription> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FieldDescription {
+            format: match formats.len() {
+                0 => 0,
+                1 => formats[0],
+                _ => formats.get(i).copied().unwrap_or(0),
+            },
+            ..f.clone()
+        })
+        .collect()
 }
 
 async fn server_to_client(
@@ -477,6 +551,7 @@ async fn server_to_client(
         pending: Vec::new(),
         plan: None,
         refuse: None,
+        described: HashMap::new(),
     };
     let mut open = true;
     loop {
@@ -529,18 +604,9 @@ fn on_backend(
     match msg {
         BackendMessage::RowDescription { fields } => {
             b.refuse = None;
-            b.plan = row_plan(&fields, conn, sh, queue);
+            b.plan = row_plan(&fields, conn, sh, queue, &mut b.described);
             if let Some(p) = &b.plan {
-                if let Some(f) = fields
-                    .iter()
-                    .zip(p)
-                    .find(|(f, m)| m.is_some() && f.format != 0)
-                {
-                    b.refuse = Some(format!(
-                        "refused by dbgov: column {} must be masked and is returned in binary format",
-                        f.0.name
-                    ));
-                }
+                b.refuse = binary_refusal(&fields, p);
             }
             out.extend_from_slice(&raw);
         }
@@ -549,6 +615,9 @@ fn on_backend(
             out.extend_from_slice(&raw);
         }
         BackendMessage::DataRow => {
+            if b.plan.is_none() && b.refuse.is_none() {
+                described_plan(b, conn, sh, queue);
+            }
             if b.refuse.is_some() {
                 return;
             }
@@ -613,17 +682,73 @@ fn row_plan(
     conn: &Conn,
     sh: &Shared,
     queue: &Queue,
+    described: &mut HashMap<String, Vec<FieldDescription>>,
 ) -> Option<Vec<Option<(MaskStyle, usize)>>> {
     let (masks, facts) = {
         let mut q = lock(queue);
         let front = q.front()?;
         let r = (front.masks.clone(), front.facts.clone());
+        if front.kind != Unit::Query {
+            if let Some(name) = &front.stmt {
+                if described.len() < MAX_DESCRIBED || described.contains_key(name) {
+                    described.insert(name.clone(), fields.to_vec());
+                }
+            }
+        }
         if front.kind == Unit::Describe {
             // Its Execute follows with the same statement: keep the plan for its rows.
             q.pop_front();
         }
         r
     };
+    plan_fields(fields, &masks, facts, conn, sh)
+}
+
+/// The plan for an Execute whose batch carried no RowDescription: from the columns its
+/// statement was described with and the formats of its Bind. Without them the rows cannot
+/// be masked, and are refused.
+fn described_plan(b: &mut Back, conn: &Conn, sh: &Shared, queue: &Queue) {
+    let (masks, facts, stmt, formats) = {
+        let q = lock(queue);
+        let Some(front) = q.front().filter(|f| f.kind == Unit::Execute) else {
+            return;
+        };
+        if front.masks.is_empty() {
+            return;
+        }
+        (
+            front.masks.clone(),
+            front.facts.clone(),
+            front.stmt.clone().unwrap_or_default(),
+            front.formats.clone(),
+        )
+    };
+    match b.described.get(&stmt) {
+        Some(fields) => {
+            let fields = with_formats(fields, &formats);
+            b.plan = plan_fields(&fields, &masks, facts, conn, sh);
+            if let Some(p) = &b.plan {
+                b.refuse = binary_refusal(&fields, p);
+            }
+        }
+        None => {
+            b.refuse = Some(
+                "refused by dbgov: the result has columns to mask and the proxy did not see \
+                 them described"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// How to mask each of `fields` under `masks`.
+fn plan_fields(
+    fields: &[FieldDescription],
+    masks: &Arc<Vec<ColumnMask>>,
+    facts: Option<Arc<Facts>>,
+    conn: &Conn,
+    sh: &Shared,
+) -> Option<Vec<Option<(MaskStyle, usize)>>> {
     if masks.is_empty() {
         return None;
     }
@@ -663,7 +788,7 @@ fn row_plan(
         .iter()
         .map(|f| f.table_oid == 0 || (!facts.star && !facts.read.contains(&f.name.to_lowercase())))
         .collect();
-    Some(plan(j.policy(), &masks, &names, &computed))
+    Some(plan(j.policy(), masks, &names, &computed))
 }
 
 /// Rewrites one DataRow with the masked values.

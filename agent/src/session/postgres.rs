@@ -222,6 +222,7 @@ impl PgSession {
                 statement,
                 params,
                 param_formats,
+                ..
             } => {
                 let prepared = self.statements.get(&statement);
                 let values = self.opts.record_params.then(|| {
