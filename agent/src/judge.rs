@@ -127,6 +127,52 @@ impl Judgement {
     pub fn text(&self) -> Option<&str> {
         self.analyzed.as_ref().map(|a| a.text.as_str())
     }
+
+    /// The event's `statement` part for `rec`, borrowing this judgement and the record.
+    pub fn statement_ref<'a>(
+        &'a self,
+        rec: &'a crate::session::StatementRecord,
+    ) -> crate::audit::StatementRef<'a> {
+        let a = self.analysis();
+        crate::audit::StatementRef {
+            text: self.text(),
+            kind: self.kind.as_deref(),
+            prepared: rec.prepared,
+            name: rec.statement_name.as_deref(),
+            params: rec.params,
+            param_values: rec.param_values.as_deref(),
+            fingerprint: a.map(|a| a.fingerprint.as_str()),
+            tables: self.tables(),
+            columns: crate::audit::ColumnsRef {
+                read: std::borrow::Cow::Borrowed(self.read()),
+                written: self.written(),
+            },
+            parse_error: a.and_then(|a| a.parse_error.as_deref()),
+            copy_bytes: rec.copy_bytes,
+            truncated: rec.truncated,
+            tags: &self.tags,
+            trace_id: self.trace.as_ref().map(|t| t.0.as_str()),
+            span_id: self.trace.as_ref().map(|t| t.1.as_str()),
+        }
+    }
+
+    /// The event's `classification` part.
+    pub fn classification_ref(&self) -> crate::audit::ClassificationRef<'_> {
+        crate::audit::ClassificationRef {
+            classes: &self.verdict.classes,
+            level: self.verdict.level,
+        }
+    }
+
+    /// The event's `policy` part.
+    pub fn policy_ref(&self) -> crate::audit::PolicyRef<'_> {
+        crate::audit::PolicyRef {
+            verdict: self.verdict.action,
+            rules: &self.verdict.rules,
+            severity: self.verdict.severity.as_deref(),
+            message: self.verdict.message.as_deref(),
+        }
+    }
 }
 
 /// The judge: analyzer (with its cache), policies, and what it learned about PostgreSQL table

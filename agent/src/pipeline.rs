@@ -1366,30 +1366,17 @@ impl Pipeline {
             host: &self.cfg.host,
             tags: &crate::judge::NO_TAGS,
         });
-        let a = j.analysis();
         let verdict = &j.verdict;
         let Some(frags) = conn.frags.as_deref() else {
             return Ok(());
         };
         // `client.purpose` is per statement: the connection's client fragment ends with
         // `"purpose":null}`; a statement with a purpose gets its own copy.
-        let with_purpose;
-        let client: &serde_json::value::RawValue = match verdict.purpose.as_deref() {
-            Some(p) => {
-                let base = frags.client.get();
-                let head = base
-                    .strip_suffix("\"purpose\":null}")
-                    .unwrap_or(base.trim_end_matches('}'));
-                let ser = |e| PipelineError::Sink(SinkError::Serialise(e));
-                let text = format!(
-                    "{head}\"purpose\":{}}}",
-                    serde_json::to_string(p).map_err(ser)?
-                );
-                with_purpose = serde_json::value::RawValue::from_string(text).map_err(ser)?;
-                &with_purpose
-            }
-            None => &frags.client,
-        };
+        let with_purpose = verdict
+            .purpose
+            .as_deref()
+            .and_then(|p| audit::client_with_purpose(&frags.client, p));
+        let client = with_purpose.as_deref().unwrap_or(&frags.client);
         let (mut id, mut time) = ([0u8; 36], [0u8; 30]);
         let ev = audit::StatementEvent {
             schema: audit::SCHEMA,
@@ -1402,47 +1389,10 @@ impl Pipeline {
             server: &frags.server,
             db: &frags.db,
             session: &frags.session,
-            statement: audit::StatementRef {
-                text: j.text(),
-                kind: j.kind.as_deref(),
-                prepared: rec.prepared,
-                name: rec.statement_name.as_deref(),
-                params: rec.params,
-                param_values: rec.param_values.as_deref(),
-                fingerprint: a.map(|a| a.fingerprint.as_str()),
-                tables: j.tables(),
-                columns: audit::ColumnsRef {
-                    read: std::borrow::Cow::Borrowed(j.read()),
-                    written: j.written(),
-                },
-                parse_error: a.and_then(|a| a.parse_error.as_deref()),
-                copy_bytes: rec.copy_bytes,
-                truncated: rec.truncated,
-                tags: &j.tags,
-                trace_id: j.trace.as_ref().map(|t| t.0.as_str()),
-                span_id: j.trace.as_ref().map(|t| t.1.as_str()),
-            },
-            outcome: audit::Outcome {
-                status: rec.status,
-                rows: rec.rows,
-                error_code: rec.error_code.clone(),
-                error_message: if self.keep_literals {
-                    rec.error_message.clone()
-                } else {
-                    rec.error_message.as_deref().map(crate::redact::message)
-                },
-                duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
-            },
-            classification: audit::ClassificationRef {
-                classes: &verdict.classes,
-                level: verdict.level,
-            },
-            policy: audit::PolicyRef {
-                verdict: verdict.action,
-                rules: &verdict.rules,
-                severity: verdict.severity.as_deref(),
-                message: verdict.message.as_deref(),
-            },
+            statement: j.statement_ref(rec),
+            outcome: Some(audit::outcome_of(rec, self.keep_literals)),
+            classification: j.classification_ref(),
+            policy: j.policy_ref(),
             approval: None,
         };
         self.stats.events += 1;

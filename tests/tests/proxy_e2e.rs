@@ -13,6 +13,53 @@ use anyhow::{bail, Result};
 use dbgov_tests::*;
 use serde_json::Value;
 
+#[derive(Clone, Copy)]
+enum Server {
+    Postgres,
+    Mariadb,
+}
+
+/// The proxy binary, root (the servers run as their own users) and the server.
+fn can_run(server: Server) -> bool {
+    let (name, have) = match server {
+        Server::Postgres => ("PostgreSQL 15", Postgres::available()),
+        Server::Mariadb => ("MariaDB", Mariadb::available()),
+    };
+    require(agent_bin().exists(), "the dbgov binary")
+        && require(is_root(), "root (to run the servers as their own users)")
+        && require(have, name)
+}
+
+/// psql as OS user `user` (a test subject) to `port`, database prod_shop, with `args`
+/// (`-c SQL`...); stdout and stderr together.
+fn psql_as(user: &str, port: u16, dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("runuser")
+        .args([
+            "-u",
+            user,
+            "--",
+            "psql",
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+        ])
+        .args(["-d", "prod_shop", "-At", "-v", "VERBOSITY=verbose"])
+        .args(args)
+        .arg("-p")
+        .arg(port.to_string())
+        .env("PGSSLMODE", "disable")
+        .current_dir(dir)
+        .output()
+        .expect("psql");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The shipped policy pack plus a rule masking e-mail addresses (all but the last 4
 /// characters).
 fn policies(dir: &TempDir) -> Result<std::path::PathBuf> {
@@ -108,10 +155,7 @@ fn proxied(ev: &[Value]) -> Vec<&Value> {
 
 #[test]
 fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_back_masked() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run PostgreSQL as its own user)")
-        || !require(Postgres::available(), "PostgreSQL 15")
-    {
+    if !can_run(Server::Postgres) {
         return;
     }
     let pg = pg_with_shop().expect("postgres");
@@ -194,10 +238,7 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
 
 #[test]
 fn postgres_extended_protocol_refusals_keep_the_session_usable() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run PostgreSQL as its own user)")
-        || !require(Postgres::available(), "PostgreSQL 15")
-    {
+    if !can_run(Server::Postgres) {
         return;
     }
     let pg = pg_with_shop().expect("postgres");
@@ -391,10 +432,7 @@ fn decide(op: &str, id: &str, control: &str, token: &str, ca: &str) -> (bool, St
 
 #[test]
 fn held_statements_wait_for_approval_denial_or_the_timeout() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run PostgreSQL as its own user)")
-        || !require(Postgres::available(), "PostgreSQL 15")
-    {
+    if !can_run(Server::Postgres) {
         return;
     }
     let pg = pg_with_shop().expect("postgres");
@@ -554,10 +592,7 @@ fn held_statements_wait_for_approval_denial_or_the_timeout() {
 
 #[test]
 fn oversize_frames_end_only_their_own_session() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run PostgreSQL as its own user)")
-        || !require(Postgres::available(), "PostgreSQL 15")
-    {
+    if !can_run(Server::Postgres) {
         return;
     }
     let pg = pg_with_shop().expect("postgres");
@@ -643,10 +678,7 @@ fn mariadb_via_ssl(port: u16, db: &str, sql: &str, ssl: &str) -> Result<String> 
 
 #[test]
 fn mariadb_blocked_statements_never_reach_the_server_and_masked_columns_come_back_masked() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run MariaDB as its own user)")
-        || !require(Mariadb::available(), "MariaDB")
-    {
+    if !can_run(Server::Mariadb) {
         return;
     }
     let db = Mariadb::start().expect("mariadb");
@@ -786,87 +818,27 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
         &direct,
     ])
     .expect("agent");
-    let as_user = |user: &str| {
-        let out = Command::new("runuser")
-            .args([
-                "-u",
-                user,
-                "--",
-                "psql",
-                "-X",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-            ])
-            .args(["-d", "prod_shop", "-At", "-v", "VERBOSITY=verbose", "-c"])
-            .arg("SELECT 'visible to ' || current_user")
-            .arg("-p")
-            .arg(port.to_string())
-            .env("PGSSLMODE", "disable")
-            .current_dir(dir.path())
-            .output()
-            .expect("psql");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    let out_x = as_user(x);
-    let out_y = as_user(y);
+    let read = ["-c", "SELECT 'visible to ' || current_user"];
+    let out_x = psql_as(x, port, dir.path(), &read);
+    let out_y = psql_as(y, port, dir.path(), &read);
     // Y also goes straight to the server, which the agent is told must be reached through
     // the proxy.
-    let bypass = Command::new("runuser")
-        .args([
-            "-u",
-            y,
-            "--",
-            "psql",
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .args(["-d", "prod_shop", "-At", "-c", "SELECT 'direct'", "-p"])
-        .arg(pg.port.to_string())
-        .env("PGSSLMODE", "disable")
-        .current_dir(dir.path())
-        .output()
-        .expect("psql");
-    assert!(String::from_utf8_lossy(&bypass.stdout).contains("direct"));
+    let bypass = psql_as(y, pg.port, dir.path(), &["-c", "SELECT 'direct'"]);
+    assert!(bypass.contains("direct"), "{bypass}");
     // A block signal: the first read of `orders` may pass before the agent's signal reaches
     // the proxy; once it has, the same statement on that connection is refused.
-    let signalled = Command::new("runuser")
-        .args([
-            "-u",
-            y,
-            "--",
-            "psql",
-            "-X",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-        ])
-        .args(["-d", "prod_shop", "-At", "-v", "VERBOSITY=verbose"])
-        .args([
+    let text = psql_as(
+        y,
+        port,
+        dir.path(),
+        &[
             "-c",
             "SELECT count(*) FROM orders",
             "-c",
             "SELECT pg_sleep(1)",
-        ])
-        .args(["-c", "SELECT count(*) FROM orders", "-p"])
-        .arg(port.to_string())
-        .env("PGSSLMODE", "disable")
-        .current_dir(dir.path())
-        .output()
-        .expect("psql");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&signalled.stdout),
-        String::from_utf8_lossy(&signalled.stderr)
+            "-c",
+            "SELECT count(*) FROM orders",
+        ],
     );
     assert!(
         text.contains("an agent signalled rule agent-blocks-orders"),
@@ -923,10 +895,7 @@ fn agents_announce_who_is_behind_each_proxied_connection() {
 
 #[test]
 fn postgres_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run PostgreSQL as its own user)")
-        || !require(Postgres::available(), "PostgreSQL 15")
-    {
+    if !can_run(Server::Postgres) {
         return;
     }
     let pg = pg_with_shop_tls(true).expect("postgres");
@@ -1021,10 +990,7 @@ fn postgres_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
 
 #[test]
 fn mariadb_tls_from_clients_to_the_proxy_and_from_the_proxy_to_the_server() {
-    if !require(agent_bin().exists(), "the dbgov binary")
-        || !require(is_root(), "root (to run MariaDB as its own user)")
-        || !require(Mariadb::available(), "MariaDB")
-    {
+    if !can_run(Server::Mariadb) {
         return;
     }
     let db = Mariadb::start_with(true).expect("mariadb");

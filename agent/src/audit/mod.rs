@@ -476,12 +476,47 @@ pub struct StatementEvent<'a> {
     pub db: &'a serde_json::value::RawValue,
     pub session: &'a serde_json::value::RawValue,
     pub statement: StatementRef<'a>,
-    pub outcome: Outcome,
+    /// Absent on `approval` events (the statement has not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
     pub classification: ClassificationRef<'a>,
     pub policy: PolicyRef<'a>,
     /// A held statement's approval (proxy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<&'a Approval>,
+}
+
+/// A connection's `client` JSON fragment with `client.purpose` set: the fragment ends with
+/// `"purpose":null}` (purpose is decided per statement). `None` if it cannot be serialised.
+pub fn client_with_purpose(
+    base: &serde_json::value::RawValue,
+    purpose: &str,
+) -> Option<Box<serde_json::value::RawValue>> {
+    let base = base.get();
+    let head = base
+        .strip_suffix("\"purpose\":null}")
+        .unwrap_or(base.trim_end_matches('}'));
+    let text = format!(
+        "{head}\"purpose\":{}}}",
+        serde_json::to_string(purpose).ok()?
+    );
+    serde_json::value::RawValue::from_string(text).ok()
+}
+
+/// `outcome` of a completed statement; the server's message is redacted unless
+/// `keep_literals`.
+pub fn outcome_of(rec: &crate::session::StatementRecord, keep_literals: bool) -> Outcome {
+    Outcome {
+        status: rec.status,
+        rows: rec.rows,
+        error_code: rec.error_code.clone(),
+        error_message: if keep_literals {
+            rec.error_message.clone()
+        } else {
+            rec.error_message.as_deref().map(crate::redact::message)
+        },
+        duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
+    }
 }
 
 /// Borrowed form of [`Statement`].

@@ -599,7 +599,7 @@ impl Conn {
                             .as_deref()
                             .and_then(|t| lock(&self.approvals).remove(t))
                     };
-                    self.write_statement(sh, info, &rec, approval.as_ref());
+                    self.write_statement(sh, info, &rec, approval.as_ref(), Kind::Statement, None);
                 }
                 SessionEvent::Gap {
                     flow,
@@ -622,14 +622,19 @@ impl Conn {
         }
     }
 
-    /// Writes a completed statement's event from the connection's cached parts (the agent's
-    /// borrowed event form: no copy of the connection parts per statement).
+    /// Writes a statement's event (or, with `kind: Approval`, a held statement's approval
+    /// event) from the connection's cached parts through the agent's borrowed event form: no
+    /// copy of the connection parts per statement. `refused`: the proxy answered in the
+    /// server's place; a refusal the policy did not decide itself (an agent's signal) is
+    /// recorded as `block` with the rule that caused it.
     fn write_statement(
         &self,
         sh: &Shared,
         info: &SessionInfo,
         rec: &StatementRecord,
         approval: Option<&Approval>,
+        kind: Kind,
+        refused: Option<&Refusal>,
     ) {
         let mut frags = lock(&self.frags);
         if frags.as_ref().is_none_or(|f| f.info != *info) {
@@ -658,87 +663,42 @@ impl Conn {
             rec.tag.as_deref(),
             &rec.columns,
         );
-        let a = j.analysis();
-        let v = &j.verdict;
-        // `client.purpose` is per statement: the fragment says null; a purpose needs a copy.
-        let with_purpose;
-        let client: &RawValue = match v.purpose.as_deref() {
-            Some(p) => {
-                let base = f.client.get();
-                let head = base
-                    .strip_suffix("\"purpose\":null}")
-                    .unwrap_or(base.trim_end_matches('}'));
-                let text = format!(
-                    "{head}\"purpose\":{}}}",
-                    serde_json::to_string(p).unwrap_or_else(|_| "null".into())
-                );
-                match RawValue::from_string(text) {
-                    Ok(r) => {
-                        with_purpose = r;
-                        &with_purpose
-                    }
-                    Err(_) => &f.client,
+        let with_purpose = j
+            .verdict
+            .purpose
+            .as_deref()
+            .and_then(|p| audit::client_with_purpose(&f.client, p));
+        let mut policy = j.policy_ref();
+        let rules: Vec<String>;
+        if let Some(r) = refused {
+            if policy.verdict < Action::Hold {
+                policy.verdict = Action::Block;
+                if let Some(rule) = r.rule.as_ref().filter(|x| !policy.rules.contains(x)) {
+                    rules = policy.rules.iter().chain([rule]).cloned().collect();
+                    policy.rules = &rules;
                 }
             }
-            None => &f.client,
-        };
+        }
+        let alert = kind == Kind::Approval || policy.verdict != Action::Allow;
         let (mut id, mut time) = ([0u8; 36], [0u8; 30]);
-        let error_message = if sh.cfg.keep_literals {
-            rec.error_message.clone()
-        } else {
-            rec.error_message.as_deref().map(crate::redact::message)
-        };
         let ev = audit::StatementEvent {
             schema: audit::SCHEMA,
             event_id: sh.ids.next_into(&mut id),
             time: audit::rfc3339_into(sh.clock.wall_ns(rec.start_ns), &mut time),
-            kind: Kind::Statement,
+            kind,
             source: Some("proxy"),
             host: &sh.host_raw,
-            client,
+            client: with_purpose.as_deref().unwrap_or(&f.client),
             server: &f.server,
             db: &f.db,
             session: &f.session,
-            statement: audit::StatementRef {
-                text: j.text(),
-                kind: j.kind.as_deref(),
-                prepared: rec.prepared,
-                name: rec.statement_name.as_deref(),
-                params: rec.params,
-                param_values: rec.param_values.as_deref(),
-                fingerprint: a.map(|a| a.fingerprint.as_str()),
-                tables: j.tables(),
-                columns: audit::ColumnsRef {
-                    read: std::borrow::Cow::Borrowed(j.read()),
-                    written: j.written(),
-                },
-                parse_error: a.and_then(|a| a.parse_error.as_deref()),
-                copy_bytes: rec.copy_bytes,
-                truncated: rec.truncated,
-                tags: &j.tags,
-                trace_id: j.trace.as_ref().map(|t| t.0.as_str()),
-                span_id: j.trace.as_ref().map(|t| t.1.as_str()),
-            },
-            outcome: audit::Outcome {
-                status: rec.status,
-                rows: rec.rows,
-                error_code: rec.error_code.clone(),
-                error_message,
-                duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
-            },
-            classification: audit::ClassificationRef {
-                classes: &v.classes,
-                level: v.level,
-            },
-            policy: audit::PolicyRef {
-                verdict: v.action,
-                rules: &v.rules,
-                severity: v.severity.as_deref(),
-                message: v.message.as_deref(),
-            },
+            statement: j.statement_ref(rec),
+            outcome: (kind != Kind::Approval).then(|| audit::outcome_of(rec, sh.cfg.keep_literals)),
+            classification: j.classification_ref(),
+            policy,
             approval,
         };
-        sh.emit(&ev, self.num, v.action != Action::Allow);
+        sh.emit(&ev, self.num, alert);
     }
 
     /// Remembers the approval of a statement about to be forwarded, for its event.
@@ -751,36 +711,26 @@ impl Conn {
     /// The event of a statement the proxy refused (the server never saw it).
     fn refused(&self, sh: &Shared, text: &str, prepared: bool, r: &Refusal, code: &str) {
         let info = lock(&self.session).info().clone();
-        let now = audit::now_monotonic_ns();
-        let mut rec = StatementRecord::new(Some(text.to_owned()), now);
+        let mut rec = StatementRecord::new(Some(text.to_owned()), audit::now_monotonic_ns());
         rec.prepared = prepared;
         rec.status = Status::Error;
         rec.error_code = Some(code.to_owned());
         rec.error_message = Some(r.message.clone());
-        let mut ev = self.statement_event(sh, &info, &rec, r.approval.clone());
-        // A refusal the policy did not make itself (an agent's signal, a denial) still says
-        // who refused it.
-        if let Some(p) = ev.policy.as_mut() {
-            if p.verdict < Action::Hold {
-                p.verdict = Action::Block;
-                if let Some(rule) = &r.rule {
-                    if !p.rules.contains(rule) {
-                        p.rules.push(rule.clone());
-                    }
-                }
-            }
-        }
-        sh.emit(&ev, self.num, true);
+        self.write_statement(
+            sh,
+            &info,
+            &rec,
+            r.approval.as_ref(),
+            Kind::Statement,
+            Some(r),
+        );
     }
 
+    /// An `approval` event: a held statement's request or decision.
     fn approval_event(&self, sh: &Shared, text: &str, a: &Approval) {
         let info = lock(&self.session).info().clone();
-        let now = audit::now_monotonic_ns();
-        let rec = StatementRecord::new(Some(text.to_owned()), now);
-        let mut ev = self.statement_event(sh, &info, &rec, Some(a.clone()));
-        ev.kind = Kind::Approval;
-        ev.outcome = None;
-        sh.emit(&ev, self.num, true);
+        let rec = StatementRecord::new(Some(text.to_owned()), audit::now_monotonic_ns());
+        self.write_statement(sh, &info, &rec, Some(a), Kind::Approval, None);
     }
 
     fn base(&self, sh: &Shared, kind: Kind, ts_ns: u64, info: &SessionInfo) -> Event {
@@ -815,70 +765,23 @@ impl Conn {
         });
         ev
     }
+}
 
-    fn statement_event(
-        &self,
-        sh: &Shared,
-        info: &SessionInfo,
-        rec: &StatementRecord,
-        approval: Option<Approval>,
-    ) -> Event {
-        let j = self.judge(
-            sh,
-            info,
-            rec.text.as_deref(),
-            rec.tag.as_deref(),
-            &rec.columns,
-        );
-        let a = j.analysis();
-        let mut ev = self.base(sh, Kind::Statement, rec.start_ns, info);
-        if let Some(c) = ev.client.as_mut() {
-            c.purpose = j.verdict.purpose.clone();
-        }
-        ev.statement = Some(audit::Statement {
-            text: j.text().map(str::to_owned),
-            kind: j.kind.clone(),
-            prepared: rec.prepared,
-            name: rec.statement_name.clone(),
-            params: rec.params,
-            param_values: rec.param_values.clone(),
-            fingerprint: a.map(|a| a.fingerprint.clone()),
-            tables: j.tables().to_vec(),
-            columns: audit::Columns {
-                read: j.read().to_vec(),
-                written: j.written().to_vec(),
-            },
-            parse_error: a.and_then(|a| a.parse_error.clone()),
-            copy_bytes: rec.copy_bytes,
-            truncated: rec.truncated,
-            tags: j.tags.clone(),
-            trace_id: j.trace.as_ref().map(|t| t.0.clone()),
-            span_id: j.trace.as_ref().map(|t| t.1.clone()),
-        });
-        ev.outcome = Some(audit::Outcome {
-            status: rec.status,
-            rows: rec.rows,
-            error_code: rec.error_code.clone(),
-            error_message: if sh.cfg.keep_literals {
-                rec.error_message.clone()
-            } else {
-                rec.error_message.as_deref().map(crate::redact::message)
-            },
-            duration_us: Some(rec.end_ns.saturating_sub(rec.start_ns) / 1000),
-        });
-        ev.classification = Some(audit::Classification {
-            classes: j.verdict.classes.clone(),
-            level: j.verdict.level,
-        });
-        ev.policy = Some(audit::PolicyResult {
-            verdict: j.verdict.action,
-            rules: j.verdict.rules.clone(),
-            severity: j.verdict.severity.clone(),
-            message: j.verdict.message.clone(),
-        });
-        ev.approval = approval;
-        ev
-    }
+/// Ends a relay: closes the server's write side, waits for the server-to-client side and
+/// ends the session (its last events).
+async fn finish(
+    front: Result<(), ProxyError>,
+    back: tokio::task::JoinHandle<Result<(), ProxyError>>,
+    sw: &mut tls::Wr,
+    conn: &Conn,
+    sh: &Shared,
+) -> Result<(), ProxyError> {
+    use tokio::io::AsyncWriteExt;
+    let _ = sw.shutdown().await;
+    let back = back.await;
+    conn.close(sh);
+    front?;
+    back.map_err(|e| ProxyError::ServerFrame(format!("relay task: {e}")))?
 }
 
 /// Runs the proxy until SIGTERM or SIGINT.

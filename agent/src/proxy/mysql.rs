@@ -104,7 +104,7 @@ pub async fn relay(
         ctx.clone(),
         capabilities,
     ));
-    let r = client_to_server(
+    let front = client_to_server(
         &mut cr,
         &mut sw,
         client_buf,
@@ -115,14 +115,7 @@ pub async fn relay(
         capabilities,
     )
     .await;
-    let _ = sw.shutdown().await;
-    let back = back.await;
-    conn.close(sh);
-    r?;
-    match back {
-        Ok(r) => r,
-        Err(e) => Err(ProxyError::ServerFrame(format!("relay task: {e}"))),
-    }
+    super::finish(front, back, &mut sw, &conn, sh).await
 }
 
 /// Both connections once the client is authenticated.

@@ -189,15 +189,8 @@ pub async fn relay(
         sh.clone(),
         queue.clone(),
     ));
-    let r = client_to_server(&mut cr, &mut sw, first, tx, &conn, sh, &queue).await;
-    let _ = sw.shutdown().await;
-    let back = back.await;
-    conn.close(sh);
-    r?;
-    match back {
-        Ok(r) => r,
-        Err(e) => Err(ProxyError::ServerFrame(format!("relay task: {e}"))),
-    }
+    let front = client_to_server(&mut cr, &mut sw, first, tx, &conn, sh, &queue).await;
+    super::finish(front, back, &mut sw, &conn, sh).await
 }
 
 /// State of the client-to-server side.
