@@ -146,6 +146,18 @@ fn start_proxy(upstream: u16, engine: &str, dir: &TempDir, extra: &[&str]) -> Re
     Ok((Agent::proxy(port, &args)?, port))
 }
 
+/// The first event whose statement text contains `part`.
+fn containing<'a>(st: &[&'a Value], part: &str) -> &'a Value {
+    st.iter()
+        .find(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(part))
+        })
+        .copied()
+        .unwrap_or_else(|| panic!("no event with {part:?}"))
+}
+
 fn proxied(ev: &[Value]) -> Vec<&Value> {
     statements(ev)
         .into_iter()
@@ -217,14 +229,7 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
     assert_eq!(blocked["policy"]["verdict"], "block");
     assert_eq!(blocked["outcome"]["status"], "error");
     assert_eq!(blocked["outcome"]["error_code"], "42501");
-    let sel = st
-        .iter()
-        .find(|e| {
-            e["statement"]["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("FROM customers"))
-        })
-        .expect("select event");
+    let sel = containing(&st, "FROM customers");
     assert_eq!(sel["policy"]["verdict"], "mask");
     assert_eq!(sel["outcome"]["rows"], 2);
     assert!(sel["classification"]["classes"]
@@ -721,14 +726,7 @@ fn mariadb_blocked_statements_never_reach_the_server_and_masked_columns_come_bac
         .expect("blocked drop");
     assert_eq!(blocked["policy"]["verdict"], "block");
     assert_eq!(blocked["outcome"]["error_code"], "1142/42000");
-    let sel = st
-        .iter()
-        .find(|e| {
-            e["statement"]["text"]
-                .as_str()
-                .is_some_and(|t| t.contains("FROM customers"))
-        })
-        .expect("select event");
+    let sel = containing(&st, "FROM customers");
     assert_eq!(sel["policy"]["verdict"], "mask");
     assert_eq!(sel["outcome"]["rows"], 2);
     assert_eq!(sel["db"]["engine"], "mysql");

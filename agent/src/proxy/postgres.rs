@@ -330,29 +330,11 @@ async fn client_to_server(
                     out.extend_from_slice(&raw);
                 }
                 FrontendMessage::Describe { portal, name } if f.discard.is_none() => {
-                    let p = prepared_of(&f, portal, &name);
-                    lock(queue).push_back(InFlight {
-                        sync: f.sent_sync + 1,
-                        kind: Unit::Describe,
-                        masks: p.masks,
-                        facts: p.facts,
-                        stmt: Some(p.name),
-                        formats: p.formats,
-                    });
-                    f.batch_forwarded = true;
+                    f.in_flight(queue, Unit::Describe, portal, &name);
                     out.extend_from_slice(&raw);
                 }
                 FrontendMessage::Execute { portal, .. } if f.discard.is_none() => {
-                    let p = prepared_of(&f, true, &portal);
-                    lock(queue).push_back(InFlight {
-                        sync: f.sent_sync + 1,
-                        kind: Unit::Execute,
-                        masks: p.masks,
-                        facts: p.facts,
-                        stmt: Some(p.name),
-                        formats: p.formats,
-                    });
-                    f.batch_forwarded = true;
+                    f.in_flight(queue, Unit::Execute, true, &portal);
                     out.extend_from_slice(&raw);
                 }
                 FrontendMessage::Sync => {
@@ -392,23 +374,39 @@ async fn client_to_server(
     }
 }
 
-fn prepared_of(f: &Front, portal: bool, name: &str) -> Prepared {
-    let (stmt, formats) = if portal {
-        match f.portals.get(name) {
-            Some((s, fm)) => (s.as_str(), fm.clone()),
-            None => ("", Arc::new(Vec::new())),
-        }
-    } else {
-        (name, Arc::new(Vec::new()))
-    };
-    let mut p = f.statements.get(stmt).cloned().unwrap_or(Prepared {
-        masks: Arc::new(Vec::new()),
-        facts: None,
-        name: stmt.to_owned(),
-        formats: Arc::new(Vec::new()),
-    });
-    p.formats = formats;
-    p
+impl Front {
+    /// A Describe or Execute forwarded in the current batch: what to mask in its answer.
+    fn in_flight(&mut self, queue: &Queue, kind: Unit, portal: bool, name: &str) {
+        let p = self.prepared_of(portal, name);
+        lock(queue).push_back(InFlight {
+            sync: self.sent_sync + 1,
+            kind,
+            masks: p.masks,
+            facts: p.facts,
+            stmt: Some(p.name),
+            formats: p.formats,
+        });
+        self.batch_forwarded = true;
+    }
+
+    fn prepared_of(&self, portal: bool, name: &str) -> Prepared {
+        let (stmt, formats) = if portal {
+            match self.portals.get(name) {
+                Some((s, fm)) => (s.as_str(), fm.clone()),
+                None => ("", Arc::new(Vec::new())),
+            }
+        } else {
+            (name, Arc::new(Vec::new()))
+        };
+        let mut p = self.statements.get(stmt).cloned().unwrap_or(Prepared {
+            masks: Arc::new(Vec::new()),
+            facts: None,
+            name: stmt.to_owned(),
+            formats: Arc::new(Vec::new()),
+        });
+        p.formats = formats;
+        p
+    }
 }
 
 /// What a statement with masks reads (from its cached analysis); nothing for the others.
