@@ -197,6 +197,8 @@ pub struct Capture {
     next_seed_id: u64,
     /// TLS libraries with uprobes attached, by (device, inode).
     tls_libs: HashSet<(u64, u64)>,
+    /// TLS uprobes are attached (off without CAP_SYS_ADMIN).
+    tls_enabled: bool,
     /// Processes whose maps were already scanned for TLS libraries.
     scanned: HashSet<u32>,
 }
@@ -467,15 +469,24 @@ impl Capture {
             ebpf,
             next_seed_id: 1 << 63,
             tls_libs: HashSet::new(),
+            tls_enabled: true,
             scanned: HashSet::new(),
         };
         me.scanned.insert(own_pid());
         Ok(me)
     }
 
+    /// No TLS uprobes from now on (the process may not create them).
+    pub fn disable_tls(&mut self) {
+        self.tls_enabled = false;
+    }
+
     /// Attaches the TLS uprobes to every OpenSSL `libssl` found in the well-known library
     /// directories and in the maps of running processes.
     pub fn attach_tls_everywhere(&mut self) -> Vec<TlsAttach> {
+        if !self.tls_enabled {
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for dir in [
             "/usr/lib/x86_64-linux-gnu",
@@ -507,6 +518,9 @@ impl Capture {
     /// Attaches the TLS uprobes to the libssl a process maps, once per library file. Reached
     /// through `/proc/PID/root` so libraries inside containers work too.
     pub fn attach_tls_for(&mut self, pid: u32) -> Vec<TlsAttach> {
+        if !self.tls_enabled {
+            return Vec::new();
+        }
         if !self.scanned.insert(pid) {
             return Vec::new();
         }

@@ -17,8 +17,17 @@ pub enum ConfigError {
         path: PathBuf,
         source: serde_yaml::Error,
     },
-    #[error("invalid config: {0}")]
-    Invalid(String),
+    #[error("invalid config: {key}: {msg}")]
+    Invalid { key: &'static str, msg: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, msg: impl Into<String>) -> Self {
+        Self::Invalid {
+            key,
+            msg: msg.into(),
+        }
+    }
 }
 
 /// The configuration file format. Every field is optional.
@@ -66,6 +75,46 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `dbgov proxy` settings (flags override them).
     pub proxy: ProxyFileConfig,
+    /// How the agent finds out who is behind a connection.
+    pub identity: IdentityConfig,
+    /// The `dbgov proxy` this agent announces identities to (`dbgov run --proxy-control`).
+    pub proxy_control: ProxyControlConfig,
+}
+
+/// `identity:` how the agent attributes connections.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Resolve each connection's process from /proc: pid, executable, command line, OS and
+    /// login user, systemd unit, container (needs CAP_SYS_PTRACE). Off: the wire's identity
+    /// only (database user, application name, tags).
+    pub processes: bool,
+    /// Database addresses (`ip:port`) that must be reached through the proxy: a direct
+    /// connection is flagged (`bypass-proxy`).
+    pub require_proxy: Vec<std::net::SocketAddr>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            processes: true,
+            require_proxy: Vec::new(),
+        }
+    }
+}
+
+/// `proxy_control:` the proxy control API an agent announces identities to.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyControlConfig {
+    /// The control API's address, `host:port`.
+    pub address: Option<String>,
+    /// File holding the shared token.
+    pub token_file: Option<PathBuf>,
+    /// Verify a TLS-served control API against these CAs (PEM).
+    pub ca: Option<PathBuf>,
+    /// The name its certificate must carry (default: the host of `address`).
+    pub server_name: Option<String>,
 }
 
 /// `proxy:` the settings of `dbgov proxy`.
@@ -223,6 +272,8 @@ impl Default for Config {
             spool: SpoolConfig::default(),
             kafka: KafkaConfig::default(),
             proxy: ProxyFileConfig::default(),
+            identity: IdentityConfig::default(),
+            proxy_control: ProxyControlConfig::default(),
         }
     }
 }
@@ -253,10 +304,13 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.ring_buffer_mib.is_power_of_two() || self.ring_buffer_mib > 1024 {
-            return Err(ConfigError::Invalid(format!(
-                "ring_buffer_mib must be a power of two up to 1024, got {}",
-                self.ring_buffer_mib
-            )));
+            return Err(ConfigError::invalid(
+                "ring_buffer_mib",
+                format!(
+                    "must be a power of two up to 1024, got {}",
+                    self.ring_buffer_mib
+                ),
+            ));
         }
         if self
             .postgres_ports
@@ -264,18 +318,36 @@ impl Config {
             .chain(&self.mysql_ports)
             .any(|&p| p == 0)
         {
-            return Err(ConfigError::Invalid("port 0 cannot be watched".into()));
+            let key = if self.postgres_ports.contains(&0) {
+                "postgres_ports"
+            } else {
+                "mysql_ports"
+            };
+            return Err(ConfigError::invalid(key, "port 0 cannot be watched"));
         }
         if !(1..=60).contains(&self.checkpoint.interval_secs) {
-            return Err(ConfigError::Invalid(format!(
-                "checkpoint.interval_secs must be 1 to 60, got {}",
-                self.checkpoint.interval_secs
-            )));
+            return Err(ConfigError::invalid(
+                "checkpoint.interval_secs",
+                format!("must be 1 to 60, got {}", self.checkpoint.interval_secs),
+            ));
         }
         self.socket_paths()?;
-        if self.checkpoint.events == 0 || self.spool.max_mib == 0 || self.kafka.partitions < 1 {
-            return Err(ConfigError::Invalid(
-                "checkpoint.events, spool.max_mib and kafka.partitions must be at least 1".into(),
+        for (key, zero) in [
+            ("checkpoint.events", self.checkpoint.events == 0),
+            ("spool.max_mib", self.spool.max_mib == 0),
+            ("kafka.partitions", self.kafka.partitions < 1),
+        ] {
+            if zero {
+                return Err(ConfigError::invalid(key, "must be at least 1"));
+            }
+        }
+        if let Err(e) = self.output.parse::<crate::sink::OutputSpec>() {
+            return Err(ConfigError::invalid("output", e.to_string()));
+        }
+        if self.proxy_control.address.is_some() && self.proxy_control.token_file.is_none() {
+            return Err(ConfigError::invalid(
+                "proxy_control.token_file",
+                "proxy_control.address needs a token file (the control API is authenticated)",
             ));
         }
         Ok(())
@@ -285,21 +357,34 @@ impl Config {
     /// number of matching sockets, created before or after start-up, are watched).
     pub fn socket_paths(&self) -> Result<Vec<SocketPattern>, ConfigError> {
         let mut out = Vec::new();
-        for (paths, engine) in [
-            (&self.postgres_sockets, agent_common::ENGINE_POSTGRES),
-            (&self.mysql_sockets, agent_common::ENGINE_MYSQL),
+        for (key, paths, engine) in [
+            (
+                "postgres_sockets",
+                &self.postgres_sockets,
+                agent_common::ENGINE_POSTGRES,
+            ),
+            (
+                "mysql_sockets",
+                &self.mysql_sockets,
+                agent_common::ENGINE_MYSQL,
+            ),
         ] {
             for p in paths {
-                out.push(SocketPattern::parse(p, engine).map_err(ConfigError::Invalid)?);
+                out.push(
+                    SocketPattern::parse(p, engine).map_err(|m| ConfigError::invalid(key, m))?,
+                );
             }
         }
         out.sort();
         out.dedup();
         if out.len() > 256 {
-            return Err(ConfigError::Invalid(format!(
-                "{} socket paths are configured; at most 256 are supported",
-                out.len()
-            )));
+            return Err(ConfigError::invalid(
+                "postgres_sockets",
+                format!(
+                    "{} socket paths are configured; at most 256 are supported",
+                    out.len()
+                ),
+            ));
         }
         Ok(out)
     }

@@ -1,5 +1,6 @@
 //! The `dbgov` command line: `dbgov run` captures live traffic, `dbgov replay` feeds a capture
 //! file through the userspace pipeline.
+mod config_cmd;
 mod proxy_cmd;
 
 use std::collections::BTreeMap;
@@ -73,6 +74,19 @@ enum Cmd {
     Approve(proxy_cmd::DecideArgs),
     /// Deny a statement the proxy holds.
     Deny(proxy_cmd::DecideArgs),
+    /// Check a configuration file, or print the shipped default.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
+    /// `dbgov completions bash > /etc/bash_completion.d/dbgov`.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (dbgov.1 and one per subcommand) to DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -342,6 +356,15 @@ fn main() {
         Cmd::Proxy(a) => exit_code(proxy_cmd::proxy(*a)),
         Cmd::Approve(a) => exit_code(proxy_cmd::decide(a, true)),
         Cmd::Deny(a) => exit_code(proxy_cmd::decide(a, false)),
+        Cmd::Config(c) => exit_code(config_cmd::config(c)),
+        Cmd::Completions { shell } => {
+            config_cmd::completions(<Cli as clap::CommandFactory>::command(), shell);
+            0
+        }
+        Cmd::Man { out } => exit_code(config_cmd::man(
+            <Cli as clap::CommandFactory>::command(),
+            &out,
+        )),
     };
     std::process::exit(code);
 }
@@ -364,36 +387,73 @@ fn exit_code(r: Result<()>) -> i32 {
 #[error("{0}")]
 struct PrivilegeError(String);
 
-/// Checks for root or CAP_BPF + CAP_PERFMON before touching the kernel.
-fn check_privileges() -> Result<()> {
-    // SAFETY: no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok(());
-    }
+/// The capabilities `dbgov run` needs, with what each is for (the agent unit grants exactly
+/// these; root has them all).
+const RUN_CAPABILITIES: &[(u32, &str, &str)] = &[
+    (39, "CAP_BPF", "to load the eBPF programs and create their maps"),
+    (
+        38,
+        "CAP_PERFMON",
+        "to attach tracepoints and uprobes (perf events)",
+    ),
+    (
+        19,
+        "CAP_SYS_PTRACE",
+        "to read /proc/PID/exe, environ, fd and maps of other users' processes (identity, TLS libraries)",
+    ),
+    (
+        2,
+        "CAP_DAC_READ_SEARCH",
+        "to read tracefs and /proc entries, and configuration files, owned by other users",
+    ),
+];
+
+/// The effective capability set of this process.
+fn effective_capabilities() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let caps = status
+    status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
-    const CAP_PERFMON: u64 = 38;
-    const CAP_BPF: u64 = 39;
-    let mut missing = Vec::new();
-    if caps & (1 << CAP_BPF) == 0 {
-        missing.push("CAP_BPF");
+        .unwrap_or(0)
+}
+
+/// Which of the needed capabilities `caps` lacks. CAP_SYS_ADMIN stands in for CAP_BPF and
+/// CAP_PERFMON (as the kernel allows); CAP_SYS_PTRACE is needed only when processes are
+/// resolved.
+fn missing_capabilities(caps: u64, resolve_processes: bool) -> Vec<(&'static str, &'static str)> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    let has = |bit: u32| caps & (1u64 << bit) != 0;
+    RUN_CAPABILITIES
+        .iter()
+        .filter(|&&(bit, name, _)| {
+            let sys_admin_covers = matches!(name, "CAP_BPF" | "CAP_PERFMON") && has(CAP_SYS_ADMIN);
+            let unused = name == "CAP_SYS_PTRACE" && !resolve_processes;
+            !has(bit) && !sys_admin_covers && !unused
+        })
+        .map(|&(_, name, why)| (name, why))
+        .collect()
+}
+
+/// Checks the effective capabilities before touching the kernel, and names each one missing
+/// (root in a unit with a reduced bounding set is checked too).
+fn check_privileges(resolve_processes: bool) -> Result<()> {
+    let missing = missing_capabilities(effective_capabilities(), resolve_processes);
+    if missing.is_empty() {
+        return Ok(());
     }
-    if caps & (1 << CAP_PERFMON) == 0 {
-        missing.push("CAP_PERFMON");
-    }
-    if !missing.is_empty() {
-        return Err(PrivilegeError(format!(
-            "dbgov run needs root or the {} capabilit{} to load its eBPF programs; run it with sudo or grant them with setcap/AmbientCapabilities.",
-            missing.join(" and "),
-            if missing.len() == 1 { "y" } else { "ies" }
-        ))
-        .into());
-    }
-    Ok(())
+    let list = missing
+        .iter()
+        .map(|(n, why)| format!("  {n}: {why}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Err(PrivilegeError(format!(
+        "dbgov run is missing {} capabilit{}: {}\n{list}\nRun it as root (sudo), or grant them (AmbientCapabilities= in the unit, as the shipped dbgov-agent.service does).",
+        missing.len(),
+        if missing.len() == 1 { "y" } else { "ies" },
+        missing.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+    ))
+    .into())
 }
 
 pub(crate) fn load_config(c: &CommonArgs) -> Result<Config> {
@@ -468,8 +528,8 @@ fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<
     Ok(p)
 }
 
-fn run_main(a: RunArgs) -> Result<()> {
-    check_privileges()?;
+/// The configuration `dbgov run` works with: the file, then the flags over it.
+fn run_config(a: &RunArgs) -> Result<Config> {
     let mut cfg = load_config(&a.common)?;
     if !a.postgres_ports.is_empty() {
         cfg.postgres_ports = a.postgres_ports.clone();
@@ -480,7 +540,28 @@ fn run_main(a: RunArgs) -> Result<()> {
     cfg.postgres_sockets
         .extend(a.postgres_sockets.iter().cloned());
     cfg.mysql_sockets.extend(a.mysql_sockets.iter().cloned());
+    if let Some(addr) = &a.proxy_control {
+        cfg.proxy_control.address = Some(addr.clone());
+    }
+    if let Some(f) = &a.control_token_file {
+        cfg.proxy_control.token_file = Some(f.clone());
+    }
+    if let Some(f) = &a.control_ca {
+        cfg.proxy_control.ca = Some(f.clone());
+    }
+    if let Some(n) = &a.control_server_name {
+        cfg.proxy_control.server_name = Some(n.clone());
+    }
+    if !a.require_proxy.is_empty() {
+        cfg.identity.require_proxy = a.require_proxy.clone();
+    }
     cfg.validate()?;
+    Ok(cfg)
+}
+
+fn run_main(a: RunArgs) -> Result<()> {
+    let cfg = run_config(&a)?;
+    check_privileges(cfg.identity.processes)?;
     if a.record.is_some() && !cfg.keep_literals {
         bail!(
             "--record saves raw protocol bytes, values and authentication exchanges included, \
@@ -494,7 +575,7 @@ fn run_main(a: RunArgs) -> Result<()> {
     rt.block_on(run(a, cfg))
 }
 
-async fn run(a: RunArgs, cfg: Config) -> Result<()> {
+async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     tracing_init();
     let (pg, my) = dbgov::capture::engine_ids();
     let mut ports: Vec<(u16, u32)> = cfg.postgres_ports.iter().map(|&p| (p, pg)).collect();
@@ -505,8 +586,11 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         ring_bytes: cfg.ring_buffer_mib << 20,
     };
     let clock = Clock::now();
-    let mut pipeline = build_pipeline(&cfg, clock, true)?;
-    match (&a.proxy_control, &a.control_token_file) {
+    // One agent per state directory: a second one would report every statement twice.
+    let _lock = dbgov::files::InstanceLock::acquire(&cfg.state_dir, "agent")?;
+    let mut pipeline = build_pipeline(&cfg, clock, cfg.identity.processes)?;
+    let pc = &cfg.proxy_control;
+    match (&pc.address, &pc.token_file) {
         (Some(addr), Some(f)) => {
             let token = std::fs::read_to_string(f)
                 .with_context(|| format!("reading the control token from {}", f.display()))?;
@@ -514,20 +598,19 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
             if token.is_empty() {
                 bail!("the control token file {} is empty", f.display());
             }
-            let tls = proxy_cmd::control_tls(
-                addr,
-                a.control_ca.as_deref(),
-                a.control_server_name.as_deref(),
-            )?;
+            let tls =
+                proxy_cmd::control_tls(addr, pc.ca.as_deref(), pc.server_name.as_deref())?;
             pipeline.set_announcer(
                 dbgov::control::Announcer::spawn(addr.clone(), token, tls)
                     .context("starting the proxy announcer")?,
             );
         }
-        (Some(_), None) => bail!("--proxy-control needs --control-token-file"),
+        (Some(_), None) => bail!(
+            "--proxy-control (proxy_control.address) needs --control-token-file (proxy_control.token_file)"
+        ),
         (None, _) => {}
     }
-    pipeline.set_require_proxy(a.require_proxy.clone());
+    pipeline.set_require_proxy(cfg.identity.require_proxy.clone());
     let mut capture = Capture::start(&watch)?;
     let mut recorder = match &a.record {
         Some(p) => Some(
@@ -536,6 +619,18 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
         ),
         None => None,
     };
+    // Linux lets only CAP_SYS_ADMIN create uprobes (CAP_PERFMON was enough from Linux 5.8
+    // until a fix restored that check): without it, TLS plaintext is not captured and TLS sessions are reported as not
+    // inspectable, which the hardened unit accepts.
+    const CAP_SYS_ADMIN: u32 = 21;
+    if effective_capabilities() & (1u64 << CAP_SYS_ADMIN) == 0 {
+        capture.disable_tls();
+        eprintln!(
+            "dbgov: TLS plaintext capture is off: the kernel creates uprobes only for CAP_SYS_ADMIN, \
+             which this agent does not hold; sessions over TLS are reported as not inspectable \
+             (README: Install on a host, TLS)"
+        );
+    }
     for t in capture.attach_tls_everywhere() {
         match t.result {
             Ok(()) => tracing::info!(lib = %t.path, "TLS uprobes attached"),
@@ -561,6 +656,11 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
             .with_context(|| format!("writing ready file {}", p.display()))?;
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
+    // Every probe is attached and the open connections are seeded.
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("capturing"),
+    ]);
     // One line on stderr so a person at a terminal knows it is running before the first event.
     let ports = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
     eprintln!(
@@ -662,13 +762,17 @@ async fn run(a: RunArgs, cfg: Config) -> Result<()> {
                 }
             }
             _ = sighup.recv() => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                reload_config(&a, &mut cfg, &mut pipeline);
                 reload_policy(&cfg, &mut pipeline, "SIGHUP");
                 stamp = cfg.policy_dir.as_deref().map(policy_stamp);
+                notify(&[sd_notify::NotifyState::Ready]);
             }
             _ = sigterm.recv() => break,
             _ = sigint.recv() => break,
         }
     }
+    notify(&[sd_notify::NotifyState::Stopping]);
     // Drain what the kernel already produced, then end every open session.
     drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
     let now = audit::now_monotonic_ns();
@@ -732,6 +836,65 @@ fn after_batch(pipeline: &mut Pipeline, capture: &mut Capture) {
     }
     let keys = std::mem::take(&mut pipeline.drop_keys);
     capture.forget(&keys);
+}
+
+/// Tells systemd (a `Type=notify` unit) about the agent's state; nothing without a unit.
+pub(crate) fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// Re-reads the configuration file on SIGHUP. Policies, sqlcommenter tag keys and the
+/// addresses that must go through the proxy change at once; a changed setting that needs a
+/// restart (ports, outputs, state directory, ...) is named and keeps its old value.
+fn reload_config(a: &RunArgs, cfg: &mut Config, pipeline: &mut Pipeline) {
+    let new = match run_config(a) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dbgov: SIGHUP: configuration NOT reloaded, the previous one stays in force: {e:#}");
+            return;
+        }
+    };
+    let mut restart = Vec::new();
+    macro_rules! changed {
+        ($($f:ident).+) => {
+            if format!("{:?}", cfg.$($f).+) != format!("{:?}", new.$($f).+) {
+                restart.push(stringify!($($f).+));
+            }
+        };
+    }
+    changed!(output);
+    changed!(format);
+    changed!(color);
+    changed!(postgres_ports);
+    changed!(mysql_ports);
+    changed!(postgres_sockets);
+    changed!(mysql_sockets);
+    changed!(environment);
+    changed!(labels);
+    changed!(keep_literals);
+    changed!(record_params);
+    changed!(ring_buffer_mib);
+    changed!(max_statement_bytes);
+    changed!(state_dir);
+    changed!(signing_key);
+    changed!(checkpoint);
+    changed!(spool);
+    changed!(kafka);
+    changed!(identity.processes);
+    changed!(proxy_control);
+    if !restart.is_empty() {
+        eprintln!(
+            "dbgov: SIGHUP: changed settings that take effect at the next restart: {}",
+            restart.join(", ")
+        );
+    }
+    cfg.policy_dir = new.policy_dir;
+    cfg.tag_keys = new.tag_keys;
+    pipeline.set_tag_keys(cfg.tag_keys.clone());
+    cfg.identity.require_proxy = new.identity.require_proxy;
+    pipeline.set_require_proxy(cfg.identity.require_proxy.clone());
 }
 
 /// Reloads the policy directory; on error the previous policies stay in force.

@@ -227,6 +227,7 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         client_tls,
         upstream_tls,
         control_tls,
+        policy_dir: cfg.policy_dir.clone(),
     };
     rt.block_on(async move {
         let out = Output::open(&opts, &host).context("opening the output")?;

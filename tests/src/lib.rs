@@ -239,6 +239,15 @@ impl Postgres {
 
     /// Starts a server with `extra_conf` appended to its `postgresql.conf`.
     pub fn start_opts(ssl: bool, extra_conf: &str) -> Result<Self> {
+        Self::start_full(ssl, extra_conf, None)
+    }
+
+    /// A plain server on this TCP port (e.g. 5432, what a default configuration watches).
+    pub fn start_on(port: u16) -> Result<Self> {
+        Self::start_full(false, "", Some(port))
+    }
+
+    fn start_full(ssl: bool, extra_conf: &str, port: Option<u16>) -> Result<Self> {
         let dir = TempDir::new("pg")?;
         let data = dir.path().join("data");
         let socket_dir = dir.path().join("sock");
@@ -285,7 +294,7 @@ impl Postgres {
                 .open(data.join("postgresql.conf"))?;
             std::io::Write::write_all(&mut conf, format!("\n{extra_conf}\n").as_bytes())?;
         }
-        let port = free_port();
+        let port = port.unwrap_or_else(free_port);
         let log = dir.path().join("server.log");
         run(pg("pg_ctl")
             .arg("-D")
@@ -446,12 +455,20 @@ impl Agent {
         let output = output
             .map(str::to_owned)
             .unwrap_or_else(|| format!("jsonl:{}", events.display()));
+        // Its own state directory (and so its own instance lock), unless the test sets one.
+        let state = dir.path().join("state");
+        let own_state = !args.iter().any(|a| *a == "--state-dir" || *a == "--config");
         let child = Command::new(agent_bin())
             .arg("run")
             .arg("--output")
             .arg(&output)
             .arg("--ready-file")
             .arg(&ready)
+            .args(if own_state {
+                vec!["--state-dir".as_ref(), state.as_os_str()]
+            } else {
+                Vec::new()
+            })
             .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr)?)

@@ -10,6 +10,7 @@
 //! - `fuzz`: every fuzz target for `--seconds` each.
 mod bench;
 mod fuzz;
+mod package;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,6 +52,9 @@ enum Cmd {
     /// Run every fuzz target (cargo-fuzz, libFuzzer) for a while each, from a corpus seeded
     /// with the committed fixtures; a crash, hang or memory blow-up fails.
     Fuzz(fuzz::FuzzArgs),
+    /// Build the .deb (cargo-deb) and a .tar.gz with the same files into
+    /// $CARGO_TARGET_DIR/package/.
+    Package,
 }
 
 fn main() -> Result<()> {
@@ -61,6 +65,7 @@ fn main() -> Result<()> {
         Cmd::Test { args } => test(&args),
         Cmd::Bench(a) => bench::main(a),
         Cmd::Fuzz(a) => fuzz::main(a),
+        Cmd::Package => package::main(),
     }
 }
 
@@ -156,6 +161,12 @@ const PACKAGES: &[(&str, &str)] = &[
     ("python3", "/usr/bin/python3"),
     // The live-view test runs the agent in a real terminal.
     ("tmux", "/usr/bin/tmux"),
+    // The install tests: unit verification and scores, the man pages the units name, the
+    // capability-limited agent, cargo-deb's strip.
+    ("systemd", "/usr/bin/systemd-analyze"),
+    ("man-db", "/usr/bin/man"),
+    ("util-linux", "/usr/bin/setpriv"),
+    ("binutils", "/usr/bin/strip"),
 ];
 
 /// Python packages for the conformance suite's libpq driver (psycopg 3), with the module that
@@ -209,7 +220,10 @@ fn setup(broker: bool) -> Result<()> {
     step("cargo-fuzz (the fuzz targets in fuzz/)");
     fuzz::ensure_cargo_fuzz()?;
 
-    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc, tmux");
+    step("cargo-deb (cargo xtask package)");
+    package::ensure_cargo_deb()?;
+
+    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc, tmux, systemd, man-db");
     let missing: Vec<&str> = PACKAGES
         .iter()
         .filter(|(_, f)| !Path::new(f).exists())
@@ -333,8 +347,8 @@ fn test(args: &[String]) -> Result<()> {
     ]))?;
     // End-to-end tests run the agent built with optimisation, the one users run: a debug build
     // falls behind under load on this kind of machine.
-    step("building the agent with its eBPF programs (release)");
-    sh(cargo().args(["build", "--release", "-p", "dbgov"]))?;
+    step("building the agent with its eBPF programs (release) and its packages");
+    let packages = package::build()?;
     let bin = target_dir().join("release/dbgov");
     step("all tests: unit, decoder fixtures, root end-to-end with real servers and clients");
     let mut u = cargo();
@@ -364,6 +378,8 @@ fn test(args: &[String]) -> Result<()> {
         .args(args)
         .args(["--", "--test-threads=1"])
         .env("DBGOV_BIN", &bin)
+        .env("DBGOV_DEB", &packages.deb)
+        .env("DBGOV_TARBALL", &packages.tarball)
         .env("RUST_BACKTRACE", "1");
     if is_root() && std::env::var("CI").is_err() {
         eprintln!("    note: CI is not set, so tests with a missing prerequisite are reported as not run instead of failing");

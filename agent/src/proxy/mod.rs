@@ -88,6 +88,8 @@ pub struct ProxyConfig {
     pub upstream_tls: Option<tls::Upstream>,
     /// TLS on the control API.
     pub control_tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Where the policies come from (reloaded on SIGHUP); `None`: the built-in pack.
+    pub policy_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for tls::Upstream {
@@ -112,6 +114,7 @@ impl Default for ProxyConfig {
             client_tls: None,
             upstream_tls: None,
             control_tls: None,
+            policy_dir: None,
         }
     }
 }
@@ -244,6 +247,24 @@ impl Shared {
         );
         drop(ids);
         self.announced.notify_waiters();
+    }
+
+    /// Reloads the policies from the configured directory (SIGHUP); on an error the previous
+    /// ones stay in force.
+    pub fn reload_policy(&self) {
+        let Some(dir) = &self.cfg.policy_dir else {
+            eprintln!("dbgov proxy: SIGHUP: using the built-in policy pack, nothing to reload");
+            return;
+        };
+        match crate::policy::Policy::load_dir(dir) {
+            Ok(p) => {
+                lock(&self.judge).set_policy(p);
+                eprintln!("dbgov proxy: SIGHUP: policies reloaded from {}", dir.display());
+            }
+            Err(e) => eprintln!(
+                "dbgov proxy: SIGHUP: policies NOT reloaded, the previous ones stay in force: {e}"
+            ),
+        }
     }
 
     /// Records an agent's block signal for a statement shape on a connection.
@@ -812,7 +833,11 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
         sh.cfg.listen,
         sh.cfg.upstream
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    // Listening: a `Type=notify` unit is ready.
+    notify(&[sd_notify::NotifyState::Ready]);
     loop {
         tokio::select! {
             r = listener.accept() => {
@@ -836,13 +861,26 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
                     }
                 });
             }
+            _ = hup.recv() => {
+                notify(&[sd_notify::NotifyState::Reloading]);
+                sh.reload_policy();
+                notify(&[sd_notify::NotifyState::Ready]);
+            }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("dbgov proxy: stopping");
     sh.close(Duration::from_secs(5));
     Ok(())
+}
+
+/// Tells systemd (a `Type=notify` unit) about the proxy's state; nothing without a unit.
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
 }
 
 /// Compares two secrets in time independent of where they differ.
