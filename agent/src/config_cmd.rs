@@ -35,8 +35,8 @@ pub fn config(cmd: ConfigCmd) -> Result<()> {
 }
 
 fn check(file: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let problems = problems(file, &text);
     if problems.is_empty() {
         println!("{}: ok", file.display());

@@ -79,9 +79,7 @@ enum Cmd {
     Config(config_cmd::ConfigCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), e.g.
     /// `dbgov completions bash > /etc/bash_completion.d/dbgov`.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Write the man pages (dbgov.1 and one per subcommand) to DIR.
     Man {
         #[arg(long, value_name = "DIR")]
@@ -852,7 +850,9 @@ fn reload_config(a: &RunArgs, cfg: &mut Config, pipeline: &mut Pipeline) {
     let new = match run_config(a) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("dbgov: SIGHUP: configuration NOT reloaded, the previous one stays in force: {e:#}");
+            eprintln!(
+                "dbgov: SIGHUP: configuration NOT reloaded, the previous one stays in force: {e:#}"
+            );
             return;
         }
     };

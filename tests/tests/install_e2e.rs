@@ -207,7 +207,12 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
     // The least an eBPF agent with process identity can hold; no CAP_SYS_ADMIN.
     assert_eq!(
         caps,
-        ["CAP_BPF", "CAP_DAC_READ_SEARCH", "CAP_PERFMON", "CAP_SYS_PTRACE"]
+        [
+            "CAP_BPF",
+            "CAP_DAC_READ_SEARCH",
+            "CAP_PERFMON",
+            "CAP_SYS_PTRACE"
+        ]
     );
     let pg = Postgres::start()?;
     let dir = TempDir::new("privilege")?;
@@ -249,7 +254,13 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
 
     // A second agent on the same state directory refuses at once, naming the first.
     let second = Command::new(agent_bin())
-        .args(["run", "--postgres-port", &pg.port.to_string(), "--output", "none"])
+        .args([
+            "run",
+            "--postgres-port",
+            &pg.port.to_string(),
+            "--output",
+            "none",
+        ])
         .arg("--state-dir")
         .arg(&state)
         .output()?;
@@ -427,7 +438,8 @@ fn the_package_installs_runs_upgrades_in_place_and_purges_clean() -> Result<()> 
             "README must record {unit}'s exposure {score:.1}"
         );
     }
-    let check = run(Command::new("/usr/bin/dbgov").args(["config", "check", "/etc/dbgov/agent.yaml"]))?;
+    let check =
+        run(Command::new("/usr/bin/dbgov").args(["config", "check", "/etc/dbgov/agent.yaml"]))?;
     assert!(check.contains("ok"), "{check}");
 
     // The installed binary with the installed configuration (port 5432, JSON lines under
@@ -456,8 +468,7 @@ fn the_package_installs_runs_upgrades_in_place_and_purges_clean() -> Result<()> 
     std::fs::write("/etc/dbgov/agent.yaml", &conf)?;
     dpkg(&["-i", &deb_s])?;
     assert!(
-        std::fs::read_to_string("/etc/dbgov/agent.yaml")?
-            .contains("# edited by the administrator"),
+        std::fs::read_to_string("/etc/dbgov/agent.yaml")?.contains("# edited by the administrator"),
         "the conffile edit was lost"
     );
     assert!(agent.try_wait()?.is_none(), "the upgrade stopped the agent");

@@ -259,7 +259,10 @@ impl Shared {
         match crate::policy::Policy::load_dir(dir) {
             Ok(p) => {
                 lock(&self.judge).set_policy(p);
-                eprintln!("dbgov proxy: SIGHUP: policies reloaded from {}", dir.display());
+                eprintln!(
+                    "dbgov proxy: SIGHUP: policies reloaded from {}",
+                    dir.display()
+                );
             }
             Err(e) => eprintln!(
                 "dbgov proxy: SIGHUP: policies NOT reloaded, the previous ones stay in force: {e}"
