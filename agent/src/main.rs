@@ -397,12 +397,12 @@ const RUN_CAPABILITIES: &[(u32, &str, &str)] = &[
     (
         19,
         "CAP_SYS_PTRACE",
-        "to read /proc/PID/exe, environ, fd and maps of other users' processes (identity, TLS libraries)",
+        "to read /proc/PID/exe, environ, fd and maps of other users' processes, for who ran a statement",
     ),
     (
         2,
         "CAP_DAC_READ_SEARCH",
-        "to read tracefs and /proc entries, and configuration files, owned by other users",
+        "to read tracefs, and files owned by other users such as the signing key",
     ),
 ];
 
@@ -442,14 +442,13 @@ fn check_privileges(resolve_processes: bool) -> Result<()> {
     }
     let list = missing
         .iter()
-        .map(|(n, why)| format!("  {n}: {why}"))
+        .map(|(n, why)| format!("{n} ({why})"))
         .collect::<Vec<_>>()
-        .join("\n");
+        .join(", ");
     Err(PrivilegeError(format!(
-        "dbgov run is missing {} capabilit{}: {}\n{list}\nRun it as root (sudo), or grant them (AmbientCapabilities= in the unit, as the shipped dbgov-agent.service does).",
+        "dbgov run is missing {} capabilit{}: {list}. Run it as root (sudo), or grant them with AmbientCapabilities= as the shipped dbgov-agent.service does.",
         missing.len(),
         if missing.len() == 1 { "y" } else { "ies" },
-        missing.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
     ))
     .into())
 }
@@ -1521,5 +1520,40 @@ fn tail(a: TailArgs) -> Result<()> {
         if !pending.is_empty() && !flush(&mut out)? {
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_capabilities;
+
+    fn names(caps: u64, processes: bool) -> Vec<&'static str> {
+        missing_capabilities(caps, processes)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    #[test]
+    fn each_missing_capability_is_named() {
+        let all: u64 = (1 << 39) | (1 << 38) | (1 << 19) | (1 << 2);
+        assert!(names(all, true).is_empty());
+        assert_eq!(names(all & !(1 << 39), true), ["CAP_BPF"]);
+        assert_eq!(names(all & !(1 << 2), true), ["CAP_DAC_READ_SEARCH"]);
+        assert_eq!(
+            names(0, true),
+            [
+                "CAP_BPF",
+                "CAP_PERFMON",
+                "CAP_SYS_PTRACE",
+                "CAP_DAC_READ_SEARCH"
+            ]
+        );
+        // CAP_SYS_PTRACE only when processes are resolved; CAP_SYS_ADMIN covers BPF and PERFMON.
+        assert_eq!(names(all & !(1 << 19), false), Vec::<&str>::new());
+        assert_eq!(
+            names((1 << 21) | (1 << 19) | (1 << 2), true),
+            Vec::<&str>::new()
+        );
     }
 }
