@@ -79,6 +79,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// The `dbgov proxy` this agent announces identities to (`dbgov run --proxy-control`).
     pub proxy_control: ProxyControlConfig,
+    /// Serve Prometheus metrics (`/metrics`) and `/healthz` here, e.g. `127.0.0.1:9187`.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `identity:` how the agent attributes connections.
@@ -274,6 +276,7 @@ impl Default for Config {
             proxy: ProxyFileConfig::default(),
             identity: IdentityConfig::default(),
             proxy_control: ProxyControlConfig::default(),
+            metrics: None,
         }
     }
 }

@@ -173,6 +173,10 @@ mod tests {
         same(&c.tag_keys, &d.tag_keys);
         same(&c.labels, &d.labels);
         same(&c.ring_buffer_mib, &d.ring_buffer_mib);
+        same(&c.metrics, &d.metrics);
+        same(&c.proxy_control, &d.proxy_control);
+        same(&c.environment, &d.environment);
+        same(&c.signing_key, &d.signing_key);
     }
 
     #[test]

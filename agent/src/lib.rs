@@ -17,6 +17,7 @@ pub mod control;
 pub mod files;
 pub mod identity;
 pub mod judge;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod protocol;

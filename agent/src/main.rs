@@ -321,6 +321,10 @@ struct RunArgs {
     /// --proxy-control).
     #[arg(long, value_name = "NAME")]
     control_server_name: Option<String>,
+    /// Serve Prometheus metrics (`/metrics`) and `/healthz` on ADDR (or `metrics:` in the
+    /// config), e.g. 127.0.0.1:9187.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// A database address (`ip:port`) that must be reached through the proxy: a watched
     /// connection straight to it is flagged on its session_start (policy alert, rule
     /// `bypass-proxy`); the proxy's own connections are not. Repeatable.
@@ -552,6 +556,9 @@ fn run_config(a: &RunArgs) -> Result<Config> {
     if !a.require_proxy.is_empty() {
         cfg.identity.require_proxy = a.require_proxy.clone();
     }
+    if a.metrics.is_some() {
+        cfg.metrics = a.metrics;
+    }
     cfg.validate()?;
     Ok(cfg)
 }
@@ -586,6 +593,10 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     // One agent per state directory: a second one would report every statement twice.
     let _lock = dbgov::files::InstanceLock::acquire(&cfg.state_dir, "agent")?;
     let mut pipeline = build_pipeline(&cfg, clock, cfg.identity.processes)?;
+    let metrics = dbgov::metrics::Metrics::new();
+    if let Some(addr) = cfg.metrics {
+        metrics.serve(addr).await?;
+    }
     let pc = &cfg.proxy_control;
     match (&pc.address, &pc.token_file) {
         (Some(addr), Some(f)) => {
@@ -654,6 +665,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
     // Every probe is attached and the open connections are seeded.
+    metrics.set_ready(true);
     notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("capturing"),
@@ -727,6 +739,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 let now = audit::now_monotonic_ns();
                 let c = capture.counters()?;
                 report_losses(&mut pipeline, &last_counters, &c, now)?;
+                update_metrics(&metrics, &pipeline, &c);
                 last_counters = c;
                 if last_reap.elapsed() >= Duration::from_secs(1) {
                     // First take in what the kernel already produced: a short-lived client
@@ -769,6 +782,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
             _ = sigint.recv() => break,
         }
     }
+    metrics.set_ready(false);
     notify(&[sd_notify::NotifyState::Stopping]);
     // Drain what the kernel already produced, then end every open session.
     drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
@@ -835,6 +849,30 @@ fn after_batch(pipeline: &mut Pipeline, capture: &mut Capture) {
     capture.forget(&keys);
 }
 
+/// Brings the metrics up to the pipeline's and the kernel's counts (every second).
+fn update_metrics(m: &dbgov::metrics::Metrics, p: &Pipeline, kernel: &[u64]) {
+    use dbgov::metrics::{Metrics, ReasonLabel};
+    let s = &p.stats;
+    Metrics::advance(&m.records, s.records);
+    Metrics::advance(&m.malformed_records, s.malformed_records);
+    Metrics::advance(&m.statements, s.statements);
+    Metrics::advance(&m.events, s.events);
+    Metrics::advance(&m.gaps, s.gaps);
+    for (reason, idx) in [
+        ("ring_buffer_full", agent_common::CNT_RING_FULL_BYTES),
+        ("truncated", agent_common::CNT_TRUNC_BYTES),
+    ] {
+        let c = m.lost_bytes.get_or_create(&ReasonLabel {
+            reason: reason.to_owned(),
+        });
+        Metrics::advance(&c, kernel[idx as usize]);
+    }
+    m.output_backlog_bytes
+        .set(i64::try_from(p.output_backlog()).unwrap_or(i64::MAX));
+    m.connections
+        .set(i64::try_from(p.connections()).unwrap_or(i64::MAX));
+}
+
 /// Tells systemd (a `Type=notify` unit) about the agent's state; nothing without a unit.
 pub(crate) fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, state) {
@@ -883,6 +921,7 @@ fn reload_config(a: &RunArgs, cfg: &mut Config, pipeline: &mut Pipeline) {
     changed!(kafka);
     changed!(identity.processes);
     changed!(proxy_control);
+    changed!(metrics);
     if !restart.is_empty() {
         eprintln!(
             "dbgov: SIGHUP: changed settings that take effect at the next restart: {}",

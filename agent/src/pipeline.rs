@@ -411,6 +411,11 @@ impl Pipeline {
         self.out.stream()
     }
 
+    /// Bytes of events waiting for the output (channel and spool).
+    pub fn output_backlog(&self) -> u64 {
+        self.out.backlog()
+    }
+
     /// Number of connections being tracked.
     pub fn connections(&self) -> usize {
         self.conns.len()

@@ -22,6 +22,10 @@ use crate::{load_config, tracing_init, CommonArgs};
 pub struct ProxyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Serve Prometheus metrics (`/metrics`) and `/healthz` on ADDR (or `metrics:` in the
+    /// config), e.g. 127.0.0.1:9188.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// Address clients connect to instead of the server (or `proxy.listen` in the config).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -228,6 +232,7 @@ pub fn proxy(a: ProxyArgs) -> Result<()> {
         upstream_tls,
         control_tls,
         policy_dir: cfg.policy_dir.clone(),
+        metrics: a.metrics.or(cfg.metrics),
     };
     rt.block_on(async move {
         let out = Output::open(&opts, &host).context("opening the output")?;

@@ -220,10 +220,13 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
     let notify = Notify::bind(dir.path())?;
     let events = state.join("events.jsonl");
     let stderr = dir.path().join("stderr.log");
+    let metrics_port = free_port();
     let mut agent = as_nobody_with(&caps)
         .arg(&bin)
         .args(["run", "--postgres-port", &pg.port.to_string(), "--output"])
         .arg(format!("jsonl:{}", events.display()))
+        .arg("--metrics")
+        .arg(format!("127.0.0.1:{metrics_port}"))
         .arg("--state-dir")
         .arg(&state)
         .env("NOTIFY_SOCKET", &notify.path)
@@ -251,6 +254,31 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
         "{st}"
     );
     assert_eq!(st["db"]["user"], "postgres", "{st}");
+
+    // The operator's view: healthy, and the statement counted (metrics update every second).
+    assert_eq!(
+        http_get(metrics_port, "/healthz")?,
+        (200, "ok\n".to_owned())
+    );
+    let t0 = Instant::now();
+    loop {
+        let (code, page) = http_get(metrics_port, "/metrics")?;
+        assert_eq!(code, 200);
+        let n = metric(&page, "dbgov_statements_total").context("dbgov_statements_total")?;
+        if n >= 1.0 {
+            assert!(
+                metric(&page, "dbgov_events_total").is_some_and(|e| e >= 3.0),
+                "{page}"
+            );
+            assert!(
+                metric(&page, "dbgov_process_resident_memory_bytes").is_some_and(|r| r > 1e6),
+                "{page}"
+            );
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{page}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 
     // A second agent on the same state directory refuses at once, naming the first.
     let second = Command::new(agent_bin())

@@ -172,7 +172,10 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
     }
     let pg = pg_with_shop().expect("postgres");
     let dir = TempDir::new("proxy-pg").expect("tmp");
-    let (proxy, port) = start_proxy(pg.port, "postgresql", &dir, &[]).expect("proxy");
+    let metrics_port = free_port().to_string();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let (proxy, port) =
+        start_proxy(pg.port, "postgresql", &dir, &["--metrics", &metrics_addr]).expect("proxy");
 
     let script = "\\set VERBOSITY verbose\nDROP TABLE orders;\nSELECT 'still' || ' alive' AS state;\n\
                   SELECT id, email, name FROM customers ORDER BY id;\nSELECT count(*) AS n FROM orders;\n\
@@ -210,9 +213,25 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
     assert!(!out.contains("ERROR"), "{out}");
     assert!(out.contains("DROP TABLE"), "{out}");
 
+    // The operator's view: healthy, three client connections (the harness's check that the
+    // proxy listens, and two psql), every statement counted.
+    let mport: u16 = metrics_port.parse().expect("port");
+    assert_eq!(
+        http_get(mport, "/healthz").expect("healthz"),
+        (200, "ok\n".to_owned())
+    );
+    let (_, page) = http_get(mport, "/metrics").expect("metrics");
+    assert_eq!(
+        metric(&page, "dbgov_proxy_connections_accepted_total"),
+        Some(3.0),
+        "{page}"
+    );
+    let counted = metric(&page, "dbgov_statements_total").expect("statements metric");
+
     let (code, ev) = proxy.stop().expect("stop");
     assert_eq!(code, 0);
     let st = proxied(&ev);
+    assert_eq!(counted, statements(&ev).len() as f64, "{page}");
     let drop: Vec<_> = st
         .iter()
         .filter(|e| {

@@ -53,6 +53,8 @@ pub enum ProxyError {
     Output(#[from] crate::sink::SinkError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     #[error("control token file {path}: {source}")]
     Token {
         path: String,
@@ -90,6 +92,8 @@ pub struct ProxyConfig {
     pub control_tls: Option<tokio_rustls::TlsAcceptor>,
     /// Where the policies come from (reloaded on SIGHUP); `None`: the built-in pack.
     pub policy_dir: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics and `/healthz` here.
+    pub metrics: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for tls::Upstream {
@@ -115,6 +119,7 @@ impl Default for ProxyConfig {
             upstream_tls: None,
             control_tls: None,
             policy_dir: None,
+            metrics: None,
         }
     }
 }
@@ -162,6 +167,7 @@ struct BlockSignal {
 /// State shared by every connection.
 pub struct Shared {
     pub cfg: ProxyConfig,
+    pub metrics: crate::metrics::Metrics,
     judge: Mutex<Judge>,
     out: Mutex<Output>,
     host: audit::Host,
@@ -191,6 +197,7 @@ impl Shared {
     pub fn new(cfg: ProxyConfig, judge: Judge, out: Output, host: audit::Host) -> Self {
         Self {
             cfg,
+            metrics: crate::metrics::Metrics::new(),
             judge: Mutex::new(judge),
             out: Mutex::new(out),
             host_raw: raw(&host).unwrap_or_default(),
@@ -208,6 +215,7 @@ impl Shared {
 
     /// Writes one event.
     fn emit<T: serde::Serialize>(&self, ev: &T, session: u64, alert: bool) {
+        self.metrics.events.inc();
         let mut out = lock(&self.out);
         if let Err(e) = out.write(
             ev,
@@ -660,6 +668,7 @@ impl Conn {
         kind: Kind,
         refused: Option<&Refusal>,
     ) {
+        sh.metrics.statements.inc();
         let mut frags = lock(&self.frags);
         if frags.as_ref().is_none_or(|f| f.info != *info) {
             let base = self.base(sh, Kind::SessionStart, 0, info);
@@ -839,7 +848,11 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
+    if let Some(addr) = sh.cfg.metrics {
+        sh.metrics.serve(addr).await?;
+    }
     // Listening: a `Type=notify` unit is ready.
+    sh.metrics.set_ready(true);
     notify(&[sd_notify::NotifyState::Ready]);
     loop {
         tokio::select! {
@@ -854,11 +867,14 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
                     }
                 };
                 let sh = sh.clone();
+                sh.metrics.connections_accepted.inc();
                 tokio::spawn(async move {
+                    sh.metrics.connections.inc();
                     let r = match sh.cfg.engine {
                         Engine::Postgres => postgres::relay(sock, peer, &sh).await,
                         Engine::Mysql => mysql::relay(sock, peer, &sh).await,
                     };
+                    sh.metrics.connections.dec();
                     if let Err(e) = r {
                         tracing::info!("{peer}: {e}");
                     }
@@ -873,6 +889,7 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    sh.metrics.set_ready(false);
     notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("dbgov proxy: stopping");
     sh.close(Duration::from_secs(5));

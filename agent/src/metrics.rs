@@ -1,0 +1,273 @@
+//! Prometheus metrics for operators (`--metrics ADDR`, `metrics:` in the configuration):
+//! `/metrics` in the OpenMetrics text format and `/healthz`, served by hyper on the agent's or
+//! the proxy's event loop. Every name starts with `dbgov_`.
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Errors starting the metrics endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+/// The metrics of one agent or proxy. Cheap to clone (shared atomics).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    ready: Arc<AtomicBool>,
+    /// Ring-buffer records read from the kernel.
+    pub records: Counter,
+    /// Records that did not decode (counted in gaps too).
+    pub malformed_records: Counter,
+    /// Statements seen (agent) or relayed (proxy).
+    pub statements: Counter,
+    /// Events written to the output (gaps and checkpoints included).
+    pub events: Counter,
+    /// Gap events.
+    pub gaps: Counter,
+    /// Bytes the kernel could not hand over, by reason.
+    pub lost_bytes: Family<ReasonLabel, Counter>,
+    /// Bytes of events waiting for the output (channel and spool).
+    pub output_backlog_bytes: Gauge,
+    /// Connections being followed (agent) or relayed (proxy).
+    pub connections: Gauge,
+    /// Client connections the proxy accepted.
+    pub connections_accepted: Counter,
+    cpu_seconds: Gauge<f64, AtomicU64>,
+    rss_bytes: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("dbgov");
+        let m = Self {
+            registry: Arc::new(Registry::default()),
+            ready: Arc::new(AtomicBool::new(false)),
+            records: Counter::default(),
+            malformed_records: Counter::default(),
+            statements: Counter::default(),
+            events: Counter::default(),
+            gaps: Counter::default(),
+            lost_bytes: Family::default(),
+            output_backlog_bytes: Gauge::default(),
+            connections: Gauge::default(),
+            connections_accepted: Counter::default(),
+            cpu_seconds: Gauge::default(),
+            rss_bytes: Gauge::default(),
+        };
+        r.register(
+            "records",
+            "Ring-buffer records read from the kernel",
+            m.records.clone(),
+        );
+        r.register(
+            "malformed_records",
+            "Ring-buffer records that did not decode",
+            m.malformed_records.clone(),
+        );
+        r.register(
+            "statements",
+            "Statements seen (agent) or relayed (proxy)",
+            m.statements.clone(),
+        );
+        r.register(
+            "events",
+            "Events written to the output, gaps and checkpoints included",
+            m.events.clone(),
+        );
+        r.register("gaps", "Gap events written", m.gaps.clone());
+        r.register(
+            "lost_bytes",
+            "Bytes the kernel could not hand over, by reason",
+            m.lost_bytes.clone(),
+        );
+        r.register(
+            "output_backlog_bytes",
+            "Bytes of events waiting for the output (channel and spool)",
+            m.output_backlog_bytes.clone(),
+        );
+        r.register(
+            "connections",
+            "Database connections followed (agent) or relayed (proxy)",
+            m.connections.clone(),
+        );
+        r.register(
+            "proxy_connections_accepted",
+            "Client connections the proxy accepted",
+            m.connections_accepted.clone(),
+        );
+        r.register(
+            "process_cpu_seconds",
+            "CPU time of this process (user and system)",
+            m.cpu_seconds.clone(),
+        );
+        r.register(
+            "process_resident_memory_bytes",
+            "Resident memory of this process",
+            m.rss_bytes.clone(),
+        );
+        Self {
+            registry: Arc::new(r),
+            ..m
+        }
+    }
+
+    /// Marks the process ready (probes attached, or the proxy listening) or not.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Brings a counter up to a cumulative total kept elsewhere.
+    pub fn advance(counter: &Counter, total: u64) {
+        let now = counter.get();
+        if total > now {
+            counter.inc_by(total - now);
+        }
+    }
+
+    /// Reads this process's CPU time and resident memory from /proc/self.
+    fn sample_process(&self) {
+        // SAFETY: sysconf has no preconditions.
+        let (tick, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_CLK_TCK),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+            // Fields after the command name, which ends with the last ')'.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            // utime and stime are fields 14 and 15 (index 11 and 12 here); rss is 24 (21).
+            if tick > 0 {
+                self.cpu_seconds
+                    .set((num(11) + num(12)) as f64 / tick as f64);
+            }
+            self.rss_bytes
+                .set((num(21) as i64).saturating_mul(page.max(0) as i64));
+        }
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn render(&self) -> String {
+        self.sample_process();
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Serves `/metrics` and `/healthz` on `addr` until the process ends.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<(), MetricsError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| MetricsError::Listen { addr, source })?;
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
+                let me = me.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let me = me.clone();
+                        async move { Ok::<_, Infallible>(me.answer(&req)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(())
+    }
+
+    fn answer<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let (status, ctype, body) = match req.uri().path() {
+            "/metrics" => (
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                self.render(),
+            ),
+            "/healthz" if self.ready.load(Ordering::Relaxed) => {
+                (StatusCode::OK, "text/plain", "ok\n".to_owned())
+            }
+            "/healthz" => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "starting\n".to_owned(),
+            ),
+            _ => (
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "not found: try /metrics or /healthz\n".to_owned(),
+            ),
+        };
+        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        *resp.status_mut() = status;
+        if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
+            resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+        }
+        resp
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_start_with_dbgov_and_counters_advance_to_totals() {
+        let m = Metrics::new();
+        Metrics::advance(&m.statements, 7);
+        Metrics::advance(&m.statements, 5);
+        m.lost_bytes
+            .get_or_create(&ReasonLabel {
+                reason: "ring_buffer_full".into(),
+            })
+            .inc_by(100);
+        let text = m.render();
+        assert!(text.contains("dbgov_statements_total 7\n"), "{text}");
+        assert!(
+            text.contains("dbgov_lost_bytes_total{reason=\"ring_buffer_full\"} 100"),
+            "{text}"
+        );
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(l.starts_with("dbgov_"), "{l}");
+        }
+        assert!(text.contains("dbgov_process_resident_memory_bytes "));
+        let req = Request::get("/healthz").body(()).expect("request");
+        assert_eq!(m.answer(&req).status(), StatusCode::SERVICE_UNAVAILABLE);
+        m.set_ready(true);
+        assert_eq!(m.answer(&req).status(), StatusCode::OK);
+    }
+}
