@@ -164,8 +164,11 @@ impl Metrics {
                 self.cpu_seconds
                     .set((num(11) + num(12)) as f64 / tick as f64);
             }
-            self.rss_bytes
-                .set((num(21) as i64).saturating_mul(page.max(0) as i64));
+            self.rss_bytes.set(
+                i64::try_from(num(21))
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(page.max(0)),
+            );
         }
     }
 
