@@ -24,6 +24,7 @@ pub mod protocol;
 pub mod proxy;
 pub mod record;
 pub mod redact;
+pub mod report;
 pub mod session;
 pub mod sink;
 pub mod sockdiag;

@@ -2,6 +2,7 @@
 //! file through the userspace pipeline.
 mod config_cmd;
 mod proxy_cmd;
+mod report_cmd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +75,11 @@ enum Cmd {
     Approve(proxy_cmd::DecideArgs),
     /// Deny a statement the proxy holds.
     Deny(proxy_cmd::DecideArgs),
+    /// Evidence for a compliance review from a trail: scope and integrity, coverage, who
+    /// touched which data classes, enforcement, schema changes, activity, top statements,
+    /// framework controls, and optionally what candidate policies would have changed. One
+    /// self-contained HTML page, Markdown, or JSON.
+    Report(Box<report_cmd::ReportArgs>),
     /// Check a configuration file, or print the shipped default.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -359,6 +365,7 @@ fn main() {
         Cmd::Approve(a) => exit_code(proxy_cmd::decide(a, true)),
         Cmd::Deny(a) => exit_code(proxy_cmd::decide(a, false)),
         Cmd::Config(c) => exit_code(config_cmd::config(c)),
+        Cmd::Report(a) => exit_code(report_cmd::report(*a)),
         Cmd::Completions { shell } => {
             config_cmd::completions(<Cli as clap::CommandFactory>::command(), shell);
             0
@@ -1071,7 +1078,7 @@ fn replay(a: ReplayArgs) -> Result<()> {
     Ok(())
 }
 
-fn kafka_input(input: &str) -> Result<(&str, &str)> {
+pub(crate) fn kafka_input(input: &str) -> Result<(&str, &str)> {
     input
         .strip_prefix("kafka:")
         .and_then(|r| r.rsplit_once('/'))
@@ -1083,7 +1090,7 @@ fn kafka_input(input: &str) -> Result<(&str, &str)> {
         })
 }
 
-fn kafka_props(kv: &[String]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn kafka_props(kv: &[String]) -> Result<BTreeMap<String, String>> {
     let mut props = BTreeMap::new();
     for s in kv {
         let Some((k, v)) = s.split_once('=') else {

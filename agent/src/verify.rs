@@ -236,12 +236,48 @@ pub fn check<'a>(
             }
         }
     }
-    let mut chain = Chain::new(key);
-    for (i, line) in lines.into_iter().enumerate() {
-        let n = i + 1;
+    let mut c = LineCheck::new(key);
+    for line in lines {
+        if let Err(mut f) = c.push(line) {
+            if f.fault == Fault::Deleted {
+                if let Some(missing) = c.missing() {
+                    if present.contains(&missing) {
+                        f.fault = Fault::Reordered;
+                    }
+                }
+            }
+            return Err(f);
+        }
+    }
+    Ok(c.finish())
+}
+
+/// [`check`] fed one line at a time, keeping only what the chain needs (ids and hashes), for
+/// trails too large to hold. A jump in a stream's `seq` is reported as [`Fault::Deleted`];
+/// [`LineCheck::missing`] then names the first missing event, so that a caller able to read
+/// the input again can tell a reorder (it appears later) from a deletion.
+pub struct LineCheck<'k> {
+    chain: Chain<'k>,
+    line: usize,
+    missing: Option<(String, u64)>,
+}
+
+impl<'k> LineCheck<'k> {
+    pub fn new(key: Option<&'k VerifyingKey>) -> Self {
+        Self {
+            chain: Chain::new(key),
+            line: 0,
+            missing: None,
+        }
+    }
+
+    /// The next line of the input.
+    pub fn push(&mut self, line: &str) -> Result<(), Finding> {
+        self.line += 1;
+        let n = self.line;
         let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         let bad = |fault, stream: Option<&str>, seq| Finding {
             line: n,
@@ -255,7 +291,7 @@ pub fn check<'a>(
             None => bad(f, None, None),
         })?;
         let (stream, seq) = (p.integ.stream.clone(), p.integ.seq);
-        let st_seq = chain.state(&stream).seq;
+        let st_seq = self.chain.state(&stream).seq;
         if seq <= st_seq {
             let fault = if seq == st_seq || seq == 0 {
                 Fault::Inserted
@@ -265,18 +301,22 @@ pub fn check<'a>(
             return Err(bad(fault, Some(&stream), Some(seq)));
         }
         if seq > st_seq + 1 {
-            let fault = if present.contains(&(stream.clone(), st_seq + 1)) {
-                Fault::Reordered
-            } else {
-                Fault::Deleted
-            };
-            return Err(bad(fault, Some(&stream), Some(seq)));
+            self.missing = Some((stream.clone(), st_seq + 1));
+            return Err(bad(Fault::Deleted, Some(&stream), Some(seq)));
         }
-        chain
+        self.chain
             .accept(p)
-            .map_err(|f| bad(f, Some(&stream), Some(seq)))?;
+            .map_err(|f| bad(f, Some(&stream), Some(seq)))
     }
-    Ok(chain.finish())
+
+    /// After a [`Fault::Deleted`]: the (stream, seq) that was expected.
+    pub fn missing(&self) -> Option<(String, u64)> {
+        self.missing.clone()
+    }
+
+    pub fn finish(self) -> Summary {
+        self.chain.finish()
+    }
 }
 
 /// Checks events read back from a Kafka topic: `(partition, offset, line)` in the order each

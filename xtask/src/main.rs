@@ -167,6 +167,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("man-db", "/usr/bin/man"),
     ("util-linux", "/usr/bin/setpriv"),
     ("binutils", "/usr/bin/strip"),
+    // The report test renders the HTML report in headless Chromium.
+    ("chromium", "/usr/bin/chromium"),
 ];
 
 /// Python packages for the conformance suite's libpq driver (psycopg 3), with the module that
@@ -223,7 +225,7 @@ fn setup(broker: bool) -> Result<()> {
     step("cargo-deb (cargo xtask package)");
     package::ensure_cargo_deb()?;
 
-    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc, tmux, systemd, man-db");
+    step("Debian packages: PostgreSQL 15, pgbench, pgaudit, MariaDB, sysbench, Connector/C, gcc, tmux, systemd, man-db, chromium");
     let missing: Vec<&str> = PACKAGES
         .iter()
         .filter(|(_, f)| !Path::new(f).exists())
