@@ -16,6 +16,8 @@
 //! - 4: the agent's CPU seconds per 10,000 statements and its peak RSS during scenario 1;
 //! - 5: `dbgov replay` of the committed capture `bench/capture/mixed.dbgovrec.xz`, and the
 //!   SQL analysis example `analysis_throughput` when it exists;
+//! - report: `dbgov report` over about 1,000,000 events (a replayed trail), each format: wall
+//!   time and peak memory;
 //! - 6: the proxy: pgbench select-only and tpcb-like (prepared), direct to the server and
 //!   through `dbgov proxy` (writing its audit events to a JSON-lines file), alternated: TPS
 //!   ratio, added p50 latency per statement, the proxy's CPU and its events per statement;
@@ -75,7 +77,7 @@ pub struct BenchArgs {
     /// Use this dbgov binary instead of building one with `cargo build --release -p dbgov`.
     #[arg(long, value_name = "PATH")]
     agent: Option<PathBuf>,
-    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,6,7,8,analysis (3 and 4 come
+    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,6,7,8,analysis,report (3 and 4 come
     /// with 1; 1k needs 1).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     only: Vec<String>,
@@ -1871,6 +1873,10 @@ impl Bench {
             let r = self.analysis();
             check("analysis", r, &mut self.notes);
         }
+        if self.plan.wants("report") {
+            let r = self.scenario_report();
+            check("report", r, &mut self.notes);
+        }
         if !failed.is_empty() {
             bail!("scenario(s) {} failed (see the notes)", failed.join(", "));
         }
@@ -2805,6 +2811,91 @@ impl Bench {
         Ok(())
     }
 
+    /// Scenario report: `dbgov report` over a trail of about 1,000,000 events, written by
+    /// replaying the committed capture (a valid hash chain), in each format: wall time and
+    /// peak resident memory of the report process.
+    fn scenario_report(&mut self) -> Result<()> {
+        self.progress
+            .begin("report: dbgov report over 1,000,000 events (about 90 s)");
+        let label = "report over 1,000,000 events";
+        let cap = self.decompress_capture()?;
+        let trail = self.work.path().join("report-trail.jsonl");
+        let _ = fs::remove_file(&trail);
+        // 44 passes of the mix are just over a million events.
+        let st = Command::new(&self.bin)
+            .arg("replay")
+            .arg(&cap)
+            .args(["--keep-literals", "--repeat", "44", "--output"])
+            .arg(format!("jsonl:{}", trail.display()))
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        if !st.success() {
+            bail!("dbgov replay failed ({st})");
+        }
+        // Counted while streaming: this process's memory would show in the child's peak
+        // (Linux keeps the high-water mark across fork and exec).
+        let events = {
+            use std::io::BufRead;
+            std::io::BufReader::new(fs::File::open(&trail)?)
+                .split(b'\n')
+                .count() as u64
+        };
+        let mut json = serde_json::Map::new();
+        json.insert("events".into(), events.into());
+        json.insert(
+            "trail_bytes".into(),
+            fs::metadata(&trail).map(|m| m.len()).unwrap_or(0).into(),
+        );
+        for format in ["html", "markdown", "json"] {
+            let out = self.work.path().join(format!("report.{format}"));
+            let t0 = std::time::Instant::now();
+            let child = Command::new(&self.bin)
+                .arg("report")
+                .arg("--input")
+                .arg(format!("jsonl:{}", trail.display()))
+                .args(["--format", format, "--out"])
+                .arg(&out)
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let (code, rss_kib) = wait_rusage(child)?;
+            let secs = t0.elapsed().as_secs_f64();
+            if code != 0 {
+                bail!("dbgov report --format {format} exited {code}");
+            }
+            self.row(
+                label,
+                &format!("{format}: seconds"),
+                "-".into(),
+                format!("{secs:.1}"),
+                None,
+                "< 30",
+                Some(secs < 30.0),
+            );
+            self.row(
+                label,
+                &format!("{format}: peak memory, MiB"),
+                "-".into(),
+                format!("{:.1}", rss_kib as f64 / 1024.0),
+                None,
+                "bounded",
+                None,
+            );
+            json.insert(
+                format.into(),
+                serde_json::json!({"seconds": secs, "peak_rss_kib": rss_kib}),
+            );
+        }
+        self.notes.push(format!(
+            "Scenario report: the trail is {events} events ({:.0} MB) from 44 replays of {CAPTURE_XZ} (values kept); each format read it once, checking its chain.",
+            json["trail_bytes"].as_f64().unwrap_or(0.0) / 1e6
+        ));
+        let _ = fs::remove_file(&trail);
+        self.json
+            .insert("scenario_report".into(), Value::Object(json));
+        self.progress.end(90.0);
+        Ok(())
+    }
+
     /// Decompresses the committed capture and replays it: once to calibrate, then as many
     /// times as fill `replay_secs`.
     fn replay_capture(&self) -> Result<Value> {
@@ -3367,4 +3458,23 @@ fn record_mix(bin: &Path) -> Result<()> {
         ar.summary
     );
     Ok(())
+}
+
+/// Waits for a child; its exit code and peak resident memory in KiB (from wait4's rusage).
+fn wait_rusage(child: std::process::Child) -> Result<(i32, i64)> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be filled in.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child, with valid pointers.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    if r < 0 {
+        bail!("wait4: {}", std::io::Error::last_os_error());
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Ok((code, ru.ru_maxrss))
 }
