@@ -262,6 +262,12 @@ fn the_report_counts_what_was_run_in_every_format_and_chromium_renders_it() -> R
         );
     }
     assert!(html.contains("Trail complete and unaltered."));
+    // `DBGOV_SAMPLE_DIR=docs` keeps this run's reports as the samples the README links to.
+    if let Ok(d) = std::env::var("DBGOV_SAMPLE_DIR") {
+        let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(d);
+        std::fs::copy(&html_out, d.join("sample-report.html"))?;
+        std::fs::copy(&md_out, d.join("sample-report.md"))?;
+    }
     let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
         Command::new("sh")
             .arg("-c")

@@ -375,6 +375,7 @@ pub fn markdown(r: &Report) -> String {
     md_kv(&mut o, &t.scope);
     o.push_str("## 2. Coverage\n\n");
     md_kv(&mut o, &t.coverage);
+    o.push_str("Gap events:\n\n");
     md_table(&mut o, GAP_HEAD, &t.gaps, None);
     o.push_str("## 3. Sensitive data access\n\n");
     md_table(&mut o, SENSITIVE_HEAD, &t.sensitive, None);
