@@ -263,10 +263,25 @@ fn the_report_counts_what_was_run_in_every_format_and_chromium_renders_it() -> R
     }
     assert!(html.contains("Trail complete and unaltered."));
     // `DBGOV_SAMPLE_DIR=docs` keeps this run's reports as the samples the README links to.
+    // Run from the trail's directory, so the samples name it `trail.jsonl`.
     if let Ok(d) = std::env::var("DBGOV_SAMPLE_DIR") {
         let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(d);
-        std::fs::copy(&html_out, d.join("sample-report.html"))?;
-        std::fs::copy(&md_out, d.join("sample-report.md"))?;
+        for (format, name) in [
+            ("html", "sample-report.html"),
+            ("markdown", "sample-report.md"),
+        ] {
+            run(Command::new(agent_bin())
+                .current_dir(dir.path())
+                .args([
+                    "report",
+                    "--input",
+                    "jsonl:trail.jsonl",
+                    "--pubkey",
+                    "keys/signing.pub",
+                ])
+                .args(["--format", format, "--out"])
+                .arg(d.join(name)))?;
+        }
     }
     let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
         Command::new("sh")
