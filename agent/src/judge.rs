@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::audit::Host;
 use crate::identity::ProcessInfo;
-use crate::policy::{EvalContext, Policy, Verdict, VerdictCache};
+use crate::policy::{Action, EvalContext, Policy, Verdict, VerdictCache};
 use crate::session::ResultColumn;
 use crate::sql::{Analysis, Analyzed, Analyzer, AnalyzerConfig, Dialect};
 
@@ -188,6 +188,24 @@ pub struct Judge {
     tag_keys: Vec<String>,
     /// Verdicts of the current policies by statement shape and identity.
     verdicts: VerdictCache,
+    /// What was judged, for metrics.
+    counts: JudgeCounts,
+}
+
+/// Running totals of a judge (for metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JudgeCounts {
+    /// By verdict: allow, alert, mask, hold, block.
+    pub verdicts: [u64; 5],
+    /// Texts that did not parse, by engine: PostgreSQL, MySQL.
+    pub parse_errors: [u64; 2],
+}
+
+impl JudgeCounts {
+    /// The verdict names, in the order of `verdicts`.
+    pub const VERDICTS: [&'static str; 5] = ["allow", "alert", "mask", "hold", "block"];
+    /// The engine names, in the order of `parse_errors`.
+    pub const ENGINES: [&'static str; 2] = ["postgresql", "mysql"];
 }
 
 impl Judge {
@@ -198,6 +216,7 @@ impl Judge {
             oid_names: HashMap::new(),
             oid_count: 0,
             verdicts: VerdictCache::new(),
+            counts: JudgeCounts::default(),
             tag_keys: crate::sql::tags::DEFAULT_KEYS
                 .iter()
                 .map(|k| k.to_string())
@@ -214,6 +233,11 @@ impl Judge {
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
         self.verdicts = VerdictCache::new();
+    }
+
+    /// What this judge has judged so far.
+    pub fn counts(&self) -> JudgeCounts {
+        self.counts
     }
 
     /// Verdicts answered from the cache so far.
@@ -320,6 +344,22 @@ impl Judge {
             }
         }
         let kind = kind.map(str::to_owned);
+        self.counts.verdicts[match v.action {
+            Action::Allow => 0,
+            Action::Alert => 1,
+            Action::Mask => 2,
+            Action::Hold => 3,
+            Action::Block => 4,
+        }] += 1;
+        if analyzed
+            .as_ref()
+            .is_some_and(|x| x.analysis.parse_error.is_some())
+        {
+            self.counts.parse_errors[match req.engine {
+                Engine::Postgres => 0,
+                Engine::Mysql => 1,
+            }] += 1;
+        }
         Judgement {
             analyzed,
             kind,

@@ -3,6 +3,7 @@
 mod config_cmd;
 mod proxy_cmd;
 mod report_cmd;
+mod status_cmd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,10 @@ enum Cmd {
     /// framework controls, and optionally what candidate policies would have changed. One
     /// self-contained HTML page, Markdown, or JSON.
     Report(Box<report_cmd::ReportArgs>),
+    /// Ask a running agent or proxy (its --metrics address) how it is: one summary line;
+    /// exit 1 when it is not ready (probes detached, starting or stopping) or its Kafka
+    /// spool is over 80% full.
+    Status(status_cmd::StatusArgs),
     /// Check a configuration file, or print the shipped default.
     #[command(subcommand)]
     Config(config_cmd::ConfigCmd),
@@ -366,6 +371,7 @@ fn main() {
         Cmd::Deny(a) => exit_code(proxy_cmd::decide(a, false)),
         Cmd::Config(c) => exit_code(config_cmd::config(c)),
         Cmd::Report(a) => exit_code(report_cmd::report(*a)),
+        Cmd::Status(a) => exit_code(status_cmd::status(a)),
         Cmd::Completions { shell } => {
             config_cmd::completions(<Cli as clap::CommandFactory>::command(), shell);
             0
@@ -878,6 +884,11 @@ fn update_metrics(m: &dbgov::metrics::Metrics, p: &Pipeline, kernel: &[u64]) {
         .set(i64::try_from(p.output_backlog()).unwrap_or(i64::MAX));
     m.connections
         .set(i64::try_from(p.connections()).unwrap_or(i64::MAX));
+    m.set_judge(&p.judge_counts());
+    let (used, cap) = p.spool_usage().unwrap_or((0, 0));
+    m.spool_bytes.set(i64::try_from(used).unwrap_or(i64::MAX));
+    m.spool_max_bytes
+        .set(i64::try_from(cap).unwrap_or(i64::MAX));
 }
 
 /// Tells systemd (a `Type=notify` unit) about the agent's state; nothing without a unit.
@@ -1018,14 +1029,20 @@ fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Res
     Ok(())
 }
 
+/// Diagnostics on stderr: `DBGOV_LOG` sets the level (default `warn`; nothing is logged
+/// per event at `info`), `DBGOV_LOG_FORMAT=json` writes one JSON object per line (for
+/// journald or a log shipper).
 pub(crate) fn tracing_init() {
-    let _ = tracing_subscriber::fmt()
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("DBGOV_LOG").unwrap_or_else(|_| "warn".into());
+    let b = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DBGOV_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .try_init();
+        .with_env_filter(filter);
+    let _ = if std::env::var("DBGOV_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
 }
 
 fn replay(a: ReplayArgs) -> Result<()> {

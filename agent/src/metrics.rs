@@ -30,6 +30,16 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabel {
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EngineLabel {
+    pub engine: String,
+}
+
 /// The metrics of one agent or proxy. Cheap to clone (shared atomics).
 #[derive(Clone)]
 pub struct Metrics {
@@ -53,6 +63,13 @@ pub struct Metrics {
     pub connections: Gauge,
     /// Client connections the proxy accepted.
     pub connections_accepted: Counter,
+    /// Policy verdicts, by verdict.
+    pub verdicts: Family<VerdictLabel, Counter>,
+    /// Statement texts that did not parse, by engine.
+    pub parse_errors: Family<EngineLabel, Counter>,
+    /// The Kafka spool's size and cap.
+    pub spool_bytes: Gauge,
+    pub spool_max_bytes: Gauge,
     cpu_seconds: Gauge<f64, AtomicU64>,
     rss_bytes: Gauge,
 }
@@ -72,6 +89,10 @@ impl Metrics {
             output_backlog_bytes: Gauge::default(),
             connections: Gauge::default(),
             connections_accepted: Counter::default(),
+            verdicts: Family::default(),
+            parse_errors: Family::default(),
+            spool_bytes: Gauge::default(),
+            spool_max_bytes: Gauge::default(),
             cpu_seconds: Gauge::default(),
             rss_bytes: Gauge::default(),
         };
@@ -117,6 +138,26 @@ impl Metrics {
             m.connections_accepted.clone(),
         );
         r.register(
+            "verdicts",
+            "Policy verdicts, by verdict (allow, alert, mask, hold, block)",
+            m.verdicts.clone(),
+        );
+        r.register(
+            "parse_errors",
+            "Statement texts that did not parse, by engine",
+            m.parse_errors.clone(),
+        );
+        r.register(
+            "spool_bytes",
+            "Bytes in the Kafka spool (0 without Kafka)",
+            m.spool_bytes.clone(),
+        );
+        r.register(
+            "spool_max_bytes",
+            "The Kafka spool's size cap (0 without Kafka)",
+            m.spool_max_bytes.clone(),
+        );
+        r.register(
             "process_cpu_seconds",
             "CPU time of this process (user and system)",
             m.cpu_seconds.clone(),
@@ -142,6 +183,23 @@ impl Metrics {
         let now = counter.get();
         if total > now {
             counter.inc_by(total - now);
+        }
+    }
+
+    /// Brings the verdict and parse-error counters up to a judge's totals.
+    pub fn set_judge(&self, c: &crate::judge::JudgeCounts) {
+        use crate::judge::JudgeCounts;
+        for (i, v) in JudgeCounts::VERDICTS.iter().enumerate() {
+            let ctr = self.verdicts.get_or_create(&VerdictLabel {
+                verdict: (*v).to_owned(),
+            });
+            Self::advance(&ctr, c.verdicts[i]);
+        }
+        for (i, e) in JudgeCounts::ENGINES.iter().enumerate() {
+            let ctr = self.parse_errors.get_or_create(&EngineLabel {
+                engine: (*e).to_owned(),
+            });
+            Self::advance(&ctr, c.parse_errors[i]);
         }
     }
 

@@ -411,6 +411,16 @@ impl Pipeline {
         self.out.stream()
     }
 
+    /// What the judge has judged so far.
+    pub fn judge_counts(&self) -> crate::judge::JudgeCounts {
+        self.judge.counts()
+    }
+
+    /// The Kafka spool's size and cap in bytes (`None` without Kafka).
+    pub fn spool_usage(&self) -> Option<(u64, u64)> {
+        self.out.spool_usage()
+    }
+
     /// Bytes of events waiting for the output (channel and spool).
     pub fn output_backlog(&self) -> u64 {
         self.out.backlog()

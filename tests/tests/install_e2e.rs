@@ -279,6 +279,20 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
         assert!(t0.elapsed() < Duration::from_secs(10), "{page}");
         std::thread::sleep(Duration::from_millis(300));
     }
+    // `dbgov status` reads the same endpoint: healthy, exit 0.
+    let st = Command::new(agent_bin())
+        .args(["status", "--metrics", &format!("127.0.0.1:{metrics_port}")])
+        .output()?;
+    let out = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(
+        out.contains(": healthy: ") && out.contains("spool none (no Kafka)"),
+        "{out}"
+    );
 
     // A second agent on the same state directory refuses at once, naming the first.
     let second = Command::new(agent_bin())
@@ -315,6 +329,12 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
     let code = exit_within(&mut agent, 30)?;
     let err = std::fs::read_to_string(&stderr)?;
     assert_eq!(code, 0, "{err}");
+    // Gone: `dbgov status` says so and fails.
+    let st = Command::new(agent_bin())
+        .args(["status", "--metrics", &format!("127.0.0.1:{metrics_port}")])
+        .output()?;
+    assert!(!st.status.success());
+    assert!(String::from_utf8_lossy(&st.stderr).contains("no dbgov answers"));
     // Without CAP_SYS_ADMIN the kernel creates no uprobes: the agent says TLS is not
     // captured rather than failing per library.
     assert!(err.contains("TLS plaintext capture is off"), "{err}");

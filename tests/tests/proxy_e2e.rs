@@ -227,6 +227,15 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
         "{page}"
     );
     let counted = metric(&page, "dbgov_statements_total").expect("statements metric");
+    // The DROP on prod was blocked; the masked reads are counted as mask verdicts.
+    assert!(
+        metric(&page, "dbgov_verdicts_total{verdict=\"block\"}").is_some_and(|n| n >= 1.0),
+        "{page}"
+    );
+    assert!(
+        metric(&page, "dbgov_verdicts_total{verdict=\"mask\"}").is_some_and(|n| n >= 2.0),
+        "{page}"
+    );
 
     let (code, ev) = proxy.stop().expect("stop");
     assert_eq!(code, 0);

@@ -212,7 +212,7 @@ pub fn handle(line: &[u8], peer: SocketAddr, sh: &Shared) -> Reply {
             fingerprint,
             rule,
         } => {
-            tracing::info!("control {peer}: block signal for {client_addr}: rule {rule}");
+            tracing::debug!("control {peer}: block signal for {client_addr}: rule {rule}");
             sh.signal_block(client_addr, fingerprint, rule);
             Reply {
                 ok: true,

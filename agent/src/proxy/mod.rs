@@ -572,7 +572,8 @@ impl Conn {
         tag: Option<&str>,
         columns: &[crate::session::ResultColumn],
     ) -> Judgement {
-        lock(&sh.judge).judge(&Request {
+        let mut judge = lock(&sh.judge);
+        let j = judge.judge(&Request {
             engine: self.engine,
             db_name: info.database.as_deref(),
             db_user: info.user.as_deref(),
@@ -583,7 +584,12 @@ impl Conn {
             process: self.process.as_ref(),
             host: &sh.host,
             tags: &NO_TAGS,
-        })
+        });
+        let counts = judge.counts();
+        drop(judge);
+        // Current at every scrape: a handful of atomic adds per statement.
+        sh.metrics.set_judge(&counts);
+        j
     }
 
     /// Feeds bytes that were forwarded (client to server) or received (server to client) to

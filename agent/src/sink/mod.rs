@@ -463,6 +463,13 @@ impl Output {
         self.enc.stream()
     }
 
+    /// The Kafka spool's size and its cap, in bytes (`None` without a spool).
+    pub fn spool_usage(&self) -> Option<(u64, u64)> {
+        self.spool
+            .as_ref()
+            .map(|s| (s.bytes.load(Ordering::Relaxed), self.cap))
+    }
+
     /// Bytes of events not yet written (waiting here, in the channel, and in the spool).
     pub fn backlog(&self) -> u64 {
         let spool = self
