@@ -40,11 +40,16 @@ pub struct EngineLabel {
     pub engine: String,
 }
 
+/// A hook run before each scrape.
+pub type Refresh = Box<dyn Fn(&Metrics) + Send + Sync>;
+
 /// The metrics of one agent or proxy. Cheap to clone (shared atomics).
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
     ready: Arc<AtomicBool>,
+    /// Called before each scrape, to bring counts kept elsewhere up to date.
+    refresh: Arc<std::sync::OnceLock<Refresh>>,
     /// Ring-buffer records read from the kernel.
     pub records: Counter,
     /// Records that did not decode (counted in gaps too).
@@ -80,6 +85,7 @@ impl Metrics {
         let m = Self {
             registry: Arc::new(Registry::default()),
             ready: Arc::new(AtomicBool::new(false)),
+            refresh: Arc::new(std::sync::OnceLock::new()),
             records: Counter::default(),
             malformed_records: Counter::default(),
             statements: Counter::default(),
@@ -173,6 +179,11 @@ impl Metrics {
         }
     }
 
+    /// Sets the hook run before each scrape (once; later calls are ignored).
+    pub fn on_scrape(&self, f: Refresh) {
+        let _ = self.refresh.set(f);
+    }
+
     /// Marks the process ready (probes attached, or the proxy listening) or not.
     pub fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::Relaxed);
@@ -232,6 +243,9 @@ impl Metrics {
 
     /// The OpenMetrics text of every metric.
     pub fn render(&self) -> String {
+        if let Some(f) = self.refresh.get() {
+            f(self);
+        }
         self.sample_process();
         let mut out = String::new();
         // Writing to a String cannot fail.

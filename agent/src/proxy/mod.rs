@@ -572,8 +572,7 @@ impl Conn {
         tag: Option<&str>,
         columns: &[crate::session::ResultColumn],
     ) -> Judgement {
-        let mut judge = lock(&sh.judge);
-        let j = judge.judge(&Request {
+        lock(&sh.judge).judge(&Request {
             engine: self.engine,
             db_name: info.database.as_deref(),
             db_user: info.user.as_deref(),
@@ -584,12 +583,7 @@ impl Conn {
             process: self.process.as_ref(),
             host: &sh.host,
             tags: &NO_TAGS,
-        });
-        let counts = judge.counts();
-        drop(judge);
-        // Current at every scrape: a handful of atomic adds per statement.
-        sh.metrics.set_judge(&counts);
-        j
+        })
     }
 
     /// Feeds bytes that were forwarded (client to server) or received (server to client) to
@@ -855,6 +849,13 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     if let Some(addr) = sh.cfg.metrics {
+        // The judge's counts are read at each scrape, not per statement.
+        let weak = Arc::downgrade(&sh);
+        sh.metrics.on_scrape(Box::new(move |m| {
+            if let Some(sh) = weak.upgrade() {
+                m.set_judge(&lock(&sh.judge).counts());
+            }
+        }));
         sh.metrics.serve(addr).await?;
     }
     // Listening: a `Type=notify` unit is ready.
