@@ -214,6 +214,9 @@ pub const CNT_MAP_FULL_PENDING: u32 = 9;
 pub const CNT_MAP_FULL_FDS: u32 = 10;
 /// Stale TLS call state (a missed return probe) was dropped; the syscall was captured.
 pub const CNT_SSL_STALE: u32 = 11;
+/// Not a count: the most bytes the ring buffer held, as a probe saw it after submitting a
+/// record (per CPU; the agent reads the maximum over CPUs and resets it).
+pub const CNT_RING_USED_PEAK: u32 = 12;
 pub const COUNTERS_LEN: u32 = 16;
 
 /// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.

@@ -49,6 +49,8 @@ pub enum CaptureError {
         name: &'static str,
         source: aya::maps::MapError,
     },
+    #[error("cannot count the possible CPUs ({0}): {1}")]
+    Cpus(&'static str, std::io::Error),
 }
 
 /// What the kernel should watch.
@@ -612,9 +614,32 @@ impl Capture {
                     name: "COUNTERS",
                     source,
                 })?;
-            *slot = v.iter().sum();
+            *slot = if i as u32 == agent_common::CNT_RING_USED_PEAK {
+                v.iter().copied().max().unwrap_or(0)
+            } else {
+                v.iter().sum()
+            };
         }
         Ok(out)
+    }
+
+    /// Starts a new ring-buffer peak (zeroes the per-CPU high-water marks).
+    pub fn reset_ring_peak(&mut self) -> Result<(), CaptureError> {
+        let err = |source| CaptureError::Map {
+            name: "COUNTERS",
+            source,
+        };
+        let mut arr: PerCpuArray<_, u64> = PerCpuArray::try_from(
+            self.ebpf
+                .map_mut("COUNTERS")
+                .ok_or(CaptureError::MissingMap("COUNTERS"))?,
+        )
+        .map_err(err)?;
+        let cpus = aya::util::nr_cpus().map_err(|(what, e)| CaptureError::Cpus(what, e))?;
+        let zero = aya::maps::PerCpuValues::try_from(vec![0u64; cpus])
+            .map_err(|e| CaptureError::Cpus("per-CPU values", e))?;
+        arr.set(agent_common::CNT_RING_USED_PEAK, zero, 0)
+            .map_err(err)
     }
 
     /// Drops connections of exited processes from the kernel maps (a handle's connection state

@@ -607,6 +607,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     let _lock = dbgov::files::InstanceLock::acquire(&cfg.state_dir, "agent")?;
     let mut pipeline = build_pipeline(&cfg, clock, cfg.identity.processes)?;
     let metrics = dbgov::metrics::Metrics::new();
+    metrics.ring_size_bytes.set(i64::from(watch.ring_bytes));
     if let Some(addr) = cfg.metrics {
         metrics.serve(addr).await?;
     }
@@ -753,6 +754,11 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 let c = capture.counters()?;
                 report_losses(&mut pipeline, &last_counters, &c, now)?;
                 update_metrics(&metrics, &pipeline, &c);
+                if c[agent_common::CNT_RING_USED_PEAK as usize] > 0 {
+                    if let Err(e) = capture.reset_ring_peak() {
+                        tracing::debug!("ring-buffer peak: {e}");
+                    }
+                }
                 last_counters = c;
                 if last_reap.elapsed() >= Duration::from_secs(1) {
                     // First take in what the kernel already produced: a short-lived client
@@ -869,7 +875,7 @@ fn update_metrics(m: &dbgov::metrics::Metrics, p: &Pipeline, kernel: &[u64]) {
     Metrics::advance(&m.records, s.records);
     Metrics::advance(&m.malformed_records, s.malformed_records);
     Metrics::advance(&m.statements, s.statements);
-    Metrics::advance(&m.events, s.events);
+    m.set_output(&p.output().counts());
     Metrics::advance(&m.gaps, s.gaps);
     for (reason, idx) in [
         ("ring_buffer_full", agent_common::CNT_RING_FULL_BYTES),
@@ -885,10 +891,10 @@ fn update_metrics(m: &dbgov::metrics::Metrics, p: &Pipeline, kernel: &[u64]) {
     m.connections
         .set(i64::try_from(p.connections()).unwrap_or(i64::MAX));
     m.set_judge(&p.judge_counts());
-    let (used, cap) = p.spool_usage().unwrap_or((0, 0));
-    m.spool_bytes.set(i64::try_from(used).unwrap_or(i64::MAX));
-    m.spool_max_bytes
-        .set(i64::try_from(cap).unwrap_or(i64::MAX));
+    if let (Some(sh), Some((_, cap))) = (p.output().spool_shared(), p.spool_usage()) {
+        m.set_spool(sh, cap);
+    }
+    m.note_ring_used(kernel[agent_common::CNT_RING_USED_PEAK as usize]);
 }
 
 /// Tells systemd (a `Type=notify` unit) about the agent's state; nothing without a unit.
@@ -1244,7 +1250,7 @@ fn verify(a: VerifyArgs) -> Result<()> {
                 |p, o, b| {
                     n += 1;
                     match check.push(p, o, b) {
-                        Ok(()) => true,
+                        Ok(_) => true,
                         Err(f) => {
                             first_fault = Some(f);
                             false

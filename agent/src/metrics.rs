@@ -13,6 +13,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 /// Errors starting the metrics endpoint.
@@ -40,6 +41,23 @@ pub struct EngineLabel {
     pub engine: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabel {
+    pub direction: String,
+}
+
+/// The buckets of the proxy's added latency: 10 µs to about 5 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_01, 2.0, 20))
+}
+
+type Seconds = Gauge<f64, AtomicU64>;
+
 /// A hook run before each scrape.
 pub type Refresh = Box<dyn Fn(&Metrics) + Send + Sync>;
 
@@ -56,8 +74,10 @@ pub struct Metrics {
     pub malformed_records: Counter,
     /// Statements seen (agent) or relayed (proxy).
     pub statements: Counter,
-    /// Events written to the output (gaps and checkpoints included).
-    pub events: Counter,
+    /// Events sealed into the trail, by kind (gaps and checkpoints included).
+    pub events: Family<KindLabel, Counter>,
+    /// Events the output refused because it was full, by reason.
+    pub events_dropped: Family<ReasonLabel, Counter>,
     /// Gap events.
     pub gaps: Counter,
     /// Bytes the kernel could not hand over, by reason.
@@ -75,8 +95,26 @@ pub struct Metrics {
     /// The Kafka spool's size and cap.
     pub spool_bytes: Gauge,
     pub spool_max_bytes: Gauge,
-    cpu_seconds: Gauge<f64, AtomicU64>,
+    /// How long the oldest event not yet acknowledged by Kafka has waited.
+    pub spool_oldest_age: Seconds,
+    /// Messages handed to librdkafka and not yet acknowledged.
+    pub kafka_queue: Gauge,
+    /// Kafka errors, by kind (`delivery`: a failed delivery report; `broker`: the client
+    /// cannot reach or use the brokers).
+    pub kafka_errors: Family<KindLabel, Counter>,
+    /// Unix time of the last acknowledgement (0: none yet).
+    pub kafka_last_delivery: Seconds,
+    /// The kernel ring buffer's size, and the most it held since the previous scrape.
+    pub ring_size_bytes: Gauge,
+    pub ring_peak_bytes: Gauge,
+    ring_peak: Arc<AtomicU64>,
+    /// The time the proxy adds, per direction (`request`: from reading the client's bytes to
+    /// writing them to the server, judging included; `response`: the other way, masking
+    /// included).
+    pub proxy_added: Family<DirectionLabel, Histogram, fn() -> Histogram>,
+    cpu_seconds: Seconds,
     rss_bytes: Gauge,
+    start_time: Seconds,
 }
 
 impl Metrics {
@@ -89,7 +127,8 @@ impl Metrics {
             records: Counter::default(),
             malformed_records: Counter::default(),
             statements: Counter::default(),
-            events: Counter::default(),
+            events: Family::default(),
+            events_dropped: Family::default(),
             gaps: Counter::default(),
             lost_bytes: Family::default(),
             output_backlog_bytes: Gauge::default(),
@@ -99,9 +138,23 @@ impl Metrics {
             parse_errors: Family::default(),
             spool_bytes: Gauge::default(),
             spool_max_bytes: Gauge::default(),
+            spool_oldest_age: Gauge::default(),
+            kafka_queue: Gauge::default(),
+            kafka_errors: Family::default(),
+            kafka_last_delivery: Gauge::default(),
+            ring_size_bytes: Gauge::default(),
+            ring_peak_bytes: Gauge::default(),
+            ring_peak: Arc::new(AtomicU64::new(0)),
+            proxy_added: Family::new_with_constructor(latency_histogram),
             cpu_seconds: Gauge::default(),
             rss_bytes: Gauge::default(),
+            start_time: Gauge::default(),
         };
+        m.start_time.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
         r.register(
             "records",
             "Ring-buffer records read from the kernel",
@@ -119,8 +172,13 @@ impl Metrics {
         );
         r.register(
             "events",
-            "Events written to the output, gaps and checkpoints included",
+            "Events sealed into the trail, by kind (statement, session_start, session_end, gap, checkpoint, approval)",
             m.events.clone(),
+        );
+        r.register(
+            "events_dropped",
+            "Events the output refused because its backlog or spool was full, by reason (each is counted in a gap event)",
+            m.events_dropped.clone(),
         );
         r.register("gaps", "Gap events written", m.gaps.clone());
         r.register(
@@ -162,6 +220,46 @@ impl Metrics {
             "spool_max_bytes",
             "The Kafka spool's size cap (0 without Kafka)",
             m.spool_max_bytes.clone(),
+        );
+        r.register(
+            "spool_oldest_age_seconds",
+            "How long the oldest event not yet acknowledged by Kafka has waited (0 when none waits)",
+            m.spool_oldest_age.clone(),
+        );
+        r.register(
+            "kafka_queue_messages",
+            "Messages handed to librdkafka and not yet acknowledged",
+            m.kafka_queue.clone(),
+        );
+        r.register(
+            "kafka_errors",
+            "Kafka errors, by kind (delivery: a failed delivery report, sent again; broker: the brokers cannot be reached or used)",
+            m.kafka_errors.clone(),
+        );
+        r.register(
+            "kafka_last_delivery_timestamp_seconds",
+            "Unix time of the last event Kafka acknowledged (0: none yet)",
+            m.kafka_last_delivery.clone(),
+        );
+        r.register(
+            "ring_buffer_size_bytes",
+            "Size of the kernel ring buffer the probes write to",
+            m.ring_size_bytes.clone(),
+        );
+        r.register(
+            "ring_buffer_peak_used_bytes",
+            "The most the kernel ring buffer held (as the probes saw it) since the previous scrape",
+            m.ring_peak_bytes.clone(),
+        );
+        r.register(
+            "proxy_added_latency_seconds",
+            "Time the proxy adds, by direction (request: client bytes read to written to the server, judging and holds included; response: server bytes read to written to the client, masking included)",
+            m.proxy_added.clone(),
+        );
+        r.register(
+            "process_start_time_seconds",
+            "Unix time this process started",
+            m.start_time.clone(),
         );
         r.register(
             "process_cpu_seconds",
@@ -214,6 +312,64 @@ impl Metrics {
         }
     }
 
+    /// Notes how full the kernel ring buffer was (the peak is reported at the next scrape).
+    pub fn note_ring_used(&self, bytes: u64) {
+        self.ring_peak.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// Records time the proxy added in one direction.
+    pub fn proxy_added(&self, direction: &'static str, d: std::time::Duration) {
+        self.proxy_added
+            .get_or_create(&DirectionLabel {
+                direction: direction.to_owned(),
+            })
+            .observe(d.as_secs_f64());
+    }
+
+    /// Brings the event counters up to an output's counts.
+    pub fn set_output(&self, c: &crate::sink::OutputCounts) {
+        for (i, k) in crate::audit::Kind::ALL.iter().enumerate() {
+            let ctr = self.events.get_or_create(&KindLabel {
+                kind: k.as_str().to_owned(),
+            });
+            Self::advance(&ctr, c.sealed[i]);
+        }
+        if let Some(r) = c.drop_reason {
+            let ctr = self.events_dropped.get_or_create(&ReasonLabel {
+                reason: serde_json::to_string(&r)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_owned(),
+            });
+            Self::advance(&ctr, c.dropped);
+        }
+    }
+
+    /// Brings the spool and Kafka figures up to date (a Kafka output only).
+    pub fn set_spool(&self, sh: &crate::sink::spool::Shared, cap: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = crate::sink::spool::unix_ms();
+        self.spool_bytes
+            .set(i64::try_from(sh.bytes.load(Relaxed)).unwrap_or(i64::MAX));
+        self.spool_max_bytes
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
+        self.spool_oldest_age.set(sh.oldest_age(now));
+        let k = &sh.kafka;
+        self.kafka_queue
+            .set(i64::try_from(k.queue_messages.load(Relaxed)).unwrap_or(i64::MAX));
+        for (kind, n) in [
+            ("delivery", k.delivery_errors.load(Relaxed)),
+            ("broker", k.broker_errors.load(Relaxed)),
+        ] {
+            let ctr = self.kafka_errors.get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            });
+            Self::advance(&ctr, n);
+        }
+        self.kafka_last_delivery
+            .set(k.last_delivery_ms.load(Relaxed) as f64 / 1000.0);
+    }
+
     /// Reads this process's CPU time and resident memory from /proc/self.
     fn sample_process(&self) {
         // SAFETY: sysconf has no preconditions.
@@ -247,6 +403,8 @@ impl Metrics {
             f(self);
         }
         self.sample_process();
+        self.ring_peak_bytes
+            .set(i64::try_from(self.ring_peak.swap(0, Ordering::Relaxed)).unwrap_or(i64::MAX));
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -330,8 +488,43 @@ mod tests {
                 reason: "ring_buffer_full".into(),
             })
             .inc_by(100);
+        m.proxy_added("request", std::time::Duration::from_micros(30));
+        m.proxy_added("request", std::time::Duration::from_millis(3));
+        let mut c = crate::sink::OutputCounts {
+            drop_reason: Some(crate::audit::GapReason::SpoolFull),
+            dropped: 4,
+            ..Default::default()
+        };
+        c.sealed[crate::audit::Kind::Statement as usize] = 3;
+        c.sealed[crate::audit::Kind::Checkpoint as usize] = 1;
+        m.set_output(&c);
+        m.note_ring_used(1000);
+        m.note_ring_used(600);
         let text = m.render();
         assert!(text.contains("dbgov_statements_total 7\n"), "{text}");
+        assert!(
+            text.contains("dbgov_events_total{kind=\"statement\"} 3\n")
+                && text.contains("dbgov_events_total{kind=\"checkpoint\"} 1\n")
+                && text.contains("dbgov_events_dropped_total{reason=\"spool_full\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dbgov_proxy_added_latency_seconds_count{direction=\"request\"} 2\n"),
+            "{text}"
+        );
+        // 30 µs falls in the 40 µs bucket, 3 ms in the 5.12 ms one.
+        assert!(
+            text.contains(
+                "dbgov_proxy_added_latency_seconds_bucket{le=\"0.00004\",direction=\"request\"} 1\n"
+            ),
+            "{text}"
+        );
+        // The ring's peak is reported once, then starts again.
+        assert!(
+            text.contains("dbgov_ring_buffer_peak_used_bytes 1000\n"),
+            "{text}"
+        );
+        assert!(m.render().contains("dbgov_ring_buffer_peak_used_bytes 0\n"));
         assert!(
             text.contains("dbgov_lost_bytes_total{reason=\"ring_buffer_full\"} 100"),
             "{text}"

@@ -391,12 +391,12 @@ impl Pipeline {
                 audit::now_monotonic_ns(),
             );
             self.stats.events += 1;
-            self.out.write_always(&ev, Route::default())?;
+            self.out.write_always(&ev, Route::host(Kind::Gap))?;
         }
         if let Some((reason, lost, detail)) = self.out.take_dropped(now) {
             let ev = self.host_gap_event(reason, Some(detail), 0, lost, audit::now_monotonic_ns());
             self.stats.events += 1;
-            self.out.write_always(&ev, Route::default())?;
+            self.out.write_always(&ev, Route::host(Kind::Gap))?;
         }
         Ok(())
     }
@@ -419,6 +419,11 @@ impl Pipeline {
     /// The Kafka spool's size and cap in bytes (`None` without Kafka).
     pub fn spool_usage(&self) -> Option<(u64, u64)> {
         self.out.spool_usage()
+    }
+
+    /// The output, for metrics.
+    pub fn output(&self) -> &Output {
+        &self.out
     }
 
     /// Bytes of events waiting for the output (channel and spool).
@@ -1045,7 +1050,7 @@ impl Pipeline {
         now_ns: u64,
     ) -> Result<(), PipelineError> {
         let ev = self.host_gap_event(reason, Some(detail), 0, events, now_ns);
-        self.write(&ev, Route::default())
+        self.write(&ev, Route::host(Kind::Gap))
     }
 
     /// Emits a host-level gap event (kernel loss counters).
@@ -1057,7 +1062,7 @@ impl Pipeline {
         now_ns: u64,
     ) -> Result<(), PipelineError> {
         let ev = self.host_gap_event(reason, None, bytes, events, now_ns);
-        self.write(&ev, Route::default())
+        self.write(&ev, Route::host(Kind::Gap))
     }
 
     /// A host-level gap event (no connection), counted in the stats.
@@ -1265,13 +1270,7 @@ impl Pipeline {
                 flow: Some(g.flow),
                 events: g.events,
             });
-            self.write(
-                &ev,
-                Route {
-                    session: Some(conn.id),
-                    alert: false,
-                },
-            )?;
+            self.write(&ev, Route::session(Kind::Gap, conn.id, false))?;
         }
         Ok(())
     }
@@ -1345,13 +1344,8 @@ impl Pipeline {
             }),
         };
         self.stats.events += 1;
-        self.out.write(
-            &ev,
-            Route {
-                session: Some(conn.id),
-                alert: bypass.is_some(),
-            },
-        )?;
+        self.out
+            .write(&ev, Route::session(kind, conn.id, bypass.is_some()))?;
         Ok(())
     }
 
@@ -1412,13 +1406,8 @@ impl Pipeline {
         };
         self.stats.events += 1;
         let alert = verdict.action != crate::policy::Action::Allow;
-        self.out.write(
-            &ev,
-            Route {
-                session: Some(conn.id),
-                alert,
-            },
-        )?;
+        self.out
+            .write(&ev, Route::session(Kind::Statement, conn.id, alert))?;
         Ok(())
     }
 }

@@ -194,12 +194,15 @@ pub fn report(a: ReportArgs) -> Result<()> {
             Duration::from_secs(10),
             |p, o, payload| {
                 events += 1;
+                // A re-delivery (at-least-once) is counted once.
+                let mut new = true;
                 if fault.is_none() {
-                    if let Err(f) = check.push(p, o, payload) {
-                        fault = Some(f);
+                    match check.push(p, o, payload) {
+                        Ok(n) => new = n,
+                        Err(f) => fault = Some(f),
                     }
                 }
-                if let Ok(s) = std::str::from_utf8(payload) {
+                if let (true, Ok(s)) = (new, std::str::from_utf8(payload)) {
                     b.push_line(s);
                 }
                 progress.tick(events, 0);

@@ -363,8 +363,8 @@ impl<'k> PartitionCheck<'k> {
     }
 
     /// One message. Per partition and stream, seq must increase (exact re-deliveries of an
-    /// event already seen are dropped).
-    pub fn push(&mut self, p: i32, o: i64, payload: &[u8]) -> Result<(), Finding> {
+    /// event already seen are dropped: `Ok(false)`).
+    pub fn push(&mut self, p: i32, o: i64, payload: &[u8]) -> Result<bool, Finding> {
         let line = std::str::from_utf8(payload)
             .map_err(|_| at_kafka(p, o, Fault::Unreadable, None))?
             .trim_end();
@@ -373,7 +373,7 @@ impl<'k> PartitionCheck<'k> {
         if let Some((_, _, seen)) = self.merged.get(&id) {
             if seen.integ.hash == parsed.integ.hash && parsed.body_ok {
                 self.duplicates += 1;
-                return Ok(());
+                return Ok(false);
             }
             return Err(at_kafka(p, o, Fault::Inserted, Some(id)));
         }
@@ -383,7 +383,7 @@ impl<'k> PartitionCheck<'k> {
         }
         *l = id.1;
         self.merged.insert(id, (p, o, parsed));
-        Ok(())
+        Ok(true)
     }
 
     /// Merges the partitions by stream and seq and checks the chains.

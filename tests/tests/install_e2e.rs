@@ -266,8 +266,21 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
         assert_eq!(code, 200);
         let n = metric(&page, "dbgov_statements_total").context("dbgov_statements_total")?;
         if n >= 1.0 {
+            for kind in ["statement", "session_start"] {
+                assert!(
+                    metric(&page, &format!("dbgov_events_total{{kind=\"{kind}\"}}"))
+                        .is_some_and(|e| e >= 1.0),
+                    "{kind}: {page}"
+                );
+            }
+            // The kernel ring: its size, and a peak the probes saw (the statement's records).
+            assert_eq!(
+                metric(&page, "dbgov_ring_buffer_size_bytes"),
+                Some(16.0 * 1024.0 * 1024.0),
+                "{page}"
+            );
             assert!(
-                metric(&page, "dbgov_events_total").is_some_and(|e| e >= 3.0),
+                metric(&page, "dbgov_ring_buffer_peak_used_bytes").is_some(),
                 "{page}"
             );
             assert!(

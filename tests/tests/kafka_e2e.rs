@@ -243,15 +243,51 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
     let broker = Broker::start()?;
     let dir = TempDir::new("kafka-outage")?;
     let state = dir.path().join("state");
-    let mut agent = kafka_agent(&broker, &pg, &["--state-dir", &state.to_string_lossy()])?;
+    let mport = free_port();
+    let maddr = format!("127.0.0.1:{mport}");
+    let mut agent = kafka_agent(
+        &broker,
+        &pg,
+        &["--state-dir", &state.to_string_lossy(), "--metrics", &maddr],
+    )?;
     first_statement_then_freeze(&pg, &dir, &broker, "o")?;
     let t0 = Instant::now();
     let mut n = 1;
+    let mut stalled_seen = None;
     while t0.elapsed() < Duration::from_secs(60) {
         pg.psql_script(&dir, "o.sql", &format!("SELECT {n} AS o_{n};\n"))?;
         n += 1;
         std::thread::sleep(Duration::from_millis(200));
+        // The operator's view of the outage, after 20 s of it.
+        if stalled_seen.is_none() && t0.elapsed() > Duration::from_secs(20) {
+            let (_, page) = http_get(mport, "/metrics")?;
+            let oldest = metric(&page, "dbgov_spool_oldest_age_seconds").unwrap_or(0.0);
+            assert!((15.0..60.0).contains(&oldest), "oldest {oldest}: {page}");
+            let last = metric(&page, "dbgov_kafka_last_delivery_timestamp_seconds");
+            assert!(last.is_some_and(|t| t > 1e9), "{page}");
+            assert!(
+                metric(&page, "dbgov_kafka_queue_messages").is_some_and(|q| q >= 1.0),
+                "{page}"
+            );
+            let st = Command::new(agent_bin())
+                .args(["status", "--metrics", &maddr, "--max-delivery-stall", "10s"])
+                .output()?;
+            let err = String::from_utf8_lossy(&st.stderr).into_owned();
+            assert_eq!(st.status.code(), Some(1), "{err}");
+            assert!(err.contains("no delivery to Kafka for "), "{err}");
+            // With the default (5 minutes) the same agent is still healthy.
+            let st = Command::new(agent_bin())
+                .args(["status", "--metrics", &maddr])
+                .output()?;
+            assert!(
+                st.status.success(),
+                "{}",
+                String::from_utf8_lossy(&st.stderr)
+            );
+            stalled_seen = Some(oldest);
+        }
     }
+    assert!(stalled_seen.is_some());
     assert!(
         agent.is_running(),
         "the agent stopped: {}",
@@ -268,6 +304,36 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
         Duration::from_secs(120),
         |ev| marker_counts(ev, "o").len() as u64 == total,
     )?;
+    // Delivered again: nothing waits, the last delivery is recent, and status is healthy
+    // with a short limit too.
+    let t1 = Instant::now();
+    loop {
+        let (_, page) = http_get(mport, "/metrics")?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs_f64();
+        let last = metric(&page, "dbgov_kafka_last_delivery_timestamp_seconds").unwrap_or(0.0);
+        if metric(&page, "dbgov_spool_oldest_age_seconds") == Some(0.0) && now - last < 30.0 {
+            assert!(
+                metric(&page, "dbgov_events_total{kind=\"statement\"}")
+                    .is_some_and(|s| s >= total as f64),
+                "{page}"
+            );
+            break;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(30), "{page}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let st = Command::new(agent_bin())
+        .args(["status", "--metrics", &maddr, "--max-delivery-stall", "10s"])
+        .output()?;
+    let out = String::from_utf8_lossy(&st.stdout).into_owned();
+    assert!(
+        st.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(out.contains("last Kafka delivery "), "{out}");
     // The trouble is logged once per change of state, never once per event.
     let log = agent.stderr_text();
     let kafka_lines = log.lines().filter(|l| l.contains("Kafka")).count();
@@ -287,6 +353,28 @@ fn a_60_second_broker_outage_loses_nothing() -> anyhow::Result<()> {
         dump(&of_kind(&ev, "gap").into_iter().cloned().collect::<Vec<_>>())
     );
     verify_kafka(&broker, None)?;
+    // A report straight from the topic: every statement, the chain intact.
+    let out = dir.path().join("report.json");
+    let r = Command::new(agent_bin())
+        .args(["report", "--input"])
+        .arg(format!("kafka:{}/dbgov.audit", broker.addr()))
+        .args(["--format", "json", "--out"])
+        .arg(&out)
+        .output()?;
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let rep: Value = serde_json::from_slice(&std::fs::read(&out)?)?;
+    assert_eq!(
+        rep["statements"],
+        statements(&ev).len(),
+        "{}",
+        rep["integrity"]
+    );
+    assert_eq!(rep["integrity"]["status"], "intact", "{}", rep["integrity"]);
+    assert_eq!(
+        rep["coverage"]["fully_parsed_percent"], 100.0,
+        "{}",
+        rep["coverage"]
+    );
     Ok(())
 }
 

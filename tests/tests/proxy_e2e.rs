@@ -236,6 +236,19 @@ fn postgres_blocked_statements_never_reach_the_server_and_masked_columns_come_ba
         metric(&page, "dbgov_verdicts_total{verdict=\"mask\"}").is_some_and(|n| n >= 2.0),
         "{page}"
     );
+    // The time the proxy adds, both ways: every request and every answer was timed.
+    for dir in ["request", "response"] {
+        let n = metric(
+            &page,
+            &format!("dbgov_proxy_added_latency_seconds_count{{direction=\"{dir}\"}}"),
+        );
+        assert!(n.is_some_and(|n| n >= 3.0), "{dir}: {page}");
+        assert!(
+            page.lines().any(|l| l
+                .starts_with("dbgov_proxy_added_latency_seconds_bucket{le=\"+Inf\",direction=")),
+            "{page}"
+        );
+    }
 
     let (code, ev) = proxy.stop().expect("stop");
     assert_eq!(code, 0);

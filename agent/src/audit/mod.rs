@@ -34,6 +34,29 @@ pub enum Kind {
     Approval,
 }
 
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Statement,
+        Kind::SessionStart,
+        Kind::SessionEnd,
+        Kind::Gap,
+        Kind::Checkpoint,
+        Kind::Approval,
+    ];
+
+    /// The name in `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Statement => "statement",
+            Kind::SessionStart => "session_start",
+            Kind::SessionEnd => "session_end",
+            Kind::Gap => "gap",
+            Kind::Checkpoint => "checkpoint",
+            Kind::Approval => "approval",
+        }
+    }
+}
+
 /// `approval`: a held statement's approval request and its outcome.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Approval {

@@ -214,16 +214,9 @@ impl Shared {
     }
 
     /// Writes one event.
-    fn emit<T: serde::Serialize>(&self, ev: &T, session: u64, alert: bool) {
-        self.metrics.events.inc();
+    fn emit<T: serde::Serialize>(&self, ev: &T, kind: Kind, session: u64, alert: bool) {
         let mut out = lock(&self.out);
-        if let Err(e) = out.write(
-            ev,
-            Route {
-                session: Some(session),
-                alert,
-            },
-        ) {
+        if let Err(e) = out.write(ev, Route::session(kind, session, alert)) {
             tracing::error!("output: {e}");
         }
     }
@@ -611,7 +604,7 @@ impl Conn {
         self.write_events(sh, &info, evs);
         if self.started.load(Ordering::Relaxed) {
             let ev = self.base(sh, Kind::SessionEnd, now, &info);
-            sh.emit(&ev, self.num, false);
+            sh.emit(&ev, Kind::SessionEnd, self.num, false);
         }
     }
 
@@ -621,7 +614,7 @@ impl Conn {
                 SessionEvent::Start(i) => {
                     self.started.store(true, Ordering::Relaxed);
                     let ev = self.base(sh, Kind::SessionStart, audit::now_monotonic_ns(), &i);
-                    sh.emit(&ev, self.num, false);
+                    sh.emit(&ev, Kind::SessionStart, self.num, false);
                 }
                 SessionEvent::Statement(rec) => {
                     let approval = if lock(&self.approvals).is_empty() {
@@ -647,7 +640,7 @@ impl Conn {
                         flow: Some(flow),
                         events: None,
                     });
-                    sh.emit(&ev, self.num, false);
+                    sh.emit(&ev, Kind::Gap, self.num, false);
                 }
                 SessionEvent::Update(_) | SessionEvent::End | SessionEvent::Request(_) => {}
             }
@@ -731,7 +724,7 @@ impl Conn {
             policy,
             approval,
         };
-        sh.emit(&ev, self.num, alert);
+        sh.emit(&ev, kind, self.num, alert);
     }
 
     /// Remembers the approval of a statement about to be forwarded, for its event.
@@ -854,6 +847,11 @@ pub async fn run(sh: Arc<Shared>) -> Result<(), ProxyError> {
         sh.metrics.on_scrape(Box::new(move |m| {
             if let Some(sh) = weak.upgrade() {
                 m.set_judge(&lock(&sh.judge).counts());
+                let out = lock(&sh.out);
+                m.set_output(&out.counts());
+                if let (Some(sp), Some((_, cap))) = (out.spool_shared(), out.spool_usage()) {
+                    m.set_spool(sp, cap);
+                }
             }
         }));
         sh.metrics.serve(addr).await?;

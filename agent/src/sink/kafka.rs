@@ -412,6 +412,10 @@ impl Shipper {
             if !topics_ready && Instant::now() >= next_topic_try {
                 topics_ready = self.create_topics();
                 if !topics_ready {
+                    self.shared
+                        .kafka
+                        .broker_errors
+                        .fetch_add(1, Ordering::Relaxed);
                     next_topic_try = Instant::now() + Duration::from_secs(2);
                     if healthy {
                         healthy = false;
@@ -505,6 +509,10 @@ impl Shipper {
                 std::thread::sleep(Duration::from_millis(5));
             }
             let mut failed = None;
+            let stats = &self.shared.kafka;
+            stats
+                .queue_messages
+                .store(producer.in_flight_count().max(0) as u64, Ordering::Relaxed);
             for (slot, res) in acks {
                 let idx = slot as u64;
                 match res {
@@ -516,10 +524,14 @@ impl Shipper {
                                 in_flight.remove(&idx);
                                 acked += 1;
                                 last_ack = Instant::now();
+                                stats
+                                    .last_delivery_ms
+                                    .store(spool::unix_ms(), Ordering::Relaxed);
                             }
                         }
                     }
                     Err(f) => {
+                        stats.delivery_errors.fetch_add(1, Ordering::Relaxed);
                         failed = Some(f.why);
                         retries.push_back(Retry {
                             slot,
@@ -536,6 +548,9 @@ impl Shipper {
                 .lock()
                 .map(|mut t| t.take())
                 .unwrap_or_default();
+            if trouble.is_some() {
+                stats.broker_errors.fetch_add(1, Ordering::Relaxed);
+            }
             if let Some(why) = failed.or(trouble) {
                 if healthy {
                     healthy = false;

@@ -141,11 +141,44 @@ pub struct Batch {
 }
 
 /// How the pipeline routes one event.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Route {
     /// The connection id, for the Kafka key.
     pub session: Option<u64>,
     pub alert: bool,
+    /// What the event is (counted per kind for metrics).
+    pub kind: audit::Kind,
+}
+
+impl Route {
+    /// An event of the host as a whole (keyed by the stream, not a session).
+    pub fn host(kind: audit::Kind) -> Self {
+        Self {
+            session: None,
+            alert: false,
+            kind,
+        }
+    }
+
+    /// An event of one session.
+    pub fn session(kind: audit::Kind, id: u64, alert: bool) -> Self {
+        Self {
+            session: Some(id),
+            alert,
+            kind,
+        }
+    }
+}
+
+/// What the output did, for metrics: events sealed per kind, and dropped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputCounts {
+    /// Events sealed into the trail, by [`audit::Kind::ALL`] index.
+    pub sealed: [u64; audit::Kind::ALL.len()],
+    /// Events refused because the output was full.
+    pub dropped: u64,
+    /// Why they were refused.
+    pub drop_reason: Option<audit::GapReason>,
 }
 
 /// What a sink left undone at close.
@@ -267,6 +300,7 @@ pub struct Output {
     /// Events refused since the last gap: count, first and last time.
     dropped: u64,
     dropped_span: Option<(String, String)>,
+    counts: OutputCounts,
     ckpt: Option<Checkpointer>,
     host: Box<serde_json::value::RawValue>,
     ids: audit::IdGen,
@@ -451,6 +485,7 @@ impl Output {
             drop_reason: GapReason::OutputUnavailable,
             dropped: 0,
             dropped_span: None,
+            counts: OutputCounts::default(),
             ckpt: None,
             host: serde_json::value::to_raw_value(host)?,
             ids: audit::IdGen::new(),
@@ -479,6 +514,19 @@ impl Output {
         (self.waiting_bytes + self.batch.data.len() + self.shared.queued.load(Ordering::Relaxed))
             as u64
             + spool
+    }
+
+    /// Events sealed per kind and dropped, since the start.
+    pub fn counts(&self) -> OutputCounts {
+        OutputCounts {
+            drop_reason: Some(self.drop_reason),
+            ..self.counts
+        }
+    }
+
+    /// The Kafka spool's shared state (None without Kafka).
+    pub fn spool_shared(&self) -> Option<&Arc<spool::Shared>> {
+        self.spool.as_ref()
     }
 
     /// The output cannot take more events.
@@ -513,6 +561,7 @@ impl Output {
             None => self.stream_key(),
         };
         self.seal(ev, key, route.alert, false)?;
+        self.counts.sealed[route.kind as usize] += 1;
         if let Some(c) = &self.ckpt {
             if self.enc.seq() - c.covered >= c.events {
                 self.checkpoint()?;
@@ -538,6 +587,7 @@ impl Output {
             );
         }
         self.dropped += 1;
+        self.counts.dropped += 1;
         match &mut self.dropped_span {
             Some((_, last)) => *last = now,
             None => self.dropped_span = Some((now.clone(), now)),
@@ -607,6 +657,7 @@ impl Output {
         c.covered = last + 1;
         c.at = Instant::now();
         let key = self.stream_key();
+        self.counts.sealed[audit::Kind::Checkpoint as usize] += 1;
         self.seal(&ev, key, false, true)
     }
 
@@ -804,14 +855,20 @@ mod tests {
     fn output_errors_keep_lines_waiting_and_never_tear_them() {
         let w = flaky(false, 7);
         let mut o = over(&w, 1 << 20);
-        o.write(&serde_json::json!({"n": 0}), Route::default())
-            .unwrap();
+        o.write(
+            &serde_json::json!({"n": 0}),
+            Route::host(audit::Kind::Statement),
+        )
+        .unwrap();
         o.flush().unwrap();
         wait_until(|| numbers(&w).len() == 1);
         *w.fail.lock().unwrap() = true;
         for n in 1..100 {
-            o.write(&serde_json::json!({"n": n}), Route::default())
-                .unwrap();
+            o.write(
+                &serde_json::json!({"n": n}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
         }
         o.flush().unwrap();
         std::thread::sleep(Duration::from_millis(100));
@@ -832,8 +889,11 @@ mod tests {
         let w = flaky(true, usize::MAX);
         let mut o = over(&w, 4000);
         for n in 0..50 {
-            o.write(&serde_json::json!({"n": n}), Route::default())
-                .unwrap();
+            o.write(
+                &serde_json::json!({"n": n}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
             o.flush().unwrap();
         }
         assert!(
@@ -867,8 +927,11 @@ mod tests {
         o.on_full = OnFull::Pause;
         assert!(!o.paused());
         for n in 0..30 {
-            o.write(&serde_json::json!({"n": n}), Route::default())
-                .unwrap();
+            o.write(
+                &serde_json::json!({"n": n}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
             o.flush().unwrap();
         }
         assert!(o.paused(), "a full output in pause mode stops capture");
@@ -893,7 +956,7 @@ mod tests {
             "kind": "gap", "host": {"name": "h", "id": null, "environment": null, "labels": {}},
             "gap": {"reason": "ring_buffer_full", "detail": null, "bytes": 0, "flow": null, "events": 3}
         });
-        o.write(&ev, Route::default()).unwrap();
+        o.write(&ev, Route::host(audit::Kind::Statement)).unwrap();
         o.close(Duration::from_secs(1)).unwrap();
         let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
         let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
@@ -908,8 +971,11 @@ mod tests {
         let w = flaky(true, usize::MAX);
         let mut o = over(&w, 1 << 20);
         for n in 0..10 {
-            o.write(&serde_json::json!({"n": n}), Route::default())
-                .unwrap();
+            o.write(
+                &serde_json::json!({"n": n}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
         }
         let t = Instant::now();
         let (lost, kept) = o.close(Duration::from_millis(300)).unwrap();
@@ -939,7 +1005,7 @@ mod tests {
         for n in 0..10 {
             o.write(
                 &serde_json::json!({"n": n, "kind": "statement"}),
-                Route::default(),
+                Route::host(audit::Kind::Statement),
             )
             .unwrap();
         }

@@ -188,6 +188,60 @@ pub struct Shared {
     /// Damage found when the spool was opened (bytes cut or unreadable, and what happened),
     /// taken once by the output and reported as a `spool_damaged` gap.
     pub damage: std::sync::Mutex<Option<(u64, String)>>,
+    /// When records were appended, one mark per second at most: (index after the last record
+    /// appended in that second, unix ms of the first). Marks below `acked` are dropped.
+    marks: std::sync::Mutex<std::collections::VecDeque<(u64, u64)>>,
+    /// What the producer reports, for metrics.
+    pub kafka: KafkaStats,
+}
+
+/// The Kafka producer's state, for metrics (`dbgov_kafka_*`).
+#[derive(Debug, Default)]
+pub struct KafkaStats {
+    /// Delivery reports that failed (the record is sent again).
+    pub delivery_errors: AtomicU64,
+    /// Errors of the client itself: brokers unreachable, authentication, topic creation.
+    pub broker_errors: AtomicU64,
+    /// Unix ms of the last acknowledgement (0: none yet).
+    pub last_delivery_ms: AtomicU64,
+    /// Messages handed to librdkafka and not yet acknowledged.
+    pub queue_messages: AtomicU64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Shared {
+    /// Notes that every record below `end` was appended by `now_ms`.
+    fn mark(&self, end: u64, now_ms: u64) {
+        if let Ok(mut m) = self.marks.lock() {
+            match m.back_mut() {
+                Some(last) if now_ms < last.1 + 1000 => last.0 = end,
+                _ => m.push_back((end, now_ms)),
+            }
+        }
+    }
+
+    /// How long the oldest record not yet acknowledged has waited, in seconds (0 when none
+    /// waits; accurate to a second). Records left by an earlier run count from the open.
+    pub fn oldest_age(&self, now_ms: u64) -> f64 {
+        let acked = self.acked.load(Ordering::Acquire);
+        if acked >= self.appended.load(Ordering::Acquire) {
+            return 0.0;
+        }
+        let Ok(mut m) = self.marks.lock() else {
+            return 0.0;
+        };
+        while m.front().is_some_and(|f| f.0 <= acked) {
+            m.pop_front();
+        }
+        m.front()
+            .map_or(0.0, |f| now_ms.saturating_sub(f.1) as f64 / 1000.0)
+    }
 }
 
 impl Writer {
@@ -271,7 +325,13 @@ impl Writer {
             appended: AtomicU64::new(next),
             acked: AtomicU64::new(acked),
             damage: std::sync::Mutex::new(damage),
+            marks: std::sync::Mutex::new(Default::default()),
+            kafka: KafkaStats::default(),
         });
+        // Records an earlier run left count as appended now.
+        if acked < next {
+            shared.mark(next, unix_ms());
+        }
         Ok(Self {
             opts,
             _lock: lock,
@@ -338,6 +398,7 @@ impl Writer {
         if self.opts.fsync_every_batch {
             self.sync()?;
         }
+        self.shared.mark(self.next, unix_ms());
         self.shared.appended.store(self.next, Ordering::Release);
         Ok(())
     }
@@ -616,6 +677,33 @@ impl Acks {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+
+    #[test]
+    fn the_oldest_waiting_record_is_timed_from_its_append() {
+        let sh = Shared {
+            bytes: AtomicU64::new(0),
+            appended: AtomicU64::new(0),
+            acked: AtomicU64::new(0),
+            damage: std::sync::Mutex::new(None),
+            marks: std::sync::Mutex::new(Default::default()),
+            kafka: KafkaStats::default(),
+        };
+        assert_eq!(sh.oldest_age(10_000), 0.0);
+        // Records 0..10 at t=1 s, 10..20 at 1.5 s (same mark), 20..30 at 5 s.
+        sh.mark(10, 1_000);
+        sh.mark(20, 1_500);
+        sh.mark(30, 5_000);
+        sh.appended.store(30, Ordering::Release);
+        assert_eq!(sh.oldest_age(11_000), 10.0);
+        sh.acked.store(15, Ordering::Release);
+        assert_eq!(sh.oldest_age(11_000), 10.0);
+        sh.acked.store(20, Ordering::Release);
+        assert_eq!(sh.oldest_age(11_000), 6.0);
+        sh.acked.store(30, Ordering::Release);
+        assert_eq!(sh.oldest_age(11_000), 0.0);
+        assert_eq!(sh.marks.lock().unwrap().len(), 1);
+    }
+
     use super::*;
     use crate::sink::RecMeta;
 
