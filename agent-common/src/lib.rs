@@ -217,6 +217,17 @@ pub const CNT_SSL_STALE: u32 = 11;
 /// Not a count: the most bytes the ring buffer held, as a probe saw it after submitting a
 /// record (per CPU; the agent reads the maximum over CPUs and resets it).
 pub const CNT_RING_USED_PEAK: u32 = 12;
+/// Response reads and writes cut short because the ring buffer was fuller than the shedding
+/// threshold, and the bytes left out.
+pub const CNT_SHED_CHUNKS: u32 = 13;
+pub const CNT_SHED_BYTES: u32 = 14;
+
+/// Under load (the ring fuller than its shedding threshold), a response read or write keeps
+/// only this many leading bytes; requests are never shed.
+pub const SHED_KEEP: u64 = 512;
+/// `captured_len` of a [`EventKind::Truncated`] record whose hole was shed under load (0: the
+/// capture limit).
+pub const TRUNC_SHED: u32 = 1;
 pub const COUNTERS_LEN: u32 = 16;
 
 /// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.

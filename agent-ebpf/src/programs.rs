@@ -13,10 +13,11 @@ use agent_common::{
     FdSlots, ListenInfo, LocalEndKey, SockOffsets, SockPattern, Source, SslKey, CHUNK_LARGE,
     CHUNK_MEDIUM, CHUNK_SMALL, CNT_MAP_FULL_CONNS, CNT_MAP_FULL_FDS, CNT_MAP_FULL_LISTENERS,
     CNT_MAP_FULL_PENDING, CNT_RING_FULL_BYTES, CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN,
-    CNT_RING_USED_PEAK, CNT_SSL_STALE, CNT_SSL_UNATTRIBUTED, CNT_STASH_FULL, CNT_TRUNC_BYTES,
-    CNT_TRUNC_CHUNKS, CONN_EV_LOCAL_MIRROR, CONN_FLAG_ALIAS, COUNTERS_LEN, ENGINE_POSTGRES,
-    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, FD_SLOTS, MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT,
-    ROLE_SERVER, SOCK_ID_TCP, SOCK_ID_UNIX, SOCK_SUFFIX_MAX, UNIX_PATH_MAX,
+    CNT_RING_USED_PEAK, CNT_SHED_BYTES, CNT_SHED_CHUNKS, CNT_SSL_STALE, CNT_SSL_UNATTRIBUTED,
+    CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_EV_LOCAL_MIRROR, CONN_FLAG_ALIAS,
+    COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, FD_SLOTS,
+    MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, SHED_KEEP, SOCK_ID_TCP,
+    SOCK_ID_UNIX, SOCK_SUFFIX_MAX, TRUNC_SHED, UNIX_PATH_MAX,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -35,6 +36,10 @@ use aya_ebpf::{
 /// container), compared through `bpf_get_ns_current_pid_tgid`.
 #[unsafe(no_mangle)]
 static AGENT_TGID: Global<u32> = Global::new(0);
+/// Response bytes are shed (all but the first [`SHED_KEEP`] of each read or write) while the
+/// ring buffer is at least this full, in percent; 100 never sheds.
+#[unsafe(no_mangle)]
+static SHED_PERCENT: Global<u64> = Global::new(50);
 /// Device and inode of the agent's PID namespace (`/proc/self/ns/pid`); 0: compare host tgids.
 #[unsafe(no_mangle)]
 static AGENT_NS_DEV: Global<u64> = Global::new(0);
@@ -331,6 +336,36 @@ fn emit_chunk<const N: usize>(hdr: &EventHeader, src: u64, n: usize) -> bool {
     true
 }
 
+/// How many of the `n` bytes of a read or write to capture: all, except for a response while
+/// the ring is at least `SHED_PERCENT` full: then only its first `SHED_KEEP` bytes, so that
+/// requests keep the room (a statement whose answer was cut is still reported, incomplete).
+#[inline(always)]
+fn shed_len(role: u32, dir: u32, n: u64) -> u64 {
+    use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE};
+    let response = (role == ROLE_CLIENT) == (dir == Direction::Ingress as u32);
+    if !response || n <= SHED_KEEP {
+        return n;
+    }
+    let pct = SHED_PERCENT.load();
+    if pct >= 100 {
+        return n;
+    }
+    let size = EVENTS.query(BPF_RB_RING_SIZE as u64);
+    let used = EVENTS.query(BPF_RB_AVAIL_DATA as u64);
+    if used * 100 < size * pct {
+        return n;
+    }
+    SHED_KEEP
+}
+
+/// Counts and announces `missing` response bytes from stream offset `at` shed under load.
+#[inline(always)]
+fn shed(hdr: &EventHeader, at: u64, missing: u64) {
+    count(CNT_SHED_CHUNKS, 1);
+    count(CNT_SHED_BYTES, missing);
+    emit_hole(hdr, at, missing, TRUNC_SHED);
+}
+
 /// Emits `len` user bytes from `src` as up to `max_chunks` chunks. Returns the bytes consumed
 /// (captured, lost to a full ring, or truncated): always `len`.
 #[inline(always)]
@@ -367,9 +402,16 @@ fn emit_buf(hdr: &mut EventHeader, src: u64, len: u64, off: u64, max_chunks: usi
     }
 }
 
-/// Tells userspace that `missing` bytes from stream offset `at` were not captured.
+/// Tells userspace that `missing` bytes from stream offset `at` were not captured (the
+/// capture limit).
 #[inline(always)]
 fn emit_truncated(hdr: &EventHeader, at: u64, missing: u64) {
+    emit_hole(hdr, at, missing, 0);
+}
+
+/// A [`EventKind::Truncated`] record; `mark` is 0 or [`TRUNC_SHED`].
+#[inline(always)]
+fn emit_hole(hdr: &EventHeader, at: u64, missing: u64, mark: u32) {
     let Some(mut entry) = EVENTS.reserve::<EventHeader>(0) else {
         // The hole still shows when the next chunk arrives.
         return;
@@ -385,7 +427,7 @@ fn emit_truncated(hdr: &EventHeader, at: u64, missing: u64) {
         } else {
             missing as u32
         };
-        (*p).captured_len = 0;
+        (*p).captured_len = mark;
     }
     entry.submit(wake_flags());
 }
@@ -551,7 +593,9 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
     let n = n as u64;
     let tgid = (pid_tgid >> 32) as u32;
     // SAFETY: plain value read.
-    let Some(conn_id) = (unsafe { CONNS.get(conn_key(tgid, st.fd)) }).map(|c| c.conn_id) else {
+    let Some((conn_id, role)) =
+        (unsafe { CONNS.get(conn_key(tgid, st.fd)) }).map(|c| (c.conn_id, c.role))
+    else {
         return 0;
     };
     let Some(state) = CONN_STATE.get_ptr_mut(conn_id) else {
@@ -577,14 +621,18 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
     };
     let mut hdr = header(EventKind::Data, source, conn_id, st.fd, st.direction);
     hdr.total_len = n as u32;
+    let keep = shed_len(role, st.direction, n);
     if st.kind == KIND_BUF {
-        emit_buf(&mut hdr, st.ptr, n, off, MAX_CHUNKS_PER_CALL);
+        emit_buf(&mut hdr, st.ptr, keep, off, MAX_CHUNKS_PER_CALL);
+        if keep < n {
+            shed(&hdr, off + keep, n - keep);
+        }
         return 0;
     }
     // iovec arrays: struct iovec { void *iov_base; size_t iov_len; }
     let mut done: u64 = 0;
     for i in 0..MAX_IOVECS {
-        if done >= n || i as u64 >= st.count {
+        if done >= keep || i as u64 >= st.count {
             break;
         }
         let Some(base) = read_user::<u64>(st.ptr + 16 * i as u64) else {
@@ -593,14 +641,16 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
         let Some(len) = read_user::<u64>(st.ptr + 16 * i as u64 + 8) else {
             break;
         };
-        let mut take = n - done;
+        let mut take = keep - done;
         if len < take {
             take = len;
         }
         emit_buf(&mut hdr, base, take, off + done, 1);
         done += take;
     }
-    if done < n {
+    if keep < n && done == keep {
+        shed(&hdr, off + done, n - done);
+    } else if done < n {
         count(CNT_TRUNC_CHUNKS, 1);
         count(CNT_TRUNC_BYTES, n - done);
         emit_truncated(&hdr, off + done, n - done);
@@ -1711,7 +1761,9 @@ pub fn ssl_exit(ctx: RetProbeContext) -> u32 {
         return 0;
     };
     // SAFETY: plain value read.
-    let Some(conn_id) = (unsafe { CONNS.get(conn_key(tgid, fd)) }).map(|c| c.conn_id) else {
+    let Some((conn_id, role)) =
+        (unsafe { CONNS.get(conn_key(tgid, fd)) }).map(|c| (c.conn_id, c.role))
+    else {
         count(CNT_SSL_UNATTRIBUTED, 1);
         return 0;
     };
@@ -1739,7 +1791,11 @@ pub fn ssl_exit(ctx: RetProbeContext) -> u32 {
     };
     let mut hdr = header(EventKind::Data, source, conn_id, fd, a.direction);
     hdr.total_len = n as u32;
-    emit_buf(&mut hdr, a.buf, n, off, MAX_CHUNKS_PER_CALL);
+    let keep = shed_len(role, a.direction, n);
+    emit_buf(&mut hdr, a.buf, keep, off, MAX_CHUNKS_PER_CALL);
+    if keep < n {
+        shed(&hdr, off + keep, n - keep);
+    }
     0
 }
 

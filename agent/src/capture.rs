@@ -61,6 +61,8 @@ pub struct Watch {
     /// Unix socket paths, exact or with one `*`.
     pub unix_paths: Vec<SocketPattern>,
     pub ring_bytes: u32,
+    /// Responses are shed while the ring is at least this full (percent; 100: never).
+    pub shed_percent: u8,
 }
 
 /// The trie entry of a socket path pattern: the key (prefix length in bits) and the value.
@@ -354,6 +356,7 @@ impl Capture {
                 (m.dev(), m.ino())
             })
             .unwrap_or((0, 0));
+        let shed_percent = u64::from(watch.shed_percent);
         let mut loader = EbpfLoader::new();
         loader
             .override_global("AGENT_TGID", &me, true)
@@ -367,6 +370,7 @@ impl Capture {
             .override_global("FORK_PARENT_OFF", &parent_off, true)
             .override_global("FORK_CHILD_OFF", &child_off, true)
             .override_global("LOGINUID_OFF", &loginuid_off, true)
+            .override_global("SHED_PERCENT", &shed_percent, true)
             .map_max_entries("EVENTS", watch.ring_bytes);
         let mut ebpf = loader.load(EBPF_OBJECT)?;
         {

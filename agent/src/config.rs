@@ -62,6 +62,9 @@ pub struct Config {
     pub tag_keys: Vec<String>,
     /// Ring buffer size in MiB (power of two).
     pub ring_buffer_mib: u32,
+    /// While the ring is at least this full (percent), responses are shed: each read or write
+    /// of a database's answer keeps its first 512 bytes. 100: never shed.
+    pub ring_buffer_shed_percent: u8,
     /// Statements longer than this are not parsed.
     pub max_statement_bytes: usize,
     /// `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, class 6005).
@@ -266,6 +269,7 @@ impl Default for Config {
             keep_literals: false,
             record_params: false,
             ring_buffer_mib: 16,
+            ring_buffer_shed_percent: 50,
             max_statement_bytes: 64 * 1024,
             format: crate::sink::Format::Native,
             state_dir: PathBuf::from("/var/lib/dbgov"),
@@ -312,6 +316,15 @@ impl Config {
                 format!(
                     "must be a power of two up to 1024, got {}",
                     self.ring_buffer_mib
+                ),
+            ));
+        }
+        if !(1..=100).contains(&self.ring_buffer_shed_percent) {
+            return Err(ConfigError::invalid(
+                "ring_buffer_shed_percent",
+                format!(
+                    "must be 1 to 100 (100: never shed), got {}",
+                    self.ring_buffer_shed_percent
                 ),
             ));
         }

@@ -173,6 +173,7 @@ mod tests {
         same(&c.tag_keys, &d.tag_keys);
         same(&c.labels, &d.labels);
         same(&c.ring_buffer_mib, &d.ring_buffer_mib);
+        same(&c.ring_buffer_shed_percent, &d.ring_buffer_shed_percent);
         same(&c.metrics, &d.metrics);
         same(&c.proxy_control, &d.proxy_control);
         same(&c.environment, &d.environment);
@@ -202,6 +203,15 @@ mod tests {
         assert!(p[0].starts_with("agent.yaml:1: output: "), "{p:?}");
         let p = problems(f, "policy_dir: /nonexistent/dbgov-policies\n");
         assert!(p[0].starts_with("agent.yaml:1: policy_dir: "), "{p:?}");
+        let p = problems(f, "output: stdout\nring_buffer_shed_percent: 0\n");
+        assert_eq!(
+            p,
+            vec![
+                "agent.yaml:2: ring_buffer_shed_percent: must be 1 to 100 (100: never shed), got 0"
+                    .to_string()
+            ]
+        );
+        assert!(problems(f, "ring_buffer_shed_percent: 100\n").is_empty());
         assert!(problems(f, "output: stdout\n").is_empty());
     }
 }

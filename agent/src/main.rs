@@ -601,6 +601,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
         ports,
         unix_paths: cfg.socket_paths()?,
         ring_bytes: cfg.ring_buffer_mib << 20,
+        shed_percent: cfg.ring_buffer_shed_percent,
     };
     let clock = Clock::now();
     // One agent per state directory: a second one would report every statement twice.
@@ -880,6 +881,7 @@ fn update_metrics(m: &dbgov::metrics::Metrics, p: &Pipeline, kernel: &[u64]) {
     for (reason, idx) in [
         ("ring_buffer_full", agent_common::CNT_RING_FULL_BYTES),
         ("truncated", agent_common::CNT_TRUNC_BYTES),
+        ("shed_response", agent_common::CNT_SHED_BYTES),
     ] {
         let c = m.lost_bytes.get_or_create(&ReasonLabel {
             reason: reason.to_owned(),
@@ -937,6 +939,7 @@ fn reload_config(a: &RunArgs, cfg: &mut Config, pipeline: &mut Pipeline) {
     changed!(keep_literals);
     changed!(record_params);
     changed!(ring_buffer_mib);
+    changed!(ring_buffer_shed_percent);
     changed!(max_statement_bytes);
     changed!(state_dir);
     changed!(signing_key);

@@ -54,7 +54,11 @@ struct Settings {
     resolve_identity: bool,
 }
 
+/// `gap.detail` of a response cut under load.
+const SHED_DETAIL: &str = "response shed under load: the ring buffer was over its shedding threshold, so only the first 512 bytes of this read or write were captured; the statements it answered are reported incomplete";
+
 /// Counters the pipeline keeps about itself.
+
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     pub records: u64,
@@ -870,6 +874,7 @@ impl Pipeline {
 
     /// The kernel did not capture the tail of a syscall: the hole is reported to the session
     /// now, before the peer's answer to the cut message arrives.
+    /// A hole the kernel left in a response, or mid-stream: see [`agent_common::TRUNC_SHED`].
     fn on_truncated(&mut self, hdr: &EventHeader) -> Result<(), PipelineError> {
         let Some(dir) = Direction::from_u32(hdr.direction) else {
             self.stats.malformed_records += 1;
@@ -899,6 +904,13 @@ impl Pipeline {
                 session.on_gap(flow, n, hdr.ts_ns, &mut events);
             }
         });
+        if hdr.captured_len == agent_common::TRUNC_SHED {
+            for e in &mut events {
+                if let SessionEvent::Gap { detail, .. } = e {
+                    detail.get_or_insert_with(|| SHED_DETAIL.to_owned());
+                }
+            }
+        }
         let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
         self.scratch = events;
         self.conns.insert(conn.id, conn);

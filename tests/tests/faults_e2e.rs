@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use anyhow::Context;
 use dbgov_tests::*;
 use serde_json::Value;
 
@@ -84,9 +85,10 @@ fn oversize_frames_queries_and_results_keep_memory_bounded() -> anyhow::Result<(
     Ok(())
 }
 
-/// Ring-buffer saturation: a 1 MiB ring and 1.2 GB of results read 16 KiB at a time. The loss
-/// is reported with counts (`ring_buffer_full`), the agent recovers, and the next statements,
-/// from the same connection and from another process, are captured and attributed correctly.
+/// Ring-buffer saturation with shedding off (`ring_buffer_shed_percent: 100`): a 1 MiB ring
+/// and 1.2 GB of results read 16 KiB at a time. The loss is reported with counts
+/// (`ring_buffer_full`), the agent recovers, and the next statements, from the same connection
+/// and from another process, are captured and attributed correctly.
 #[test]
 fn a_saturated_ring_buffer_is_counted_and_the_agent_recovers() -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
@@ -95,7 +97,10 @@ fn a_saturated_ring_buffer_is_counted_and_the_agent_recovers() -> anyhow::Result
     let pg = Postgres::start()?;
     let dir = TempDir::new("ring")?;
     let config = dir.path().join("agent.yaml");
-    std::fs::write(&config, "ring_buffer_mib: 1\n")?;
+    std::fs::write(
+        &config,
+        "ring_buffer_mib: 1\nring_buffer_shed_percent: 100\n",
+    )?;
     let agent = Agent::start(&[
         "--postgres-port",
         &pg.port.to_string(),
@@ -133,6 +138,95 @@ fn a_saturated_ring_buffer_is_counted_and_the_agent_recovers() -> anyhow::Result
     );
     let psql = statement(&ev, "AS after_flood_psql").unwrap();
     assert_eq!(psql["client"]["comm"], "psql", "{psql}");
+    assert_eq!(psql["outcome"]["rows"], 1, "{psql}");
+    Ok(())
+}
+
+/// The same flood with shedding on (the default, at half the ring): the kernel cuts the
+/// responses, not the requests. Every flood statement is one event (those whose answer was
+/// cut are `incomplete`), the cut is a gap that says it was shed, counted in
+/// `dbgov_lost_bytes_total{reason="shed_response"}`, and the statements after it are complete.
+#[test]
+fn under_load_responses_are_shed_first_and_every_statement_is_still_reported() -> anyhow::Result<()>
+{
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let dir = TempDir::new("shed")?;
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(&config, "ring_buffer_mib: 1\n")?;
+    let mport = free_port();
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--config",
+        &config.to_string_lossy(),
+        "--metrics",
+        &format!("127.0.0.1:{mport}"),
+    ])?;
+    let rounds = 20;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_flood.py");
+    run(Command::new(python())
+        .arg(&script)
+        .arg(pg.port.to_string())
+        .arg(rounds.to_string()))?;
+    run(pg.psql().args(["-c", "SELECT 2 AS after_flood_psql"]))?;
+    agent.wait_for("the statements after the flood", |ev| {
+        statement(ev, "AS after_flood").is_some() && statement(ev, "AS after_flood_psql").is_some()
+    })?;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (_, page) = http_get(mport, "/metrics")?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let floods: Vec<&Value> = statements(&ev)
+        .into_iter()
+        .filter(|e| {
+            e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("AS flood FROM"))
+        })
+        .collect();
+    assert_eq!(floods.len(), rounds, "{}", dump(&ev));
+    let incomplete = floods
+        .iter()
+        .filter(|e| e["outcome"]["status"] == "incomplete")
+        .count();
+    let shed: Vec<&Value> = of_kind(&ev, "gap")
+        .into_iter()
+        .filter(|g| {
+            g["gap"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("response shed under load"))
+        })
+        .collect();
+    let ring_full: u64 = of_kind(&ev, "gap")
+        .iter()
+        .filter(|g| g["gap"]["reason"] == "ring_buffer_full")
+        .map(|g| g["gap"]["events"].as_u64().unwrap_or(0))
+        .sum();
+    eprintln!(
+        "{rounds} flood statements reported, {incomplete} incomplete; {} shed gaps; {ring_full} records lost to a full ring",
+        shed.len()
+    );
+    assert!(
+        incomplete >= 1 && !shed.is_empty(),
+        "{incomplete} incomplete, {} shed gaps:\n{}",
+        shed.len(),
+        dump(&of_kind(&ev, "gap").into_iter().cloned().collect::<Vec<_>>())
+    );
+    assert!(
+        shed.iter().all(|g| g["gap"]["flow"] == "server_to_client"),
+        "{}",
+        dump(&shed.into_iter().cloned().collect::<Vec<_>>())
+    );
+    assert!(
+        metric(&page, "dbgov_lost_bytes_total{reason=\"shed_response\"}").is_some_and(|b| b > 0.0),
+        "{page}"
+    );
+    let after = statement(&ev, "AS after_flood").context("after_flood")?;
+    assert_eq!(after["outcome"]["status"], "ok", "{after}");
+    let psql = statement(&ev, "AS after_flood_psql").context("after_flood_psql")?;
     assert_eq!(psql["outcome"]["rows"], 1, "{psql}");
     Ok(())
 }
