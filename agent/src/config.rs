@@ -30,6 +30,17 @@ impl ConfigError {
     }
 }
 
+/// How the agent's threads are scheduled (see `sched.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scheduling {
+    /// `SCHED_IDLE` while the agent keeps up, `SCHED_OTHER` when the ring fills.
+    #[default]
+    Adaptive,
+    /// Always `SCHED_OTHER` (the unit's or the shell's priority).
+    Normal,
+}
+
 /// The configuration file format. Every field is optional.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -65,6 +76,8 @@ pub struct Config {
     /// While the ring is at least this full (percent), responses are shed: each read or write
     /// of a database's answer keeps its first 512 bytes. 100: never shed.
     pub ring_buffer_shed_percent: u8,
+    /// `adaptive` (yield the CPU while keeping up, compete when behind) or `normal`.
+    pub scheduling: Scheduling,
     /// Statements longer than this are not parsed.
     pub max_statement_bytes: usize,
     /// `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, class 6005).
@@ -270,6 +283,7 @@ impl Default for Config {
             record_params: false,
             ring_buffer_mib: 16,
             ring_buffer_shed_percent: 50,
+            scheduling: Scheduling::Adaptive,
             max_statement_bytes: 64 * 1024,
             format: crate::sink::Format::Native,
             state_dir: PathBuf::from("/var/lib/dbgov"),

@@ -174,6 +174,7 @@ mod tests {
         same(&c.labels, &d.labels);
         same(&c.ring_buffer_mib, &d.ring_buffer_mib);
         same(&c.ring_buffer_shed_percent, &d.ring_buffer_shed_percent);
+        same(&c.scheduling, &d.scheduling);
         same(&c.metrics, &d.metrics);
         same(&c.proxy_control, &d.proxy_control);
         same(&c.environment, &d.environment);

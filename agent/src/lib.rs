@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod record;
 pub mod redact;
 pub mod report;
+pub mod sched;
 pub mod session;
 pub mod sink;
 pub mod sockdiag;

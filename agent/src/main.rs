@@ -679,6 +679,27 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
             .with_context(|| format!("writing ready file {}", p.display()))?;
     }
     tracing::info!(ports = ?cfg.postgres_ports, mysql_ports = ?cfg.mysql_ports, "dbgov capturing");
+    // Yield the CPU while keeping up (every thread exists by now; later ones inherit).
+    let mut adapt = match cfg.scheduling {
+        dbgov::config::Scheduling::Adaptive if dbgov::sched::can_return() => {
+            match dbgov::sched::set_all_threads(true) {
+                Ok(()) => Some(dbgov::sched::Adaptive::new(u64::from(watch.ring_bytes))),
+                Err(e) => {
+                    tracing::warn!("scheduling: adaptive is off: {e}");
+                    None
+                }
+            }
+        }
+        dbgov::config::Scheduling::Adaptive => {
+            eprintln!(
+                "dbgov: scheduling: adaptive is off: leaving SCHED_IDLE again needs CAP_SYS_NICE or \
+                 LimitNICE=+0 (RLIMIT_NICE 20); the agent runs at its normal priority"
+            );
+            None
+        }
+        dbgov::config::Scheduling::Normal => None,
+    };
+    metrics.yielding.set(i64::from(adapt.is_some()));
     // Every probe is attached and the open connections are seeded.
     metrics.set_ready(true);
     notify(&[
@@ -720,7 +741,9 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 // A full spool set to `pause`: leave the records in the ring (the kernel
                 // counts what it cannot store) until the output has room.
                 if !pipeline.output_paused() {
-                    drain(guard.get_inner_mut(), &mut recorder, &mut pipeline)?;
+                    drain(guard.get_inner_mut(), &mut recorder, &mut pipeline, &mut |b| {
+                        adapt_to(&mut adapt, &metrics, b)
+                    })?;
                 }
                 guard.clear_ready();
                 after_batch(&mut pipeline, &mut capture);
@@ -735,7 +758,9 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     pipeline.flush()?;
                     0
                 } else {
-                    drain(ring.get_mut(), &mut recorder, &mut pipeline)?
+                    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut |b| {
+                        adapt_to(&mut adapt, &metrics, b)
+                    })?
                 };
                 after_batch(&mut pipeline, &mut capture);
                 // Each wakeup costs the agent tens of microseconds on a VM: drain small batches
@@ -755,6 +780,12 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 let c = capture.counters()?;
                 report_losses(&mut pipeline, &last_counters, &c, now)?;
                 update_metrics(&metrics, &pipeline, &c);
+                adapt_to(&mut adapt, &metrics, c[agent_common::CNT_RING_USED_PEAK as usize]);
+                if let Some(a) = adapt.as_mut() {
+                    if a.tick(Instant::now()) == dbgov::sched::Change::ToIdle {
+                        apply_sched(&mut adapt, &metrics, true);
+                    }
+                }
                 if c[agent_common::CNT_RING_USED_PEAK as usize] > 0 {
                     if let Err(e) = capture.reset_ring_peak() {
                         tracing::debug!("ring-buffer peak: {e}");
@@ -766,7 +797,9 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     // that exited since the last drain still has its statements in the ring,
                     // and ending its session before reading them would lose them.
                     if !pipeline.output_paused() {
-                        drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
+                        drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut |b| {
+                            adapt_to(&mut adapt, &metrics, b)
+                        })?;
                     }
                     after_batch(&mut pipeline, &mut capture);
                     let now = audit::now_monotonic_ns();
@@ -804,8 +837,12 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     }
     metrics.set_ready(false);
     notify(&[sd_notify::NotifyState::Stopping]);
+    // Finish at the normal priority, whatever the host is doing.
+    if adapt.as_ref().is_some_and(dbgov::sched::Adaptive::idle) {
+        apply_sched(&mut adapt, &metrics, false);
+    }
     // Drain what the kernel already produced, then end every open session.
-    drain(ring.get_mut(), &mut recorder, &mut pipeline)?;
+    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut |_| {})?;
     let now = audit::now_monotonic_ns();
     let c = capture.counters()?;
     report_losses(&mut pipeline, &last_counters, &c, now)?;
@@ -839,20 +876,59 @@ fn drain(
     rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
     recorder: &mut Option<dbgov::record::Writer>,
     pipeline: &mut Pipeline,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
-    let mut n = 0;
+    // `progress` learns how many bytes this drain has read so far, every 256 KiB and at the
+    // end (adaptive scheduling reacts to a backlog before the drain is over).
+    const STEP: u64 = 256 << 10;
+    let (mut n, mut bytes, mut next) = (0, 0u64, STEP);
     while let Some(item) = rb.next() {
         if let Some(r) = recorder.as_mut() {
             r.write(&item)?;
         }
         pipeline.handle_record(&item)?;
         n += 1;
+        bytes += item.len() as u64;
+        if bytes >= next {
+            progress(bytes);
+            next = bytes + STEP;
+        }
     }
+    progress(bytes);
     // One hand-over to the output per drain cycle.
     if n > 0 {
         pipeline.flush()?;
     }
     Ok(n)
+}
+
+/// `scheduling: adaptive`: the ring held `bytes`; stop yielding if the agent falls behind.
+fn adapt_to(adapt: &mut Option<dbgov::sched::Adaptive>, m: &dbgov::metrics::Metrics, bytes: u64) {
+    if adapt.as_mut().map(|a| a.observe(bytes)) == Some(dbgov::sched::Change::ToNormal) {
+        m.boosts.inc();
+        apply_sched(adapt, m, false);
+    }
+}
+
+/// Moves every thread to `SCHED_IDLE` (`idle`) or back; on failure adaptive scheduling ends
+/// at the normal priority.
+fn apply_sched(
+    adapt: &mut Option<dbgov::sched::Adaptive>,
+    m: &dbgov::metrics::Metrics,
+    idle: bool,
+) {
+    match dbgov::sched::set_all_threads(idle) {
+        Ok(()) => {
+            m.yielding.set(i64::from(idle));
+            tracing::debug!(idle, "scheduling changed");
+        }
+        Err(e) => {
+            tracing::warn!("scheduling: adaptive is off: {e}");
+            let _ = dbgov::sched::set_all_threads(false);
+            m.yielding.set(0);
+            *adapt = None;
+        }
+    }
 }
 
 /// Work after a batch of ring records: TLS uprobes for new processes, and dropping the kernel
@@ -940,6 +1016,7 @@ fn reload_config(a: &RunArgs, cfg: &mut Config, pipeline: &mut Pipeline) {
     changed!(record_params);
     changed!(ring_buffer_mib);
     changed!(ring_buffer_shed_percent);
+    changed!(scheduling);
     changed!(max_statement_bytes);
     changed!(state_dir);
     changed!(signing_key);

@@ -108,6 +108,10 @@ pub struct Metrics {
     pub ring_size_bytes: Gauge,
     pub ring_peak_bytes: Gauge,
     ring_peak: Arc<AtomicU64>,
+    /// 1 while the agent yields the CPU (`scheduling: adaptive`, keeping up), else 0.
+    pub yielding: Gauge,
+    /// Times the agent stopped yielding because the ring filled.
+    pub boosts: Counter,
     /// The time the proxy adds, per direction (`request`: from reading the client's bytes to
     /// writing them to the server, judging included; `response`: the other way, masking
     /// included).
@@ -145,6 +149,8 @@ impl Metrics {
             ring_size_bytes: Gauge::default(),
             ring_peak_bytes: Gauge::default(),
             ring_peak: Arc::new(AtomicU64::new(0)),
+            yielding: Gauge::default(),
+            boosts: Counter::default(),
             proxy_added: Family::new_with_constructor(latency_histogram),
             cpu_seconds: Gauge::default(),
             rss_bytes: Gauge::default(),
@@ -250,6 +256,16 @@ impl Metrics {
             "ring_buffer_peak_used_bytes",
             "The most the kernel ring buffer held (as the probes saw it) since the previous scrape",
             m.ring_peak_bytes.clone(),
+        );
+        r.register(
+            "cpu_yielding",
+            "1 while the agent yields the CPU to other work (scheduling: adaptive, keeping up), else 0",
+            m.yielding.clone(),
+        );
+        r.register(
+            "cpu_boosts",
+            "Times the agent stopped yielding the CPU because the ring buffer filled",
+            m.boosts.clone(),
         );
         r.register(
             "proxy_added_latency_seconds",

@@ -165,6 +165,9 @@ fn under_load_responses_are_shed_first_and_every_statement_is_still_reported() -
         "--metrics",
         &format!("127.0.0.1:{mport}"),
     ])?;
+    // Adaptive scheduling (the default): a quiet agent yields the CPU.
+    let (_, quiet) = http_get(mport, "/metrics")?;
+    assert_eq!(metric(&quiet, "dbgov_cpu_yielding"), Some(1.0), "{quiet}");
     let rounds = 20;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg_flood.py");
     run(Command::new(python())
@@ -222,6 +225,11 @@ fn under_load_responses_are_shed_first_and_every_statement_is_still_reported() -
     );
     assert!(
         metric(&page, "dbgov_lost_bytes_total{reason=\"shed_response\"}").is_some_and(|b| b > 0.0),
+        "{page}"
+    );
+    // The backlog made the agent stop yielding and compete for the CPU.
+    assert!(
+        metric(&page, "dbgov_cpu_boosts_total").is_some_and(|b| b >= 1.0),
         "{page}"
     );
     let after = statement(&ev, "AS after_flood").context("after_flood")?;

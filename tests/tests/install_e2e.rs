@@ -287,6 +287,7 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
                 metric(&page, "dbgov_process_resident_memory_bytes").is_some_and(|r| r > 1e6),
                 "{page}"
             );
+            assert_eq!(metric(&page, "dbgov_cpu_yielding"), Some(0.0), "{page}");
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "{page}");
@@ -342,6 +343,14 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
     let code = exit_within(&mut agent, 30)?;
     let err = std::fs::read_to_string(&stderr)?;
     assert_eq!(code, 0, "{err}");
+    // setpriv cannot give the unit's LimitNICE=+0 here (raising RLIMIT_NICE needs
+    // CAP_SYS_RESOURCE, which this sandbox's root lacks): adaptive scheduling says once that it
+    // is off, and the agent ran at its normal priority.
+    assert_eq!(
+        err.matches("scheduling: adaptive is off").count(),
+        1,
+        "{err}"
+    );
     // Gone: `dbgov status` says so and fails.
     let st = Command::new(agent_bin())
         .args(["status", "--metrics", &format!("127.0.0.1:{metrics_port}")])

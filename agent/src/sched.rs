@@ -1,0 +1,170 @@
+//! Adaptive CPU scheduling of the agent (`scheduling: adaptive`, the default).
+//!
+//! While the agent keeps up, its threads run as `SCHED_IDLE`: they get the CPU only when the
+//! database and its clients leave it idle, so the agent's bursts of work never delay a query.
+//! As soon as the kernel ring buffer holds more than a sixteenth of its size (the agent is
+//! falling behind), every thread goes back to `SCHED_OTHER` at nice 0 and gets its fair share;
+//! after two quiet seconds it yields again. The switch back needs `CAP_SYS_NICE` or an
+//! `RLIMIT_NICE` that allows nice 0 (the unit sets `LimitNICE=+0`); without either the agent
+//! stays at its normal priority and says so once.
+use std::time::{Duration, Instant};
+
+/// Errors changing the scheduling policy.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedError {
+    #[error("cannot read the agent's threads: {0}")]
+    Threads(std::io::Error),
+    #[error("sched_setscheduler on thread {tid}: {source}")]
+    Set { tid: i32, source: std::io::Error },
+}
+
+/// Sets every thread of this process to `SCHED_IDLE` (`idle`) or `SCHED_OTHER`.
+pub fn set_all_threads(idle: bool) -> Result<(), SchedError> {
+    let policy = if idle {
+        libc::SCHED_IDLE
+    } else {
+        libc::SCHED_OTHER
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    let dir = std::fs::read_dir("/proc/self/task").map_err(SchedError::Threads)?;
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        // SAFETY: `param` is a valid sched_param; an exited thread gives ESRCH, ignored.
+        if unsafe { libc::sched_setscheduler(tid, policy, &param) } != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::ESRCH) {
+                return Err(SchedError::Set { tid, source: err });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process may leave `SCHED_IDLE` again: root, `CAP_SYS_NICE`, or an
+/// `RLIMIT_NICE` that allows nice 0.
+pub fn can_return() -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct.
+    let nice_ok =
+        unsafe { libc::getrlimit(libc::RLIMIT_NICE, &mut lim) } == 0 && lim.rlim_cur >= 20;
+    nice_ok || has_cap_sys_nice()
+}
+
+fn has_cap_sys_nice() -> bool {
+    const CAP_SYS_NICE: u32 = 23;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|caps| caps & (1 << CAP_SYS_NICE) != 0)
+}
+
+/// The decision: yield (idle) while the ring stays nearly empty, compete when it fills.
+#[derive(Debug)]
+pub struct Adaptive {
+    /// Ring bytes above which the agent stops yielding.
+    boost_above: u64,
+    /// Ring bytes under which a second counts as quiet.
+    quiet_below: u64,
+    idle: bool,
+    /// The most the ring held (as drained or as the probes saw it) in the current second.
+    peak: u64,
+    quiet_since: Option<Instant>,
+    /// The agent was boosted this many times (for the log and tests).
+    pub boosts: u64,
+}
+
+/// What to do after an observation.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    None,
+    ToIdle,
+    ToNormal,
+}
+
+impl Adaptive {
+    /// Starts idle. `ring_bytes`: the ring buffer's size.
+    pub fn new(ring_bytes: u64) -> Self {
+        Self {
+            boost_above: (ring_bytes / 16).max(64 << 10),
+            quiet_below: (ring_bytes / 256).max(16 << 10),
+            idle: true,
+            peak: 0,
+            quiet_since: None,
+            boosts: 0,
+        }
+    }
+
+    pub fn idle(&self) -> bool {
+        self.idle
+    }
+
+    /// The ring held `bytes` (one drain's worth, or the probes' peak).
+    pub fn observe(&mut self, bytes: u64) -> Change {
+        self.peak = self.peak.max(bytes);
+        if self.idle && bytes >= self.boost_above {
+            self.idle = false;
+            self.boosts += 1;
+            self.quiet_since = None;
+            return Change::ToNormal;
+        }
+        Change::None
+    }
+
+    /// Once a second: after two quiet seconds in a row, yield again.
+    pub fn tick(&mut self, now: Instant) -> Change {
+        let quiet = self.peak < self.quiet_below;
+        self.peak = 0;
+        if self.idle {
+            return Change::None;
+        }
+        if !quiet {
+            self.quiet_since = None;
+            return Change::None;
+        }
+        let since = *self.quiet_since.get_or_insert(now);
+        if now.duration_since(since) >= Duration::from_secs(2) {
+            self.idle = true;
+            self.quiet_since = None;
+            return Change::ToIdle;
+        }
+        Change::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boosts_when_the_ring_fills_and_yields_after_two_quiet_seconds() {
+        let mut a = Adaptive::new(16 << 20);
+        assert!(a.idle());
+        assert_eq!(a.observe(100 << 10), Change::None);
+        assert_eq!(a.observe(2 << 20), Change::ToNormal);
+        assert!(!a.idle());
+        assert_eq!(a.observe(4 << 20), Change::None);
+        let t0 = Instant::now();
+        // The second that saw 4 MiB is not quiet.
+        assert_eq!(a.tick(t0), Change::None);
+        assert_eq!(a.tick(t0 + Duration::from_secs(1)), Change::None);
+        a.observe(10 << 10);
+        assert_eq!(a.tick(t0 + Duration::from_secs(2)), Change::None);
+        // A busy second restarts the count.
+        a.observe(1 << 20);
+        assert_eq!(a.tick(t0 + Duration::from_secs(3)), Change::None);
+        assert_eq!(a.tick(t0 + Duration::from_secs(4)), Change::None);
+        assert_eq!(a.tick(t0 + Duration::from_secs(5)), Change::None);
+        assert_eq!(a.tick(t0 + Duration::from_secs(6)), Change::ToIdle);
+        assert!(a.idle());
+        assert_eq!(a.boosts, 1);
+    }
+}
