@@ -27,6 +27,9 @@
 //!   as a further condition: TPS ratio, completeness (the topic, exported) and agent CPU;
 //! - 8: Kafka delivery: events per second from a filled spool to the local broker
 //!   (`dbgov ship`), and the agent's memory while the broker is down under pgbench load.
+//! - 9: overload: pgbench select-only prepared, saturated, with the agent held to 10% of one
+//!   core by a cgroup CPU quota: the share of statements with a complete event, an incomplete
+//!   one and none, and whether every loss is counted in gap events.
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write as _};
@@ -56,6 +59,8 @@ const SATURATED_LOG_SAMPLING: f64 = 0.1;
 /// sysbench tables and rows.
 const SB_TABLES: u32 = 2;
 const SB_ROWS: u32 = 100_000;
+/// Scenario 9: the agent's CPU quota, in percent of one core.
+const OVERLOAD_PERCENT: u32 = 10;
 /// The committed capture of scenario 5, relative to the repository root.
 const CAPTURE_XZ: &str = "bench/capture/mixed.dbgovrec.xz";
 /// What the capture holds and what the live agent saw while recording it.
@@ -77,7 +82,7 @@ pub struct BenchArgs {
     /// Use this dbgov binary instead of building one with `cargo build --release -p dbgov`.
     #[arg(long, value_name = "PATH")]
     agent: Option<PathBuf>,
-    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,6,7,8,analysis,report (3 and 4 come
+    /// Only these scenarios, comma-separated, from 1,1b,1c,1k,2,5,6,7,8,9,analysis,report (3 and 4 come
     /// with 1; 1k needs 1).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     only: Vec<String>,
@@ -616,6 +621,69 @@ struct Agent {
     _dir: TempDir,
 }
 
+/// A cgroup with a CPU quota (scenario 9): cgroup v1's `cpu` controller where it is mounted,
+/// else cgroup v2's `cpu.max`. Dropping it moves its processes back to the root group and
+/// removes it.
+struct CpuLimit {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl CpuLimit {
+    fn new(percent: u32) -> Result<Self> {
+        let v1 = Path::new("/sys/fs/cgroup/cpu");
+        let name = format!("dbgov-bench-{}", std::process::id());
+        let period = 100_000u32;
+        let quota = period / 100 * percent;
+        if v1.join("cpu.cfs_quota_us").exists() {
+            let dir = v1.join(&name);
+            let _ = fs::create_dir(&dir);
+            fs::write(dir.join("cpu.cfs_period_us"), period.to_string())
+                .with_context(|| format!("{}: cpu.cfs_period_us", dir.display()))?;
+            fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())
+                .with_context(|| format!("{}: cpu.cfs_quota_us", dir.display()))?;
+            return Ok(Self {
+                dir,
+                root: v1.to_owned(),
+            });
+        }
+        let v2 = Path::new("/sys/fs/cgroup");
+        if !v2.join("cgroup.controllers").exists() {
+            bail!("no cgroup CPU controller (neither /sys/fs/cgroup/cpu nor cgroup v2)");
+        }
+        let _ = fs::write(v2.join("cgroup.subtree_control"), "+cpu");
+        let dir = v2.join(&name);
+        let _ = fs::create_dir(&dir);
+        fs::write(dir.join("cpu.max"), format!("{quota} {period}")).with_context(|| {
+            format!(
+                "{}: cpu.max (is the cpu controller enabled?)",
+                dir.display()
+            )
+        })?;
+        Ok(Self {
+            dir,
+            root: v2.to_owned(),
+        })
+    }
+
+    /// Moves a process (all its threads) into the group.
+    fn add(&self, pid: u32) -> Result<()> {
+        fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+            .with_context(|| format!("moving {pid} into {}", self.dir.display()))
+    }
+}
+
+impl Drop for CpuLimit {
+    fn drop(&mut self) {
+        if let Ok(procs) = fs::read_to_string(self.dir.join("cgroup.procs")) {
+            for p in procs.lines() {
+                let _ = fs::write(self.root.join("cgroup.procs"), p);
+            }
+        }
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
 /// A local Kafka-protocol broker (tansu, memory storage) for scenarios 1k and 8.
 struct Broker {
     child: Child,
@@ -725,6 +793,10 @@ struct AgentRun {
     bpf_map_rss_kb: u64,
     /// Statement events of the benchmark client's connections.
     client_statements: u64,
+    /// Of those, events whose answer was cut (`outcome.status: incomplete`).
+    client_incomplete: u64,
+    /// Kernel records the gap events say were lost.
+    gap_records: u64,
     /// All statement events.
     statements: u64,
     gap_events: u64,
@@ -744,6 +816,8 @@ impl AgentRun {
             "rss_at_stop_kb": {"anon": self.rss_anon_kb, "file": self.rss_file_kb, "shmem": self.rss_shmem_kb,
                                "bpf_map_mappings": self.bpf_map_rss_kb},
             "client_statement_events": self.client_statements,
+            "client_incomplete_events": self.client_incomplete,
+            "gap_records": self.gap_records,
             "statement_events": self.statements,
             "gap_events": self.gap_events,
             "gap_bytes": self.gap_bytes,
@@ -955,6 +1029,8 @@ impl Agent {
         }
         let c = count_events(&self.events, client_marker)?;
         into.client_statements = c.client_statements;
+        into.client_incomplete = c.client_incomplete;
+        into.gap_records = c.gap_records;
         into.statements = c.statements;
         into.gap_events = c.gaps;
         into.gap_bytes = c.gap_bytes;
@@ -1074,8 +1150,11 @@ fn tail(s: &str, n: usize) -> &str {
 struct EventCounts {
     statements: u64,
     client_statements: u64,
+    /// Client statement events with `outcome.status: incomplete` (the answer was cut).
+    client_incomplete: u64,
     gaps: u64,
     gap_bytes: u64,
+    gap_records: u64,
 }
 
 /// Counts events in a JSON-lines file. Substring tests keep this fast on the gigabytes a
@@ -1097,11 +1176,15 @@ fn count_events(path: &Path, client_marker: &str) -> Result<EventCounts> {
             c.statements += 1;
             if s.contains(client_marker) {
                 c.client_statements += 1;
+                if s.contains("\"status\":\"incomplete\"") {
+                    c.client_incomplete += 1;
+                }
             }
         } else if s.contains("\"kind\":\"gap\"") {
             c.gaps += 1;
             if let Ok(v) = serde_json::from_str::<Value>(&s) {
                 c.gap_bytes += v["gap"]["bytes"].as_u64().unwrap_or(0);
+                c.gap_records += v["gap"]["events"].as_u64().unwrap_or(0);
             }
         }
     }
@@ -1731,6 +1814,10 @@ impl Bench {
             secs += 60.0 + 2.0 * p.sat_secs as f64;
             steps += 2;
         }
+        if p.wants("9") {
+            secs += r * (p.sat_secs as f64 + RUN_OVERHEAD + AGENT_OVERHEAD + 10.0);
+            steps += p.rounds;
+        }
         (secs, steps)
     }
 
@@ -1758,7 +1845,7 @@ impl Bench {
 
     fn run_all(&mut self) -> Result<()> {
         let p = &self.plan;
-        let need_pg = ["1", "1b", "1c", "1k", "6", "7", "8"]
+        let need_pg = ["1", "1b", "1c", "1k", "6", "7", "8", "9"]
             .iter()
             .any(|s| p.wants(s));
         let need_pgaudit = p.wants("1c");
@@ -1851,6 +1938,10 @@ impl Bench {
             if self.plan.wants("7") {
                 let r = self.scenario7(pg, my_port);
                 check("7", r, &mut self.notes);
+            }
+            if self.plan.wants("9") {
+                let r = self.scenario9(pg, my_port);
+                check("9", r, &mut self.notes);
             }
         }
         if let (Some(m), true) = (&maria, self.plan.wants("2")) {
@@ -2084,6 +2175,144 @@ impl Bench {
         }
         self.json
             .insert("scenario_6".into(), Value::Object(per_workload));
+        Ok(())
+    }
+
+    /// Scenario 9: overload. pgbench select-only prepared, saturated, with the agent held to
+    /// [`OVERLOAD_PERCENT`] of one core by a cgroup CPU quota: the share of the statements
+    /// executed that got a complete event, an incomplete one (the answer shed) and none, and
+    /// whether every loss is counted in gap events. After pgbench stops the agent is released
+    /// from the quota so that it drains the ring quickly (what was lost was lost while it was
+    /// held).
+    fn scenario9(&mut self, pg: &Pg, my_port: u16) -> Result<()> {
+        let w = WORKLOADS[1];
+        let logdir = self.work.path().join("pgbench-log");
+        let mut runs = Vec::new();
+        for round in 1..=self.plan.rounds {
+            self.progress.begin(&format!(
+                "9 overload: pgbench {} with the agent at {OVERLOAD_PERCENT}% of one core, round {round}/{} ({} s)",
+                w.name(),
+                self.plan.rounds,
+                self.plan.sat_secs
+            ));
+            let limit = CpuLimit::new(OVERLOAD_PERCENT)?;
+            let agent = Agent::start(&self.bin, pg.port, my_port, None)?;
+            limit.add(agent.pid())?;
+            let cpu0 = agent.ticks();
+            let t = Instant::now();
+            let b0 = self.sampler.busy_samples();
+            let mut r = pgbench(
+                pg.port,
+                w,
+                self.plan.sat_secs,
+                None,
+                SATURATED_LOG_SAMPLING,
+                &logdir,
+            )?;
+            self.mark_busy(&mut r, b0);
+            let wall = t.elapsed().as_secs_f64();
+            let cpu_s = agent.ticks().saturating_sub(cpu0) as f64 / self.tck;
+            drop(limit);
+            agent.wait_idle(Duration::from_secs(60));
+            let mut ar = AgentRun {
+                cpu_s,
+                wall_s: wall,
+                ..AgentRun::default()
+            };
+            agent.stop("\"application\":\"pgbench\"", &mut ar)?;
+            let executed = r.statements.max(1) as f64;
+            let complete = ar.client_statements.saturating_sub(ar.client_incomplete);
+            let missing = r.statements.saturating_sub(ar.client_statements);
+            eprintln!(
+                "      tps {:.0}; of {} statements: {:.3} complete, {:.3} incomplete, {:.3} without an event; {} gap events ({} records, {} bytes); agent CPU {:.1}% of one core",
+                r.tps,
+                r.statements,
+                complete as f64 / executed,
+                ar.client_incomplete as f64 / executed,
+                missing as f64 / executed,
+                ar.gap_events,
+                ar.gap_records,
+                ar.gap_bytes,
+                cpu_s / wall.max(1e-9) * 100.0
+            );
+            self.progress
+                .end(self.plan.sat_secs as f64 + RUN_OVERHEAD + AGENT_OVERHEAD + 10.0);
+            r.agent = Some(ar);
+            runs.push(r);
+        }
+        let med = |f: &dyn Fn(&Run) -> f64| -> Option<f64> {
+            let mut v: Vec<f64> = runs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied()
+        };
+        let agent = |r: &Run| r.agent.clone().unwrap_or_default();
+        let share =
+            |f: &dyn Fn(&Run) -> u64| med(&|r: &Run| f(r) as f64 / r.statements.max(1) as f64);
+        let label = format!(
+            "9 overload {} (agent at {OVERLOAD_PERCENT}% of one core)",
+            w.name()
+        );
+        let executed = med(&|r: &Run| r.statements as f64);
+        self.row(
+            &label,
+            "statements executed",
+            opt0(executed),
+            "-".into(),
+            None,
+            "-",
+            None,
+        );
+        let complete = share(&|r| {
+            let a = agent(r);
+            a.client_statements.saturating_sub(a.client_incomplete)
+        });
+        let incomplete = share(&|r| agent(r).client_incomplete);
+        let missing = share(&|r| r.statements.saturating_sub(agent(r).client_statements));
+        for (m, v) in [
+            ("share with a complete event", complete),
+            ("share with an incomplete event (answer shed)", incomplete),
+            ("share without an event", missing),
+        ] {
+            self.row(&label, m, "-".into(), opt3(v), None, "-", None);
+        }
+        // Every statement without an event must be accounted for by a gap.
+        let accounted = runs.iter().all(|r| {
+            let a = agent(r);
+            r.statements <= a.client_statements || a.gap_events > 0
+        });
+        let gaps = med(&|r: &Run| agent(r).gap_events as f64);
+        let records = med(&|r: &Run| agent(r).gap_records as f64);
+        self.row(
+            &label,
+            "gap events (median; records lost)",
+            "-".into(),
+            format!("{} ({})", opt0(gaps), opt0(records)),
+            None,
+            "every loss in a gap",
+            Some(accounted),
+        );
+        let cpu = med(&|r: &Run| {
+            let a = agent(r);
+            a.cpu_s / a.wall_s.max(1e-9) * 100.0
+        });
+        self.row(
+            &label,
+            "agent CPU, % of one core (median)",
+            "-".into(),
+            cpu.map(|x| format!("{x:.1}%")).unwrap_or("-".into()),
+            None,
+            &format!("<= {OVERLOAD_PERCENT}% (the quota)"),
+            None,
+        );
+        self.json.insert(
+            "scenario_9_runs".into(),
+            Value::Array(
+                runs.iter()
+                    .enumerate()
+                    .map(|(i, r)| r.json(Cond::Agent, i as u32 + 1))
+                    .collect(),
+            ),
+        );
         Ok(())
     }
 
