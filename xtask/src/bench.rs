@@ -2187,7 +2187,7 @@ impl Bench {
     fn scenario9(&mut self, pg: &Pg, my_port: u16) -> Result<()> {
         let w = WORKLOADS[1];
         let logdir = self.work.path().join("pgbench-log");
-        let mut runs = Vec::new();
+        let mut s = Series::default();
         for round in 1..=self.plan.rounds {
             self.progress.begin(&format!(
                 "9 overload: pgbench {} with the agent at {OVERLOAD_PERCENT}% of one core, round {round}/{} ({} s)",
@@ -2238,21 +2238,22 @@ impl Bench {
             self.progress
                 .end(self.plan.sat_secs as f64 + RUN_OVERHEAD + AGENT_OVERHEAD + 10.0);
             r.agent = Some(ar);
-            runs.push(r);
+            s.push(Cond::Agent, round, r);
         }
-        let med = |f: &dyn Fn(&Run) -> f64| -> Option<f64> {
-            let mut v: Vec<f64> = runs.iter().map(f).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied()
+        const A: Cond = Cond::Agent;
+        // The share of the statements executed, per run, then the median over rounds.
+        let share = |f: fn(&Run, &AgentRun) -> u64| {
+            s.med(A, |r| {
+                r.agent
+                    .as_ref()
+                    .map(|a| f(r, a) as f64 / r.statements.max(1) as f64)
+            })
         };
-        let agent = |r: &Run| r.agent.clone().unwrap_or_default();
-        let share =
-            |f: &dyn Fn(&Run) -> u64| med(&|r: &Run| f(r) as f64 / r.statements.max(1) as f64);
         let label = format!(
             "9 overload {} (agent at {OVERLOAD_PERCENT}% of one core)",
             w.name()
         );
-        let executed = med(&|r: &Run| r.statements as f64);
+        let executed = s.med(A, |r| Some(r.statements as f64));
         self.row(
             &label,
             "statements executed",
@@ -2262,12 +2263,9 @@ impl Bench {
             "-",
             None,
         );
-        let complete = share(&|r| {
-            let a = agent(r);
-            a.client_statements.saturating_sub(a.client_incomplete)
-        });
-        let incomplete = share(&|r| agent(r).client_incomplete);
-        let missing = share(&|r| r.statements.saturating_sub(agent(r).client_statements));
+        let complete = share(|_, a| a.client_statements.saturating_sub(a.client_incomplete));
+        let incomplete = share(|_, a| a.client_incomplete);
+        let missing = share(|r, a| r.statements.saturating_sub(a.client_statements));
         for (m, v) in [
             ("share with a complete event", complete),
             ("share with an incomplete event (answer shed)", incomplete),
@@ -2276,12 +2274,13 @@ impl Bench {
             self.row(&label, m, "-".into(), opt3(v), None, "-", None);
         }
         // Every statement without an event must be accounted for by a gap.
-        let accounted = runs.iter().all(|r| {
-            let a = agent(r);
-            r.statements <= a.client_statements || a.gap_events > 0
+        let accounted = s.of(A).iter().all(|r| {
+            r.agent
+                .as_ref()
+                .is_some_and(|a| r.statements <= a.client_statements || a.gap_events > 0)
         });
-        let gaps = med(&|r: &Run| agent(r).gap_events as f64);
-        let records = med(&|r: &Run| agent(r).gap_records as f64);
+        let gaps = s.med(A, |r| r.agent.as_ref().map(|a| a.gap_events as f64));
+        let records = s.med(A, |r| r.agent.as_ref().map(|a| a.gap_records as f64));
         self.row(
             &label,
             "gap events (median; records lost)",
@@ -2291,9 +2290,10 @@ impl Bench {
             "every loss in a gap",
             Some(accounted),
         );
-        let cpu = med(&|r: &Run| {
-            let a = agent(r);
-            a.cpu_s / a.wall_s.max(1e-9) * 100.0
+        let cpu = s.med(A, |r| {
+            r.agent
+                .as_ref()
+                .map(|a| a.cpu_s / a.wall_s.max(1e-9) * 100.0)
         });
         self.row(
             &label,
@@ -2304,15 +2304,7 @@ impl Bench {
             &format!("<= {OVERLOAD_PERCENT}% (the quota)"),
             None,
         );
-        self.json.insert(
-            "scenario_9_runs".into(),
-            Value::Array(
-                runs.iter()
-                    .enumerate()
-                    .map(|(i, r)| r.json(Cond::Agent, i as u32 + 1))
-                    .collect(),
-            ),
-        );
+        self.json.insert("scenario_9_runs".into(), s.json());
         Ok(())
     }
 
