@@ -1419,7 +1419,7 @@ impl Pipeline {
         self.stats.events += 1;
         let alert = verdict.action != crate::policy::Action::Allow;
         self.out
-            .write(&ev, Route::session(Kind::Statement, conn.id, alert))?;
+            .write_json(&ev, Route::session(Kind::Statement, conn.id, alert))?;
         Ok(())
     }
 }

@@ -10,7 +10,10 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 pub mod checkpoint;
+pub mod json;
 pub mod ocsf;
+
+pub use json::{Ser, WriteJson};
 
 pub use checkpoint::Checkpoint;
 
@@ -388,9 +391,18 @@ impl Encoder {
         ev: &T,
         out: &mut Vec<u8>,
     ) -> Result<(), serde_json::Error> {
+        self.encode_json_into(&Ser(ev), out)
+    }
+
+    /// As [`Encoder::encode_into`], for an event with its own JSON writer.
+    pub fn encode_json_into<T: WriteJson + ?Sized>(
+        &mut self,
+        ev: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), serde_json::Error> {
         use sha2::Digest;
         let start = out.len();
-        if let Err(e) = serde_json::to_writer(&mut *out, ev) {
+        if let Err(e) = ev.write_json(out) {
             out.truncate(start);
             return Err(e);
         }

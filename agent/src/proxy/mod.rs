@@ -215,8 +215,19 @@ impl Shared {
 
     /// Writes one event.
     fn emit<T: serde::Serialize>(&self, ev: &T, kind: Kind, session: u64, alert: bool) {
+        self.emit_json(&audit::Ser(ev), kind, session, alert)
+    }
+
+    /// Writes one event with its own JSON writer.
+    fn emit_json<T: audit::WriteJson + ?Sized>(
+        &self,
+        ev: &T,
+        kind: Kind,
+        session: u64,
+        alert: bool,
+    ) {
         let mut out = lock(&self.out);
-        if let Err(e) = out.write(ev, Route::session(kind, session, alert)) {
+        if let Err(e) = out.write_json(ev, Route::session(kind, session, alert)) {
             tracing::error!("output: {e}");
         }
     }
@@ -724,7 +735,7 @@ impl Conn {
             policy,
             approval,
         };
-        sh.emit(&ev, kind, self.num, alert);
+        sh.emit_json(&ev, kind, self.num, alert);
     }
 
     /// Remembers the approval of a statement about to be forwarded, for its event.

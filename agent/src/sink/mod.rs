@@ -541,17 +541,34 @@ impl Output {
 
     /// Seals and queues one event. Only a serialisation failure (a bug) is an error.
     pub fn write<T: Serialize>(&mut self, ev: &T, route: Route) -> Result<(), SinkError> {
+        self.write_json(&audit::Ser(ev), route)
+    }
+
+    /// As [`Output::write`], for an event with its own JSON writer (the statement event).
+    pub fn write_json<T: audit::WriteJson + ?Sized>(
+        &mut self,
+        ev: &T,
+        route: Route,
+    ) -> Result<(), SinkError> {
         if self.tx.is_some() && self.on_full == OnFull::DropNewest && self.full() {
             self.refuse();
             return Ok(());
         }
-        self.write_always(ev, route)
+        self.write_always_json(ev, route)
     }
 
     /// Seals and queues one event even when the output is full (the gap event that accounts
     /// for dropped events, at shutdown: the bound is exceeded by one event rather than the
     /// loss going unrecorded).
     pub fn write_always<T: Serialize>(&mut self, ev: &T, route: Route) -> Result<(), SinkError> {
+        self.write_always_json(&audit::Ser(ev), route)
+    }
+
+    fn write_always_json<T: audit::WriteJson + ?Sized>(
+        &mut self,
+        ev: &T,
+        route: Route,
+    ) -> Result<(), SinkError> {
         let key = match route.session {
             Some(id) => {
                 let mut k = [0u8; 16];
@@ -594,7 +611,7 @@ impl Output {
         }
     }
 
-    fn seal<T: Serialize>(
+    fn seal<T: audit::WriteJson + ?Sized>(
         &mut self,
         ev: &T,
         key: [u8; 16],
@@ -603,10 +620,10 @@ impl Output {
     ) -> Result<(), SinkError> {
         // Sealed straight into the batch: each event's bytes are written once.
         match self.format {
-            Format::Native => self.enc.encode_into(ev, &mut self.batch.data)?,
+            Format::Native => self.enc.encode_json_into(ev, &mut self.batch.data)?,
             Format::Ocsf => {
                 self.scratch.clear();
-                serde_json::to_writer(&mut self.scratch, ev)?;
+                ev.write_json(&mut self.scratch)?;
                 let native: audit::Event = serde_json::from_slice(&self.scratch)?;
                 let mapped = audit::ocsf::from_event(&native);
                 self.enc.encode_into(&mapped, &mut self.batch.data)?;
@@ -658,7 +675,7 @@ impl Output {
         c.at = Instant::now();
         let key = self.stream_key();
         self.counts.sealed[audit::Kind::Checkpoint as usize] += 1;
-        self.seal(&ev, key, false, true)
+        self.seal(&audit::Ser(&ev), key, false, true)
     }
 
     /// Moves the current batch towards the sink without blocking.
