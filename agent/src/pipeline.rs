@@ -1290,24 +1290,35 @@ impl Pipeline {
     /// Builds (or reuses) the serialised connection parts of `conn`'s statement events.
     fn fragments(&mut self, conn: &mut Conn) -> Result<(), PipelineError> {
         let peer = conn.peer.and_then(|p| self.conns.get(&p));
+        let process = conn
+            .process
+            .as_ref()
+            .map(|p| Arc::as_ptr(p) as usize)
+            .unwrap_or(0);
+        let peer_tgid = peer.map(|p| p.tgid);
+        let peer_process = peer
+            .and_then(|p| p.process.as_ref())
+            .map(|p| Arc::as_ptr(p) as usize)
+            .unwrap_or(0);
+        // Compared in place: nothing is cloned for a statement whose connection is unchanged.
+        if conn.frags.as_ref().is_some_and(|f| {
+            f.key.tgid == conn.tgid
+                && f.key.process == process
+                && f.key.peer_tgid == peer_tgid
+                && f.key.peer_process == peer_process
+                && f.key.client_addr == conn.client_addr
+                && &f.key.info == conn.session.info()
+        }) {
+            return Ok(());
+        }
         let key = FragKey {
             tgid: conn.tgid,
-            process: conn
-                .process
-                .as_ref()
-                .map(|p| Arc::as_ptr(p) as usize)
-                .unwrap_or(0),
-            peer_tgid: peer.map(|p| p.tgid),
-            peer_process: peer
-                .and_then(|p| p.process.as_ref())
-                .map(|p| Arc::as_ptr(p) as usize)
-                .unwrap_or(0),
+            process,
+            peer_tgid,
+            peer_process,
             info: conn.session.info().clone(),
             client_addr: conn.client_addr.clone(),
         };
-        if conn.frags.as_ref().is_some_and(|f| f.key == key) {
-            return Ok(());
-        }
         let (client_proc, server, db, session) = self.conn_parts(conn);
         let client = self.client_raw(client_proc.as_ref(), &conn.client_addr)?;
         conn.frags = Some(Box::new(Fragments {
