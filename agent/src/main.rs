@@ -683,7 +683,12 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     let mut adapt = match cfg.scheduling {
         dbgov::config::Scheduling::Adaptive if dbgov::sched::can_return() => {
             match dbgov::sched::set_all_threads(true) {
-                Ok(()) => Some(dbgov::sched::Adaptive::new(u64::from(watch.ring_bytes))),
+                Ok(()) => {
+                    if let Err(e) = dbgov::sched::start_watchdog() {
+                        tracing::warn!("scheduling: no watchdog thread: {e}");
+                    }
+                    Some(dbgov::sched::Adaptive::new(u64::from(watch.ring_bytes)))
+                }
                 Err(e) => {
                     tracing::warn!("scheduling: adaptive is off: {e}");
                     None
@@ -735,6 +740,15 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     let mut last_reap = Instant::now();
     let mut last_sweep = Instant::now();
     loop {
+        dbgov::sched::heartbeat();
+        if dbgov::sched::take_rescue() {
+            if let Some(a) = adapt.as_mut() {
+                a.rescued();
+                metrics.boosts.inc();
+                metrics.yielding.set(0);
+                tracing::debug!("scheduling: starved while yielding; back to the normal priority");
+            }
+        }
         tokio::select! {
             guard = ring.readable_mut() => {
                 let mut guard = guard?;
@@ -904,6 +918,7 @@ fn drain(
 
 /// `scheduling: adaptive`: the ring held `bytes`; stop yielding if the agent falls behind.
 fn adapt_to(adapt: &mut Option<dbgov::sched::Adaptive>, m: &dbgov::metrics::Metrics, bytes: u64) {
+    dbgov::sched::heartbeat();
     if adapt.as_mut().map(|a| a.observe(bytes)) == Some(dbgov::sched::Change::ToNormal) {
         m.boosts.inc();
         apply_sched(adapt, m, false);

@@ -7,7 +7,64 @@
 //! after two quiet seconds it yields again. The switch back needs `CAP_SYS_NICE` or an
 //! `RLIMIT_NICE` that allows nice 0 (the unit sets `LimitNICE=+0`); without either the agent
 //! stays at its normal priority and says so once.
+//!
+//! A thread at `SCHED_IDLE` on a saturated host may get no CPU at all, and then it cannot see
+//! the ring filling. So a watchdog thread, which never yields, wakes ten times a second: when
+//! the agent's event loop has not run for [`STARVED_AFTER`] while yielding, it moves every
+//! thread back to the normal priority at once (a rescue, counted as a boost).
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The event loop wakes at least every 50 ms; this long without it means it is starved.
+pub const STARVED_AFTER: Duration = Duration::from_millis(250);
+
+/// Monotonic milliseconds of the event loop's last turn.
+static HEARTBEAT_MS: AtomicU64 = AtomicU64::new(0);
+/// The threads are at `SCHED_IDLE` now.
+static YIELDING: AtomicBool = AtomicBool::new(false);
+/// The watchdog moved the threads back (taken by the event loop).
+static RESCUED: AtomicBool = AtomicBool::new(false);
+/// The watchdog's thread id: never set to `SCHED_IDLE`.
+static WATCHDOG_TID: AtomicI32 = AtomicI32::new(0);
+
+fn now_ms() -> u64 {
+    crate::audit::now_monotonic_ns() / 1_000_000
+}
+
+/// The event loop is running (called on every turn and during long drains).
+pub fn heartbeat() {
+    HEARTBEAT_MS.store(now_ms(), Ordering::Relaxed);
+}
+
+/// Whether the watchdog rescued the threads since the last call.
+pub fn take_rescue() -> bool {
+    RESCUED.swap(false, Ordering::AcqRel)
+}
+
+/// Starts the watchdog thread (once adaptive scheduling is on).
+pub fn start_watchdog() -> std::io::Result<std::thread::JoinHandle<()>> {
+    heartbeat();
+    std::thread::Builder::new()
+        .name("dbgov-sched".into())
+        .spawn(|| {
+            // SAFETY: gettid has no preconditions.
+            WATCHDOG_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+            // Threads created before this one may have made it idle: it never is.
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: tid 0 is the calling thread; `param` is valid.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let stale = now_ms().saturating_sub(HEARTBEAT_MS.load(Ordering::Relaxed));
+                if YIELDING.load(Ordering::Acquire)
+                    && stale >= STARVED_AFTER.as_millis() as u64
+                    && set_all_threads(false).is_ok()
+                {
+                    RESCUED.store(true, Ordering::Release);
+                }
+            }
+        })
+}
 
 /// Errors changing the scheduling policy.
 #[derive(Debug, thiserror::Error)]
@@ -26,11 +83,16 @@ pub fn set_all_threads(idle: bool) -> Result<(), SchedError> {
         libc::SCHED_OTHER
     };
     let param = libc::sched_param { sched_priority: 0 };
+    let watchdog = WATCHDOG_TID.load(Ordering::Relaxed);
+    YIELDING.store(idle, Ordering::Release);
     let dir = std::fs::read_dir("/proc/self/task").map_err(SchedError::Threads)?;
     for e in dir.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
+        if idle && tid == watchdog {
+            continue;
+        }
         // SAFETY: `param` is a valid sched_param; an exited thread gives ESRCH, ignored.
         if unsafe { libc::sched_setscheduler(tid, policy, &param) } != 0 {
             let err = std::io::Error::last_os_error();
@@ -119,6 +181,15 @@ impl Adaptive {
         Change::None
     }
 
+    /// The watchdog moved the threads back: the agent competes until quiet again.
+    pub fn rescued(&mut self) {
+        if self.idle {
+            self.idle = false;
+            self.boosts += 1;
+            self.quiet_since = None;
+        }
+    }
+
     /// Once a second: after two quiet seconds in a row, yield again.
     pub fn tick(&mut self, now: Instant) -> Change {
         let quiet = self.peak < self.quiet_below;
@@ -166,5 +237,19 @@ mod tests {
         assert_eq!(a.tick(t0 + Duration::from_secs(6)), Change::ToIdle);
         assert!(a.idle());
         assert_eq!(a.boosts, 1);
+    }
+
+    #[test]
+    fn a_rescue_by_the_watchdog_counts_as_a_boost_and_ends_after_quiet_seconds() {
+        let mut a = Adaptive::new(16 << 20);
+        a.rescued();
+        assert!(!a.idle());
+        assert_eq!(a.boosts, 1);
+        // A second rescue while competing changes nothing.
+        a.rescued();
+        assert_eq!(a.boosts, 1);
+        let t0 = Instant::now();
+        assert_eq!(a.tick(t0), Change::None);
+        assert_eq!(a.tick(t0 + Duration::from_secs(2)), Change::ToIdle);
     }
 }
