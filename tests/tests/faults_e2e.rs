@@ -402,3 +402,66 @@ fn an_agent_restart_picks_up_open_sessions_and_marks_them() -> anyhow::Result<()
     assert_eq!(after["outcome"]["rows"], 1, "{after}");
     Ok(())
 }
+
+/// CPU hogs that never sleep, killed on drop.
+struct Hogs(Vec<std::process::Child>);
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Adaptive scheduling on a host saturated by other processes: the agent's threads at
+/// `SCHED_IDLE` get next to no CPU and could not notice anything, so the watchdog thread moves
+/// them back to the normal priority (counted in `dbgov_cpu_boosts_total`), and a statement run
+/// meanwhile is reported. One statement never fills a sixteenth of the ring, so only the
+/// watchdog can have boosted the agent here.
+#[test]
+fn a_yielding_agent_starved_by_cpu_hogs_is_rescued_and_reports_statements() -> anyhow::Result<()>
+{
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start()?;
+    let mport = free_port();
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--metrics",
+        &format!("127.0.0.1:{mport}"),
+    ])?;
+    let (_, quiet) = http_get(mport, "/metrics")?;
+    assert_eq!(metric(&quiet, "dbgov_cpu_yielding"), Some(1.0), "{quiet}");
+    assert_eq!(metric(&quiet, "dbgov_cpu_boosts_total"), Some(0.0), "{quiet}");
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hogs = Hogs(
+        (0..cpus * 2)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+            })
+            .collect::<Result<_, _>>()?,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    run(pg.psql().args(["-c", "SELECT 3 AS while_starved"]))?;
+    agent.wait_for("the statement run while the host was saturated", |ev| {
+        statement(ev, "AS while_starved").is_some()
+    })?;
+    let (_, page) = http_get(mport, "/metrics")?;
+    drop(hogs);
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    assert!(
+        metric(&page, "dbgov_cpu_boosts_total").is_some_and(|b| b >= 1.0),
+        "the watchdog did not boost the starved agent:\n{page}"
+    );
+    let s = statement(&ev, "AS while_starved").context("while_starved")?;
+    assert_eq!(s["outcome"]["rows"], 1, "{s}");
+    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&ev));
+    Ok(())
+}
