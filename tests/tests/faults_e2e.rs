@@ -421,8 +421,7 @@ impl Drop for Hogs {
 /// meanwhile is reported. One statement never fills a sixteenth of the ring, so only the
 /// watchdog can have boosted the agent here.
 #[test]
-fn a_yielding_agent_starved_by_cpu_hogs_is_rescued_and_reports_statements() -> anyhow::Result<()>
-{
+fn a_yielding_agent_starved_by_cpu_hogs_is_rescued_and_reports_statements() -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
         return Ok(());
     }
@@ -436,7 +435,11 @@ fn a_yielding_agent_starved_by_cpu_hogs_is_rescued_and_reports_statements() -> a
     ])?;
     let (_, quiet) = http_get(mport, "/metrics")?;
     assert_eq!(metric(&quiet, "dbgov_cpu_yielding"), Some(1.0), "{quiet}");
-    assert_eq!(metric(&quiet, "dbgov_cpu_boosts_total"), Some(0.0), "{quiet}");
+    assert_eq!(
+        metric(&quiet, "dbgov_cpu_boosts_total"),
+        Some(0.0),
+        "{quiet}"
+    );
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hogs = Hogs(
         (0..cpus * 2)
