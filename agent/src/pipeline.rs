@@ -166,7 +166,9 @@ pub struct Pipeline {
     judge: Judge,
     /// `keep_literals`: error messages and command lines unredacted.
     keep_literals: bool,
-    conns: HashMap<u64, Conn>,
+    /// Boxed: a connection is taken out and put back for every record, and moving a pointer
+    /// is cheaper than moving the connection. Keys are the kernel's own connection ids.
+    conns: foldhash::HashMap<u64, Box<Conn>>,
     pairs: HashMap<(PairKey, u32), u64>,
     /// Ends of local connections whose exact pairing failed (the process or socket was gone
     /// before /proc could be read), by fallback key, oldest first: (conn id, open time).
@@ -273,7 +275,7 @@ impl Pipeline {
             identity,
             judge,
             keep_literals,
-            conns: HashMap::new(),
+            conns: foldhash::HashMap::default(),
             pairs: HashMap::new(),
             sockdiag: None,
             fallback: HashMap::new(),
@@ -609,7 +611,7 @@ impl Pipeline {
         } else {
             None
         };
-        let mut conn = Conn {
+        let mut conn = Box::new(Conn {
             id: ev.hdr.conn_id,
             role: ev.role,
             engine,
@@ -635,7 +637,7 @@ impl Pipeline {
             tls_pending_since: None,
             process,
             frags: None,
-        };
+        });
         self.new_pids.push(tgid);
         self.announce(&conn);
         conn.fallback = fallback_key;

@@ -14,7 +14,7 @@
 //! `*.*.email` all match `email`, `users.email` and `public.users.email`, while `users.email`
 //! matches `users.email` and `public.users.email` but not a bare `email`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
@@ -718,17 +718,22 @@ impl Policy {
     /// keyed hash of everything else in `ctx` and those literal classes. A repeated statement
     /// shape from the same client costs a hash instead of glob and regex matching.
     pub fn evaluate_cached(&self, ctx: &EvalContext, cache: &mut VerdictCache) -> Verdict {
-        let mut literal = ClassMask::with_len(self.classes.len());
+        // The literal classes' mask is reused from the cache: no allocation on a hit.
+        let mut literal = std::mem::take(&mut cache.literal);
+        literal.0.clear();
+        literal.0.resize(self.classes.len().div_ceil(64), 0);
         self.classify_literals(ctx, &mut literal);
         let key = cache.key(ctx, &literal);
         if let Some(v) = cache.map.get(&key) {
             cache.hits += 1;
+            cache.literal = literal;
             return v.clone();
         }
         let mut touched = self.classify_columns(ctx);
         for (t, l) in touched.0.iter_mut().zip(&literal.0) {
             *t |= *l;
         }
+        cache.literal = literal;
         let v = self.decide(ctx, touched);
         if cache.map.len() >= MAX_CACHED_VERDICTS {
             cache.map.clear();
@@ -892,7 +897,11 @@ impl Policy {
 pub struct VerdictCache {
     /// SipHash with a random key: a client cannot choose statements whose keys collide.
     hasher: std::collections::hash_map::RandomState,
-    map: HashMap<u64, Verdict>,
+    map: foldhash::HashMap<u64, Verdict>,
+    /// The key material of the statement being judged (reused).
+    buf: Vec<u8>,
+    /// The classes found in the literals of the statement being judged (reused).
+    literal: ClassMask,
     /// Lookups answered from the cache.
     pub hits: u64,
 }
@@ -916,8 +925,8 @@ impl VerdictCache {
 
     /// Everything in `ctx` a verdict depends on, except the literal values (represented by
     /// the classes found in them) and `client_purpose` (which the policy sets).
-    fn key(&self, ctx: &EvalContext, literal: &ClassMask) -> u64 {
-        use std::hash::{BuildHasher, Hash, Hasher};
+    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask) -> u64 {
+        use std::hash::BuildHasher;
         // Destructured in full, so that a new field cannot be left out of the key.
         let EvalContext {
             engine,
@@ -942,19 +951,78 @@ impl VerdictCache {
             db_application,
             tags,
         } = ctx;
-        let mut h = self.hasher.build_hasher();
-        (engine, db_name, db_user, kind, tables, columns, has_where).hash(&mut h);
-        (
-            client_user,
-            client_login_user,
-            client_exe,
-            client_container_id,
-        )
-            .hash(&mut h);
-        (client_groups, host_environment, host_labels, client_cmdline).hash(&mut h);
-        (client_unit, client_workload, db_application, tags).hash(&mut h);
-        literal.0.hash(&mut h);
-        h.finish()
+        // Everything is written, length-prefixed, into one reused buffer and hashed in one
+        // call: hashing each field on its own cost more than the hash itself.
+        let b = &mut self.buf;
+        b.clear();
+        key_str(b, engine);
+        key_opt(b, *db_name);
+        key_opt(b, *db_user);
+        key_str(b, kind);
+        key_strs(b, tables.iter());
+        key_strs(b, columns.iter());
+        b.push(u8::from(*has_where));
+        for v in [
+            *client_user,
+            *client_login_user,
+            *client_exe,
+            *client_container_id,
+        ] {
+            key_opt(b, v);
+        }
+        key_strs(b, client_groups.iter());
+        key_opt(b, *host_environment);
+        key_len(b, host_labels.len());
+        for (k, v) in host_labels.iter() {
+            key_str(b, k);
+            key_str(b, v);
+        }
+        for v in [
+            *client_cmdline,
+            *client_unit,
+            *client_workload,
+            *db_application,
+        ] {
+            key_opt(b, v);
+        }
+        key_len(b, tags.len());
+        for (k, v) in tags.iter() {
+            key_str(b, k);
+            key_str(b, v);
+        }
+        key_len(b, literal.0.len());
+        for w in &literal.0 {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        self.hasher.hash_one(&self.buf[..])
+    }
+}
+
+/// Key material: a length, then (for strings) the bytes, so that no two field sequences
+/// write the same bytes.
+fn key_len(b: &mut Vec<u8>, n: usize) {
+    b.extend_from_slice(&(n as u64).to_le_bytes());
+}
+
+fn key_str(b: &mut Vec<u8>, s: &str) {
+    key_len(b, s.len());
+    b.extend_from_slice(s.as_bytes());
+}
+
+fn key_opt(b: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => b.push(0),
+        Some(s) => {
+            b.push(1);
+            key_str(b, s);
+        }
+    }
+}
+
+fn key_strs<'a>(b: &mut Vec<u8>, items: impl ExactSizeIterator<Item = &'a String>) {
+    key_len(b, items.len());
+    for s in items {
+        key_str(b, s);
     }
 }
 

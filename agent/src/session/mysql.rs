@@ -351,7 +351,7 @@ pub struct MysqlSession {
     trailing_eof: Option<u8>,
     /// The client is sending a LOCAL INFILE file.
     client_infile: bool,
-    pending: VecDeque<Pending>,
+    pending: VecDeque<Box<Pending>>,
     stmts: BTreeMap<u32, Prepared>,
     last_prepared: Option<u32>,
     /// The client switched to TLS; waiting for plaintext from the TLS library uprobes.
@@ -526,7 +526,7 @@ impl MysqlSession {
                 self.activate(&mut p);
             }
             if !p.kind.expects_response() {
-                self.apply_no_response(p, out);
+                self.apply_no_response(*p, out);
                 continue;
             }
             if let Some(mut rec) = p.record.take() {
@@ -809,7 +809,7 @@ impl MysqlSession {
         }
         let mut pending = Pending::new(kind, start, p.last_seq.wrapping_add(1), record);
         pending.truncated = truncated;
-        self.pending.push_back(pending);
+        self.pending.push_back(Box::new(pending));
         self.advance(out);
     }
 
@@ -823,7 +823,7 @@ impl MysqlSession {
                 self.pending.push_front(p);
                 return;
             }
-            self.apply_no_response(p, out);
+            self.apply_no_response(*p, out);
             if self.phase == Phase::Closed {
                 return;
             }
@@ -1109,7 +1109,7 @@ impl MysqlSession {
         front.next_seq = p.last_seq.wrapping_add(1);
         match self.step(&mut front, &p, out) {
             Ok(true) => {
-                self.finish(front, ts, out);
+                self.finish(*front, ts, out);
                 self.advance(out);
             }
             Ok(false) => self.pending.push_front(front),

@@ -134,19 +134,20 @@ impl PgSession {
     }
 
     /// Reports a request at request time, when asked to.
+    /// Reports a request when asked to; the text and name are copied only then.
     fn request(
         &self,
-        text: Option<String>,
+        text: Option<&str>,
         prepared: bool,
-        statement_name: Option<String>,
+        statement_name: Option<&str>,
         ts_ns: u64,
         out: &mut Vec<SessionEvent>,
     ) {
         if self.opts.request_events {
             out.push(SessionEvent::Request(Box::new(RequestRecord {
-                text,
+                text: text.map(str::to_owned),
                 prepared,
-                statement_name,
+                statement_name: statement_name.map(str::to_owned),
                 ts_ns,
             })));
         }
@@ -189,8 +190,9 @@ impl PgSession {
             FrontendMessage::CancelRequest { .. } => {}
             FrontendMessage::Query { text } => {
                 self.copy_bytes = 0;
-                self.request(Some(lossy(&text)), false, None, ts, out);
-                let mut rec = StatementRecord::new(Some(lossy(&text)), ts);
+                let text = lossy(&text);
+                self.request(Some(&text), false, None, ts, out);
+                let mut rec = StatementRecord::new(Some(text), ts);
                 rec.truncated = self.fe_truncated;
                 self.queue.push_back(Pending::Simple(Box::new(rec)));
             }
@@ -210,7 +212,9 @@ impl PgSession {
                         },
                     );
                 }
-                self.request(Some(lossy(&text)), true, Some(name.clone()), ts, out);
+                if self.opts.request_events {
+                    self.request(Some(&lossy(&text)), true, Some(&name), ts, out);
+                }
                 self.queue.push_back(Pending::Parse {
                     name,
                     text,
@@ -279,7 +283,13 @@ impl PgSession {
                 rec.params = p.map(|p| p.params);
                 rec.param_values = p.and_then(|p| p.values.clone());
                 rec.columns = p.map(|p| p.columns.clone()).unwrap_or_default();
-                self.request(rec.text.clone(), true, rec.statement_name.clone(), ts, out);
+                self.request(
+                    rec.text.as_deref(),
+                    true,
+                    rec.statement_name.as_deref(),
+                    ts,
+                    out,
+                );
                 self.queue
                     .push_back(Pending::Execute(Box::new(rec), portal));
             }

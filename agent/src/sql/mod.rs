@@ -208,6 +208,10 @@ pub struct Analyzer {
     cache: LruCache<CacheKey, Arc<Analysis>>,
     /// Scanner buffers reused by every call.
     scratch: normalize::Scanned,
+    /// Texts without literals or comments (a prepared statement's, or a query with bind
+    /// parameters), as sent: such a text repeats byte for byte, and is answered without
+    /// scanning it again.
+    exact: foldhash::HashMap<u64, Exact>,
     hits: u64,
     misses: u64,
 }
@@ -229,6 +233,7 @@ impl Analyzer {
             config,
             cache: LruCache::new(cap),
             scratch: normalize::Scanned::default(),
+            exact: foldhash::HashMap::default(),
             hits: 0,
             misses: 0,
         }
@@ -245,6 +250,47 @@ impl Analyzer {
     /// The work of both entry points; `want_text` asks for [`Analyzed::text`] (else it is left
     /// empty).
     fn analyze_inner(&mut self, dialect: Dialect, text: &str, want_text: bool) -> Analyzed {
+        let max = self.config.max_statement_bytes;
+        let truncated = text.len() > max;
+        let exact_key = (!truncated && !self.config.keep_literals)
+            .then(|| xxhash_rust::xxh3::xxh3_64_with_seed(text.as_bytes(), dialect as u64));
+        if let Some(e) = exact_key.and_then(|k| self.exact.get(&k)) {
+            if e.dialect == dialect && *e.text == *text {
+                self.hits += 1;
+                return Analyzed {
+                    analysis: Arc::clone(&e.analysis),
+                    literals: Vec::new(),
+                    text: if want_text {
+                        e.shown.clone()
+                    } else {
+                        String::new()
+                    },
+                    tags: tags::Tags::default(),
+                };
+            }
+        }
+        let a = self.analyze_scanned(dialect, text, want_text);
+        // Comments are left out too: a sqlcommenter comment (a trace id) differs on every call.
+        let repeats = want_text && a.literals.is_empty() && self.scratch.comments.is_empty();
+        if let Some(k) = exact_key.filter(|_| repeats) {
+            if self.exact.len() >= self.config.cache_entries.max(1) {
+                self.exact.clear();
+            }
+            self.exact.insert(
+                k,
+                Exact {
+                    dialect,
+                    text: text.into(),
+                    analysis: Arc::clone(&a.analysis),
+                    shown: a.text.clone(),
+                },
+            );
+        }
+        a
+    }
+
+    /// [`Analyzer::analyze_inner`] for a text not answered by the exact-text cache.
+    fn analyze_scanned(&mut self, dialect: Dialect, text: &str, want_text: bool) -> Analyzed {
         let max = self.config.max_statement_bytes;
         let truncated = text.len() > max;
         let scanned_text = if truncated {
@@ -341,6 +387,15 @@ impl Analyzer {
             entries: self.cache.len(),
         }
     }
+}
+
+/// An entry of [`Analyzer`]'s exact-text cache.
+struct Exact {
+    dialect: Dialect,
+    text: Box<str>,
+    analysis: Arc<Analysis>,
+    /// [`Analyzed::text`] of this text (it has no comments, so no tags).
+    shown: String,
 }
 
 /// 16 lowercase hex digits.
@@ -1048,6 +1103,50 @@ mod tests {
         );
         assert_ne!(a4.fingerprint, a1.fingerprint);
         assert_eq!(an.stats().misses, 3);
+    }
+
+    #[test]
+    fn repeated_texts_without_literals_are_answered_as_sent() {
+        let mut an = Analyzer::new(AnalyzerConfig::default());
+        let text = "SELECT abalance FROM pgbench_accounts WHERE aid = $1;";
+        let first = an.analyze_text(Dialect::Postgres, text);
+        let again = an.analyze_text(Dialect::Postgres, text);
+        assert!(Arc::ptr_eq(&first.analysis, &again.analysis));
+        assert_eq!(again.text, first.text);
+        assert_eq!(again.text, text);
+        assert!(again.literals.is_empty());
+        assert_eq!(an.stats().hits, 1);
+        assert_eq!(an.stats().misses, 1);
+        // The same bytes in the other dialect are analysed for that dialect.
+        let my = an.analyze_text(Dialect::MySql, text);
+        assert_eq!(an.stats().misses, 2);
+        assert!(!Arc::ptr_eq(&my.analysis, &first.analysis));
+        // A text with a literal still gives this call's literal, and a comment its own tags.
+        for (i, lit) in ["5", "6"].into_iter().enumerate() {
+            let t = format!("SELECT abalance FROM pgbench_accounts WHERE aid = {lit}");
+            let a = an.analyze_text(Dialect::Postgres, &t);
+            assert_eq!(a.literals, v(&[lit]), "call {i}");
+            assert_eq!(
+                a.text,
+                "SELECT abalance FROM pgbench_accounts WHERE aid = ?"
+            );
+        }
+        for span in ["a", "b"] {
+            let t = format!("SELECT a FROM t /*span_id='{span}'*/");
+            let a = an.analyze_text(Dialect::Postgres, &t);
+            assert_eq!(a.tags.0.get("span_id").map(String::as_str), Some(span));
+            assert_eq!(a.text, "SELECT a FROM t /* ? */");
+        }
+        // A cut text is never answered from the exact cache.
+        let mut small = Analyzer::new(AnalyzerConfig {
+            max_statement_bytes: 10,
+            ..AnalyzerConfig::default()
+        });
+        let long = "SELECT a, b, c FROM t WHERE x = $1";
+        let one = small.analyze_text(Dialect::Postgres, long);
+        let two = small.analyze_text(Dialect::Postgres, long);
+        assert_eq!(one.text, two.text);
+        assert!(small.exact.is_empty());
     }
 
     #[test]
