@@ -836,19 +836,36 @@ fn error_fields(b: &mut Bytes) -> ErrorFields {
 
 /// Splits a CommandComplete tag into the command (`INSERT`, `DROP TABLE`) and its row count.
 pub fn split_tag(tag: &str) -> (String, Option<u64>) {
-    let mut words: Vec<&str> = tag.split_ascii_whitespace().collect();
+    // Trailing numbers come off from the end; the first one taken (the last word) is the
+    // row count ("INSERT 0 5": 5).
+    let mut rest = tag.trim_end_matches(|c: char| c.is_ascii_whitespace());
     let mut rows = None;
-    while let Some(last) = words.last() {
-        if let Ok(n) = last.parse::<u64>() {
-            if rows.is_none() {
-                rows = Some(n);
-            }
-            words.pop();
-        } else {
+    while !rest.is_empty() {
+        let (head, last) = match rest.rfind(|c: char| c.is_ascii_whitespace()) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => ("", rest),
+        };
+        let Ok(n) = last.parse::<u64>() else {
             break;
-        }
+        };
+        rows = rows.or(Some(n));
+        rest = head.trim_end_matches(|c: char| c.is_ascii_whitespace());
     }
-    (words.join(" ").to_ascii_uppercase(), rows)
+    let words = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    // The usual tag ("SELECT", "INSERT", "CREATE TABLE") is copied as it is.
+    let plain = !words.bytes().any(|b| b.is_ascii_lowercase())
+        && !words.contains("  ")
+        && !words.bytes().any(|b| b.is_ascii_whitespace() && b != b' ');
+    let cmd = if plain {
+        words.to_owned()
+    } else {
+        words
+            .split_ascii_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_ascii_uppercase()
+    };
+    (cmd, rows)
 }
 
 pub mod encode;

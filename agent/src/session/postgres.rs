@@ -6,6 +6,7 @@
 //! messages before a Sync. An Execute of a statement prepared before the agent joined still
 //! yields a statement (with `text: None` and the statement name).
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
@@ -25,7 +26,8 @@ const MAX_QUEUE: usize = 100_000;
 
 #[derive(Clone, Debug)]
 struct Prepared {
-    text: Bytes,
+    /// Checked as UTF-8 (invalid sequences replaced) once, at Parse.
+    text: Arc<str>,
     params: u16,
     columns: Vec<ResultColumn>,
     /// The Parse was not captured whole: `text` is its head.
@@ -35,7 +37,7 @@ struct Prepared {
 #[derive(Clone, Debug)]
 struct Portal {
     statement: String,
-    text: Option<Bytes>,
+    text: Option<Arc<str>>,
     truncated: bool,
     params: u32,
     values: Option<Vec<Option<String>>>,
@@ -205,7 +207,7 @@ impl PgSession {
                     self.statements.insert(
                         name.clone(),
                         Prepared {
-                            text: text.clone(),
+                            text: lossy(&text).into(),
                             params: param_types,
                             columns: Vec::new(),
                             truncated: self.fe_truncated,
@@ -272,7 +274,7 @@ impl PgSession {
                 self.copy_bytes = 0;
                 let p = self.portals.get(&portal);
                 let mut rec =
-                    StatementRecord::new(p.and_then(|p| p.text.as_ref()).map(|t| lossy(t)), ts);
+                    StatementRecord::new(p.and_then(|p| p.text.as_deref()).map(str::to_owned), ts);
                 rec.prepared = true;
                 rec.truncated = p.is_some_and(|p| p.truncated);
                 rec.statement_name = Some(match p {
@@ -538,7 +540,9 @@ impl PgSession {
                     Some(Pending::Bind { portal, start_ns }) => {
                         let p = self.portals.remove(&portal);
                         let mut r = StatementRecord::new(
-                            p.as_ref().and_then(|p| p.text.as_ref()).map(|t| lossy(t)),
+                            p.as_ref()
+                                .and_then(|p| p.text.as_deref())
+                                .map(str::to_owned),
                             start_ns,
                         );
                         r.prepared = true;
