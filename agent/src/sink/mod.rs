@@ -266,9 +266,24 @@ impl Default for OutputOptions {
 pub const DEFAULT_BACKLOG_BYTES: usize = 64 << 20;
 
 /// A batch is handed to the sink thread once it holds this many bytes (or at each flush).
-const BATCH_BYTES: usize = 256 << 10;
+/// Each hand-over wakes the sink thread, which on a virtual machine costs tens of
+/// microseconds: at 1 MiB (about 600 events) that is well under 0.1 µs per event.
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in the channel.
-const CHANNEL_BATCHES: usize = 16;
+const CHANNEL_BATCHES: usize = 8;
+/// Written batches the sink thread hands back for reuse: a batch's buffers are allocated
+/// once, not grown (and copied, and faulted in) anew for every batch.
+const FREE_BATCHES: usize = 4;
+
+impl Batch {
+    /// An empty batch with room for a full one.
+    fn with_room() -> Self {
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 3)),
+            recs: Vec::with_capacity(1024),
+        }
+    }
+}
 
 struct Checkpointer {
     key: ed25519_dalek::SigningKey,
@@ -290,6 +305,10 @@ pub struct Output {
     waiting: VecDeque<Batch>,
     waiting_bytes: usize,
     tx: Option<SyncSender<Batch>>,
+    /// Written batches handed back by the sink thread.
+    free: Option<Receiver<Batch>>,
+    /// Batches allocated (the others were reused).
+    batches_made: u64,
     thread: Option<JoinHandle<CloseReport>>,
     shared: Arc<Shared>,
     /// Spool usage, for Kafka.
@@ -308,19 +327,25 @@ pub struct Output {
     pub written: u64,
 }
 
-fn spawn(
-    mut sink: Box<dyn Sink>,
-    shared: Arc<Shared>,
-) -> Result<(SyncSender<Batch>, JoinHandle<CloseReport>), SinkError> {
+/// The sink thread, the channel that feeds it, and the one that hands written batches back.
+type Spawned = (SyncSender<Batch>, Receiver<Batch>, JoinHandle<CloseReport>);
+
+fn spawn(mut sink: Box<dyn Sink>, shared: Arc<Shared>) -> Result<Spawned, SinkError> {
     let (tx, rx) = sync_channel::<Batch>(CHANNEL_BATCHES);
+    let (free_tx, free_rx) = sync_channel::<Batch>(FREE_BATCHES);
     let h = std::thread::Builder::new()
         .name("dbgov-sink".into())
-        .spawn(move || sink_thread(sink.as_mut(), rx, &shared))
+        .spawn(move || sink_thread(sink.as_mut(), rx, &free_tx, &shared))
         .map_err(SinkError::Thread)?;
-    Ok((tx, h))
+    Ok((tx, free_rx, h))
 }
 
-fn sink_thread(sink: &mut dyn Sink, rx: Receiver<Batch>, shared: &Shared) -> CloseReport {
+fn sink_thread(
+    sink: &mut dyn Sink,
+    rx: Receiver<Batch>,
+    free: &SyncSender<Batch>,
+    shared: &Shared,
+) -> CloseReport {
     let mut failing = false;
     let set_failing = |failing: &mut bool, err: Option<&std::io::Error>| match (*failing, err) {
         (false, Some(e)) => {
@@ -339,7 +364,7 @@ fn sink_thread(sink: &mut dyn Sink, rx: Receiver<Batch>, shared: &Shared) -> Clo
     };
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(b) => {
+            Ok(mut b) => {
                 let mut backoff = Duration::from_millis(10);
                 loop {
                     match sink.write(&b) {
@@ -359,6 +384,10 @@ fn sink_thread(sink: &mut dyn Sink, rx: Receiver<Batch>, shared: &Shared) -> Clo
                     }
                 }
                 shared.queued.fetch_sub(b.data.len(), Ordering::AcqRel);
+                b.data.clear();
+                b.recs.clear();
+                // Dropped when enough are waiting for reuse.
+                let _ = free.try_send(b);
                 let _ = sink.tick();
             }
             Err(RecvTimeoutError::Timeout) => {
@@ -462,21 +491,23 @@ impl Output {
         host: &audit::Host,
     ) -> Result<Self, SinkError> {
         let shared = Arc::new(Shared::default());
-        let (tx, thread) = match sink {
+        let (tx, free, thread) = match sink {
             Some(s) => {
-                let (tx, h) = spawn(s, shared.clone())?;
-                (Some(tx), Some(h))
+                let (tx, free, h) = spawn(s, shared.clone())?;
+                (Some(tx), Some(free), Some(h))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         Ok(Self {
             enc: Encoder::new(audit::new_stream_id()),
             format: Format::Native,
             scratch: Vec::with_capacity(2048),
-            batch: Batch::default(),
+            batch: Batch::with_room(),
             waiting: VecDeque::new(),
             waiting_bytes: 0,
             tx,
+            free,
+            batches_made: 1,
             thread,
             shared,
             spool: None,
@@ -680,16 +711,26 @@ impl Output {
 
     /// Moves the current batch towards the sink without blocking.
     fn send(&mut self) {
-        if !self.batch.data.is_empty() {
-            let b = std::mem::take(&mut self.batch);
-            self.waiting_bytes += b.data.len();
-            self.waiting.push_back(b);
-        }
         let Some(tx) = self.tx.as_ref() else {
+            // Nothing to write to: the batch is emptied where it is.
+            self.batch.data.clear();
+            self.batch.recs.clear();
             self.waiting.clear();
             self.waiting_bytes = 0;
             return;
         };
+        if !self.batch.data.is_empty() {
+            let fresh = match self.free.as_ref().and_then(|f| f.try_recv().ok()) {
+                Some(b) => b,
+                None => {
+                    self.batches_made += 1;
+                    Batch::with_room()
+                }
+            };
+            let b = std::mem::replace(&mut self.batch, fresh);
+            self.waiting_bytes += b.data.len();
+            self.waiting.push_back(b);
+        }
         while let Some(b) = self.waiting.pop_front() {
             let len = b.data.len();
             self.shared.queued.fetch_add(len, Ordering::AcqRel);
@@ -869,6 +910,33 @@ mod tests {
     }
 
     #[test]
+    fn written_batches_are_reused_not_allocated_again() {
+        let w = flaky(false, usize::MAX);
+        let mut o = over(&w, 256 << 20);
+        let pad = "x".repeat(1000);
+        // About 40 full batches, flushed now and then as the pipeline does.
+        let n = 40 * BATCH_BYTES / 1000;
+        for i in 0..n {
+            o.write(
+                &serde_json::json!({"n": i, "pad": pad}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
+            if i % 5000 == 0 {
+                drain(&mut o);
+            }
+        }
+        drain(&mut o);
+        assert_eq!(numbers(&w).len(), n);
+        assert!(
+            o.batches_made <= (CHANNEL_BATCHES + FREE_BATCHES + 2) as u64,
+            "{} batches allocated for {n} events",
+            o.batches_made
+        );
+        assert_eq!(o.close(Duration::from_secs(1)).unwrap(), (0, 0));
+    }
+
+    #[test]
     fn output_errors_keep_lines_waiting_and_never_tear_them() {
         let w = flaky(false, 7);
         let mut o = over(&w, 1 << 20);
@@ -1012,12 +1080,13 @@ mod tests {
         };
         let mut o = Output::open(&opts, &audit::Host::default()).unwrap();
         // Swap in a real writer: same options otherwise.
-        let (tx, h) = spawn(
+        let (tx, free, h) = spawn(
             Box::new(JsonLines::new(Box::new(w.clone()))),
             o.shared.clone(),
         )
         .unwrap();
         o.tx = Some(tx);
+        o.free = Some(free);
         o.thread = Some(h);
         for n in 0..10 {
             o.write(
