@@ -533,7 +533,7 @@ impl MysqlSession {
                 rec.status = Status::Incomplete;
                 rec.end_ns = ts;
                 rec.rows = p.any_result.then_some(p.rows);
-                rec.columns = p.columns;
+                rec.columns = p.columns.into();
                 rec.copy_bytes = p.copy_bytes;
                 out.push(SessionEvent::Statement(Box::new(rec)));
             }
@@ -1443,7 +1443,7 @@ impl MysqlSession {
                 };
                 rec.end_ns = ts;
                 rec.rows = (f.any_result && !f.cursor).then_some(f.rows);
-                rec.columns = std::mem::take(&mut f.columns);
+                rec.columns = std::mem::take(&mut f.columns).into();
                 rec.copy_bytes = f.copy_bytes;
                 match f.error.take() {
                     Some(err) => {

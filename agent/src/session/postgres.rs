@@ -5,7 +5,7 @@
 //! and unnamed prepared statements and portals are tracked per connection, including pipelined
 //! messages before a Sync. An Execute of a statement prepared before the agent joined still
 //! yields a statement (with `text: None` and the statement name).
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -29,7 +29,7 @@ struct Prepared {
     /// Checked as UTF-8 (invalid sequences replaced) once, at Parse.
     text: Arc<str>,
     params: u16,
-    columns: Vec<ResultColumn>,
+    columns: Arc<[ResultColumn]>,
     /// The Parse was not captured whole: `text` is its head.
     truncated: bool,
 }
@@ -41,7 +41,7 @@ struct Portal {
     truncated: bool,
     params: u32,
     values: Option<Vec<Option<String>>>,
-    columns: Vec<ResultColumn>,
+    columns: Arc<[ResultColumn]>,
 }
 
 #[derive(Debug)]
@@ -77,8 +77,10 @@ pub struct PgSession {
     fe_resync: bool,
     be_resync: bool,
     queue: VecDeque<Pending>,
-    statements: HashMap<String, Prepared>,
-    portals: HashMap<String, Portal>,
+    /// foldhash, seeded per map: names are the client's, but looked up on every Bind and
+    /// Execute, where SipHash cost more than the rest of the lookup.
+    statements: foldhash::HashMap<String, Prepared>,
+    portals: foldhash::HashMap<String, Portal>,
     started: bool,
     ended: bool,
     /// Bytes of COPY data seen for the statement in progress.
@@ -111,8 +113,8 @@ impl PgSession {
             fe_resync: false,
             be_resync: false,
             queue: VecDeque::new(),
-            statements: HashMap::new(),
-            portals: HashMap::new(),
+            statements: foldhash::HashMap::default(),
+            portals: foldhash::HashMap::default(),
             started: false,
             ended: false,
             copy_bytes: 0,
@@ -209,7 +211,7 @@ impl PgSession {
                         Prepared {
                             text: lossy(&text).into(),
                             params: param_types,
-                            columns: Vec::new(),
+                            columns: Arc::default(),
                             truncated: self.fe_truncated,
                         },
                     );
@@ -408,7 +410,7 @@ impl PgSession {
                 }
             }
             BackendMessage::RowDescription { fields } => {
-                let cols: Vec<ResultColumn> = fields.iter().map(column).collect();
+                let cols: Arc<[ResultColumn]> = fields.iter().map(column).collect();
                 match self.queue.front_mut() {
                     Some(Pending::Describe { portal, name }) => {
                         if *portal {

@@ -80,8 +80,9 @@ pub struct StatementRecord {
     /// SQLSTATE (PostgreSQL) or `errno/SQLSTATE` (MySQL).
     pub error_code: Option<String>,
     pub error_message: Option<String>,
-    /// Result set columns from the wire (RowDescription / column definitions).
-    pub columns: Vec<ResultColumn>,
+    /// Result set columns from the wire (RowDescription / column definitions), shared with
+    /// the prepared statement they came from.
+    pub columns: std::sync::Arc<[ResultColumn]>,
     /// COPY payload bytes, for COPY statements.
     pub copy_bytes: Option<u64>,
     /// The request was not captured whole (a write beyond the capture limit): the text or
@@ -104,7 +105,7 @@ impl StatementRecord {
             rows: None,
             error_code: None,
             error_message: None,
-            columns: Vec::new(),
+            columns: std::sync::Arc::default(),
             copy_bytes: None,
             truncated: false,
         }
