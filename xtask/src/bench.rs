@@ -50,6 +50,10 @@ const PGAUDIT_SO: &str = "/usr/lib/postgresql/15/lib/pgaudit.so";
 /// pgbench clients and threads: 4 clients keep both cores busy, with pgbench itself on them.
 const CLIENTS: u32 = 4;
 const THREADS: u32 = 2;
+/// Agent CPU seconds per 10,000 statements: the target of the issue on keeping up at full rate
+/// (2.5 µs per statement).
+const COST_TARGET: f64 = 0.025;
+const COST_TARGET_TEXT: &str = "<= 0.025";
 const SCALE: u32 = 10;
 /// Transactions per second of scenario 1b.
 const RATE: u32 = 5000;
@@ -2855,8 +2859,8 @@ impl Bench {
                 "-".into(),
                 opt3(per10k),
                 None,
-                "<= 0.5",
-                per10k.map(|x| x <= 0.5),
+                COST_TARGET_TEXT,
+                per10k.map(|x| x <= COST_TARGET),
             );
         }
         if tot_stmts > 0 {
@@ -2867,8 +2871,8 @@ impl Bench {
                 "-".into(),
                 format!("{per10k:.3}"),
                 None,
-                "<= 0.5",
-                Some(per10k <= 0.5),
+                COST_TARGET_TEXT,
+                Some(per10k <= COST_TARGET),
             );
             let mb = hwm as f64 / 1024.0;
             self.row(
@@ -3181,8 +3185,8 @@ impl Bench {
                 "-".into(),
                 opt3(per10k),
                 None,
-                "<= 0.5",
-                per10k.map(|x| x <= 0.5),
+                COST_TARGET_TEXT,
+                per10k.map(|x| x <= COST_TARGET),
             );
             all.insert(test.to_owned(), s.json());
         }
