@@ -739,6 +739,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     tokio::pin!(drain_timer);
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     let mut last_counters = [0u64; agent_common::COUNTERS_LEN as usize];
+    let mut ring_use = RingUse::new(u64::from(cfg.ring_buffer_mib) << 20);
     let mut last_reap = Instant::now();
     let mut last_sweep = Instant::now();
     loop {
@@ -757,7 +758,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 // A full spool set to `pause`: leave the records in the ring (the kernel
                 // counts what it cannot store) until the output has room.
                 if !pipeline.output_paused() {
-                    drain(guard.get_inner_mut(), &mut recorder, &mut pipeline, &mut |b| {
+                    drain(guard.get_inner_mut(), &mut recorder, &mut pipeline, &mut ring_use, &mut |b| {
                         adapt_to(&mut adapt, &metrics, b)
                     })?;
                 }
@@ -774,7 +775,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     pipeline.flush()?;
                     0
                 } else {
-                    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut |b| {
+                    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut ring_use, &mut |b| {
                         adapt_to(&mut adapt, &metrics, b)
                     })?
                 };
@@ -796,6 +797,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 let c = capture.counters()?;
                 report_losses(&mut pipeline, &last_counters, &c, now)?;
                 update_metrics(&metrics, &pipeline, &c);
+                ring_use.peak(c[agent_common::CNT_RING_USED_PEAK as usize]);
                 adapt_to(&mut adapt, &metrics, c[agent_common::CNT_RING_USED_PEAK as usize]);
                 if let Some(a) = adapt.as_mut() {
                     if a.tick(Instant::now()) == dbgov::sched::Change::ToIdle {
@@ -813,7 +815,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     // that exited since the last drain still has its statements in the ring,
                     // and ending its session before reading them would lose them.
                     if !pipeline.output_paused() {
-                        drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut |b| {
+                        drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut ring_use, &mut |b| {
                             adapt_to(&mut adapt, &metrics, b)
                         })?;
                     }
@@ -858,9 +860,16 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
         apply_sched(&mut adapt, &metrics, false);
     }
     // Drain what the kernel already produced, then end every open session.
-    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut |_| {})?;
+    drain(
+        ring.get_mut(),
+        &mut recorder,
+        &mut pipeline,
+        &mut ring_use,
+        &mut |_| {},
+    )?;
     let now = audit::now_monotonic_ns();
     let c = capture.counters()?;
+    ring_use.peak(c[agent_common::CNT_RING_USED_PEAK as usize]);
     report_losses(&mut pipeline, &last_counters, &c, now)?;
     pipeline.close_all(now)?;
     // An output that is still failing gets 2 s more before the events are given up.
@@ -876,6 +885,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
         "dbgov: stopped after {} records, {} statements, {} events, {} gaps",
         s.records, s.statements, s.events, s.gaps
     );
+    eprintln!("dbgov: {}", ring_use.summary());
     if kept > 0 {
         eprintln!(
             "dbgov: {kept} events wait in the spool for Kafka; they are sent at the next start"
@@ -887,11 +897,64 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     Ok(())
 }
 
+/// How the kernel ring buffer was used over the agent's run, said once at the stop so that
+/// its size can be chosen from measurements (see the README on room for bursts).
+struct RingUse {
+    size: u64,
+    peak: u64,
+    bytes: u64,
+    drains: u64,
+    largest: u64,
+    since: Instant,
+}
+
+impl RingUse {
+    fn new(size: u64) -> Self {
+        Self {
+            size,
+            peak: 0,
+            bytes: 0,
+            drains: 0,
+            largest: 0,
+            since: Instant::now(),
+        }
+    }
+
+    /// The kernel's peak fill since its last reset.
+    fn peak(&mut self, used: u64) {
+        self.peak = self.peak.max(used);
+    }
+
+    fn drained(&mut self, bytes: u64) {
+        if bytes > 0 {
+            self.drains += 1;
+            self.bytes += bytes;
+            self.largest = self.largest.max(bytes);
+        }
+    }
+
+    /// One line: the peak fill, what was read and in how many drains.
+    fn summary(&self) -> String {
+        let secs = self.since.elapsed().as_secs_f64();
+        format!(
+            "ring buffer peak {} of {} bytes ({:.1}%); read {} bytes in {} drains over {:.1} s (largest drain {} bytes)",
+            self.peak,
+            self.size,
+            self.peak as f64 * 100.0 / self.size.max(1) as f64,
+            self.bytes,
+            self.drains,
+            secs,
+            self.largest
+        )
+    }
+}
+
 /// Feeds every record waiting in the ring to the pipeline (and the recorder). Returns how many.
 fn drain(
     rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
     recorder: &mut Option<dbgov::record::Writer>,
     pipeline: &mut Pipeline,
+    ring_use: &mut RingUse,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
     // `progress` learns how many bytes this drain has read so far, every 256 KiB and at the
@@ -911,6 +974,7 @@ fn drain(
         }
     }
     progress(bytes);
+    ring_use.drained(bytes);
     // One hand-over to the output per drain cycle.
     if n > 0 {
         pipeline.flush()?;
@@ -1697,7 +1761,29 @@ fn tail(a: TailArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::missing_capabilities;
+    use super::{missing_capabilities, RingUse};
+
+    /// The benchmark harness reads this line (xtask `RingLine::parse`): keep the two in step.
+    #[test]
+    fn the_ring_use_line_says_peak_bytes_and_drains() {
+        let mut r = RingUse::new(16 << 20);
+        r.peak(4096);
+        r.peak(1 << 20);
+        r.peak(0);
+        r.drained(0);
+        r.drained(300);
+        r.drained(524_288);
+        let line = r.summary();
+        assert!(
+            line.starts_with("ring buffer peak 1048576 of 16777216 bytes ("),
+            "{line}"
+        );
+        assert!(
+            line.contains("%); read 524588 bytes in 2 drains over "),
+            "{line}"
+        );
+        assert!(line.ends_with(" s (largest drain 524288 bytes)"), "{line}");
+    }
 
     fn names(caps: u64, processes: bool) -> Vec<&'static str> {
         missing_capabilities(caps, processes)

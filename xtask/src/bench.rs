@@ -873,6 +873,46 @@ struct AgentRun {
     summary: String,
     exit: Option<i32>,
     events_bytes: u64,
+    /// From the agent's `dbgov: ring buffer peak ...` line at the stop: the ring's size and
+    /// peak fill, the record bytes read and in how many drains.
+    ring: RingLine,
+}
+
+/// The agent's stop line `dbgov: ring buffer peak P of S bytes (x%); read B bytes in D drains
+/// over T s (largest drain L bytes)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct RingLine {
+    size: u64,
+    peak: u64,
+    bytes: u64,
+    drains: u64,
+    largest: u64,
+}
+
+impl RingLine {
+    fn parse(line: &str) -> Option<Self> {
+        let rest = line.strip_prefix("dbgov: ring buffer peak ")?;
+        let num = |after: &str| -> Option<u64> {
+            let i = rest.find(after)? + after.len();
+            rest[i..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        };
+        Some(Self {
+            peak: rest.split(' ').next()?.parse().ok()?,
+            size: num(" of ")?,
+            bytes: num("; read ")?,
+            drains: num(" bytes in ")?,
+            largest: num("(largest drain ")?,
+        })
+    }
+
+    fn json(&self) -> Value {
+        json!({"size_bytes": self.size, "peak_bytes": self.peak, "read_bytes": self.bytes,
+               "drains": self.drains, "largest_drain_bytes": self.largest})
+    }
 }
 
 impl AgentRun {
@@ -891,6 +931,7 @@ impl AgentRun {
             "gap_bytes": self.gap_bytes,
             "gap_reasons": self.gap_reasons,
             "events_file_bytes": self.events_bytes,
+            "ring_buffer": self.ring.json(),
             "summary": self.summary,
             "exit_code": self.exit,
         })
@@ -1084,6 +1125,11 @@ impl Agent {
             .find(|l| l.starts_with("dbgov: stopped"))
             .unwrap_or("")
             .to_owned();
+        into.ring = err
+            .lines()
+            .rev()
+            .find_map(RingLine::parse)
+            .unwrap_or_default();
         if into.exit != Some(0) {
             bail!("dbgov exited with {:?}: {}", into.exit, tail(&err, 2000));
         }
@@ -1923,6 +1969,41 @@ impl Bench {
     }
 
     #[allow(clippy::too_many_arguments)] // one argument per table column
+    /// Room for bursts: the ring's highest fill over the runs, the median rate at which the
+    /// kernel produced records during a run of `secs`, and how long the ring holds that rate
+    /// (its size over the rate), which is how far the agent may fall behind without a loss.
+    fn ring_row<'a>(&mut self, label: &str, runs: impl Iterator<Item = &'a AgentRun>, secs: f64) {
+        let rings: Vec<RingLine> = runs.map(|a| a.ring).filter(|r| r.size > 0).collect();
+        if rings.is_empty() || secs <= 0.0 {
+            return;
+        }
+        let peak = rings.iter().map(|r| r.peak).max().unwrap_or(0);
+        let size = rings[0].size;
+        let mut rates: Vec<f64> = rings.iter().map(|r| r.bytes as f64 / secs).collect();
+        rates.sort_by(f64::total_cmp);
+        let rate = rates[rates.len() / 2];
+        let largest = rings.iter().map(|r| r.largest).max().unwrap_or(0);
+        let holds_ms = if rate > 0.0 {
+            format!("{:.0}", size as f64 / rate * 1000.0)
+        } else {
+            "-".into()
+        };
+        self.row(
+            label,
+            "ring buffer: peak fill % / records MB/s / ms of that rate the ring holds / largest drain KiB",
+            format!("{} MiB", size >> 20),
+            format!(
+                "{:.1} / {:.1} / {holds_ms} / {}",
+                peak as f64 * 100.0 / size as f64,
+                rate / 1e6,
+                largest >> 10
+            ),
+            None,
+            "-",
+            None,
+        );
+    }
+
     fn row(
         &mut self,
         scenario: &str,
@@ -2862,6 +2943,12 @@ impl Bench {
                 COST_TARGET_TEXT,
                 per10k.map(|x| x <= COST_TARGET),
             );
+            let secs = self.plan.sat_secs as f64;
+            self.ring_row(
+                &format!("4 agent cost {}{tag}", w.name()),
+                runs.iter().filter_map(|r| r.agent.as_ref()),
+                secs,
+            );
         }
         if tot_stmts > 0 {
             let per10k = tot_cpu / tot_stmts as f64 * 10_000.0;
@@ -3188,6 +3275,8 @@ impl Bench {
                 COST_TARGET_TEXT,
                 per10k.map(|x| x <= COST_TARGET),
             );
+            let secs = self.plan.sat_secs as f64;
+            self.ring_row(&label, runs.iter().filter_map(|r| r.agent.as_ref()), secs);
             all.insert(test.to_owned(), s.json());
         }
         self.json
@@ -3943,4 +4032,25 @@ fn wait_rusage(child: std::process::Child) -> Result<(i32, i64)> {
         -1
     };
     Ok((code, ru.ru_maxrss))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agents_ring_line_is_read() {
+        let l = "dbgov: ring buffer peak 1048576 of 16777216 bytes (6.3%); read 987654321 bytes in 2345 drains over 17.2 s (largest drain 524288 bytes)";
+        assert_eq!(
+            RingLine::parse(l),
+            Some(RingLine {
+                size: 16 << 20,
+                peak: 1 << 20,
+                bytes: 987_654_321,
+                drains: 2345,
+                largest: 512 << 10,
+            })
+        );
+        assert_eq!(RingLine::parse("dbgov: stopped after 1 records"), None);
+    }
 }
