@@ -1968,7 +1968,6 @@ impl Bench {
         (secs, steps)
     }
 
-    #[allow(clippy::too_many_arguments)] // one argument per table column
     /// Room for bursts: the ring's highest fill over the runs, the median rate at which the
     /// kernel produced records during a run of `secs`, and how long the ring holds that rate
     /// (its size over the rate), which is how far the agent may fall behind without a loss.
@@ -2004,6 +2003,7 @@ impl Bench {
         );
     }
 
+    #[allow(clippy::too_many_arguments)] // one argument per table column
     fn row(
         &mut self,
         scenario: &str,
