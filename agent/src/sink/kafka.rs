@@ -220,6 +220,10 @@ impl Sink for KafkaSink {
         self.spool.tick().map_err(std::io::Error::other)
     }
 
+    fn written_of_failed(&self) -> usize {
+        self.spool.partial()
+    }
+
     fn close(&mut self, _deadline: Instant) -> CloseReport {
         let d = self.finish();
         CloseReport { kept: d.kept }

@@ -198,6 +198,11 @@ pub trait Sink: Send {
     }
     /// Finishes, waiting for deliveries until `deadline`.
     fn close(&mut self, deadline: Instant) -> CloseReport;
+    /// Of the batch whose write failed, the events already written (a retry resumes after
+    /// them); they are not lost if the batch is given up.
+    fn written_of_failed(&self) -> usize {
+        0
+    }
 }
 
 /// Discards everything (`--output none`).
@@ -375,7 +380,10 @@ fn sink_thread(
                         Err(e) => {
                             set_failing(&mut failing, Some(&e));
                             if shared.give_up.load(Ordering::Acquire) {
-                                shared.lost.fetch_add(b.recs.len() as u64, Ordering::AcqRel);
+                                let done = sink.written_of_failed().min(b.recs.len());
+                                shared
+                                    .lost
+                                    .fetch_add((b.recs.len() - done) as u64, Ordering::AcqRel);
                                 break;
                             }
                             std::thread::sleep(backoff);

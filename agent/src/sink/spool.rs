@@ -171,10 +171,21 @@ pub struct Writer {
     seg_max: u64,
     next: u64,
     buf: Vec<u8>,
+    /// Records of the batch being appended that are already in a segment: a batch whose
+    /// append failed part-way is offered again, and resumes after them.
+    partial: usize,
+    /// Tests: the write of piece number N from now fails as a full disk would.
+    #[cfg(test)]
+    fail_piece: Option<usize>,
     dirty: bool,
     last_sync: Instant,
     pub shared: Arc<Shared>,
 }
+
+/// The most bytes of records written at once. Each piece is committed on its own, so a disk
+/// with room for less than a whole batch still takes part of it, and the segments stay near
+/// their size limit (a delivered segment is what a full disk frees).
+const APPEND_PIECE: usize = 64 << 10;
 
 /// Counters shared by the writer, the producer and the pipeline.
 #[derive(Debug, Default)]
@@ -340,7 +351,10 @@ impl Writer {
             seg_bytes,
             seg_max,
             next,
-            buf: Vec::with_capacity(1 << 20),
+            buf: Vec::with_capacity(APPEND_PIECE + (4 << 10)),
+            partial: 0,
+            #[cfg(test)]
+            fail_piece: None,
             dirty: false,
             last_sync: Instant::now(),
             shared,
@@ -351,56 +365,91 @@ impl Writer {
         &self.opts.dir
     }
 
-    /// Appends every event of the batch (one write). On error nothing counts as appended and
-    /// the caller retries the whole batch; a partial write is cut off first.
+    /// Appends every event of the batch, in pieces of at most [`APPEND_PIECE`] bytes. On
+    /// error the records of the pieces written stay appended (a torn piece is cut off first),
+    /// and the caller offers the same batch again: the append resumes after them, so no record
+    /// is appended twice and none is skipped.
     pub fn append(&mut self, batch: &Batch) -> Result<(), SpoolError> {
-        if self.seg_bytes >= self.seg_max {
-            self.roll()?;
-        }
-        self.buf.clear();
-        let mut start = 0;
-        for r in &batch.recs {
-            let line = &batch.data[start..r.end];
-            start = r.end;
-            let event = line.strip_suffix(b"\n").unwrap_or(line);
-            let flags = (r.alert as u8 * FLAG_ALERT) | (r.checkpoint as u8 * FLAG_CHECKPOINT);
-            let mut h = crc32fast::Hasher::new();
-            h.update(&[flags]);
-            h.update(&r.key);
-            h.update(event);
-            let len = (17 + event.len()) as u32;
-            self.buf.extend_from_slice(&len.to_le_bytes());
-            self.buf.extend_from_slice(&h.finalize().to_le_bytes());
-            self.buf.push(flags);
-            self.buf.extend_from_slice(&r.key);
-            self.buf.extend_from_slice(event);
-        }
-        if let Err(e) = self.seg.write_all(&self.buf) {
-            // Cut whatever part of the batch reached the file, so that the retry does not
-            // leave a torn record in the middle of the segment.
-            let _ = self.seg.set_len(self.seg_bytes);
-            // And retry in a new segment: the acknowledged records of this one can then be
-            // deleted (the last segment never is), which is what frees a full disk.
-            if self.seg_bytes > 0 {
-                let _ = self.roll();
+        let recs = &batch.recs;
+        let mut i = self.partial.min(recs.len());
+        let mut start = match i {
+            0 => 0,
+            _ => recs[i - 1].end,
+        };
+        while i < recs.len() {
+            if self.seg_bytes >= self.seg_max {
+                self.roll()?;
             }
-            return Err(SpoolError::Io {
-                path: self.seg_path.clone(),
-                source: e,
-            });
+            self.buf.clear();
+            let first = i;
+            while i < recs.len() && (i == first || self.buf.len() < APPEND_PIECE) {
+                let r = &recs[i];
+                let line = &batch.data[start..r.end];
+                start = r.end;
+                let event = line.strip_suffix(b"\n").unwrap_or(line);
+                let flags = (r.alert as u8 * FLAG_ALERT) | (r.checkpoint as u8 * FLAG_CHECKPOINT);
+                let mut h = crc32fast::Hasher::new();
+                h.update(&[flags]);
+                h.update(&r.key);
+                h.update(event);
+                let len = (17 + event.len()) as u32;
+                self.buf.extend_from_slice(&len.to_le_bytes());
+                self.buf.extend_from_slice(&h.finalize().to_le_bytes());
+                self.buf.push(flags);
+                self.buf.extend_from_slice(&r.key);
+                self.buf.extend_from_slice(event);
+                i += 1;
+            }
+            if let Err(e) = self.write_piece() {
+                // Cut whatever part of the piece reached the file, so that the retry does not
+                // leave a torn record in the middle of the segment.
+                let _ = self.seg.set_len(self.seg_bytes);
+                // And retry in a new segment: the acknowledged records of this one can then be
+                // deleted (the last segment never is), which is what frees a full disk.
+                if self.seg_bytes > 0 {
+                    let _ = self.roll();
+                }
+                self.partial = first;
+                return Err(SpoolError::Io {
+                    path: self.seg_path.clone(),
+                    source: e,
+                });
+            }
+            self.seg_bytes += self.buf.len() as u64;
+            self.next += (i - first) as u64;
+            self.partial = i;
+            self.dirty = true;
+            self.shared
+                .bytes
+                .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+            self.shared.mark(self.next, unix_ms());
+            self.shared.appended.store(self.next, Ordering::Release);
         }
-        self.seg_bytes += self.buf.len() as u64;
-        self.next += batch.recs.len() as u64;
-        self.dirty = true;
-        self.shared
-            .bytes
-            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
         if self.opts.fsync_every_batch {
+            // A failed fsync is retried with the batch, which then appends nothing again.
             self.sync()?;
         }
-        self.shared.mark(self.next, unix_ms());
-        self.shared.appended.store(self.next, Ordering::Release);
+        self.partial = 0;
         Ok(())
+    }
+
+    /// Records of the batch whose append failed that are already appended.
+    pub fn partial(&self) -> usize {
+        self.partial
+    }
+
+    fn write_piece(&mut self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_piece.as_mut() {
+            if *n == 0 {
+                self.fail_piece = None;
+                // Half the piece reaches the file, as a disk filling up mid-write leaves it.
+                self.seg.write_all(&self.buf[..self.buf.len() / 2])?;
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            *n -= 1;
+        }
+        self.seg.write_all(&self.buf)
     }
 
     /// fsyncs when the interval has passed (call it often).
@@ -851,6 +900,43 @@ mod tests {
         let mut acks = Acks::new(&d, shared);
         acks.advance(15, true).unwrap();
         assert_eq!(segments(&d).unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// A batch bigger than the room on the disk: its pieces go in one by one, a failure keeps
+    /// the pieces already written, and the retried batch resumes after them, so every record
+    /// is in the spool once and in order. Segments roll inside a batch.
+    #[test]
+    fn a_batch_that_fails_part_way_resumes_after_what_was_written() {
+        let d = tmpdir("resume");
+        let mut w = Writer::open(opts(&d)).unwrap();
+        let shared = w.shared.clone();
+        // About 11 bytes a record plus 21 of framing: 12,000 records are several pieces.
+        let big = batch(0, 12_000);
+        w.fail_piece = Some(2);
+        assert!(w.append(&big).is_err());
+        let written = shared.appended.load(Ordering::Relaxed);
+        assert!(written > 0, "the pieces before the failure stay appended");
+        assert!(written < 12_000);
+        w.append(&big).unwrap();
+        assert_eq!(shared.appended.load(Ordering::Relaxed), 12_000);
+        w.append(&batch(12_000, 3)).unwrap();
+        let mut r = Reader::new(&d, shared.clone());
+        let mut seen = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            assert_eq!(rec.event, format!("{{\"n\":{}}}", rec.index).into_bytes());
+            seen.push(rec.index);
+        }
+        assert_eq!(seen, (0..12_003).collect::<Vec<_>>());
+        let segs = segments(&d).unwrap();
+        assert!(segs.len() > 3, "one batch spans several segments");
+        for (_, p) in &segs {
+            let len = std::fs::metadata(p).unwrap().len();
+            assert!(
+                len <= w.seg_max + APPEND_PIECE as u64 + 64,
+                "segment of {len} bytes"
+            );
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 
