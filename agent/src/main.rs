@@ -729,10 +729,11 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     let mut flush_tick = tokio::time::interval(Duration::from_millis(200));
     // The kernel wakes the agent when 256 KiB are waiting or a new client process connects;
     // otherwise it drains on this timer: every 5 ms while batches are large, backing off to
-    // 50 ms while they stay under 512 records (an idle agent wakes 20 times a second; the
-    // 16 MiB ring holds far more than 50 ms of traffic).
+    // 20 ms while they stay under 512 records (an idle agent wakes 50 times a second). The
+    // longest interval is at most half of `sched::STARVED_AFTER`, or the watchdog would take
+    // a quiet loop for a starved one.
     const DRAIN_MIN: Duration = Duration::from_millis(5);
-    const DRAIN_MAX: Duration = Duration::from_millis(50);
+    const DRAIN_MAX: Duration = Duration::from_millis(20);
     const DRAIN_BATCH: u64 = 512;
     let mut drain_every = DRAIN_MIN;
     let drain_timer = tokio::time::sleep(drain_every);
