@@ -1969,9 +1969,10 @@ impl Bench {
     }
 
     /// Room for bursts: the ring's highest fill over the runs, the median rate at which the
-    /// kernel produced records during a run of `secs`, and how long the ring holds that rate
+    /// kernel produced records during a saturated run, and how long the ring holds that rate
     /// (its size over the rate), which is how far the agent may fall behind without a loss.
-    fn ring_row<'a>(&mut self, label: &str, runs: impl Iterator<Item = &'a AgentRun>, secs: f64) {
+    fn ring_row<'a>(&mut self, label: &str, runs: impl Iterator<Item = &'a AgentRun>) {
+        let secs = self.plan.sat_secs as f64;
         let rings: Vec<RingLine> = runs.map(|a| a.ring).filter(|r| r.size > 0).collect();
         if rings.is_empty() || secs <= 0.0 {
             return;
@@ -2943,11 +2944,9 @@ impl Bench {
                 COST_TARGET_TEXT,
                 per10k.map(|x| x <= COST_TARGET),
             );
-            let secs = self.plan.sat_secs as f64;
             self.ring_row(
                 &format!("4 agent cost {}{tag}", w.name()),
                 runs.iter().filter_map(|r| r.agent.as_ref()),
-                secs,
             );
         }
         if tot_stmts > 0 {
@@ -3275,8 +3274,7 @@ impl Bench {
                 COST_TARGET_TEXT,
                 per10k.map(|x| x <= COST_TARGET),
             );
-            let secs = self.plan.sat_secs as f64;
-            self.ring_row(&label, runs.iter().filter_map(|r| r.agent.as_ref()), secs);
+            self.ring_row(&label, runs.iter().filter_map(|r| r.agent.as_ref()));
             all.insert(test.to_owned(), s.json());
         }
         self.json

@@ -182,6 +182,21 @@ pub struct Writer {
     pub shared: Arc<Shared>,
 }
 
+/// Appends one spool record: length, CRC-32 (of flags, key and event), flags, key, event.
+fn frame(buf: &mut Vec<u8>, r: &super::RecMeta, event: &[u8]) {
+    let flags = (r.alert as u8 * FLAG_ALERT) | (r.checkpoint as u8 * FLAG_CHECKPOINT);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&[flags]);
+    h.update(&r.key);
+    h.update(event);
+    let len = (17 + event.len()) as u32;
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(&h.finalize().to_le_bytes());
+    buf.push(flags);
+    buf.extend_from_slice(&r.key);
+    buf.extend_from_slice(event);
+}
+
 /// The most bytes of records written at once. Each piece is committed on its own, so a disk
 /// with room for less than a whole batch still takes part of it, and the segments stay near
 /// their size limit (a delivered segment is what a full disk frees).
@@ -382,22 +397,11 @@ impl Writer {
             }
             self.buf.clear();
             let first = i;
-            while i < recs.len() && (i == first || self.buf.len() < APPEND_PIECE) {
+            while i < recs.len() && self.buf.len() < APPEND_PIECE {
                 let r = &recs[i];
                 let line = &batch.data[start..r.end];
                 start = r.end;
-                let event = line.strip_suffix(b"\n").unwrap_or(line);
-                let flags = (r.alert as u8 * FLAG_ALERT) | (r.checkpoint as u8 * FLAG_CHECKPOINT);
-                let mut h = crc32fast::Hasher::new();
-                h.update(&[flags]);
-                h.update(&r.key);
-                h.update(event);
-                let len = (17 + event.len()) as u32;
-                self.buf.extend_from_slice(&len.to_le_bytes());
-                self.buf.extend_from_slice(&h.finalize().to_le_bytes());
-                self.buf.push(flags);
-                self.buf.extend_from_slice(&r.key);
-                self.buf.extend_from_slice(event);
+                frame(&mut self.buf, r, line.strip_suffix(b"\n").unwrap_or(line));
                 i += 1;
             }
             if let Err(e) = self.write_piece() {
