@@ -174,6 +174,9 @@ pub struct Writer {
     /// Records of the batch being appended that are already in a segment: a batch whose
     /// append failed part-way is offered again, and resumes after them.
     partial: usize,
+    /// Bytes of those records not yet added to `shared.bytes`: a batch's bytes count once it is
+    /// whole, as the output stops counting it as queued only then (else it would count twice).
+    unpublished: u64,
     /// Tests: the write of piece number N from now fails as a full disk would.
     #[cfg(test)]
     fail_piece: Option<usize>,
@@ -368,6 +371,7 @@ impl Writer {
             next,
             buf: Vec::with_capacity(APPEND_PIECE + (4 << 10)),
             partial: 0,
+            unpublished: 0,
             #[cfg(test)]
             fail_piece: None,
             dirty: false,
@@ -423,9 +427,7 @@ impl Writer {
             self.next += (i - first) as u64;
             self.partial = i;
             self.dirty = true;
-            self.shared
-                .bytes
-                .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+            self.unpublished += self.buf.len() as u64;
             self.shared.mark(self.next, unix_ms());
             self.shared.appended.store(self.next, Ordering::Release);
         }
@@ -434,6 +436,9 @@ impl Writer {
             self.sync()?;
         }
         self.partial = 0;
+        self.shared
+            .bytes
+            .fetch_add(std::mem::take(&mut self.unpublished), Ordering::Relaxed);
         Ok(())
     }
 
