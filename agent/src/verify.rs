@@ -1,7 +1,8 @@
 //! `dbgov verify`: checks the hash chain of a trail as stored. Per stream, `seq` must run
 //! 1, 2, 3, ... and each event's `prev_hash` must be the previous event's `hash`, and `hash`
 //! must be the SHA-256 of `prev_hash` followed by the line without its `integrity` member
-//! (see `audit::Encoder`). With a public key, every checkpoint's Ed25519 signature must hold
+//! (see `audit::Encoder`); with `context_hash`, the connection's context must hash to it, and
+//! it stands in for the context in the hashed line. With a public key, every checkpoint's Ed25519 signature must hold
 //! and vouch for the hash of the event before it. Pure: lines in, a report out.
 //!
 //! A JSON-lines file is one ordered copy: anything out of order in it is a fault. Events
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::audit::{chain_hash, checkpoint, Checkpoint, Integrity, INTEGRITY_KEY};
+use crate::audit::{chain_hash, checkpoint, context_hash, Checkpoint, Integrity, INTEGRITY_KEY};
 
 /// What is wrong at the first bad event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +102,19 @@ fn parse(line: &str) -> Result<Parsed, (Fault, Option<(String, u64)>)> {
     };
     let mut body = line.as_bytes()[..at].to_vec();
     body.push(b'}');
-    let body_ok = chain_hash(&integ.prev_hash, &body) == integ.hash;
+    let body_ok = match &integ.context_hash {
+        None => chain_hash(&integ.prev_hash, &body) == integ.hash,
+        // The context is hashed apart: it must hash to `context_hash`, which stands in for it
+        // in the line the chain hashes.
+        Some(ch) => context_span(line).is_some_and(|c| {
+            c.end <= at && context_hash(&line.as_bytes()[c.clone()]) == ch.as_bytes() && {
+                let mut hashed = body[..c.start].to_vec();
+                hashed.extend_from_slice(ch.as_bytes());
+                hashed.extend_from_slice(&body[c.end..]);
+                chain_hash(&integ.prev_hash, &hashed) == integ.hash
+            }
+        }),
+    };
     // Native events carry `kind`; OCSF ones keep it under `unmapped`.
     let kind = v["kind"]
         .as_str()
@@ -126,6 +139,60 @@ fn parse(line: &str) -> Result<Parsed, (Fault, Option<(String, u64)>)> {
         time,
         checkpoint: cp,
     })
+}
+
+/// The top-level members that make up a connection's context, in their order.
+#[derive(serde::Deserialize)]
+struct ContextMembers<'a> {
+    #[serde(borrow)]
+    host: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    client: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    server: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    db: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    session: &'a serde_json::value::RawValue,
+}
+
+/// Where `line`'s context is: from the `"host"` key to the end of the `session` value, the five
+/// members written one after the other as the agent writes them (compact, in this order).
+fn context_span(line: &str) -> Option<std::ops::Range<usize>> {
+    let m: ContextMembers = serde_json::from_str(line).ok()?;
+    let base = line.as_ptr() as usize;
+    let at = |v: &serde_json::value::RawValue| {
+        let start = (v.get().as_ptr() as usize).checked_sub(base)?;
+        Some((start, start + v.get().len()))
+    };
+    let mut start = None;
+    let mut end = 0;
+    for (key, v) in [
+        ("\"host\":", m.host),
+        (",\"client\":", m.client),
+        (",\"server\":", m.server),
+        (",\"db\":", m.db),
+        (",\"session\":", m.session),
+    ] {
+        let (vs, ve) = at(v)?;
+        let ks = vs.checked_sub(key.len())?;
+        match start {
+            None => {
+                // The context follows a member (or the opening brace) directly.
+                if !matches!(line.as_bytes().get(ks.checked_sub(1)?), Some(b',' | b'{')) {
+                    return None;
+                }
+                start = Some(ks);
+            }
+            Some(_) if ks != end => return None,
+            Some(_) => {}
+        }
+        if line.get(ks..vs)? != key {
+            return None;
+        }
+        end = ve;
+    }
+    Some(start?..end)
 }
 
 struct StreamState {
@@ -422,6 +489,136 @@ mod tests {
                 String::from_utf8(line.to_vec()).unwrap()
             })
             .collect()
+    }
+
+    /// Statement events of two connections, interleaved, sealed as the agent seals them (the
+    /// context hashed apart).
+    fn statement_trail(n: u64) -> Vec<String> {
+        use crate::audit::json::WriteJson;
+        use crate::audit::{
+            ClassificationRef, ColumnsRef, Kind, PolicyRef, StatementEvent, StatementRef, SCHEMA,
+        };
+        use crate::policy::Action;
+        use serde_json::value::RawValue;
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        let host = raw(r#"{"name":"h","id":null,"environment":null,"labels":{}}"#);
+        let clients = [
+            raw(r#"{"pid":1,"cmdline":"psql -c ?","purpose":null}"#),
+            raw(r#"{"pid":2,"cmdline":"app \"x\"","purpose":null}"#),
+        ];
+        let server = raw(r#"{"pid":9,"exe":null,"addr":"127.0.0.1:5432"}"#);
+        let db = raw(r#"{"engine":"postgresql","user":"u","name":"d","application":null}"#);
+        let sessions = [
+            raw(r#"{"id":"0000000000000001","tls":false}"#),
+            raw(r#"{"id":"0000000000000002","tls":true}"#),
+        ];
+        let tags = BTreeMap::new();
+        let mut e = Encoder::new("s2".into());
+        (0..n)
+            .map(|i| {
+                let c = (i % 2) as usize;
+                let time = format!("t{i}");
+                let text = format!("SELECT {i}");
+                let ev = StatementEvent {
+                    schema: SCHEMA,
+                    event_id: "79a997a2-3db1-1b12-0000-00000000138b",
+                    time: &time,
+                    kind: Kind::Statement,
+                    source: None,
+                    host: &host,
+                    client: &clients[c],
+                    server: &server,
+                    db: &db,
+                    session: &sessions[c],
+                    statement: StatementRef {
+                        text: Some(&text),
+                        kind: Some("SELECT"),
+                        prepared: false,
+                        name: None,
+                        params: None,
+                        param_values: None,
+                        fingerprint: None,
+                        tables: &[],
+                        columns: ColumnsRef {
+                            read: std::borrow::Cow::Borrowed(&[]),
+                            written: &[],
+                        },
+                        parse_error: None,
+                        copy_bytes: None,
+                        truncated: false,
+                        tags: &tags,
+                        trace_id: None,
+                        span_id: None,
+                    },
+                    outcome: None,
+                    classification: ClassificationRef {
+                        classes: &[],
+                        level: None,
+                    },
+                    policy: PolicyRef {
+                        verdict: Action::Allow,
+                        rules: &[],
+                        severity: None,
+                        message: None,
+                    },
+                    approval: None,
+                };
+                let mut out = Vec::new();
+                e.encode_json_into(&ev as &dyn WriteJson, &mut out).unwrap();
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_context_hashed_apart_is_covered_by_the_chain() {
+        use sha2::Digest;
+        let t = statement_trail(6);
+        let s = check(t.iter().map(String::as_str), None).unwrap();
+        assert_eq!(s.events, 6);
+        // The formula, computed here from the line's text alone.
+        for line in &t {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let integ = &v["integrity"];
+            let start = line.find("\"host\":").unwrap();
+            let end = line.find(",\"statement\":").unwrap();
+            let ctx = &line[start..end];
+            let ch = integ["context_hash"].as_str().unwrap();
+            assert_eq!(ch, crate::audit::hex(&sha2::Sha256::digest(ctx.as_bytes())));
+            let body = format!("{}}}", &line[..line.rfind(",\"integrity\":").unwrap()]);
+            let hashed = format!("{}{}{}", &body[..start], ch, &body[end..]);
+            let want = crate::audit::hex(&sha2::Sha256::digest(
+                format!("{}{hashed}", integ["prev_hash"].as_str().unwrap()).as_bytes(),
+            ));
+            assert_eq!(integ["hash"].as_str().unwrap(), want);
+        }
+        // The two connections' contexts hash differently.
+        let ch = |l: &str| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["integrity"]["context_hash"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(ch(&t[0]), ch(&t[2]));
+        assert_ne!(ch(&t[0]), ch(&t[1]));
+        // Tampering inside the context, with the context hash, outside the context, or with
+        // the context's shape is found.
+        for (i, from, to) in [
+            (2, "\"pid\":1,", "\"pid\":7,"),
+            (3, "app \\\"x\\\"", "app \\\"y\\\""),
+            (4, "SELECT 4", "SELECT 5"),
+            (2, "\"context_hash\":\"", "\"context_hash\":\"0"),
+            (2, ",\"server\":", ",\"extra\":1,\"server\":"),
+            (2, "\"host\":", "\"x\":1,\"host\":"),
+        ] {
+            let mut m = t.clone();
+            let changed = m[i].replacen(from, to, 1);
+            assert_ne!(changed, m[i], "{from}");
+            m[i] = changed;
+            assert_eq!(
+                first_fault(&m),
+                Some((i + 1, Fault::Modified)),
+                "{from} -> {to}"
+            );
+        }
     }
 
     fn first_fault(lines: &[String]) -> Option<(usize, Fault)> {

@@ -13,6 +13,17 @@ use crate::session::Status;
 pub trait WriteJson {
     /// Appends the event's JSON object (no trailing newline) to `out`.
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+
+    /// As [`WriteJson::write_json`], and returns where in `out` the connection's context was
+    /// written, if the event has one: the bytes from the `"host"` key to the end of the
+    /// `session` value (`"host":{..},"client":{..},"server":{..},"db":{..},"session":{..}`),
+    /// which the [`super::Encoder`] hashes once per distinct context.
+    fn write_json_context(
+        &self,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<std::ops::Range<usize>>, serde_json::Error> {
+        self.write_json(out).map(|()| None)
+    }
 }
 
 /// Any serde value, written by serde_json.
@@ -220,6 +231,13 @@ fn outcome(out: &mut Vec<u8>, o: &Outcome) {
 
 impl WriteJson for StatementEvent<'_> {
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.write_json_context(out).map(|_| ())
+    }
+
+    fn write_json_context(
+        &self,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<std::ops::Range<usize>>, serde_json::Error> {
         out.extend_from_slice(b"{\"schema\":");
         string(out, self.schema);
         out.extend_from_slice(b",\"event_id\":");
@@ -233,6 +251,8 @@ impl WriteJson for StatementEvent<'_> {
             out.extend_from_slice(b",\"source\":");
             string(out, s);
         }
+        // The context starts after the comma before `"host"`.
+        let context_start = out.len() + 1;
         for (name, raw) in [
             (&b",\"host\":"[..], self.host),
             (b",\"client\":", self.client),
@@ -243,6 +263,7 @@ impl WriteJson for StatementEvent<'_> {
             out.extend_from_slice(name);
             out.extend_from_slice(raw.get().as_bytes());
         }
+        let context = context_start..out.len();
         out.extend_from_slice(b",\"statement\":");
         statement(out, &self.statement);
         if let Some(o) = &self.outcome {
@@ -267,7 +288,7 @@ impl WriteJson for StatementEvent<'_> {
             serde_json::to_writer(&mut *out, a)?;
         }
         out.push(b'}');
-        Ok(())
+        Ok(Some(context))
     }
 }
 

@@ -329,8 +329,13 @@ pub struct Integrity {
     pub seq: u64,
     /// `hash` of the previous event of the stream (64 zeros for the first).
     pub prev_hash: String,
+    /// SHA-256 (hex) of the connection's context (`"host"` to the end of `session`), on an
+    /// event whose `hash` covers the context through it (see [`Encoder`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_hash: Option<String>,
     /// SHA-256 (hex) of `prev_hash` followed by the event's exact JSON bytes without the
-    /// `integrity` member (see [`Encoder`]).
+    /// `integrity` member, in which, with `context_hash`, the context is replaced by
+    /// `context_hash` (see [`Encoder`]).
     pub hash: String,
 }
 
@@ -342,12 +347,26 @@ pub const INTEGRITY_KEY: &str = ",\"integrity\":";
 /// written (no second, canonical serialisation): `hash = SHA-256(prev_hash_hex || line)`,
 /// where `line` is the event's JSON without the `integrity` member, which is appended as the
 /// object's last member. `dbgov verify` recomputes it from the line as stored.
+///
+/// An event that carries a connection's context (a statement event: `host`, `client`,
+/// `server`, `db` and `session`, more than half of its bytes, the same for every statement of
+/// the connection) has that context hashed apart, once per distinct context:
+/// `context_hash = SHA-256(context)`, where `context` is the bytes from the `"host"` key to the
+/// end of the `session` value, and `hash = SHA-256(prev_hash_hex || line')`, where `line'` is
+/// `line` with its context replaced by `context_hash` (hex). The `integrity` member then
+/// carries `context_hash`. Together the two hashes cover every byte of the line.
 pub struct Encoder {
     stream: String,
     seq: u64,
     prev: [u8; 64],
     line: Vec<u8>,
+    /// `context_hash` (hex) by context bytes, for the contexts seen lately.
+    contexts: foldhash::HashMap<Box<[u8]>, [u8; 64]>,
 }
+
+/// Distinct contexts whose hash the [`Encoder`] keeps (about 1 KB each); past that it
+/// starts again.
+const MAX_CONTEXTS: usize = 4096;
 
 impl Encoder {
     pub fn new(stream: String) -> Self {
@@ -356,6 +375,7 @@ impl Encoder {
             seq: 0,
             prev: [b'0'; 64],
             line: Vec::with_capacity(2048),
+            contexts: foldhash::HashMap::default(),
         }
     }
 
@@ -402,17 +422,34 @@ impl Encoder {
     ) -> Result<(), serde_json::Error> {
         use sha2::Digest;
         let start = out.len();
-        if let Err(e) = ev.write_json(out) {
-            out.truncate(start);
-            return Err(e);
-        }
+        let context = match ev.write_json_context(out) {
+            Ok(c) => c,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        };
         // A JSON object always ends with `}`: open it again for the integrity member.
         if out.len() > start && out.last() == Some(&b'}') {
             out.pop();
         }
+        let context =
+            context.filter(|c| start <= c.start && c.start <= c.end && c.end <= out.len());
         let mut h = sha2::Sha256::new();
         h.update(self.prev);
-        h.update(&out[start..]);
+        let context_hash = match context {
+            Some(c) => {
+                let hex = self.context_hash(&out[c.clone()]);
+                h.update(&out[start..c.start]);
+                h.update(hex);
+                h.update(&out[c.end..]);
+                Some(hex)
+            }
+            None => {
+                h.update(&out[start..]);
+                None
+            }
+        };
         h.update(b"}");
         let digest = h.finalize();
         let mut hash = [0u8; 64];
@@ -425,12 +462,37 @@ impl Encoder {
         out.extend_from_slice(itoa::Buffer::new().format(self.seq).as_bytes());
         out.extend_from_slice(b",\"prev_hash\":\"");
         out.extend_from_slice(&self.prev);
+        if let Some(c) = context_hash {
+            out.extend_from_slice(b"\",\"context_hash\":\"");
+            out.extend_from_slice(&c);
+        }
         out.extend_from_slice(b"\",\"hash\":\"");
         out.extend_from_slice(&hash);
         out.extend_from_slice(b"\"}}\n");
         self.prev = hash;
         Ok(())
     }
+
+    /// SHA-256 (hex) of a connection's context, computed once per distinct context.
+    fn context_hash(&mut self, context: &[u8]) -> [u8; 64] {
+        if let Some(hex) = self.contexts.get(context) {
+            return *hex;
+        }
+        let hex = context_hash(context);
+        if self.contexts.len() >= MAX_CONTEXTS {
+            self.contexts.clear();
+        }
+        self.contexts.insert(context.into(), hex);
+        hex
+    }
+}
+
+/// SHA-256 (hex) of a connection's context bytes: `integrity.context_hash`.
+pub fn context_hash(context: &[u8]) -> [u8; 64] {
+    use sha2::Digest;
+    let mut hex = [0u8; 64];
+    hex_into(&sha2::Sha256::digest(context), &mut hex);
+    hex
 }
 
 /// `v` as 16 lowercase hex digits (session ids), without allocating.
