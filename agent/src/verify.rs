@@ -2,8 +2,9 @@
 //! 1, 2, 3, ... and each event's `prev_hash` must be the previous event's `hash`, and `hash`
 //! must be the SHA-256 of `prev_hash` followed by the line without its `integrity` member
 //! (see `audit::Encoder`); with `context_hash`, the connection's context must hash to it, and
-//! it stands in for the context in the hashed line. With a public key, every checkpoint's Ed25519 signature must hold
-//! and vouch for the hash of the event before it. Pure: lines in, a report out.
+//! it stands in for the context in the hashed line. With a public key, every checkpoint's
+//! Ed25519 signature must hold and vouch for the hash of the event before it. Pure: lines in,
+//! a report out.
 //!
 //! A JSON-lines file is one ordered copy: anything out of order in it is a fault. Events
 //! read back from Kafka come from several partitions: each partition must be in order (after
