@@ -495,11 +495,7 @@ mod tests {
     /// Statement events of two connections, interleaved, sealed as the agent seals them (the
     /// context hashed apart).
     fn statement_trail(n: u64) -> Vec<String> {
-        use crate::audit::json::WriteJson;
-        use crate::audit::{
-            ClassificationRef, ColumnsRef, Kind, PolicyRef, StatementEvent, StatementRef, SCHEMA,
-        };
-        use crate::policy::Action;
+        use crate::audit::StatementEvent;
         use serde_json::value::RawValue;
         let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
         let host = raw(r#"{"name":"h","id":null,"environment":null,"labels":{}}"#);
@@ -513,59 +509,20 @@ mod tests {
             raw(r#"{"id":"0000000000000001","tls":false}"#),
             raw(r#"{"id":"0000000000000002","tls":true}"#),
         ];
-        let tags = BTreeMap::new();
         let mut e = Encoder::new("s2".into());
         (0..n)
             .map(|i| {
                 let c = (i % 2) as usize;
                 let time = format!("t{i}");
                 let text = format!("SELECT {i}");
-                let ev = StatementEvent {
-                    schema: SCHEMA,
-                    event_id: "79a997a2-3db1-1b12-0000-00000000138b",
-                    time: &time,
-                    kind: Kind::Statement,
-                    source: None,
-                    host: &host,
-                    client: &clients[c],
-                    server: &server,
-                    db: &db,
-                    session: &sessions[c],
-                    statement: StatementRef {
-                        text: Some(&text),
-                        kind: Some("SELECT"),
-                        prepared: false,
-                        name: None,
-                        params: None,
-                        param_values: None,
-                        fingerprint: None,
-                        tables: &[],
-                        columns: ColumnsRef {
-                            read: std::borrow::Cow::Borrowed(&[]),
-                            written: &[],
-                        },
-                        parse_error: None,
-                        copy_bytes: None,
-                        truncated: false,
-                        tags: &tags,
-                        trace_id: None,
-                        span_id: None,
-                    },
-                    outcome: None,
-                    classification: ClassificationRef {
-                        classes: &[],
-                        level: None,
-                    },
-                    policy: PolicyRef {
-                        verdict: Action::Allow,
-                        rules: &[],
-                        severity: None,
-                        message: None,
-                    },
-                    approval: None,
-                };
+                let ev = StatementEvent::bare(
+                    "79a997a2-3db1-1b12-0000-00000000138b",
+                    &time,
+                    [&host, &clients[c], &server, &db, &sessions[c]],
+                    Some(&text),
+                );
                 let mut out = Vec::new();
-                e.encode_json_into(&ev as &dyn WriteJson, &mut out).unwrap();
+                e.encode_json_into(&ev, &mut out).unwrap();
                 String::from_utf8(out).unwrap()
             })
             .collect()

@@ -293,6 +293,65 @@ impl WriteJson for StatementEvent<'_> {
 }
 
 #[cfg(test)]
+impl<'a> StatementEvent<'a> {
+    /// Tests: a statement event with its header, its context and a statement text, and every
+    /// other part empty.
+    pub(crate) fn bare(
+        event_id: &'a str,
+        time: &'a str,
+        [host, client, server, db, session]: [&'a serde_json::value::RawValue; 5],
+        text: Option<&'a str>,
+    ) -> Self {
+        use super::{ClassificationRef, ColumnsRef, Kind, PolicyRef, SCHEMA};
+        static NO_TAGS: BTreeMap<String, String> = BTreeMap::new();
+        StatementEvent {
+            schema: SCHEMA,
+            event_id,
+            time,
+            kind: Kind::Statement,
+            source: None,
+            host,
+            client,
+            server,
+            db,
+            session,
+            statement: StatementRef {
+                text,
+                kind: None,
+                prepared: false,
+                name: None,
+                params: None,
+                param_values: None,
+                fingerprint: None,
+                tables: &[],
+                columns: ColumnsRef {
+                    read: std::borrow::Cow::Borrowed(&[]),
+                    written: &[],
+                },
+                parse_error: None,
+                copy_bytes: None,
+                truncated: false,
+                tags: &NO_TAGS,
+                trace_id: None,
+                span_id: None,
+            },
+            outcome: None,
+            classification: ClassificationRef {
+                classes: &[],
+                level: None,
+            },
+            policy: PolicyRef {
+                verdict: Action::Allow,
+                rules: &[],
+                severity: None,
+                message: None,
+            },
+            approval: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::{
@@ -415,42 +474,12 @@ mod tests {
             approval: Some(&approval),
         };
         assert_eq!(event_bytes(true, &full), event_bytes(false, &full));
-        let minimal = StatementEvent {
-            source: None,
-            statement: StatementRef {
-                text: None,
-                kind: None,
-                prepared: false,
-                name: None,
-                params: None,
-                param_values: None,
-                fingerprint: None,
-                tables: &[],
-                columns: ColumnsRef {
-                    read: std::borrow::Cow::Borrowed(&[]),
-                    written: &[],
-                },
-                parse_error: None,
-                copy_bytes: None,
-                truncated: false,
-                tags: &empty,
-                trace_id: None,
-                span_id: None,
-            },
-            outcome: None,
-            classification: ClassificationRef {
-                classes: &[],
-                level: None,
-            },
-            policy: PolicyRef {
-                verdict: Action::Allow,
-                rules: &[],
-                severity: None,
-                message: None,
-            },
-            approval: None,
-            ..full
-        };
+        let minimal = StatementEvent::bare(
+            full.event_id,
+            full.time,
+            [&host, &client, &server, &db, &session],
+            None,
+        );
         assert_eq!(event_bytes(true, &minimal), event_bytes(false, &minimal));
         for (a, l, s) in [
             (Action::Allow, Level::Public, Status::Ok),
