@@ -43,6 +43,12 @@ pub enum EventKind {
     /// connection still open after the close-on-exec sweep). Userspace reads the process's
     /// identity again.
     Exec = 6,
+    /// A TLS 1.3 application traffic secret, as OpenSSL 3 derived it during a handshake
+    /// (`tls_capture: keylog`): [`EventHeader`] followed by `captured_len` secret bytes.
+    /// `tgid`/`tid` are the process and thread that made the handshake, `direction` is
+    /// [`TLS_SECRET_CLIENT`] or [`TLS_SECRET_SERVER`] (whose records it protects), `conn_id`
+    /// is 0: userspace finds the connection by decrypting with it.
+    TlsSecret = 7,
 }
 
 impl EventKind {
@@ -54,6 +60,7 @@ impl EventKind {
             4 => Some(Self::Truncated),
             5 => Some(Self::Uncaptured),
             6 => Some(Self::Exec),
+            7 => Some(Self::TlsSecret),
             _ => None,
         }
     }
@@ -112,6 +119,8 @@ pub enum Source {
     IoUringRegister = 23,
     /// `execve` by the process holding the fd.
     Exec = 24,
+    /// OpenSSL 3's key derivation (`EVP_KDF_derive`), for a TLS secret.
+    Kdf = 25,
 }
 
 impl Source {
@@ -142,6 +151,7 @@ impl Source {
             22 => Self::IoUring,
             23 => Self::IoUringRegister,
             24 => Self::Exec,
+            25 => Self::Kdf,
             _ => return None,
         })
     }
@@ -172,6 +182,7 @@ impl Source {
             Self::IoUring => "io_uring",
             Self::IoUringRegister => "io_uring_register",
             Self::Exec => "execve",
+            Self::Kdf => "EVP_KDF_derive",
         }
     }
 }
@@ -228,7 +239,18 @@ pub const SHED_KEEP: u64 = 512;
 /// `captured_len` of a [`EventKind::Truncated`] record whose hole was shed under load (0: the
 /// capture limit).
 pub const TRUNC_SHED: u32 = 1;
+/// TLS secrets that could not be sent to userspace (ring buffer full): the sessions they
+/// belong to cannot be decrypted.
+pub const CNT_TLS_SECRET_LOST: u32 = 15;
 pub const COUNTERS_LEN: u32 = 16;
+
+/// [`EventKind::TlsSecret`] `direction`: the client's application traffic secret
+/// (`c ap traffic`), which protects what the client sends.
+pub const TLS_SECRET_CLIENT: u32 = 0;
+/// The server's application traffic secret (`s ap traffic`).
+pub const TLS_SECRET_SERVER: u32 = 1;
+/// Longest secret a [`EventKind::TlsSecret`] record carries (SHA-384's 48 bytes fit).
+pub const TLS_SECRET_MAX: usize = 64;
 
 /// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.
 #[repr(C)]

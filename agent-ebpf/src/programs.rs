@@ -14,10 +14,11 @@ use agent_common::{
     CHUNK_MEDIUM, CHUNK_SMALL, CNT_MAP_FULL_CONNS, CNT_MAP_FULL_FDS, CNT_MAP_FULL_LISTENERS,
     CNT_MAP_FULL_PENDING, CNT_RING_FULL_BYTES, CNT_RING_FULL_CHUNKS, CNT_RING_FULL_CONN,
     CNT_RING_USED_PEAK, CNT_SHED_BYTES, CNT_SHED_CHUNKS, CNT_SSL_STALE, CNT_SSL_UNATTRIBUTED,
-    CNT_STASH_FULL, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_EV_LOCAL_MIRROR, CONN_FLAG_ALIAS,
-    COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, FD_SLOTS,
-    MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, SHED_KEEP, SOCK_ID_TCP,
-    SOCK_ID_UNIX, SOCK_SUFFIX_MAX, TRUNC_SHED, UNIX_PATH_MAX,
+    CNT_STASH_FULL, CNT_TLS_SECRET_LOST, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_EV_LOCAL_MIRROR,
+    CONN_FLAG_ALIAS, COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX,
+    FD_SLOTS, MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, SHED_KEEP, SOCK_ID_TCP,
+    SOCK_ID_UNIX, SOCK_SUFFIX_MAX, TLS_SECRET_CLIENT, TLS_SECRET_MAX, TLS_SECRET_SERVER,
+    TRUNC_SHED, UNIX_PATH_MAX,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -139,6 +140,21 @@ static SSL_ARGS: LruHashMap<u64, SslArgs> = LruHashMap::with_max_entries(16384, 
 /// library makes inside `SSL_read`/`SSL_write`.
 #[map]
 static SSL_FDS: LruHashMap<SslKey, u32> = LruHashMap::with_max_entries(65536, 0);
+
+/// An in-flight `EVP_KDF_derive` that derives a TLS 1.3 application traffic secret, keyed by
+/// pid_tgid (`tls_capture: keylog`).
+#[map]
+static KDF_ARGS: LruHashMap<u64, KdfArgs> = LruHashMap::with_max_entries(4096, 0);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KdfArgs {
+    /// Where the secret is written.
+    out: u64,
+    len: u32,
+    /// [`TLS_SECRET_CLIENT`] or [`TLS_SECRET_SERVER`].
+    which: u32,
+}
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -1808,3 +1824,97 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]
 static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
+
+/// `OSSL_PARAM` as OpenSSL 3 lays it out: key, data_type, data, data_size, return_size.
+const OSSL_PARAM_SIZE: u64 = 40;
+/// `tls13_hkdf_expand` passes 6 or 7 parameters (mode, digest, key, prefix, label, data, end).
+const KDF_MAX_PARAMS: u64 = 8;
+
+/// uprobe `EVP_KDF_derive(EVP_KDF_CTX *ctx, unsigned char *key, size_t keylen,
+/// const OSSL_PARAM params[])` in OpenSSL 3's libcrypto. OpenSSL's TLS 1.3 key schedule
+/// derives every secret through it, with the label (`c ap traffic`, `s ap traffic`, ...) among
+/// the parameters. Only the two application traffic secrets are kept: with them userspace
+/// decrypts the records the syscall tracepoints captured, so steady-state TLS traffic pays no
+/// probe at all (a handshake makes about 20 calls).
+#[uprobe]
+pub fn kdf_enter(ctx: ProbeContext) -> u32 {
+    let out: u64 = ctx.arg(1).unwrap_or(0);
+    let len: u64 = ctx.arg(2).unwrap_or(0);
+    let params: u64 = ctx.arg(3).unwrap_or(0);
+    if out == 0 || params == 0 || len == 0 || len > TLS_SECRET_MAX as u64 {
+        return 0;
+    }
+    let mut i = 0;
+    while i < KDF_MAX_PARAMS {
+        let p = params + i * OSSL_PARAM_SIZE;
+        let Some(key) = read_user::<u64>(p) else {
+            return 0;
+        };
+        if key == 0 {
+            return 0;
+        }
+        if read_user::<[u8; 6]>(key) == Some(*b"label\0") {
+            let data = read_user::<u64>(p + 16).unwrap_or(0);
+            let size = read_user::<u64>(p + 24).unwrap_or(0);
+            if data == 0 || size != 12 {
+                return 0;
+            }
+            let which = match read_user::<[u8; 12]>(data) {
+                Some(l) if l == *b"c ap traffic" => TLS_SECRET_CLIENT,
+                Some(l) if l == *b"s ap traffic" => TLS_SECRET_SERVER,
+                _ => return 0,
+            };
+            let a = KdfArgs {
+                out,
+                len: len as u32,
+                which,
+            };
+            let _ = KDF_ARGS.insert(bpf_get_current_pid_tgid(), a, 0);
+            return 0;
+        }
+        i += 1;
+    }
+    0
+}
+
+/// uretprobe of `EVP_KDF_derive`: returns 1 on success, the secret is then in `out`.
+#[uretprobe]
+pub fn kdf_exit(ctx: RetProbeContext) -> u32 {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    // SAFETY: copied before removal.
+    let Some(a) = (unsafe { KDF_ARGS.get(pid_tgid) }).copied() else {
+        return 0;
+    };
+    let _ = KDF_ARGS.remove(pid_tgid);
+    let r: i64 = ctx.ret::<i64>() as i32 as i64;
+    if r <= 0 {
+        return 0;
+    }
+    let Some(mut entry) = EVENTS.reserve::<DataChunk<TLS_SECRET_MAX>>(0) else {
+        count(CNT_TLS_SECRET_LOST, 1);
+        return 0;
+    };
+    let p = entry.as_mut_ptr();
+    let mut hdr = header(EventKind::TlsSecret, Source::Kdf, 0, 0, a.which);
+    let n = (a.len as usize).min(TLS_SECRET_MAX);
+    hdr.total_len = n as u32;
+    hdr.captured_len = n as u32;
+    // SAFETY: `p` points at a reserved chunk; the header is written whole and the secret
+    // read into its data array (zeroed first, so nothing uninitialised reaches userspace).
+    let ok = unsafe {
+        (*p).hdr = hdr;
+        (*p).data = [0u8; TLS_SECRET_MAX];
+        bpf_probe_read_user(
+            (*p).data.as_mut_ptr() as *mut c_void,
+            n as u32,
+            a.out as *const c_void,
+        ) == 0
+    };
+    if ok {
+        entry.submit(wake_flags());
+    } else {
+        entry.discard(0);
+        count(CNT_TLS_SECRET_LOST, 1);
+    }
+    0
+}

@@ -195,6 +195,18 @@ const TLS_PROBES: &[(&str, &str)] = &[
     ("ssl_read_ex_enter", "SSL_read_ex"),
 ];
 
+/// (program, symbol) of keylog capture, in OpenSSL 3's libcrypto: `kdf_exit` is the return
+/// probe of the same symbol.
+const KEYLOG_PROBES: &[(&str, &str)] = &[
+    ("kdf_enter", "EVP_KDF_derive"),
+    ("kdf_exit", "EVP_KDF_derive"),
+];
+
+/// A library TLS capture may probe: OpenSSL's libssl (per-call probes) or libcrypto (keylog).
+fn is_tls_lib(file: &str) -> bool {
+    file.starts_with("libssl.so") || file.starts_with("libcrypto.so")
+}
+
 /// The loaded and attached kernel side.
 pub struct Capture {
     ebpf: Ebpf,
@@ -205,6 +217,8 @@ pub struct Capture {
     tls_enabled: bool,
     /// Processes whose maps were already scanned for TLS libraries.
     scanned: HashSet<u32>,
+    /// How TLS plaintext is obtained.
+    tls_mode: crate::config::TlsCapture,
 }
 
 /// A TLS library attach result, for logging.
@@ -454,7 +468,12 @@ impl Capture {
                 }
             }
         }
-        for name in TLS_PROBES.iter().map(|(p, _)| *p).chain(["ssl_exit"]) {
+        for name in TLS_PROBES
+            .iter()
+            .map(|(p, _)| *p)
+            .chain(["ssl_exit"])
+            .chain(KEYLOG_PROBES.iter().map(|(p, _)| *p))
+        {
             let prog: &mut UProbe = ebpf
                 .program_mut(name)
                 .ok_or(CaptureError::Program {
@@ -477,9 +496,15 @@ impl Capture {
             tls_libs: HashSet::new(),
             tls_enabled: true,
             scanned: HashSet::new(),
+            tls_mode: crate::config::TlsCapture::default(),
         };
         me.scanned.insert(own_pid());
         Ok(me)
+    }
+
+    /// How TLS plaintext is obtained (before the first attach).
+    pub fn set_tls_capture(&mut self, mode: crate::config::TlsCapture) {
+        self.tls_mode = mode;
     }
 
     /// No TLS uprobes from now on (the process may not create them).
@@ -506,7 +531,7 @@ impl Capture {
             };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with("libssl.so.") {
+                if is_tls_lib(&name) {
                     out.extend(self.attach_tls_lib(&e.path()));
                 }
             }
@@ -536,11 +561,7 @@ impl Capture {
         let mut libs: Vec<String> = maps
             .lines()
             .filter_map(|l| l.split_whitespace().nth(5))
-            .filter(|p| {
-                p.rsplit('/')
-                    .next()
-                    .is_some_and(|f| f.starts_with("libssl.so"))
-            })
+            .filter(|p| p.rsplit('/').next().is_some_and(is_tls_lib))
             .map(str::to_owned)
             .collect();
         libs.sort();
@@ -553,10 +574,43 @@ impl Capture {
     }
 
     fn attach_tls_lib(&mut self, path: &Path) -> Option<TlsAttach> {
+        use crate::config::TlsCapture;
         use std::os::unix::fs::MetadataExt;
+        // The file a link (`libssl.so` from a -dev package) points at names the version.
+        let real = std::fs::canonicalize(path).ok()?;
+        let name = real.file_name()?.to_string_lossy().into_owned();
+        let keylog = self.tls_mode == TlsCapture::Keylog;
+        // Keylog: OpenSSL 3's libcrypto gets the key-derivation probes and its libssl none;
+        // an older libssl (no EVP_KDF) keeps the per-call probes. Uprobe: libssl only.
+        let ssl = name.starts_with("libssl.so");
+        let kdf = match (keylog, name.starts_with("libcrypto.so.3"), ssl) {
+            (true, true, _) => true,
+            (true, false, true) if !name.starts_with("libssl.so.3") => false,
+            (false, _, true) => false,
+            _ => return None,
+        };
         let md = std::fs::metadata(path).ok()?;
         if !self.tls_libs.insert((md.dev(), md.ino())) {
             return None;
+        }
+        if kdf {
+            let mut result = Ok(());
+            for &(prog, sym) in KEYLOG_PROBES {
+                let r = match self.ebpf.program_mut(prog).map(<&mut UProbe>::try_from) {
+                    Some(Ok(p)) => p
+                        .attach(sym, path, UProbeScope::AllProcesses)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    _ => Err(format!("program {prog} missing")),
+                };
+                if let Err(e) = r {
+                    result = Err(format!("{sym}: {e}"));
+                }
+            }
+            return Some(TlsAttach {
+                path: path.display().to_string(),
+                result,
+            });
         }
         let mut result = Ok(());
         for &(prog, sym) in TLS_PROBES {

@@ -41,6 +41,21 @@ pub enum Scheduling {
     Normal,
 }
 
+/// How the plaintext of TLS sessions is obtained (see `tls.rs` and the README's TLS section).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsCapture {
+    /// Uprobes on `SSL_read`/`SSL_write` (and their `_ex` forms) in every process that maps
+    /// libssl: any TLS version, and sessions open before the agent started; a trap per call.
+    #[default]
+    Uprobe,
+    /// OpenSSL 3: a probe on its key derivation hands over the TLS 1.3 traffic secrets once
+    /// per handshake and the agent decrypts the captured records; no per-call cost. TLS 1.2
+    /// sessions through OpenSSL 3, and sessions open before the agent started, are not
+    /// inspectable. Older libssl versions keep the per-call probes.
+    Keylog,
+}
+
 /// The configuration file format. Every field is optional.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -78,6 +93,8 @@ pub struct Config {
     pub ring_buffer_shed_percent: u8,
     /// `adaptive` (yield the CPU while keeping up, compete when behind) or `normal`.
     pub scheduling: Scheduling,
+    /// `uprobe` (the default) or `keylog`: how TLS plaintext is obtained.
+    pub tls_capture: TlsCapture,
     /// Statements longer than this are not parsed.
     pub max_statement_bytes: usize,
     /// `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, class 6005).
@@ -284,6 +301,7 @@ impl Default for Config {
             ring_buffer_mib: 16,
             ring_buffer_shed_percent: 50,
             scheduling: Scheduling::Adaptive,
+            tls_capture: TlsCapture::default(),
             max_statement_bytes: 64 * 1024,
             format: crate::sink::Format::Native,
             state_dir: PathBuf::from("/var/lib/dbgov"),

@@ -32,5 +32,6 @@ pub mod sockdiag;
 pub mod sql;
 pub mod stream;
 pub mod tail;
+pub mod tls;
 pub mod verify;
 pub mod view;

@@ -343,6 +343,13 @@ struct RunArgs {
     /// `bypass-proxy`); the proxy's own connections are not. Repeatable.
     #[arg(long = "require-proxy", value_name = "ADDR")]
     require_proxy: Vec<std::net::SocketAddr>,
+    /// How TLS plaintext is obtained (or `tls_capture:` in the config): `uprobe` traps on
+    /// every SSL_read/SSL_write in every process that maps libssl and reads any TLS version;
+    /// `keylog` takes OpenSSL 3's TLS 1.3 secrets once per handshake and decrypts the
+    /// captured records, with no per-call cost (TLS 1.2 through OpenSSL 3 and sessions open
+    /// before the agent started are then reported not inspectable).
+    #[arg(long, value_name = "MODE")]
+    tls_capture: Option<dbgov::config::TlsCapture>,
 }
 
 #[derive(Args)]
@@ -574,6 +581,9 @@ fn run_config(a: &RunArgs) -> Result<Config> {
     if a.metrics.is_some() {
         cfg.metrics = a.metrics;
     }
+    if let Some(m) = a.tls_capture {
+        cfg.tls_capture = m;
+    }
     cfg.validate()?;
     Ok(cfg)
 }
@@ -637,6 +647,8 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     }
     pipeline.set_require_proxy(cfg.identity.require_proxy.clone());
     let mut capture = Capture::start(&watch)?;
+    capture.set_tls_capture(cfg.tls_capture);
+    pipeline.set_tls_keylog(cfg.tls_capture == dbgov::config::TlsCapture::Keylog);
     let mut recorder = match &a.record {
         Some(p) => Some(
             dbgov::record::Writer::create(p, clock.offset_ns())
@@ -1193,6 +1205,16 @@ fn report_losses(p: &mut Pipeline, last: &[u64], now_c: &[u64], now: u64) -> Res
     }
     if d(CNT_SSL_STALE) > 0 {
         p.host_gap(GapReason::TlsCallLost, 0, d(CNT_SSL_STALE), now)?;
+    }
+    if d(CNT_TLS_SECRET_LOST) > 0 {
+        p.host_gap_detail(
+            GapReason::TlsUndecryptable,
+            "TLS secrets lost (the ring buffer was full): the sessions whose handshakes they \
+             belong to stay not inspectable"
+                .to_owned(),
+            d(CNT_TLS_SECRET_LOST),
+            now,
+        )?;
     }
     Ok(())
 }

@@ -120,7 +120,24 @@ struct Conn {
     process: Option<Arc<ProcessInfo>>,
     /// JSON of the connection parts of statement events, reused while nothing changes.
     frags: Option<Box<Fragments>>,
+    /// Keylog capture: the ciphertext decrypted with secrets from the kernel.
+    tls: Option<Box<crate::tls::TlsSession>>,
+    /// The decrypted plaintext has reached the session decoder.
+    tls_decrypted: bool,
 }
+
+/// A TLS secret waiting for the connection it opens.
+struct PendingSecret {
+    /// `TLS_SECRET_CLIENT` or `TLS_SECRET_SERVER`.
+    which: u32,
+    secret: Vec<u8>,
+    ts_ns: u64,
+}
+
+/// Secrets kept per process while no connection takes them; older ones go first.
+const MAX_SECRETS_PER_PROCESS: usize = 64;
+/// A secret no connection took within this long is dropped.
+const SECRET_TTL_NS: u64 = 30_000_000_000;
 
 /// When exact pairing is impossible: the two ends of a local connection to the same server
 /// port or socket path, matched first come, first served.
@@ -193,6 +210,30 @@ pub struct Pipeline {
     /// Database addresses that must be reached through a proxy: a direct connection is
     /// flagged on its `session_start` (`policy.rules: [bypass-proxy]`).
     require_proxy: Vec<std::net::SocketAddr>,
+    /// Keylog capture: ciphertext of TLS sessions is decrypted here (see [`crate::tls`]).
+    keylog: bool,
+    /// TLS secrets from the kernel not yet matched to a connection, by process.
+    secrets: foldhash::HashMap<u32, Vec<PendingSecret>>,
+    /// Connections holding records they have no secret for yet.
+    tls_waiting: Vec<u64>,
+    /// Decrypted plaintext of one chunk, reused.
+    tls_scratch: Vec<u8>,
+}
+
+/// The [`crate::tls`] direction of a flow.
+fn tls_dir(flow: Flow) -> usize {
+    match flow {
+        Flow::ClientToServer => crate::tls::CLIENT_TO_SERVER,
+        Flow::ServerToClient => crate::tls::SERVER_TO_CLIENT,
+    }
+}
+
+/// Which kernel secret protects a flow.
+fn tls_secret_for(flow: Flow) -> u32 {
+    match flow {
+        Flow::ClientToServer => agent_common::TLS_SECRET_CLIENT,
+        Flow::ServerToClient => agent_common::TLS_SECRET_SERVER,
+    }
 }
 
 fn flow_of(role: u32, dir: Direction) -> Flow {
@@ -287,7 +328,17 @@ impl Pipeline {
             drop_keys: Vec::new(),
             announcer: None,
             require_proxy: Vec::new(),
+            keylog: false,
+            secrets: Default::default(),
+            tls_waiting: Vec::new(),
+            tls_scratch: Vec::new(),
         }
+    }
+
+    /// `tls_capture: keylog`: TLS sessions are decrypted with the secrets the kernel sends
+    /// (also switched on by the first secret in a replayed capture).
+    pub fn set_tls_keylog(&mut self, on: bool) {
+        self.keylog = on;
     }
 
     /// Database addresses that must be reached through a proxy (`--require-proxy`).
@@ -492,6 +543,14 @@ impl Pipeline {
                 self.on_exec(&hdr);
                 Ok(())
             }
+            Some(EventKind::TlsSecret) => {
+                let hl = std::mem::size_of::<EventHeader>();
+                let Some(secret) = rec.get(hl..hl + hdr.captured_len as usize) else {
+                    self.stats.malformed_records += 1;
+                    return Ok(());
+                };
+                self.on_tls_secret(&hdr, secret)
+            }
             None => {
                 self.stats.malformed_records += 1;
                 Ok(())
@@ -637,6 +696,8 @@ impl Pipeline {
             tls_pending_since: None,
             process,
             frags: None,
+            tls: None,
+            tls_decrypted: false,
         });
         self.new_pids.push(tgid);
         self.announce(&conn);
@@ -851,9 +912,14 @@ impl Pipeline {
         if plaintext && !conn.tls_plain {
             conn.tls_plain = true;
             conn.tls_pending_since = None;
-            conn.session.tls_plaintext();
+            conn.tls = None;
+            if !conn.tls_decrypted {
+                conn.session.tls_plaintext();
+            }
         }
-        if plaintext || !conn.tls_plain {
+        if !plaintext && !conn.tls_plain && self.keylog && conn.session.info().tls {
+            self.decrypt(&mut conn, dir, hdr, data, &mut events);
+        } else if plaintext || !conn.tls_plain {
             let session = &mut conn.session;
             let asm = if plaintext {
                 &mut conn.tls_asm[dir as usize]
@@ -865,7 +931,11 @@ impl Pipeline {
                 Piece::Gap(n) => session.on_gap(flow, n, hdr.ts_ns, &mut events),
             });
         }
-        if !conn.tls_plain && conn.tls_pending_since.is_none() && conn.session.info().tls {
+        if !conn.tls_plain
+            && !conn.tls_decrypted
+            && conn.tls_pending_since.is_none()
+            && conn.session.info().tls
+        {
             conn.tls_pending_since = Some(hdr.ts_ns);
         }
         let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
@@ -892,6 +962,27 @@ impl Pipeline {
         if conn.mirror || (!plaintext && conn.tls_plain) {
             self.conns.insert(conn.id, conn);
             return Ok(());
+        }
+        if !plaintext && self.keylog && conn.session.info().tls {
+            // A hole in the ciphertext: the TLS layer looks for the next record, and the
+            // statements it carried are the session's gap.
+            let flow = flow_of(conn.role, dir);
+            let mut events = std::mem::take(&mut self.scratch);
+            let tls = conn.tls.get_or_insert_with(Default::default);
+            let session = &mut conn.session;
+            let decrypted = conn.tls_decrypted;
+            conn.asm[dir as usize].skip(hdr.stream_offset, u64::from(hdr.total_len), |piece| {
+                if let Piece::Gap(n) = piece {
+                    tls.gap(tls_dir(flow), n);
+                    if decrypted {
+                        session.on_gap(flow, n, hdr.ts_ns, &mut events);
+                    }
+                }
+            });
+            let r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
+            self.scratch = events;
+            self.conns.insert(conn.id, conn);
+            return r;
         }
         let flow = flow_of(conn.role, dir);
         let mut events = std::mem::take(&mut self.scratch);
@@ -992,9 +1083,161 @@ impl Pipeline {
         r
     }
 
+    /// Ciphertext of a TLS session (keylog capture): decrypted, and the plaintext decoded.
+    fn decrypt(
+        &mut self,
+        conn: &mut Conn,
+        dir: Direction,
+        hdr: &EventHeader,
+        data: &[u8],
+        events: &mut Vec<SessionEvent>,
+    ) {
+        let flow = flow_of(conn.role, dir);
+        let d = tls_dir(flow);
+        let tls = conn.tls.get_or_insert_with(Default::default);
+        let mut plain = std::mem::take(&mut self.tls_scratch);
+        plain.clear();
+        let mut losses = Vec::new();
+        let mut holes = 0u64;
+        conn.asm[dir as usize].push(hdr.stream_offset, data, |piece| match piece {
+            Piece::Data(b) => losses.extend(tls.push(d, b, &mut plain)),
+            Piece::Gap(n) => {
+                tls.gap(d, n);
+                holes += n;
+            }
+        });
+        if tls.waiting(d) {
+            if let Some(list) = self.secrets.get_mut(&conn.tgid) {
+                let which = tls_secret_for(flow);
+                if let Some(i) = list
+                    .iter()
+                    .position(|s| s.which == which && tls.offer(d, &s.secret, &mut plain))
+                {
+                    list.remove(i);
+                }
+            }
+            if tls.waiting(d) && !self.tls_waiting.contains(&conn.id) {
+                self.tls_waiting.push(conn.id);
+            }
+        }
+        let unsupported = tls.unsupported();
+        self.tls_plaintext(conn, flow, &plain, holes, hdr.ts_ns, events);
+        self.tls_scratch = plain;
+        for l in losses {
+            events.push(SessionEvent::Gap {
+                flow,
+                bytes: l.bytes,
+                reason: audit::GapReason::TlsUndecryptable,
+                detail: Some(l.detail.to_owned()),
+            });
+        }
+        if let Some(why) = unsupported {
+            // Reported once: the session stays not inspectable.
+            conn.tls = Some(Box::new(crate::tls::TlsSession::closed()));
+            events.push(SessionEvent::Gap {
+                flow,
+                bytes: 0,
+                reason: audit::GapReason::TlsUndecryptable,
+                detail: Some(why.to_owned()),
+            });
+        }
+    }
+
+    /// Plaintext decrypted from `flow` goes to the session decoder; the first of it turns the
+    /// session inspectable, as the uprobes' plaintext does.
+    fn tls_plaintext(
+        &mut self,
+        conn: &mut Conn,
+        flow: Flow,
+        plain: &[u8],
+        holes: u64,
+        ts: u64,
+        events: &mut Vec<SessionEvent>,
+    ) {
+        if !plain.is_empty() && !conn.tls_decrypted {
+            conn.tls_decrypted = true;
+            conn.tls_pending_since = None;
+            conn.session.tls_plaintext();
+        }
+        if !conn.tls_decrypted {
+            return;
+        }
+        if holes > 0 {
+            conn.session.on_gap(flow, holes, ts, events);
+        }
+        if !plain.is_empty() {
+            conn.session.on_data(flow, plain, ts, events);
+        }
+    }
+
+    /// A TLS secret from the kernel: offered to the connections of its process that wait
+    /// for one, else kept for the next.
+    fn on_tls_secret(&mut self, hdr: &EventHeader, secret: &[u8]) -> Result<(), PipelineError> {
+        self.keylog = true;
+        let which = hdr.direction;
+        self.tls_waiting.retain(|id| {
+            self.conns
+                .get(id)
+                .and_then(|c| c.tls.as_ref())
+                .is_some_and(|t| t.waiting(0) || t.waiting(1))
+        });
+        let candidates: Vec<u64> = self
+            .tls_waiting
+            .iter()
+            .copied()
+            .filter(|id| self.conns.get(id).is_some_and(|c| c.tgid == hdr.tgid))
+            .collect();
+        for id in candidates {
+            let Some(mut conn) = self.conns.remove(&id) else {
+                continue;
+            };
+            let flow = if which == agent_common::TLS_SECRET_CLIENT {
+                Flow::ClientToServer
+            } else {
+                Flow::ServerToClient
+            };
+            let mut plain = Vec::new();
+            let taken = conn
+                .tls
+                .as_mut()
+                .is_some_and(|t| t.offer(tls_dir(flow), secret, &mut plain));
+            let mut r = Ok(());
+            if taken {
+                let mut events = std::mem::take(&mut self.scratch);
+                self.tls_plaintext(&mut conn, flow, &plain, 0, hdr.ts_ns, &mut events);
+                r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
+                self.scratch = events;
+            }
+            self.conns.insert(id, conn);
+            r?;
+            if taken {
+                return Ok(());
+            }
+        }
+        let list = self.secrets.entry(hdr.tgid).or_default();
+        if list.len() >= MAX_SECRETS_PER_PROCESS {
+            list.remove(0);
+        }
+        list.push(PendingSecret {
+            which,
+            secret: secret.to_vec(),
+            ts_ns: hdr.ts_ns,
+        });
+        Ok(())
+    }
+
+    /// Drops TLS secrets no connection took (handshakes of other programs, mirror ends).
+    fn expire_secrets(&mut self, now_ns: u64) {
+        self.secrets.retain(|_, list| {
+            list.retain(|s| now_ns.saturating_sub(s.ts_ns) < SECRET_TTL_NS);
+            !list.is_empty()
+        });
+    }
+
     /// TLS sessions whose plaintext never arrived (a static or unknown TLS library) get one
     /// `session_start` with `session.inspectable: false`, so they are never silent.
     pub fn report_opaque_tls(&mut self, now_ns: u64, after_ns: u64) -> Result<(), PipelineError> {
+        self.expire_secrets(now_ns);
         let ids: Vec<u64> = self
             .conns
             .values()

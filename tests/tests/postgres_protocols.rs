@@ -171,11 +171,25 @@ fn pgbench_prepared_statement_count_matches() -> anyhow::Result<()> {
 
 #[test]
 fn tls_psql_plaintext_is_captured_through_openssl_uprobes() -> anyhow::Result<()> {
+    tls_psql("uprobe")
+}
+
+#[test]
+fn tls_psql_is_decrypted_with_the_handshake_secrets_in_keylog_mode() -> anyhow::Result<()> {
+    tls_psql("keylog")
+}
+
+fn tls_psql(mode: &str) -> anyhow::Result<()> {
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
         return Ok(());
     }
     let pg = Postgres::start_with(true)?;
-    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--tls-capture",
+        mode,
+    ])?;
     run(Command::new("psql")
         .arg(format!(
             "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
@@ -197,6 +211,140 @@ fn tls_psql_plaintext_is_captured_through_openssl_uprobes() -> anyhow::Result<()
     assert_eq!(st[0]["session"]["inspectable"], true);
     assert_eq!(st[0]["outcome"]["rows"], 1);
     assert_eq!(st[0]["db"]["user"], "postgres");
+    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&ev));
+    Ok(())
+}
+
+/// Keylog mode at full rate: one event for every transaction a saturating TLS pgbench run
+/// reports, and no gap.
+#[test]
+fn keylog_tls_pgbench_at_full_rate_has_every_statement() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start_opts(true, "")?;
+    run(Command::new("pgbench")
+        .args([
+            "-i",
+            "-s",
+            "1",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+        ])
+        .arg(pg.port.to_string())
+        .arg("dbgovtest"))?;
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--tls-capture",
+        "keylog",
+    ])?;
+    let out = run(Command::new("pgbench")
+        .env("PGSSLMODE", "require")
+        .args([
+            "-M",
+            "prepared",
+            "-S",
+            "-n",
+            "-c",
+            "4",
+            "-j",
+            "2",
+            "-T",
+            "5",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+        ])
+        .arg(pg.port.to_string())
+        .arg("dbgovtest"))?;
+    let processed: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no transaction count in pgbench output: {out}"))?;
+    assert!(processed > 1000, "pgbench ran: {out}");
+    let select = |e: &&Value| {
+        e["statement"]["prepared"] == true
+            && e["statement"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("SELECT abalance"))
+    };
+    agent.wait_for("every pgbench statement", |ev| {
+        statements(ev).into_iter().filter(select).count() as u64 >= processed
+            && of_kind(ev, "session_end").len() >= 4
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let seen = statements(&ev).into_iter().filter(select).count() as u64;
+    assert_eq!(
+        seen, processed,
+        "statement events vs transactions pgbench ran"
+    );
+    let gaps = of_kind(&ev, "gap");
+    assert!(
+        gaps.is_empty(),
+        "{} gaps: {:?}",
+        gaps.len(),
+        &gaps[..gaps.len().min(5)]
+    );
+    let tls = statements(&ev)
+        .iter()
+        .filter(|e| e["session"]["tls"] == true && e["session"]["inspectable"] == true)
+        .count() as u64;
+    assert_eq!(
+        tls,
+        statements(&ev).len() as u64,
+        "every statement came over TLS"
+    );
+    Ok(())
+}
+
+/// Keylog mode decrypts TLS 1.3 only: a TLS 1.2 session says so in a gap, and stays not
+/// inspectable instead of silent.
+#[test]
+fn keylog_reports_a_tls12_session_as_undecryptable() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start_opts(true, "ssl_max_protocol_version = 'TLSv1.2'\n")?;
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--tls-capture",
+        "keylog",
+    ])?;
+    run(Command::new("psql")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
+            pg.port
+        ))
+        .args(["-X", "-c", "SELECT 1"]))?;
+    agent.wait_for("the undecryptable session", |ev| {
+        !of_kind(ev, "gap").is_empty() && !of_kind(ev, "session_start").is_empty()
+    })?;
+    let (code, ev) = agent.stop()?;
+    assert_eq!(code, 0);
+    let gaps = of_kind(&ev, "gap");
+    assert!(
+        gaps.iter()
+            .any(|g| g["gap"]["reason"] == "tls_undecryptable"
+                && g["gap"]["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("TLS 1.2"))),
+        "{}",
+        dump(&ev)
+    );
+    let starts = of_kind(&ev, "session_start");
+    assert_eq!(starts[0]["session"]["inspectable"], false, "{}", dump(&ev));
+    assert!(statements(&ev).is_empty(), "{}", dump(&ev));
     Ok(())
 }
 

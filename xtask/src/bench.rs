@@ -1008,6 +1008,18 @@ impl Agent {
         Self::start_to(bin, pg_port, my_port, record, None)
     }
 
+    /// With TLS read from OpenSSL 3's handshake secrets (`--tls-capture keylog`).
+    fn start_keylog(bin: &Path, pg_port: u16, my_port: u16) -> Result<Self> {
+        Self::start_args(
+            bin,
+            pg_port,
+            my_port,
+            None,
+            None,
+            &["--tls-capture", "keylog"],
+        )
+    }
+
     /// With `kafka` = (brokers, config file, audit topic): ships to Kafka instead of a file.
     fn start_to(
         bin: &Path,
@@ -1015,6 +1027,17 @@ impl Agent {
         my_port: u16,
         record: Option<&Path>,
         kafka: Option<(&str, &Path, &str)>,
+    ) -> Result<Self> {
+        Self::start_args(bin, pg_port, my_port, record, kafka, &[])
+    }
+
+    fn start_args(
+        bin: &Path,
+        pg_port: u16,
+        my_port: u16,
+        record: Option<&Path>,
+        kafka: Option<(&str, &Path, &str)>,
+        extra: &[&str],
     ) -> Result<Self> {
         let dir = TempDir::new("agent")?;
         let events = dir.path().join("events.jsonl");
@@ -1045,6 +1068,7 @@ impl Agent {
             // Raw bytes of the benchmark's own synthetic workload.
             c.arg("--record").arg(r).arg("--keep-literals");
         }
+        c.args(extra);
         let child = c
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -1464,6 +1488,8 @@ enum Cond {
     Pgaudit,
     /// pgbench through `dbgov proxy`.
     Proxy,
+    /// The agent reading TLS with `--tls-capture keylog`.
+    Keylog,
 }
 
 impl Cond {
@@ -1474,6 +1500,7 @@ impl Cond {
             Cond::Agent => "agent",
             Cond::Kafka => "kafka",
             Cond::Pgaudit => "pgaudit",
+            Cond::Keylog => "agent (keylog)",
         }
     }
 }
@@ -2204,6 +2231,7 @@ impl Bench {
         };
         let agent = match cond {
             Cond::Agent => Some(Agent::start(&self.bin, pg.port, my_port, None)?),
+            Cond::Keylog => Some(Agent::start_keylog(&self.bin, pg.port, my_port)?),
             Cond::Kafka => {
                 let work = self.work.path().to_owned();
                 let b = self.broker.as_mut().context("no Kafka broker")?;
@@ -2372,23 +2400,25 @@ impl Bench {
     /// whether every loss is counted in gap events. After pgbench stops the agent is released
     /// from the quota so that it drains the ring quickly (what was lost was lost while it was
     /// held).
-    /// Scenario 1t: pgbench select-only prepared with `sslmode=require`, without and with the
-    /// agent. The agent reads the plaintext through uprobes on libssl's `SSL_read`/`SSL_write`
-    /// (and their `_ex` forms): every call traps into the kernel, in pgbench and in the server's
-    /// backends alike.
+    /// Scenario 1t: pgbench select-only prepared with `sslmode=require`, without the agent and
+    /// with it reading TLS each of its two ways, side by side in one run. `uprobe`: uprobes on
+    /// libssl's `SSL_read`/`SSL_write` (and their `_ex` forms), where every call traps into the
+    /// kernel, in pgbench and in the server's backends alike. `keylog`: a probe on OpenSSL 3's
+    /// `EVP_KDF_derive` takes the TLS 1.3 traffic secrets once per handshake and the agent
+    /// decrypts the records the syscall tracepoints captured.
     fn scenario1t(&mut self, pg: &Pg, my_port: u16) -> Result<()> {
         self.progress
             .begin("1t switching TLS on in the PostgreSQL server");
         pg.enable_tls()?;
         self.progress.end(5.0);
         let w = TLS;
-        let conds = [Cond::None, Cond::Agent];
+        let conds = [Cond::None, Cond::Agent, Cond::Keylog];
         let mut s = Series::default();
         for round in 1..=self.plan.rounds {
             for cond in Self::order(&conds, round) {
                 let planned = self.plan.sat_secs as f64
                     + RUN_OVERHEAD
-                    + if cond == Cond::Agent {
+                    + if cond != Cond::None {
                         AGENT_OVERHEAD
                     } else {
                         0.0
@@ -2423,12 +2453,20 @@ impl Bench {
                 s.push(cond, round, r);
             }
         }
-        let label = format!("1t pgbench {}", w.name());
+        for (cond, how) in [(Cond::Agent, "uprobe"), (Cond::Keylog, "keylog")] {
+            self.rows_1t(&s, cond, &format!("1t pgbench {} ({how})", w.name()));
+        }
+        self.json.insert("scenario_1t_runs".into(), s.json());
+        Ok(())
+    }
+
+    /// The rows of scenario 1t for one way of reading TLS.
+    fn rows_1t(&mut self, s: &Series, cond: Cond, label: &str) {
         let b = s.med(Cond::None, |r| Some(r.tps));
-        let a = s.med(Cond::Agent, |r| Some(r.tps));
+        let a = s.med(cond, |r| Some(r.tps));
         let rt = ratio(a, b);
         self.row(
-            &label,
+            label,
             "TPS (median)",
             opt0(b),
             opt0(a),
@@ -2437,9 +2475,9 @@ impl Bench {
             rt.map(|x| x >= 0.85),
         );
         let f = |r: &Run| r.p99_ms;
-        let (pb, pa) = (s.med(Cond::None, f), s.med(Cond::Agent, f));
+        let (pb, pa) = (s.med(Cond::None, f), s.med(cond, f));
         self.row(
-            &label,
+            label,
             "latency p99 ms",
             opt3(pb),
             opt3(pa),
@@ -2447,7 +2485,7 @@ impl Bench {
             "-",
             None,
         );
-        let runs = s.of(Cond::Agent);
+        let runs = s.of(cond);
         let executed: u64 = runs.iter().map(|r| r.statements).sum();
         let events: u64 = runs
             .iter()
@@ -2459,7 +2497,7 @@ impl Bench {
             .sum();
         let c = ratio(Some(events as f64), Some(executed as f64));
         self.row(
-            &label,
+            label,
             "statement events / statements executed",
             executed.to_string(),
             events.to_string(),
@@ -2468,7 +2506,7 @@ impl Bench {
             c.map(|x| (x - 1.0).abs() <= 0.001),
         );
         self.row(
-            &label,
+            label,
             "gap events",
             "0".into(),
             gaps.to_string(),
@@ -2476,13 +2514,13 @@ impl Bench {
             "0",
             Some(gaps == 0),
         );
-        let cost = s.med(Cond::Agent, |r| {
+        let cost = s.med(cond, |r| {
             r.agent
                 .as_ref()
                 .map(|a| a.cpu_s * 1e6 / r.statements.max(1) as f64)
         });
         self.row(
-            &label,
+            label,
             "agent CPU us per statement (median)",
             "-".into(),
             cost.map(|x| format!("{x:.1}")).unwrap_or("-".into()),
@@ -2490,8 +2528,6 @@ impl Bench {
             "-",
             None,
         );
-        self.json.insert("scenario_1t_runs".into(), s.json());
-        Ok(())
     }
 
     fn scenario9(&mut self, pg: &Pg, my_port: u16) -> Result<()> {

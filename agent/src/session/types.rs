@@ -193,6 +193,10 @@ pub enum GapReason {
     /// corrupt segment); `bytes` were cut or unreadable, `detail` says where. The records
     /// around the damage are delivered.
     SpoolDamaged,
+    /// A TLS session captured as ciphertext (`tls_capture: keylog`) could not be decrypted:
+    /// `detail` says why (TLS 1.2, no secret arrived, a record that did not open); `bytes`
+    /// is the ciphertext concerned, when known. Host level: `events` secrets were lost.
+    TlsUndecryptable,
 }
 
 impl GapReason {
@@ -212,6 +216,7 @@ impl GapReason {
             GapReason::KernelMapFull => "kernel_map_full",
             GapReason::TlsCallLost => "tls_call_lost",
             GapReason::SpoolDamaged => "spool_damaged",
+            GapReason::TlsUndecryptable => "tls_undecryptable",
         }
     }
 }
