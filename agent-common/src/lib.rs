@@ -43,11 +43,12 @@ pub enum EventKind {
     /// connection still open after the close-on-exec sweep). Userspace reads the process's
     /// identity again.
     Exec = 6,
-    /// A TLS 1.3 application traffic secret, as OpenSSL 3 derived it during a handshake
-    /// (`tls_capture: keylog`): [`EventHeader`] followed by `captured_len` secret bytes.
-    /// `tgid`/`tid` are the process and thread that made the handshake, `direction` is
-    /// [`TLS_SECRET_CLIENT`] or [`TLS_SECRET_SERVER`] (whose records it protects), `conn_id`
-    /// is 0: userspace finds the connection by decrypting with it.
+    /// A TLS 1.3 application traffic secret or a TLS 1.2 key block, as OpenSSL 3 derived it
+    /// during a handshake (`tls_capture: keylog`): [`EventHeader`] followed by `captured_len`
+    /// secret bytes. `tgid`/`tid` are the process and thread that made the handshake,
+    /// `direction` is [`TLS_SECRET_CLIENT`], [`TLS_SECRET_SERVER`] (whose records it
+    /// protects) or [`TLS12_KEY_BLOCK`], `conn_id` is 0: userspace finds the connection by
+    /// decrypting with it.
     TlsSecret = 7,
 }
 
@@ -249,8 +250,11 @@ pub const COUNTERS_LEN: u32 = 16;
 pub const TLS_SECRET_CLIENT: u32 = 0;
 /// The server's application traffic secret (`s ap traffic`).
 pub const TLS_SECRET_SERVER: u32 = 1;
-/// Longest secret a [`EventKind::TlsSecret`] record carries (SHA-384's 48 bytes fit).
-pub const TLS_SECRET_MAX: usize = 64;
+/// A TLS 1.2 key block (the PRF's `key expansion` output): both directions' keys and IVs.
+pub const TLS12_KEY_BLOCK: u32 = 2;
+/// Longest secret a [`EventKind::TlsSecret`] record carries (SHA-384's 48 bytes, and a TLS 1.2
+/// AEAD key block of at most 88 bytes, fit).
+pub const TLS_SECRET_MAX: usize = 128;
 
 /// The fixed header at the start of every ring-buffer record. 64 bytes, no padding.
 #[repr(C)]

@@ -17,8 +17,8 @@ use agent_common::{
     CNT_STASH_FULL, CNT_TLS_SECRET_LOST, CNT_TRUNC_BYTES, CNT_TRUNC_CHUNKS, CONN_EV_LOCAL_MIRROR,
     CONN_FLAG_ALIAS, COUNTERS_LEN, ENGINE_POSTGRES, FAMILY_INET, FAMILY_INET6, FAMILY_UNIX,
     FD_SLOTS, MAX_CHUNKS_PER_CALL, MAX_IOVECS, ROLE_CLIENT, ROLE_SERVER, SHED_KEEP, SOCK_ID_TCP,
-    SOCK_ID_UNIX, SOCK_SUFFIX_MAX, TLS_SECRET_CLIENT, TLS_SECRET_MAX, TLS_SECRET_SERVER,
-    TRUNC_SHED, UNIX_PATH_MAX,
+    SOCK_ID_UNIX, SOCK_SUFFIX_MAX, TLS12_KEY_BLOCK, TLS_SECRET_CLIENT, TLS_SECRET_MAX,
+    TLS_SECRET_SERVER, TRUNC_SHED, UNIX_PATH_MAX,
 };
 use aya_ebpf::{
     cty::c_void,
@@ -152,7 +152,7 @@ struct KdfArgs {
     /// Where the secret is written.
     out: u64,
     len: u32,
-    /// [`TLS_SECRET_CLIENT`] or [`TLS_SECRET_SERVER`].
+    /// [`TLS_SECRET_CLIENT`], [`TLS_SECRET_SERVER`] or [`TLS12_KEY_BLOCK`].
     which: u32,
 }
 
@@ -1833,9 +1833,10 @@ const KDF_MAX_PARAMS: u64 = 8;
 /// uprobe `EVP_KDF_derive(EVP_KDF_CTX *ctx, unsigned char *key, size_t keylen,
 /// const OSSL_PARAM params[])` in OpenSSL 3's libcrypto. OpenSSL's TLS 1.3 key schedule
 /// derives every secret through it, with the label (`c ap traffic`, `s ap traffic`, ...) among
-/// the parameters. Only the two application traffic secrets are kept: with them userspace
+/// the parameters, and so does its TLS 1.2 PRF (the label is the first `seed`). Only the two
+/// TLS 1.3 application traffic secrets and the TLS 1.2 key block are kept: with them userspace
 /// decrypts the records the syscall tracepoints captured, so steady-state TLS traffic pays no
-/// probe at all (a handshake makes about 20 calls).
+/// probe at all (a handshake makes 4 to 20 calls).
 #[uprobe]
 pub fn kdf_enter(ctx: ProbeContext) -> u32 {
     let out: u64 = ctx.arg(1).unwrap_or(0);
@@ -1851,6 +1852,21 @@ pub fn kdf_enter(ctx: ProbeContext) -> u32 {
             return 0;
         };
         if key == 0 {
+            return 0;
+        }
+        if read_user::<[u8; 5]>(key) == Some(*b"seed\0") {
+            // TLS1-PRF: the first seed is the label.
+            let data = read_user::<u64>(p + 16).unwrap_or(0);
+            let size = read_user::<u64>(p + 24).unwrap_or(0);
+            if data == 0 || size != 13 || read_user::<[u8; 13]>(data) != Some(*b"key expansion") {
+                return 0;
+            }
+            let a = KdfArgs {
+                out,
+                len: len as u32,
+                which: TLS12_KEY_BLOCK,
+            };
+            let _ = KDF_ARGS.insert(bpf_get_current_pid_tgid(), a, 0);
             return 0;
         }
         if read_user::<[u8; 6]>(key) == Some(*b"label\0") {

@@ -219,6 +219,8 @@ pub struct Capture {
     scanned: HashSet<u32>,
     /// How TLS plaintext is obtained.
     tls_mode: crate::config::TlsCapture,
+    /// Keylog mode: processes given per-call TLS probes of their own at start-up.
+    seeded: HashSet<u32>,
 }
 
 /// A TLS library attach result, for logging.
@@ -497,6 +499,7 @@ impl Capture {
             tls_enabled: true,
             scanned: HashSet::new(),
             tls_mode: crate::config::TlsCapture::default(),
+            seeded: HashSet::new(),
         };
         me.scanned.insert(own_pid());
         Ok(me)
@@ -634,6 +637,58 @@ impl Capture {
             path: path.display().to_string(),
             result,
         })
+    }
+
+    /// Keylog mode: the sessions of a process found holding a watched connection at start-up
+    /// began their handshakes before the agent could see the secrets. Its OpenSSL 3 libssl gets
+    /// the per-call probes for this process only (the kernel plants them in no other), so
+    /// those sessions are read as in uprobe mode; other processes pay nothing.
+    pub fn attach_tls_calls_for(&mut self, pid: u32) -> Vec<TlsAttach> {
+        use crate::config::TlsCapture;
+        let Some(one) = std::num::NonZeroU32::new(pid) else {
+            return Vec::new();
+        };
+        if !self.tls_enabled || self.tls_mode != TlsCapture::Keylog || !self.seeded.insert(pid) {
+            return Vec::new();
+        }
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return Vec::new();
+        };
+        let mut libs: Vec<String> = maps
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|p| {
+                p.rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with("libssl.so.3"))
+            })
+            .map(str::to_owned)
+            .collect();
+        libs.sort();
+        libs.dedup();
+        let mut out = Vec::new();
+        for lib in libs {
+            let path = format!("/proc/{pid}/root{lib}");
+            let mut result = Ok(());
+            for &(prog, sym) in TLS_PROBES {
+                for name in [prog, "ssl_exit"] {
+                    let r = match self.ebpf.program_mut(name).map(<&mut UProbe>::try_from) {
+                        Some(Ok(p)) => p
+                            .attach(sym, &path, UProbeScope::OneProcess(one))
+                            .map(|_| ())
+                            .map_err(|e| e.to_string()),
+                        _ => Err(format!("program {name} missing")),
+                    };
+                    if let Err(e) = r {
+                        if result.is_ok() {
+                            result = Err(format!("{sym}: {e}"));
+                        }
+                    }
+                }
+            }
+            out.push(TlsAttach { path, result });
+        }
+        out
     }
 
     /// Processes already scanned for TLS libraries can be forgotten when they exit.

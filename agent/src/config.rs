@@ -46,13 +46,14 @@ pub enum Scheduling {
 #[serde(rename_all = "snake_case")]
 pub enum TlsCapture {
     /// Uprobes on `SSL_read`/`SSL_write` (and their `_ex` forms) in every process that maps
-    /// libssl: any TLS version, and sessions open before the agent started; a trap per call.
-    #[default]
+    /// libssl: any TLS version and cipher suite; a trap per call, in every such process.
     Uprobe,
-    /// OpenSSL 3: a probe on its key derivation hands over the TLS 1.3 traffic secrets once
-    /// per handshake and the agent decrypts the captured records; no per-call cost. TLS 1.2
-    /// sessions through OpenSSL 3, and sessions open before the agent started, are not
-    /// inspectable. Older libssl versions keep the per-call probes.
+    /// The default. OpenSSL 3: a probe on its key derivation hands over the TLS 1.3 traffic
+    /// secrets or the TLS 1.2 key block once per handshake and the agent decrypts the captured
+    /// records; no per-call cost. TLS 1.2 with a CBC suite, and TLS 1.1 or older, are reported
+    /// not inspectable. Processes holding connections when the agent starts, and older libssl
+    /// versions, keep the per-call probes.
+    #[default]
     Keylog,
 }
 
@@ -93,7 +94,7 @@ pub struct Config {
     pub ring_buffer_shed_percent: u8,
     /// `adaptive` (yield the CPU while keeping up, compete when behind) or `normal`.
     pub scheduling: Scheduling,
-    /// `uprobe` (the default) or `keylog`: how TLS plaintext is obtained.
+    /// `keylog` (the default) or `uprobe`: how TLS plaintext is obtained.
     pub tls_capture: TlsCapture,
     /// Statements longer than this are not parsed.
     pub max_statement_bytes: usize,

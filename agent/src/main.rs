@@ -343,11 +343,11 @@ struct RunArgs {
     /// `bypass-proxy`); the proxy's own connections are not. Repeatable.
     #[arg(long = "require-proxy", value_name = "ADDR")]
     require_proxy: Vec<std::net::SocketAddr>,
-    /// How TLS plaintext is obtained (or `tls_capture:` in the config): `uprobe` traps on
-    /// every SSL_read/SSL_write in every process that maps libssl and reads any TLS version;
-    /// `keylog` takes OpenSSL 3's TLS 1.3 secrets once per handshake and decrypts the
-    /// captured records, with no per-call cost (TLS 1.2 through OpenSSL 3 and sessions open
-    /// before the agent started are then reported not inspectable).
+    /// How TLS plaintext is obtained (or `tls_capture:` in the config). `keylog` (the default)
+    /// takes OpenSSL 3's TLS 1.3 secrets or TLS 1.2 key block once per handshake and decrypts
+    /// the captured records, with no per-call cost (TLS 1.2 with a CBC suite is reported not
+    /// inspectable); `uprobe` traps on every SSL_read/SSL_write in every process that maps
+    /// libssl and reads any TLS version and suite.
     #[arg(long, value_name = "MODE")]
     tls_capture: Option<dbgov::config::TlsCapture>,
 }
@@ -678,6 +678,16 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     }
     for ev in capture.seed(&watch) {
         pipeline.seed_connection(&ev)?;
+        for t in capture.attach_tls_calls_for(ev.hdr.tgid) {
+            match t.result {
+                Ok(()) => {
+                    tracing::info!(lib = %t.path, pid = ev.hdr.tgid, "TLS uprobes attached for a process with open connections")
+                }
+                Err(e) => {
+                    tracing::warn!(lib = %t.path, pid = ev.hdr.tgid, error = %e, "TLS uprobes not attached; its TLS sessions opened before the agent started are reported as not inspectable")
+                }
+            }
+        }
     }
     let ring = capture.ring()?;
     #[allow(deprecated)]

@@ -128,7 +128,7 @@ struct Conn {
 
 /// A TLS secret waiting for the connection it opens.
 struct PendingSecret {
-    /// `TLS_SECRET_CLIENT` or `TLS_SECRET_SERVER`.
+    /// `TLS_SECRET_CLIENT`, `TLS_SECRET_SERVER` or `TLS12_KEY_BLOCK`.
     which: u32,
     secret: Vec<u8>,
     ts_ns: u64,
@@ -1106,13 +1106,16 @@ impl Pipeline {
                 holes += n;
             }
         });
+        // A TLS 1.2 key block opens both directions: the other one's plaintext goes first.
+        let mut both = [Vec::new(), Vec::new()];
         if tls.waiting(d) {
             if let Some(list) = self.secrets.get_mut(&conn.tgid) {
                 let which = tls_secret_for(flow);
-                if let Some(i) = list
-                    .iter()
-                    .position(|s| s.which == which && tls.offer(d, &s.secret, &mut plain))
-                {
+                if let Some(i) = list.iter().position(|s| {
+                    (s.which == which && tls.offer(d, &s.secret, &mut plain))
+                        || (s.which == agent_common::TLS12_KEY_BLOCK
+                            && tls.offer_key_block(&s.secret, &mut both))
+                }) {
                     list.remove(i);
                 }
             }
@@ -1121,6 +1124,15 @@ impl Pipeline {
             }
         }
         let unsupported = tls.unsupported();
+        let [c2s, s2c] = both;
+        let other = if d == crate::tls::CLIENT_TO_SERVER {
+            plain.extend_from_slice(&c2s);
+            (Flow::ServerToClient, s2c)
+        } else {
+            plain.extend_from_slice(&s2c);
+            (Flow::ClientToServer, c2s)
+        };
+        self.tls_plaintext(conn, other.0, &other.1, 0, hdr.ts_ns, events);
         self.tls_plaintext(conn, flow, &plain, holes, hdr.ts_ns, events);
         self.tls_scratch = plain;
         for l in losses {
@@ -1191,20 +1203,26 @@ impl Pipeline {
             let Some(mut conn) = self.conns.remove(&id) else {
                 continue;
             };
-            let flow = if which == agent_common::TLS_SECRET_CLIENT {
-                Flow::ClientToServer
-            } else {
-                Flow::ServerToClient
-            };
-            let mut plain = Vec::new();
-            let taken = conn
-                .tls
-                .as_mut()
-                .is_some_and(|t| t.offer(tls_dir(flow), secret, &mut plain));
+            // Plaintext per direction, client to server first.
+            let mut plain = [Vec::new(), Vec::new()];
+            let taken = conn.tls.as_mut().is_some_and(|t| match which {
+                agent_common::TLS_SECRET_CLIENT => {
+                    t.offer(crate::tls::CLIENT_TO_SERVER, secret, &mut plain[0])
+                }
+                agent_common::TLS_SECRET_SERVER => {
+                    t.offer(crate::tls::SERVER_TO_CLIENT, secret, &mut plain[1])
+                }
+                _ => t.offer_key_block(secret, &mut plain),
+            });
             let mut r = Ok(());
             if taken {
                 let mut events = std::mem::take(&mut self.scratch);
-                self.tls_plaintext(&mut conn, flow, &plain, 0, hdr.ts_ns, &mut events);
+                for (flow, p) in [Flow::ClientToServer, Flow::ServerToClient]
+                    .into_iter()
+                    .zip(&plain)
+                {
+                    self.tls_plaintext(&mut conn, flow, p, 0, hdr.ts_ns, &mut events);
+                }
                 r = self.emit_all(&mut conn, &mut events, hdr.ts_ns);
                 self.scratch = events;
             }

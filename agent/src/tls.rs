@@ -88,6 +88,50 @@ impl Suite {
     }
 }
 
+/// The TLS 1.2 AEAD cipher suites (RFC 5288, RFC 7905), by what their records need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aead12 {
+    Aes128Gcm,
+    Aes256Gcm,
+    Chacha20Poly1305,
+}
+
+impl Aead12 {
+    fn from_id(id: u16) -> Option<Self> {
+        match id {
+            // RSA, DHE and ECDHE key exchange; RSA, DSS and ECDSA certificates.
+            0x009c | 0x009e | 0x00a2 | 0xc02b | 0xc02f => Some(Self::Aes128Gcm),
+            0x009d | 0x009f | 0x00a3 | 0xc02c | 0xc030 => Some(Self::Aes256Gcm),
+            0xcca8..=0xccaa => Some(Self::Chacha20Poly1305),
+            _ => None,
+        }
+    }
+
+    fn aead(self) -> &'static aead::Algorithm {
+        match self {
+            Self::Aes128Gcm => &aead::AES_128_GCM,
+            Self::Aes256Gcm => &aead::AES_256_GCM,
+            Self::Chacha20Poly1305 => &aead::CHACHA20_POLY1305,
+        }
+    }
+
+    /// The fixed IV from the key block: GCM's 4-byte salt, ChaCha20's 12 bytes.
+    fn iv_len(self) -> usize {
+        match self {
+            Self::Chacha20Poly1305 => 12,
+            _ => 4,
+        }
+    }
+
+    /// Bytes before the ciphertext in a record: GCM's explicit nonce.
+    fn explicit_len(self) -> usize {
+        match self {
+            Self::Chacha20Poly1305 => 0,
+            _ => 8,
+        }
+    }
+}
+
 struct Len(usize);
 
 impl hkdf::KeyType for Len {
@@ -112,6 +156,9 @@ struct Keys {
     key: aead::LessSafeKey,
     iv: [u8; 12],
     seq: u64,
+    /// TLS 1.2 records (explicit nonce, sequence number in the additional data, the content
+    /// type in the header); `suite` and `secret` are then unused.
+    tls12: Option<Aead12>,
 }
 
 impl Keys {
@@ -129,12 +176,59 @@ impl Keys {
             key,
             iv,
             seq: 0,
+            tls12: None,
         })
+    }
+
+    /// One direction of a TLS 1.2 key block.
+    fn tls12(a: Aead12, key: &[u8], fixed_iv: &[u8]) -> Option<Self> {
+        let mut iv = [0u8; 12];
+        iv.get_mut(..fixed_iv.len())?.copy_from_slice(fixed_iv);
+        Some(Self {
+            suite: Suite::Aes128GcmSha256,
+            secret: Vec::new(),
+            key: aead::LessSafeKey::new(aead::UnboundKey::new(a.aead(), key).ok()?),
+            iv,
+            seq: 0,
+            tls12: Some(a),
+        })
+    }
+
+    /// Opens a TLS 1.2 record: its content type (from the header) and plaintext.
+    fn open12<'a>(&self, a: Aead12, seq: u64, record: &'a mut [u8]) -> Option<(u8, &'a [u8])> {
+        let (header, body) = record.split_at_mut(5);
+        let ex = a.explicit_len();
+        let tag = a.aead().tag_len();
+        let plain_len = body.len().checked_sub(ex + tag)?;
+        let mut nonce = self.iv;
+        if ex > 0 {
+            nonce[4..].copy_from_slice(body.get(..ex)?);
+        } else {
+            for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                *n ^= s;
+            }
+        }
+        let mut ad = [0u8; 13];
+        ad[..8].copy_from_slice(&seq.to_be_bytes());
+        ad[8..11].copy_from_slice(&header[..3]);
+        ad[11..].copy_from_slice(&u16::try_from(plain_len).ok()?.to_be_bytes());
+        let plain = self
+            .key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(ad),
+                &mut body[ex..],
+            )
+            .ok()?;
+        Some((header[0], plain))
     }
 
     /// Opens `record` (header and body) as sequence number `seq`: the inner plaintext without
     /// its padding, and its content type.
     fn open<'a>(&self, seq: u64, record: &'a mut [u8]) -> Option<(u8, &'a [u8])> {
+        if let Some(a) = self.tls12 {
+            return self.open12(a, seq, record);
+        }
         let (header, body) = record.split_at_mut(5);
         let mut nonce = self.iv;
         for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
@@ -183,6 +277,8 @@ struct Half {
     lost: bool,
     /// Given up: nothing more is decrypted in this direction.
     off: bool,
+    /// TLS 1.2: this direction sent ChangeCipherSpec, so every later record is encrypted.
+    ccs: bool,
     /// Ciphertext bytes this direction has decrypted or skipped; for loss reports.
     skipped: u64,
 }
@@ -192,6 +288,8 @@ struct Half {
 pub struct TlsSession {
     halves: [Half; 2],
     suite: Option<Suite>,
+    /// The ServerHello chose TLS 1.2 with this AEAD suite.
+    tls12: Option<Aead12>,
     /// Why this session cannot be decrypted at all (reported once).
     unsupported: Option<&'static str>,
 }
@@ -216,7 +314,8 @@ impl TlsSession {
         h.keys.is_none() && !h.off && !h.waiting.is_empty() && self.unsupported.is_none()
     }
 
-    /// Whether this session cannot be decrypted (TLS 1.2, an unknown cipher suite).
+    /// Whether this session cannot be decrypted (TLS 1.1 or older, a non-AEAD TLS 1.2 suite,
+    /// an unknown cipher suite).
     pub fn unsupported(&self) -> Option<&'static str> {
         self.unsupported
     }
@@ -308,7 +407,7 @@ impl TlsSession {
     /// installed, and the plaintext of that record and of the ones after it is appended to
     /// `plain`. Records before it were sealed with handshake keys and are dropped.
     pub fn offer(&mut self, dir: usize, secret: &[u8], plain: &mut Vec<u8>) -> bool {
-        if !self.waiting(dir) {
+        if !self.waiting(dir) || self.tls12.is_some() {
             return false;
         }
         let suites: &[Suite] = match self.suite {
@@ -343,9 +442,67 @@ impl TlsSession {
         false
     }
 
+    /// Offers a TLS 1.2 key block (both directions' keys). True if it opens a waiting record
+    /// of either direction (each direction's first encrypted record is its Finished): both
+    /// directions' keys are installed and their waiting plaintext is appended to `plain`.
+    pub fn offer_key_block(&mut self, block: &[u8], plain: &mut [Vec<u8>; 2]) -> bool {
+        let Some(a) = self.tls12 else {
+            return false;
+        };
+        if !(self.waiting(CLIENT_TO_SERVER) || self.waiting(SERVER_TO_CLIENT)) {
+            return false;
+        }
+        // client_write_key, server_write_key, client_write_IV, server_write_IV (no MAC keys
+        // for AEAD suites).
+        let (k, iv) = (a.aead().key_len(), a.iv_len());
+        if block.len() < 2 * (k + iv) {
+            return false;
+        }
+        let keys = [
+            Keys::tls12(a, &block[..k], &block[2 * k..2 * k + iv]),
+            Keys::tls12(a, &block[k..2 * k], &block[2 * k + iv..2 * (k + iv)]),
+        ];
+        let [Some(c), Some(s)] = keys else {
+            return false;
+        };
+        let opens = |h: &Half, keys: &Keys| {
+            h.waiting.first().is_some_and(|r| {
+                let mut copy = r.clone();
+                keys.open(0, &mut copy).is_some()
+            })
+        };
+        if !opens(&self.halves[CLIENT_TO_SERVER], &c) && !opens(&self.halves[SERVER_TO_CLIENT], &s)
+        {
+            return false;
+        }
+        for (dir, keys) in [(CLIENT_TO_SERVER, c), (SERVER_TO_CLIENT, s)] {
+            let h = &mut self.halves[dir];
+            if h.off || h.keys.is_some() {
+                continue;
+            }
+            h.keys = Some(keys);
+            h.waiting_bytes = 0;
+            for mut r in std::mem::take(&mut h.waiting) {
+                let _ = self.sealed(dir, &mut r, &mut plain[dir]);
+            }
+        }
+        true
+    }
+
     fn record(&mut self, dir: usize, record: &mut [u8], plain: &mut Vec<u8>) -> Step {
         let kind = record[0];
         let h = &mut self.halves[dir];
+        if self.tls12.is_some() {
+            // TLS 1.2: after ChangeCipherSpec every record is encrypted, whatever its type.
+            if kind == CONTENT_CCS {
+                h.ccs = true;
+                return Step::Next(None);
+            }
+            if h.ccs {
+                return self.sealed(dir, record, plain);
+            }
+            return Step::Next(None);
+        }
         match kind {
             CONTENT_HANDSHAKE if h.keys.is_none() => {
                 if dir == SERVER_TO_CLIENT && self.suite.is_none() {
@@ -360,9 +517,18 @@ impl TlsSession {
                         Hello::Tls13(None) => {
                             self.unsupported = Some("the TLS 1.3 cipher suite is not supported");
                         }
+                        Hello::Tls12(Some(a)) => {
+                            self.tls12 = Some(a);
+                            h.handshake = Vec::new();
+                        }
+                        Hello::Tls12(None) => {
+                            self.unsupported = Some(
+                                "TLS 1.2 with a cipher suite that is not AEAD (CBC): keylog capture decrypts AES-GCM and ChaCha20-Poly1305 (tls_capture: uprobe reads any suite)",
+                            );
+                        }
                         Hello::Older => {
                             self.unsupported = Some(
-                                "TLS 1.2 or older: keylog capture decrypts TLS 1.3 (tls_capture: uprobe reads any version)",
+                                "TLS 1.1 or older: keylog capture decrypts TLS 1.2 and 1.3 (tls_capture: uprobe reads any version)",
                             );
                         }
                     }
@@ -418,7 +584,9 @@ impl TlsSession {
             CONTENT_APPDATA => plain.extend_from_slice(body),
             // NewSessionTicket is skipped; a KeyUpdate moves to the next secret.
             CONTENT_HANDSHAKE
-                if body.first() == Some(&HANDSHAKE_KEY_UPDATE) && keys.update().is_none() =>
+                if keys.tls12.is_none()
+                    && body.first() == Some(&HANDSHAKE_KEY_UPDATE)
+                    && keys.update().is_none() =>
             {
                 h.off = true;
                 return Step::Next(Some(Loss {
@@ -464,6 +632,7 @@ fn find_record(b: &[u8]) -> Option<usize> {
 enum Hello {
     Incomplete,
     Tls13(Option<Suite>),
+    Tls12(Option<Aead12>),
     Older,
 }
 
@@ -480,12 +649,18 @@ fn server_hello(b: &[u8]) -> Hello {
         return Hello::Incomplete;
     };
     // legacy_version(2) random(32) session_id<1> cipher_suite(2) compression(1) extensions<2>
-    let parse = || -> Option<(u16, bool)> {
+    let parse = || -> Option<(u16, bool, u16)> {
         let sid = usize::from(*m.get(34)?);
         let at = 35 + sid;
         let suite = u16::from_be_bytes([*m.get(at)?, *m.get(at + 1)?]);
-        let ext_len = usize::from(u16::from_be_bytes([*m.get(at + 3)?, *m.get(at + 4)?]));
-        let mut exts = m.get(at + 5..at + 5 + ext_len)?;
+        // A TLS 1.2 ServerHello may end without extensions.
+        let mut exts: &[u8] = if m.len() > at + 3 {
+            let ext_len = usize::from(u16::from_be_bytes([*m.get(at + 3)?, *m.get(at + 4)?]));
+            m.get(at + 5..at + 5 + ext_len)?
+        } else {
+            &[]
+        };
+        let legacy = u16::from_be_bytes([*m.first()?, *m.get(1)?]);
         let mut tls13 = false;
         while exts.len() >= 4 {
             let ty = u16::from_be_bytes([exts[0], exts[1]]);
@@ -496,10 +671,11 @@ fn server_hello(b: &[u8]) -> Hello {
             }
             exts = &exts[4 + l..];
         }
-        Some((suite, tls13))
+        Some((suite, tls13, legacy))
     };
     match parse() {
-        Some((suite, true)) => Hello::Tls13(Suite::from_id(suite)),
+        Some((suite, true, _)) => Hello::Tls13(Suite::from_id(suite)),
+        Some((suite, false, 0x0303)) => Hello::Tls12(Aead12::from_id(suite)),
         _ => Hello::Older,
     }
 }
@@ -663,19 +839,94 @@ mod tests {
     }
 
     #[test]
-    fn tls12_and_garbage_are_reported() {
+    fn tls11_cbc_suites_and_garbage_are_reported() {
         let mut t = TlsSession::new();
         let mut plain = Vec::new();
+        // ECDHE-RSA-AES256-SHA384: CBC.
         t.push(
             SERVER_TO_CLIENT,
-            &server_hello_record(0xc030, false),
+            &server_hello_record(0xc028, false),
             &mut plain,
         );
-        assert!(t.unsupported().is_some_and(|u| u.contains("TLS 1.2")));
+        assert!(t.unsupported().is_some_and(|u| u.contains("CBC")));
         let mut t = TlsSession::new();
         let loss = t.push(CLIENT_TO_SERVER, b"SELECT 1", &mut plain);
         assert!(loss.is_some());
         assert!(plain.is_empty());
+    }
+
+    /// Seals a TLS 1.2 record the way RFC 5288 / RFC 7905 say.
+    fn seal12(a: Aead12, key: &[u8], iv: &[u8], seq: u64, kind: u8, plain: &[u8]) -> Vec<u8> {
+        let k = aead::LessSafeKey::new(aead::UnboundKey::new(a.aead(), key).expect("key"));
+        let mut nonce = [0u8; 12];
+        nonce[..iv.len()].copy_from_slice(iv);
+        let explicit = (seq ^ 0x5a5a).to_be_bytes();
+        if a.explicit_len() > 0 {
+            nonce[4..].copy_from_slice(&explicit);
+        } else {
+            for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                *n ^= s;
+            }
+        }
+        let mut ad = seq.to_be_bytes().to_vec();
+        ad.extend_from_slice(&[kind, 3, 3]);
+        ad.extend_from_slice(&(plain.len() as u16).to_be_bytes());
+        let mut body = plain.to_vec();
+        k.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(ad),
+            &mut body,
+        )
+        .expect("seal");
+        let len = a.explicit_len() + body.len();
+        let mut r = vec![kind, 3, 3, (len >> 8) as u8, len as u8];
+        if a.explicit_len() > 0 {
+            r.extend_from_slice(&explicit);
+        }
+        r.extend_from_slice(&body);
+        r
+    }
+
+    #[test]
+    fn tls12_aead_sessions_are_decrypted_with_the_key_block() {
+        for (id, a) in [
+            (0xc030u16, Aead12::Aes256Gcm),
+            (0xc02f, Aead12::Aes128Gcm),
+            (0xcca8, Aead12::Chacha20Poly1305),
+        ] {
+            let (k, iv) = (a.aead().key_len(), a.iv_len());
+            let block: Vec<u8> = (0..2 * (k + iv)).map(|i| i as u8).collect();
+            let (ck, sk) = (&block[..k], &block[k..2 * k]);
+            let (civ, siv) = (&block[2 * k..2 * k + iv], &block[2 * k + iv..]);
+            let mut t = TlsSession::new();
+            let mut plain = Vec::new();
+            let ccs = [CONTENT_CCS, 3, 3, 0, 1, 1];
+            t.push(
+                SERVER_TO_CLIENT,
+                &server_hello_record(id, false),
+                &mut plain,
+            );
+            assert_eq!(t.unsupported(), None, "{id:#x}");
+            let mut c2s = ccs.to_vec();
+            c2s.extend(seal12(a, ck, civ, 0, CONTENT_HANDSHAKE, b"finished"));
+            c2s.extend(seal12(a, ck, civ, 1, CONTENT_APPDATA, b"query"));
+            t.push(CLIENT_TO_SERVER, &c2s, &mut plain);
+            assert!(plain.is_empty());
+            assert!(t.waiting(CLIENT_TO_SERVER));
+            let mut wrong = block.clone();
+            wrong[0] ^= 1;
+            let mut two = [Vec::new(), Vec::new()];
+            assert!(!t.offer_key_block(&wrong[..k], &mut two), "too short");
+            assert!(!t.offer_key_block(&wrong, &mut two), "wrong key");
+            assert!(t.offer_key_block(&block, &mut two), "{id:#x}");
+            assert_eq!(two[CLIENT_TO_SERVER], b"query");
+            let mut s2c = ccs.to_vec();
+            s2c.extend(seal12(a, sk, siv, 0, CONTENT_HANDSHAKE, b"finished"));
+            s2c.extend(seal12(a, sk, siv, 1, CONTENT_APPDATA, b"rows"));
+            let mut rows = Vec::new();
+            assert_eq!(t.push(SERVER_TO_CLIENT, &s2c, &mut rows), None);
+            assert_eq!(rows, b"rows", "{id:#x}");
+        }
     }
 
     #[test]

@@ -197,7 +197,13 @@ fn a_tls_call_without_its_return_does_not_silence_the_thread() -> anyhow::Result
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ssl_stale.c"))
         .args(["-lssl", "-lcrypto"]))?;
     let pg = Postgres::start_with(true)?;
-    let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
+    // The per-call probes are what this is about.
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--tls-capture",
+        "uprobe",
+    ])?;
     run(Command::new(&bin).arg(pg.port.to_string()))?;
     let ev = agent.wait_for("the plain connection's statement", |ev| {
         statements(ev).iter().any(|e| {

@@ -145,11 +145,28 @@ fn mysql_async_server_side_prepared_statements() -> anyhow::Result<()> {
 
 #[test]
 fn mariadb_tls_session_is_decrypted() -> anyhow::Result<()> {
+    mariadb_tls("uprobe")
+}
+
+#[test]
+fn mariadb_tls_session_is_decrypted_with_the_handshake_secrets_in_keylog_mode() -> anyhow::Result<()>
+{
+    mariadb_tls("keylog")
+}
+
+fn mariadb_tls(mode: &str) -> anyhow::Result<()> {
     if !require_agent() || !require(Mariadb::available(), "MariaDB server (mariadbd)") {
         return Ok(());
     }
     let db = Mariadb::start_with(true)?;
-    let agent = Agent::start(&["--mysql-port", &db.port.to_string(), "--postgres-port", "1"])?;
+    let agent = Agent::start(&[
+        "--mysql-port",
+        &db.port.to_string(),
+        "--postgres-port",
+        "1",
+        "--tls-capture",
+        mode,
+    ])?;
     run(Command::new("mariadb")
         .args([
             "--no-defaults",
@@ -177,6 +194,7 @@ fn mariadb_tls_session_is_decrypted() -> anyhow::Result<()> {
     assert_eq!(st[0]["session"]["inspectable"], true);
     assert_eq!(st[0]["db"]["user"], "root");
     assert_eq!(st[0]["outcome"]["rows"], 1);
+    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&ev));
     Ok(())
 }
 

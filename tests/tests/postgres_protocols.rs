@@ -307,44 +307,114 @@ fn keylog_tls_pgbench_at_full_rate_has_every_statement() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keylog mode decrypts TLS 1.3 only: a TLS 1.2 session says so in a gap, and stays not
-/// inspectable instead of silent.
+/// A TLS session open before a keylog agent started: its secrets were never seen, so its
+/// process gets the per-call probes of its own and the session is read as in uprobe mode.
 #[test]
-fn keylog_reports_a_tls12_session_as_undecryptable() -> anyhow::Result<()> {
+fn keylog_reads_a_tls_session_opened_before_the_agent() -> anyhow::Result<()> {
+    use std::io::Write;
     if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
         return Ok(());
     }
-    let pg = Postgres::start_opts(true, "ssl_max_protocol_version = 'TLSv1.2'\n")?;
+    let pg = Postgres::start_with(true)?;
+    let mut psql = Command::new("psql")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
+            pg.port
+        ))
+        .args(["-X", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let mut input = psql.stdin.take().ok_or_else(|| anyhow::anyhow!("stdin"))?;
+    input.write_all(b"SELECT 'before';\n")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let agent = Agent::start(&[
         "--postgres-port",
         &pg.port.to_string(),
         "--tls-capture",
         "keylog",
     ])?;
-    run(Command::new("psql")
-        .arg(format!(
-            "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
-            pg.port
-        ))
-        .args(["-X", "-c", "SELECT 1"]))?;
-    agent.wait_for("the undecryptable session", |ev| {
-        !of_kind(ev, "gap").is_empty() && !of_kind(ev, "session_start").is_empty()
+    input.write_all(b"SELECT 'after' AS x FROM generate_series(1, 3);\n")?;
+    let ev = agent.wait_for("the statement on the open TLS session", |ev| {
+        !with_text(ev, "SELECT ? AS x FROM generate_series(?, ?);").is_empty()
     })?;
-    let (code, ev) = agent.stop()?;
+    drop(input);
+    psql.wait()?;
+    let after = with_text(&ev, "SELECT ? AS x FROM generate_series(?, ?);");
+    assert_eq!(after.len(), 1, "{}", dump(&ev));
+    assert_eq!(after[0]["outcome"]["rows"], 3);
+    assert_eq!(after[0]["session"]["tls"], true, "{}", after[0]);
+    assert_eq!(after[0]["session"]["inspectable"], true);
+    let (code, _) = agent.stop()?;
     assert_eq!(code, 0);
-    let gaps = of_kind(&ev, "gap");
-    assert!(
-        gaps.iter()
-            .any(|g| g["gap"]["reason"] == "tls_undecryptable"
-                && g["gap"]["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.contains("TLS 1.2"))),
-        "{}",
-        dump(&ev)
-    );
-    let starts = of_kind(&ev, "session_start");
-    assert_eq!(starts[0]["session"]["inspectable"], false, "{}", dump(&ev));
-    assert!(statements(&ev).is_empty(), "{}", dump(&ev));
+    Ok(())
+}
+
+/// Keylog mode reads TLS 1.2 with an AEAD suite from the PRF's key block, and says what it
+/// cannot read (a CBC suite) in a gap, the session then not inspectable instead of silent.
+#[test]
+fn keylog_decrypts_tls12_aead_and_reports_tls12_cbc() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    for (ciphers, readable) in [
+        ("ECDHE-RSA-AES256-GCM-SHA384", true),
+        ("AES256-SHA256", false),
+    ] {
+        let pg = Postgres::start_opts(
+            true,
+            &format!("ssl_max_protocol_version = 'TLSv1.2'\nssl_ciphers = '{ciphers}'\n"),
+        )?;
+        let agent = Agent::start(&[
+            "--postgres-port",
+            &pg.port.to_string(),
+            "--tls-capture",
+            "keylog",
+        ])?;
+        let out = run(Command::new("psql")
+            .arg(format!(
+                "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
+                pg.port
+            ))
+            .args([
+                "-X",
+                "-tA",
+                "-c",
+                "SELECT version || ' ' || cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            ]))?;
+        assert_eq!(
+            out.trim(),
+            format!("TLSv1.2 {ciphers}"),
+            "the session's TLS"
+        );
+        agent.wait_for("the TLS 1.2 session", |ev| {
+            !of_kind(ev, "session_end").is_empty() || !of_kind(ev, "gap").is_empty()
+        })?;
+        let (code, ev) = agent.stop()?;
+        assert_eq!(code, 0);
+        let st = statements(&ev);
+        let gaps = of_kind(&ev, "gap");
+        if readable {
+            assert_eq!(st.len(), 1, "{}", dump(&ev));
+            assert_eq!(st[0]["session"]["tls"], true);
+            assert_eq!(st[0]["session"]["inspectable"], true);
+            assert_eq!(st[0]["db"]["user"], "postgres");
+            assert!(gaps.is_empty(), "{}", dump(&ev));
+        } else {
+            assert!(
+                gaps.iter()
+                    .any(|g| g["gap"]["reason"] == "tls_undecryptable"
+                        && g["gap"]["detail"]
+                            .as_str()
+                            .is_some_and(|d| d.contains("CBC"))),
+                "{}",
+                dump(&ev)
+            );
+            let starts = of_kind(&ev, "session_start");
+            assert_eq!(starts[0]["session"]["inspectable"], false, "{}", dump(&ev));
+            assert!(st.is_empty(), "{}", dump(&ev));
+        }
+    }
     Ok(())
 }
 

@@ -1762,6 +1762,8 @@ impl Conversation for MysqlSession {
     }
 
     fn tls_plaintext(&mut self) {
+        // Also a session joined mid-stream, which never saw its switch to TLS.
+        self.info.tls = true;
         if self.tls_wait {
             // The plaintext stream continues with the HandshakeResponse sent over TLS.
             self.tls_wait = false;

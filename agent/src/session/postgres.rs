@@ -780,6 +780,8 @@ impl Conversation for PgSession {
     }
 
     fn tls_plaintext(&mut self) {
+        // Also a session joined mid-stream, which never saw its SSLRequest.
+        self.info.tls = true;
         if self.opaque {
             self.opaque = false;
             self.info.inspectable = true;

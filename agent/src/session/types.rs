@@ -242,8 +242,9 @@ pub trait Conversation: Send {
     /// Current session facts.
     fn info(&self) -> &SessionInfo;
     /// The session switched to TLS and the agent now receives its plaintext (from the TLS
-    /// library uprobes): decoding resumes on the plaintext stream, which starts right after
-    /// the TLS handshake. The default does nothing.
+    /// library uprobes, or decrypted): decoding resumes on the plaintext stream, which starts
+    /// right after the TLS handshake, and `session.tls` is true (also for a session joined
+    /// mid-stream, which never saw the switch). The default does nothing.
     fn tls_plaintext(&mut self) {}
 }
 
