@@ -1008,15 +1008,16 @@ impl Agent {
         Self::start_to(bin, pg_port, my_port, record, None)
     }
 
-    /// With TLS read from OpenSSL 3's handshake secrets (`--tls-capture keylog`).
-    fn start_keylog(bin: &Path, pg_port: u16, my_port: u16) -> Result<Self> {
+    /// With TLS read through the per-call probes (`--tls-capture uprobe`; the default is
+    /// `keylog`).
+    fn start_uprobe(bin: &Path, pg_port: u16, my_port: u16) -> Result<Self> {
         Self::start_args(
             bin,
             pg_port,
             my_port,
             None,
             None,
-            &["--tls-capture", "keylog"],
+            &["--tls-capture", "uprobe"],
         )
     }
 
@@ -1488,8 +1489,8 @@ enum Cond {
     Pgaudit,
     /// pgbench through `dbgov proxy`.
     Proxy,
-    /// The agent reading TLS with `--tls-capture keylog`.
-    Keylog,
+    /// The agent reading TLS with `--tls-capture uprobe`.
+    Uprobe,
 }
 
 impl Cond {
@@ -1500,7 +1501,7 @@ impl Cond {
             Cond::Agent => "agent",
             Cond::Kafka => "kafka",
             Cond::Pgaudit => "pgaudit",
-            Cond::Keylog => "agent (keylog)",
+            Cond::Uprobe => "agent (uprobe)",
         }
     }
 }
@@ -1583,8 +1584,7 @@ const CHURN: Workload = Workload {
     tls: false,
 };
 
-/// Scenario 1t: select-only prepared over TLS, where the agent reads the plaintext through
-/// uprobes on libssl.
+/// Scenario 1t: select-only prepared over TLS.
 const TLS: Workload = Workload {
     select_only: true,
     mode: "prepared",
@@ -2231,7 +2231,7 @@ impl Bench {
         };
         let agent = match cond {
             Cond::Agent => Some(Agent::start(&self.bin, pg.port, my_port, None)?),
-            Cond::Keylog => Some(Agent::start_keylog(&self.bin, pg.port, my_port)?),
+            Cond::Uprobe => Some(Agent::start_uprobe(&self.bin, pg.port, my_port)?),
             Cond::Kafka => {
                 let work = self.work.path().to_owned();
                 let b = self.broker.as_mut().context("no Kafka broker")?;
@@ -2403,8 +2403,8 @@ impl Bench {
     /// Scenario 1t: pgbench select-only prepared with `sslmode=require`, without the agent and
     /// with it reading TLS each of its two ways, side by side in one run. `uprobe`: uprobes on
     /// libssl's `SSL_read`/`SSL_write` (and their `_ex` forms), where every call traps into the
-    /// kernel, in pgbench and in the server's backends alike. `keylog`: a probe on OpenSSL 3's
-    /// `EVP_KDF_derive` takes the TLS 1.3 traffic secrets once per handshake and the agent
+    /// kernel, in pgbench and in the server's backends alike. `keylog` (the default): a probe on
+    /// OpenSSL 3's `EVP_KDF_derive` takes the session secrets once per handshake and the agent
     /// decrypts the records the syscall tracepoints captured.
     fn scenario1t(&mut self, pg: &Pg, my_port: u16) -> Result<()> {
         self.progress
@@ -2412,7 +2412,7 @@ impl Bench {
         pg.enable_tls()?;
         self.progress.end(5.0);
         let w = TLS;
-        let conds = [Cond::None, Cond::Agent, Cond::Keylog];
+        let conds = [Cond::None, Cond::Agent, Cond::Uprobe];
         let mut s = Series::default();
         for round in 1..=self.plan.rounds {
             for cond in Self::order(&conds, round) {
@@ -2453,7 +2453,10 @@ impl Bench {
                 s.push(cond, round, r);
             }
         }
-        for (cond, how) in [(Cond::Agent, "uprobe"), (Cond::Keylog, "keylog")] {
+        for (cond, how) in [
+            (Cond::Agent, "keylog, the default"),
+            (Cond::Uprobe, "uprobe"),
+        ] {
             self.rows_1t(&s, cond, &format!("1t pgbench {} ({how})", w.name()));
         }
         self.json.insert("scenario_1t_runs".into(), s.json());
