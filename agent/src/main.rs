@@ -1263,6 +1263,9 @@ fn replay(a: ReplayArgs) -> Result<()> {
     for _ in 0..a.repeat.max(1) {
         let setup0 = cpu_seconds();
         let mut p = build_pipeline(&cfg, Clock::with_offset(offset), false)?;
+        // A capture made in keylog mode holds ciphertext and the secrets that open it; one made
+        // with uprobes holds plaintext, which takes over from any ciphertext as it does live.
+        p.set_tls_keylog(true);
         let start = Instant::now();
         let cpu0 = cpu_seconds();
         setup_cpu += cpu0 - setup0;

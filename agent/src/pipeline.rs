@@ -335,8 +335,8 @@ impl Pipeline {
         }
     }
 
-    /// `tls_capture: keylog`: TLS sessions are decrypted with the secrets the kernel sends
-    /// (also switched on by the first secret in a replayed capture).
+    /// `tls_capture: keylog` (and replays): TLS sessions are decrypted with the secrets the
+    /// kernel sends.
     pub fn set_tls_keylog(&mut self, on: bool) {
         self.keylog = on;
     }
@@ -1133,7 +1133,19 @@ impl Pipeline {
             (Flow::ClientToServer, c2s)
         };
         self.tls_plaintext(conn, other.0, &other.1, 0, hdr.ts_ns, events);
-        self.tls_plaintext(conn, flow, &plain, holes, hdr.ts_ns, events);
+        match losses.first().map(|l| l.at.min(plain.len())) {
+            // Plaintext is missing where a record did not decrypt: the decoder is told there,
+            // and resynchronises on what follows.
+            Some(at) => {
+                self.tls_plaintext(conn, flow, &plain[..at], holes, hdr.ts_ns, events);
+                if conn.tls_decrypted {
+                    let lost = losses.iter().map(|l| l.bytes).sum::<u64>().max(1);
+                    conn.session.on_gap(flow, lost, hdr.ts_ns, events);
+                }
+                self.tls_plaintext(conn, flow, &plain[at..], 0, hdr.ts_ns, events);
+            }
+            None => self.tls_plaintext(conn, flow, &plain, holes, hdr.ts_ns, events),
+        }
         self.tls_scratch = plain;
         for l in losses {
             events.push(SessionEvent::Gap {
@@ -1185,7 +1197,6 @@ impl Pipeline {
     /// A TLS secret from the kernel: offered to the connections of its process that wait
     /// for one, else kept for the next.
     fn on_tls_secret(&mut self, hdr: &EventHeader, secret: &[u8]) -> Result<(), PipelineError> {
-        self.keylog = true;
         let which = hdr.direction;
         self.tls_waiting.retain(|id| {
             self.conns

@@ -260,6 +260,8 @@ impl Keys {
 pub struct Loss {
     pub bytes: u64,
     pub detail: &'static str,
+    /// Where in the plaintext appended by the same call the hole is.
+    pub at: usize,
 }
 
 #[derive(Default)]
@@ -345,6 +347,7 @@ impl TlsSession {
                             return Some(Loss {
                                 bytes: 0,
                                 detail: "the TLS stream did not resynchronise after a hole",
+                                at: plain.len(),
                             });
                         }
                         break;
@@ -365,6 +368,7 @@ impl TlsSession {
                 return Some(Loss {
                     bytes: 0,
                     detail: "the connection's bytes are not TLS records",
+                    at: plain.len(),
                 });
             }
             if rest.len() < 5 + len {
@@ -553,6 +557,7 @@ impl TlsSession {
                 return Step::Next(Some(Loss {
                     bytes,
                     detail: "no TLS secret arrived for this session",
+                    at: plain.len(),
                 }));
             }
             h.waiting_bytes += record.len();
@@ -576,6 +581,7 @@ impl TlsSession {
             return Step::Next(Some(Loss {
                 bytes: record.len() as u64,
                 detail: "a TLS record did not decrypt",
+                at: plain.len(),
             }));
         };
         h.lost = false;
@@ -592,6 +598,7 @@ impl TlsSession {
                 return Step::Next(Some(Loss {
                     bytes: 0,
                     detail: "a TLS key update could not be followed",
+                    at: plain.len(),
                 }));
             }
             // Other handshake messages, close_notify and other alerts.
@@ -614,6 +621,7 @@ fn merge(a: Option<Loss>, b: Loss) -> Loss {
         Some(a) => Loss {
             bytes: a.bytes + b.bytes,
             detail: a.detail,
+            at: a.at,
         },
         None => b,
     }
@@ -946,6 +954,7 @@ mod tests {
         bad[last] ^= 1;
         let loss = t.push(CLIENT_TO_SERVER, &bad, &mut plain).expect("loss");
         assert_eq!(loss.bytes, bad.len() as u64);
+        assert_eq!(loss.at, 1, "after the plaintext already decrypted");
         // The next record still opens (tried a few sequence numbers ahead).
         let r = seal(suite, &app, 2, b"z", CONTENT_APPDATA);
         assert_eq!(t.push(CLIENT_TO_SERVER, &r, &mut plain), None);

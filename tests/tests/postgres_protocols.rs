@@ -307,6 +307,56 @@ fn keylog_tls_pgbench_at_full_rate_has_every_statement() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A keylog capture file holds the ciphertext and the secrets that open it: `dbgov replay`
+/// reads the same statement from it.
+#[test]
+fn a_keylog_capture_replays_its_tls_statements() -> anyhow::Result<()> {
+    if !require_agent() || !require(Postgres::available(), "PostgreSQL 15 server binaries") {
+        return Ok(());
+    }
+    let pg = Postgres::start_with(true)?;
+    let dir = TempDir::new("keylog-record")?;
+    let record = dir.path().join("tls.dbgovrec");
+    let rec = record.to_string_lossy().into_owned();
+    let agent = Agent::start(&[
+        "--postgres-port",
+        &pg.port.to_string(),
+        "--keep-literals",
+        "--record",
+        &rec,
+    ])?;
+    run(Command::new("psql")
+        .arg(format!(
+            "host=127.0.0.1 port={} user=postgres dbname=dbgovtest sslmode=require",
+            pg.port
+        ))
+        .args(["-X", "-c", "SELECT 'replayed' AS word"]))?;
+    agent.wait_for("the TLS statement", |ev| {
+        !with_text(ev, "SELECT 'replayed' AS word").is_empty()
+            && !of_kind(ev, "session_end").is_empty()
+    })?;
+    let (code, _) = agent.stop()?;
+    assert_eq!(code, 0);
+    let out = dir.path().join("replayed.jsonl");
+    let status = Command::new(agent_bin())
+        .args(["replay", "--keep-literals", "--output"])
+        .arg(format!("jsonl:{}", out.display()))
+        .arg(&record)
+        .status()?;
+    assert!(status.success());
+    let text = std::fs::read_to_string(&out)?;
+    let ev: Vec<Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let st = with_text(&ev, "SELECT 'replayed' AS word");
+    assert_eq!(st.len(), 1, "{}", dump(&ev));
+    assert_eq!(st[0]["session"]["tls"], true);
+    assert_eq!(st[0]["session"]["inspectable"], true);
+    assert!(of_kind(&ev, "gap").is_empty(), "{}", dump(&ev));
+    Ok(())
+}
+
 /// A TLS session open before a keylog agent started: its secrets were never seen, so its
 /// process gets the per-call probes of its own and the session is read as in uprobe mode.
 #[test]
