@@ -207,6 +207,22 @@ fn is_tls_lib(file: &str) -> bool {
     file.starts_with("libssl.so") || file.starts_with("libcrypto.so")
 }
 
+/// The files a process maps whose name passes `want`, each once (from `/proc/PID/maps`).
+fn mapped_libs(pid: u32, want: impl Fn(&str) -> bool) -> Vec<String> {
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return Vec::new();
+    };
+    let mut libs: Vec<String> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.rsplit('/').next().is_some_and(&want))
+        .map(str::to_owned)
+        .collect();
+    libs.sort();
+    libs.dedup();
+    libs
+}
+
 /// The loaded and attached kernel side.
 pub struct Capture {
     ebpf: Ebpf,
@@ -558,19 +574,8 @@ impl Capture {
         if !self.scanned.insert(pid) {
             return Vec::new();
         }
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-            return Vec::new();
-        };
-        let mut libs: Vec<String> = maps
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(5))
-            .filter(|p| p.rsplit('/').next().is_some_and(is_tls_lib))
-            .map(str::to_owned)
-            .collect();
-        libs.sort();
-        libs.dedup();
         let mut out = Vec::new();
-        for lib in libs {
+        for lib in mapped_libs(pid, is_tls_lib) {
             out.extend(self.attach_tls_lib(Path::new(&format!("/proc/{pid}/root{lib}"))));
         }
         out
@@ -596,47 +601,50 @@ impl Capture {
         if !self.tls_libs.insert((md.dev(), md.ino())) {
             return None;
         }
-        if kdf {
-            let mut result = Ok(());
-            for &(prog, sym) in KEYLOG_PROBES {
-                let r = match self.ebpf.program_mut(prog).map(<&mut UProbe>::try_from) {
-                    Some(Ok(p)) => p
-                        .attach(sym, path, UProbeScope::AllProcesses)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    _ => Err(format!("program {prog} missing")),
-                };
-                if let Err(e) = r {
-                    result = Err(format!("{sym}: {e}"));
-                }
-            }
-            return Some(TlsAttach {
-                path: path.display().to_string(),
-                result,
-            });
-        }
+        let result = if kdf {
+            self.attach_probes(KEYLOG_PROBES, None, path, UProbeScope::AllProcesses)
+        } else {
+            self.attach_probes(
+                TLS_PROBES,
+                Some("ssl_exit"),
+                path,
+                UProbeScope::AllProcesses,
+            )
+        };
+        Some(TlsAttach {
+            path: path.display().to_string(),
+            result,
+        })
+    }
+
+    /// Attaches each (program, symbol) of `probes` to the library at `path`, and `ret` as the
+    /// return probe of each symbol when given. The first failure is the result; a missing
+    /// `_ex` symbol is not one (SSL_write_ex/SSL_read_ex do not exist before OpenSSL 1.1.1).
+    fn attach_probes(
+        &mut self,
+        probes: &[(&str, &str)],
+        ret: Option<&'static str>,
+        path: &Path,
+        scope: UProbeScope,
+    ) -> Result<(), String> {
         let mut result = Ok(());
-        for &(prog, sym) in TLS_PROBES {
-            for name in [prog, "ssl_exit"] {
+        for &(prog, sym) in probes {
+            for name in std::iter::once(prog).chain(ret) {
                 let r = match self.ebpf.program_mut(name).map(<&mut UProbe>::try_from) {
                     Some(Ok(p)) => p
-                        .attach(sym, path, UProbeScope::AllProcesses)
+                        .attach(sym, path, scope)
                         .map(|_| ())
                         .map_err(|e| e.to_string()),
                     _ => Err(format!("program {name} missing")),
                 };
                 if let Err(e) = r {
-                    // SSL_write_ex/SSL_read_ex do not exist before OpenSSL 1.1.1: not fatal.
                     if result.is_ok() && !sym.ends_with("_ex") {
                         result = Err(format!("{sym}: {e}"));
                     }
                 }
             }
         }
-        Some(TlsAttach {
-            path: path.display().to_string(),
-            result,
-        })
+        result
     }
 
     /// Keylog mode: the sessions of a process found holding a watched connection at start-up
@@ -651,41 +659,15 @@ impl Capture {
         if !self.tls_enabled || self.tls_mode != TlsCapture::Keylog || !self.seeded.insert(pid) {
             return Vec::new();
         }
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-            return Vec::new();
-        };
-        let mut libs: Vec<String> = maps
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(5))
-            .filter(|p| {
-                p.rsplit('/')
-                    .next()
-                    .is_some_and(|f| f.starts_with("libssl.so.3"))
-            })
-            .map(str::to_owned)
-            .collect();
-        libs.sort();
-        libs.dedup();
         let mut out = Vec::new();
-        for lib in libs {
+        for lib in mapped_libs(pid, |f| f.starts_with("libssl.so.3")) {
             let path = format!("/proc/{pid}/root{lib}");
-            let mut result = Ok(());
-            for &(prog, sym) in TLS_PROBES {
-                for name in [prog, "ssl_exit"] {
-                    let r = match self.ebpf.program_mut(name).map(<&mut UProbe>::try_from) {
-                        Some(Ok(p)) => p
-                            .attach(sym, &path, UProbeScope::OneProcess(one))
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                        _ => Err(format!("program {name} missing")),
-                    };
-                    if let Err(e) = r {
-                        if result.is_ok() {
-                            result = Err(format!("{sym}: {e}"));
-                        }
-                    }
-                }
-            }
+            let result = self.attach_probes(
+                TLS_PROBES,
+                Some("ssl_exit"),
+                Path::new(&path),
+                UProbeScope::OneProcess(one),
+            );
             out.push(TlsAttach { path, result });
         }
         out

@@ -104,6 +104,46 @@ impl Drop for TempDir {
     }
 }
 
+/// `pgbench -i -s 1 -q` into `dbgovtest` on the local server at TCP `port`.
+pub fn pgbench_init(port: u16) -> Result<()> {
+    run(Command::new("pgbench")
+        .args([
+            "-i",
+            "-s",
+            "1",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-p",
+        ])
+        .arg(port.to_string())
+        .arg("dbgovtest"))?;
+    Ok(())
+}
+
+/// pgbench on `dbgovtest` at 127.0.0.1:`port` with `args` (and `PGSSLMODE=require` when
+/// `tls`): the transactions it reports processed, and its output.
+pub fn pgbench_run(port: u16, args: &[&str], tls: bool) -> Result<(u64, String)> {
+    let mut c = Command::new("pgbench");
+    if tls {
+        c.env("PGSSLMODE", "require");
+    }
+    let out = run(c
+        .args(args)
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(port.to_string())
+        .arg("dbgovtest"))?;
+    let processed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split('/').next())
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no transaction count in pgbench output: {out}"))?;
+    Ok((processed, out))
+}
+
 pub fn run(cmd: &mut Command) -> Result<String> {
     let out = cmd.output().with_context(|| format!("spawning {cmd:?}"))?;
     if !out.status.success() {

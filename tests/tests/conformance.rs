@@ -845,20 +845,7 @@ fn regression_pgbench_connect_churn_reports_each_statement_once_with_its_client(
     }
     let pg = Postgres::start_logged()?;
     let port = pg.port.to_string();
-    run(Command::new("pgbench")
-        .args([
-            "-i",
-            "-s",
-            "1",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-            &port,
-        ])
-        .arg("dbgovtest"))?;
+    pgbench_init(pg.port)?;
     std::thread::sleep(Duration::from_millis(500));
     let mark = oracle::parse_csv(&std::fs::read_to_string(pg.statement_log())?).len();
     let agent = Agent::start(&["--postgres-port", &port])?;

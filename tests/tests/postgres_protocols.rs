@@ -100,44 +100,13 @@ fn pgbench_prepared_statement_count_matches() -> anyhow::Result<()> {
         return Ok(());
     }
     let pg = Postgres::start()?;
-    run(Command::new("pgbench")
-        .args([
-            "-i",
-            "-s",
-            "1",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
-        .arg("dbgovtest"))?;
+    pgbench_init(pg.port)?;
     let agent = Agent::start(&["--postgres-port", &pg.port.to_string()])?;
-    let out = run(Command::new("pgbench")
-        .args([
-            "-M",
-            "prepared",
-            "-n",
-            "-c",
-            "4",
-            "-t",
-            "250",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
-        .arg("dbgovtest"))?;
-    let processed: u64 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
-        .and_then(|v| v.split('/').next())
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no transaction count in pgbench output: {out}"))?;
+    let (processed, _) = pgbench_run(
+        pg.port,
+        &["-M", "prepared", "-n", "-c", "4", "-t", "250"],
+        false,
+    )?;
     assert_eq!(processed, 1000);
     // tpcb-like: BEGIN, 3 UPDATEs, SELECT, INSERT, END per transaction.
     let expected = processed * 7;
@@ -223,53 +192,20 @@ fn keylog_tls_pgbench_at_full_rate_has_every_statement() -> anyhow::Result<()> {
         return Ok(());
     }
     let pg = Postgres::start_opts(true, "")?;
-    run(Command::new("pgbench")
-        .args([
-            "-i",
-            "-s",
-            "1",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
-        .arg("dbgovtest"))?;
+    pgbench_init(pg.port)?;
     let agent = Agent::start(&[
         "--postgres-port",
         &pg.port.to_string(),
         "--tls-capture",
         "keylog",
     ])?;
-    let out = run(Command::new("pgbench")
-        .env("PGSSLMODE", "require")
-        .args([
-            "-M",
-            "prepared",
-            "-S",
-            "-n",
-            "-c",
-            "4",
-            "-j",
-            "2",
-            "-T",
-            "5",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-p",
-        ])
-        .arg(pg.port.to_string())
-        .arg("dbgovtest"))?;
-    let processed: u64 = out
-        .lines()
-        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
-        .and_then(|v| v.split('/').next())
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("no transaction count in pgbench output: {out}"))?;
+    let (processed, out) = pgbench_run(
+        pg.port,
+        &[
+            "-M", "prepared", "-S", "-n", "-c", "4", "-j", "2", "-T", "5",
+        ],
+        true,
+    )?;
     assert!(processed > 1000, "pgbench ran: {out}");
     let select = |e: &&Value| {
         e["statement"]["prepared"] == true
