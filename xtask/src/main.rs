@@ -169,6 +169,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("binutils", "/usr/bin/strip"),
     // The report test renders the HTML report in headless Chromium.
     ("chromium", "/usr/bin/chromium"),
+    // The committed capture is xz-compressed (the allocation test and the benchmarks).
+    ("xz-utils", "/usr/bin/xz"),
 ];
 
 /// Python packages for the conformance suite's libpq driver (psycopg 3), with the module that
