@@ -81,8 +81,8 @@ pub static NO_TAGS: BTreeMap<String, String> = BTreeMap::new();
 pub struct Judgement {
     /// The analysis and the redacted text (`None` without text).
     pub analyzed: Option<Analyzed>,
-    /// The statement kind (from the analysis, else the server's tag).
-    pub kind: Option<String>,
+    /// The statement kind (from the analysis, else the server's tag): see [`Judgement::kind`].
+    kind: KindFrom,
     /// Columns read, with `*` and unqualified columns resolved from the result metadata;
     /// `None` when nothing needed resolving (then it is the analysis's `columns_read`).
     resolved_read: Option<Vec<String>>,
@@ -94,9 +94,27 @@ pub struct Judgement {
     pub trace: Option<(String, String)>,
 }
 
+/// Where a [`Judgement`]'s statement kind is: the analysis's own (not copied), or the
+/// server's tag.
+#[derive(Debug)]
+enum KindFrom {
+    Analysis,
+    Tag(String),
+    Unknown,
+}
+
 const EMPTY: &[String] = &[];
 
 impl Judgement {
+    /// The statement kind (from the analysis, else the server's tag).
+    pub fn kind(&self) -> Option<&str> {
+        match &self.kind {
+            KindFrom::Analysis => self.analysis().map(|a| a.kind.as_str()),
+            KindFrom::Tag(t) => Some(t),
+            KindFrom::Unknown => None,
+        }
+    }
+
     pub fn analysis(&self) -> Option<&Analysis> {
         self.analyzed.as_ref().map(|a| &*a.analysis)
     }
@@ -136,7 +154,7 @@ impl Judgement {
         let a = self.analysis();
         crate::audit::StatementRef {
             text: self.text(),
-            kind: self.kind.as_deref(),
+            kind: self.kind(),
             prepared: rec.prepared,
             name: rec.statement_name.as_deref(),
             params: rec.params,
@@ -343,7 +361,12 @@ impl Judge {
                 }
             }
         }
-        let kind = kind.map(str::to_owned);
+        // The analysis's kind is read from it where it lies: no copy per statement.
+        let kind = match kind {
+            Some(k) if a.is_some_and(|a| std::ptr::eq(k, a.kind.as_str())) => KindFrom::Analysis,
+            Some(k) => KindFrom::Tag(k.to_owned()),
+            None => KindFrom::Unknown,
+        };
         self.counts.verdicts[match v.action {
             Action::Allow => 0,
             Action::Alert => 1,

@@ -1572,7 +1572,7 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
     let out = serde_json::json!({
         "statement": {
             "text": j.text(),
-            "kind": j.kind,
+            "kind": j.kind(),
             "tables": j.tables(),
             "columns": {"read": j.read(), "written": j.written()},
             "parse_error": j.analysis().and_then(|a| a.parse_error.as_deref()),

@@ -836,6 +836,32 @@ fn error_fields(b: &mut Bytes) -> ErrorFields {
 
 /// Splits a CommandComplete tag into the command (`INSERT`, `DROP TABLE`) and its row count.
 pub fn split_tag(tag: &str) -> (String, Option<u64>) {
+    let (words, rows, plain) = tag_parts(tag);
+    let words = &tag[words];
+    let cmd = if plain {
+        words.to_owned()
+    } else {
+        normalize_words(words)
+    };
+    (cmd, rows)
+}
+
+/// As [`split_tag`], reusing the tag's own buffer for the usual tag ("SELECT 1"): no
+/// allocation per statement.
+pub fn split_tag_owned(mut tag: String) -> (String, Option<u64>) {
+    let (words, rows, plain) = tag_parts(&tag);
+    if plain {
+        tag.truncate(words.end);
+        tag.drain(..words.start);
+        (tag, rows)
+    } else {
+        (normalize_words(&tag[words]), rows)
+    }
+}
+
+/// Where the command's words are in a tag, its row count, and whether the words are the usual
+/// tag, to be copied as they are.
+fn tag_parts(tag: &str) -> (std::ops::Range<usize>, Option<u64>, bool) {
     // Trailing numbers come off from the end; the first one taken (the last word) is the
     // row count ("INSERT 0 5": 5).
     let mut rest = tag.trim_end_matches(|c: char| c.is_ascii_whitespace());
@@ -856,16 +882,17 @@ pub fn split_tag(tag: &str) -> (String, Option<u64>) {
     let plain = !words.bytes().any(|b| b.is_ascii_lowercase())
         && !words.contains("  ")
         && !words.bytes().any(|b| b.is_ascii_whitespace() && b != b' ');
-    let cmd = if plain {
-        words.to_owned()
-    } else {
-        words
-            .split_ascii_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_ascii_uppercase()
-    };
-    (cmd, rows)
+    let begin = rest.len() - words.len();
+    (begin..rest.len(), rows, plain)
+}
+
+/// Words of an unusual tag: single spaces, upper case.
+fn normalize_words(words: &str) -> String {
+    words
+        .split_ascii_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase()
 }
 
 pub mod encode;

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use crate::protocol::postgres::{
-    split_tag, BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder, FrontendMessage,
-    GapFit, DEFAULT_MAX_FRAME,
+    split_tag_owned, BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder,
+    FrontendMessage, GapFit, DEFAULT_MAX_FRAME,
 };
 use crate::session::{
     Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
@@ -467,7 +467,7 @@ impl PgSession {
             }
             BackendMessage::DataRow => self.sub_rows += 1,
             BackendMessage::CommandComplete { tag } => {
-                let (cmd, n) = split_tag(&tag);
+                let (cmd, n) = split_tag_owned(tag);
                 let counted = std::mem::take(&mut self.sub_rows);
                 let n = n.or((counted > 0).then_some(counted));
                 match self.queue.front_mut() {

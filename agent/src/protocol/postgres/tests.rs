@@ -313,7 +313,9 @@ fn command_tags_agree_with_the_reference() {
             for c in parts {
                 for sep in ["", " ", "  ", "\t"] {
                     let tag = format!("{a}{sep}{b} {c}");
-                    assert_eq!(split_tag(&tag), split_tag_reference(&tag), "{tag:?}");
+                    let want = split_tag_reference(&tag);
+                    assert_eq!(split_tag(&tag), want, "{tag:?}");
+                    assert_eq!(split_tag_owned(tag.clone()), want, "{tag:?}");
                     n += 1;
                 }
             }
