@@ -19,7 +19,6 @@ use dbgov::capture::{Capture, Watch};
 use dbgov::config::Config;
 use dbgov::pipeline::{Pipeline, PipelineConfig};
 use dbgov::policy::Policy;
-use dbgov::session::SessionOptions;
 use dbgov::sink::Output;
 use dbgov::sql::AnalyzerConfig;
 
@@ -532,20 +531,7 @@ fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<
         }
         None => Policy::builtin().context("loading the built-in policy pack")?,
     };
-    let pc = PipelineConfig {
-        host,
-        policy,
-        analyzer: AnalyzerConfig {
-            max_statement_bytes: cfg.max_statement_bytes,
-            keep_literals: cfg.keep_literals,
-            ..AnalyzerConfig::default()
-        },
-        session: SessionOptions {
-            record_params: cfg.record_params,
-            ..SessionOptions::default()
-        },
-        resolve_identity,
-    };
+    let pc = PipelineConfig::from_config(cfg, host, policy, resolve_identity);
     let mut p = Pipeline::new(pc, clock, out);
     p.set_tag_keys(cfg.tag_keys.clone());
     Ok(p)

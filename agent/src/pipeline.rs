@@ -46,6 +46,32 @@ pub struct PipelineConfig {
     pub resolve_identity: bool,
 }
 
+impl PipelineConfig {
+    /// The pipeline settings a configuration file describes, with its host, policy and
+    /// whether process identities are resolved.
+    pub fn from_config(
+        cfg: &crate::config::Config,
+        host: Host,
+        policy: Policy,
+        resolve_identity: bool,
+    ) -> Self {
+        Self {
+            host,
+            policy,
+            analyzer: AnalyzerConfig {
+                max_statement_bytes: cfg.max_statement_bytes,
+                keep_literals: cfg.keep_literals,
+                ..AnalyzerConfig::default()
+            },
+            session: SessionOptions {
+                record_params: cfg.record_params,
+                ..SessionOptions::default()
+            },
+            resolve_identity,
+        }
+    }
+}
+
 /// What the pipeline keeps of its [`PipelineConfig`] (the policy and analyzer settings go to
 /// the [`Judge`]).
 struct Settings {

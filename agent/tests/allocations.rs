@@ -17,9 +17,7 @@ use dbgov::audit::{self, Clock};
 use dbgov::config::Config;
 use dbgov::pipeline::{Pipeline, PipelineConfig};
 use dbgov::policy::Policy;
-use dbgov::session::SessionOptions;
 use dbgov::sink::Output;
-use dbgov::sql::AnalyzerConfig;
 
 struct Counting;
 
@@ -65,20 +63,8 @@ fn pipeline(offset: i128) -> Pipeline {
     let opts = cfg.output_options().expect("output options");
     let host = audit::host_info(None, BTreeMap::new());
     let out = Output::open(&opts, &host).expect("the none output");
-    let pc = PipelineConfig {
-        host,
-        policy: Policy::builtin().expect("the built-in policy pack"),
-        analyzer: AnalyzerConfig {
-            max_statement_bytes: cfg.max_statement_bytes,
-            keep_literals: cfg.keep_literals,
-            ..AnalyzerConfig::default()
-        },
-        session: SessionOptions {
-            record_params: cfg.record_params,
-            ..SessionOptions::default()
-        },
-        resolve_identity: false,
-    };
+    let policy = Policy::builtin().expect("the built-in policy pack");
+    let pc = PipelineConfig::from_config(&cfg, host, policy, false);
     let mut p = Pipeline::new(pc, Clock::with_offset(offset), out);
     p.set_tag_keys(cfg.tag_keys.clone());
     p.set_tls_keylog(true);
