@@ -106,6 +106,10 @@ fn seal(c: &mut Criterion) {
             message: po.message.as_deref(),
         },
         approval: None,
+        // As the pipeline does: computed once per connection.
+        context_hash: Some(dbgov::audit::context_hash_of([
+            &host, &client, &server, &db, &session,
+        ])),
     };
     group.bench_function("statement_write", |b| {
         b.iter(|| {

@@ -184,6 +184,9 @@ struct Fragments {
     server: Box<serde_json::value::RawValue>,
     db: Box<serde_json::value::RawValue>,
     session: Box<serde_json::value::RawValue>,
+    /// `integrity.context_hash` of this connection's context with the pipeline's `host`
+    /// (computed once here instead of for every statement).
+    context_hash: [u8; 64],
 }
 
 #[derive(PartialEq)]
@@ -192,7 +195,8 @@ struct FragKey {
     process: usize,
     peer_tgid: Option<u32>,
     peer_process: usize,
-    info: SessionInfo,
+    /// [`crate::session::Conversation::info_version`]: the session facts the parts hold.
+    info_version: u64,
     client_addr: Option<String>,
 }
 
@@ -1607,7 +1611,7 @@ impl Pipeline {
                 && f.key.peer_tgid == peer_tgid
                 && f.key.peer_process == peer_process
                 && f.key.client_addr == conn.client_addr
-                && &f.key.info == conn.session.info()
+                && f.key.info_version == conn.session.info_version()
         }) {
             return Ok(());
         }
@@ -1616,17 +1620,21 @@ impl Pipeline {
             process,
             peer_tgid,
             peer_process,
-            info: conn.session.info().clone(),
+            info_version: conn.session.info_version(),
             client_addr: conn.client_addr.clone(),
         };
         let (client_proc, server, db, session) = self.conn_parts(conn);
         let client = self.client_raw(client_proc.as_ref(), &conn.client_addr)?;
+        let (server, db, session) = (raw(&server)?, raw(&db)?, raw(&session)?);
+        let context_hash =
+            audit::context_hash_of([&self.host_raw, &client, &server, &db, &session]);
         conn.frags = Some(Box::new(Fragments {
             key,
             client,
-            server: raw(&server)?,
-            db: raw(&db)?,
-            session: raw(&session)?,
+            server,
+            db,
+            session,
+            context_hash,
         }));
         Ok(())
     }
@@ -1726,6 +1734,8 @@ impl Pipeline {
             classification: j.classification_ref(),
             policy: j.policy_ref(),
             approval: None,
+            // The connection's own context (a purpose makes the client part per statement).
+            context_hash: with_purpose.is_none().then_some(frags.context_hash),
         };
         self.stats.events += 1;
         let alert = verdict.action != crate::policy::Action::Allow;

@@ -18,11 +18,35 @@ pub trait WriteJson {
     /// written, if the event has one: the bytes from the `"host"` key to the end of the
     /// `session` value (`"host":{..},"client":{..},"server":{..},"db":{..},"session":{..}`),
     /// which the [`super::Encoder`] hashes once per distinct context.
-    fn write_json_context(
-        &self,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<std::ops::Range<usize>>, serde_json::Error> {
+    fn write_json_context(&self, out: &mut Vec<u8>) -> Result<Option<Context>, serde_json::Error> {
         self.write_json(out).map(|()| None)
+    }
+}
+
+/// Where [`WriteJson::write_json_context`] wrote an event's context.
+pub struct Context {
+    /// The context's bytes in the output.
+    pub range: std::ops::Range<usize>,
+    /// Their `context_hash`, when the event's writer knows it already (see
+    /// [`super::StatementEvent::context_hash`]); otherwise the encoder computes it.
+    pub hash: Option<[u8; 64]>,
+}
+
+/// Appends a connection's context as an event holds it:
+/// `"host":{..},"client":{..},"server":{..},"db":{..},"session":{..}`.
+pub fn context(
+    out: &mut Vec<u8>,
+    [host, client, server, db, session]: [&serde_json::value::RawValue; 5],
+) {
+    for (name, raw) in [
+        (&b"\"host\":"[..], host),
+        (b",\"client\":", client),
+        (b",\"server\":", server),
+        (b",\"db\":", db),
+        (b",\"session\":", session),
+    ] {
+        out.extend_from_slice(name);
+        out.extend_from_slice(raw.get().as_bytes());
     }
 }
 
@@ -49,6 +73,14 @@ fn special(w: u64) -> bool {
     (below | quote | backslash) & HI != 0
 }
 
+/// `s`, which holds nothing JSON escapes (ids, times, the schema name), as a JSON string.
+fn plain(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
 /// `s` as a JSON string, escaped as serde_json escapes it.
 pub fn string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -60,6 +92,13 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
             if !special(u64::from_le_bytes(w)) {
                 i += 8;
                 continue;
+            }
+        } else if let Some(tail) = bytes.get(i..) {
+            // Fewer than eight bytes left: padded with spaces (never escaped), one test.
+            let mut w = [b' '; 8];
+            w[..tail.len()].copy_from_slice(tail);
+            if !special(u64::from_le_bytes(w)) {
+                break;
             }
         }
         let b = bytes[i];
@@ -234,16 +273,13 @@ impl WriteJson for StatementEvent<'_> {
         self.write_json_context(out).map(|_| ())
     }
 
-    fn write_json_context(
-        &self,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<std::ops::Range<usize>>, serde_json::Error> {
+    fn write_json_context(&self, out: &mut Vec<u8>) -> Result<Option<Context>, serde_json::Error> {
         out.extend_from_slice(b"{\"schema\":");
-        string(out, self.schema);
+        plain(out, self.schema);
         out.extend_from_slice(b",\"event_id\":");
-        string(out, self.event_id);
+        plain(out, self.event_id);
         out.extend_from_slice(b",\"time\":");
-        string(out, self.time);
+        plain(out, self.time);
         out.extend_from_slice(b",\"kind\":\"");
         out.extend_from_slice(self.kind.as_str().as_bytes());
         out.push(b'"');
@@ -251,19 +287,13 @@ impl WriteJson for StatementEvent<'_> {
             out.extend_from_slice(b",\"source\":");
             string(out, s);
         }
-        // The context starts after the comma before `"host"`.
-        let context_start = out.len() + 1;
-        for (name, raw) in [
-            (&b",\"host\":"[..], self.host),
-            (b",\"client\":", self.client),
-            (b",\"server\":", self.server),
-            (b",\"db\":", self.db),
-            (b",\"session\":", self.session),
-        ] {
-            out.extend_from_slice(name);
-            out.extend_from_slice(raw.get().as_bytes());
-        }
-        let context = context_start..out.len();
+        out.push(b',');
+        let context_start = out.len();
+        context(
+            out,
+            [self.host, self.client, self.server, self.db, self.session],
+        );
+        let range = context_start..out.len();
         out.extend_from_slice(b",\"statement\":");
         statement(out, &self.statement);
         if let Some(o) = &self.outcome {
@@ -288,7 +318,10 @@ impl WriteJson for StatementEvent<'_> {
             serde_json::to_writer(&mut *out, a)?;
         }
         out.push(b'}');
-        Ok(Some(context))
+        Ok(Some(Context {
+            range,
+            hash: self.context_hash,
+        }))
     }
 }
 
@@ -347,6 +380,7 @@ impl<'a> StatementEvent<'a> {
                 message: None,
             },
             approval: None,
+            context_hash: None,
         }
     }
 }
@@ -376,7 +410,19 @@ mod tests {
             "12345678\"12345678\\1234567\n",
             all.as_str(),
         ];
-        for s in cases {
+        // Every escaped byte (and a harmless one) at every place in strings of 1 to 20 bytes,
+        // so that the eight-byte words and the shorter tail are both tested.
+        let mut more = Vec::new();
+        for len in 1..=20 {
+            for at in 0..len {
+                for c in ['"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '~', 'é'] {
+                    let mut t: String = "x".repeat(len - 1);
+                    t.insert(at, c);
+                    more.push(t);
+                }
+            }
+        }
+        for s in cases.into_iter().chain(more.iter().map(String::as_str)) {
             let mut mine = Vec::new();
             string(&mut mine, s);
             assert_eq!(
@@ -472,6 +518,7 @@ mod tests {
                 message: Some("no \"pii\""),
             },
             approval: Some(&approval),
+            context_hash: None,
         };
         assert_eq!(event_bytes(true, &full), event_bytes(false, &full));
         let minimal = StatementEvent::bare(
@@ -515,5 +562,34 @@ mod tests {
             };
             assert_eq!(event_bytes(true, &ev), event_bytes(false, &ev));
         }
+    }
+
+    #[test]
+    fn a_context_hash_given_with_the_event_seals_the_same_line_as_one_computed() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        let parts = [
+            raw(r#"{"name":"h","id":null,"environment":null,"labels":{}}"#),
+            raw(r#"{"pid":7,"exe":"/usr/bin/psql","purpose":null}"#),
+            raw(r#"{"pid":8,"exe":null,"addr":"127.0.0.1:5432"}"#),
+            raw(r#"{"engine":"postgresql","user":"u","name":"d","application":"psql"}"#),
+            raw(r#"{"id":"0000000000000002","tls":true}"#),
+        ];
+        let [host, client, server, db, session] = &parts;
+        let refs = [&**host, &**client, &**server, &**db, &**session];
+        let computed = StatementEvent::bare("e1", "t1", refs, Some("select 1"));
+        let given = StatementEvent {
+            context_hash: Some(crate::audit::context_hash_of(refs)),
+            ..StatementEvent::bare("e1", "t1", refs, Some("select 1"))
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let (mut ea, mut eb) = (
+            crate::audit::Encoder::new("s".into()),
+            crate::audit::Encoder::new("s".into()),
+        );
+        for _ in 0..2 {
+            ea.encode_json_into(&computed, &mut a).unwrap();
+            eb.encode_json_into(&given, &mut b).unwrap();
+        }
+        assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
     }
 }

@@ -433,13 +433,21 @@ impl Encoder {
         if out.len() > start && out.last() == Some(&b'}') {
             out.pop();
         }
-        let context =
-            context.filter(|c| start <= c.start && c.start <= c.end && c.end <= out.len());
+        let context = context.filter(|c| {
+            let r = &c.range;
+            start <= r.start && r.start <= r.end && r.end <= out.len()
+        });
         let mut h = sha2::Sha256::new();
         h.update(self.prev);
         let context_hash = match context {
-            Some(c) => {
-                let hex = self.context_hash(&out[c.clone()]);
+            Some(json::Context { range: c, hash }) => {
+                let hex = match hash {
+                    Some(hex) => {
+                        debug_assert!(hex == context_hash(&out[c.clone()]));
+                        hex
+                    }
+                    None => self.context_hash(&out[c.clone()]),
+                };
                 h.update(&out[start..c.start]);
                 h.update(hex);
                 h.update(&out[c.end..]);
@@ -581,6 +589,18 @@ pub struct StatementEvent<'a> {
     /// A held statement's approval (proxy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<&'a Approval>,
+    /// `context_hash` of `host`, `client`, `server`, `db` and `session` (from
+    /// [`context_hash_of`]), when the writer computed it once for the connection: the encoder
+    /// then neither hashes nor looks up the context. Not written.
+    #[serde(skip)]
+    pub context_hash: Option<[u8; 64]>,
+}
+
+/// `context_hash` of a connection's context as [`StatementEvent`] writes it.
+pub fn context_hash_of(parts: [&serde_json::value::RawValue; 5]) -> [u8; 64] {
+    let mut buf = Vec::with_capacity(parts.iter().map(|p| p.get().len() + 12).sum());
+    json::context(&mut buf, parts);
+    context_hash(&buf)
 }
 
 /// A connection's `client` JSON fragment with `client.purpose` set: the fragment ends with

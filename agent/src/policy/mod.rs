@@ -714,17 +714,18 @@ impl Policy {
 
     /// [`Policy::evaluate`] through `cache`: a verdict depends on the literal values only
     /// through the classes the value detectors find in them, so the detectors run on every
-    /// statement and the rest (column classification, workloads, rules) is looked up by a
-    /// keyed hash of everything else in `ctx` and those literal classes. A repeated statement
-    /// shape from the same client costs a hash instead of glob and regex matching.
+    /// statement and the rest (column classification, workloads, rules) is looked up by
+    /// everything else in `ctx` and those literal classes, written into one buffer and
+    /// compared whole. A repeated statement shape from the same client costs a hash and a
+    /// compare instead of glob and regex matching.
     pub fn evaluate_cached(&self, ctx: &EvalContext, cache: &mut VerdictCache) -> Verdict {
         // The literal classes' mask is reused from the cache: no allocation on a hit.
         let mut literal = std::mem::take(&mut cache.literal);
         literal.0.clear();
         literal.0.resize(self.classes.len().div_ceil(64), 0);
         self.classify_literals(ctx, &mut literal);
-        let key = cache.key(ctx, &literal);
-        if let Some(v) = cache.map.get(&key) {
+        cache.key(ctx, &literal);
+        if let Some(v) = cache.map.get(&cache.buf[..]) {
             cache.hits += 1;
             cache.literal = literal;
             return v.clone();
@@ -738,7 +739,7 @@ impl Policy {
         if cache.map.len() >= MAX_CACHED_VERDICTS {
             cache.map.clear();
         }
-        cache.map.insert(key, v.clone());
+        cache.map.insert(cache.buf[..].into(), v.clone());
         v
     }
 
@@ -895,9 +896,10 @@ impl Policy {
 /// new one when the policies change.
 #[derive(Debug, Default)]
 pub struct VerdictCache {
-    /// SipHash with a random key: a client cannot choose statements whose keys collide.
-    hasher: std::collections::hash_map::RandomState,
-    map: foldhash::HashMap<u64, Verdict>,
+    /// Verdicts by their whole key material, compared byte for byte: two statements share a
+    /// verdict only when everything it depends on is equal, so no choice of statements can
+    /// make one take another's verdict (foldhash's random seed keeps the buckets even).
+    map: foldhash::HashMap<Box<[u8]>, Verdict>,
     /// The key material of the statement being judged (reused).
     buf: Vec<u8>,
     /// The classes found in the literals of the statement being judged (reused).
@@ -923,10 +925,10 @@ impl VerdictCache {
         self.map.is_empty()
     }
 
-    /// Everything in `ctx` a verdict depends on, except the literal values (represented by
-    /// the classes found in them) and `client_purpose` (which the policy sets).
-    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask) -> u64 {
-        use std::hash::BuildHasher;
+    /// Writes into `self.buf` everything in `ctx` a verdict depends on, except the literal
+    /// values (represented by the classes found in them) and `client_purpose` (which the
+    /// policy sets).
+    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask) {
         // Destructured in full, so that a new field cannot be left out of the key.
         let EvalContext {
             engine,
@@ -951,8 +953,8 @@ impl VerdictCache {
             db_application,
             tags,
         } = ctx;
-        // Everything is written, length-prefixed, into one reused buffer and hashed in one
-        // call: hashing each field on its own cost more than the hash itself.
+        // Everything is written, length-prefixed, into one reused buffer, hashed and compared
+        // in one call each: hashing each field on its own cost more than the hash itself.
         let b = &mut self.buf;
         b.clear();
         key_str(b, engine);
@@ -994,7 +996,6 @@ impl VerdictCache {
         for w in &literal.0 {
             b.extend_from_slice(&w.to_le_bytes());
         }
-        self.hasher.hash_one(&self.buf[..])
     }
 }
 

@@ -734,6 +734,7 @@ impl Conn {
             classification: j.classification_ref(),
             policy,
             approval,
+            context_hash: None,
         };
         sh.emit_json(&ev, kind, self.num, alert);
     }

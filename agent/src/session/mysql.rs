@@ -68,7 +68,7 @@ use crate::protocol::mysql::{
 };
 use crate::session::{
     Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
-    SessionOptions, StatementRecord, Status,
+    SessionOptions, StatementRecord, Status, VersionedInfo,
 };
 
 /// Bytes kept of one client packet (query text, parameters).
@@ -337,7 +337,7 @@ fn result_column(def: &ColumnDefinition) -> ResultColumn {
 #[derive(Debug)]
 pub struct MysqlSession {
     opts: SessionOptions,
-    info: SessionInfo,
+    info: VersionedInfo,
     phase: Phase,
     started: bool,
     ended: bool,
@@ -362,10 +362,10 @@ impl MysqlSession {
     pub fn new(opts: SessionOptions) -> Self {
         Self {
             opts,
-            info: SessionInfo {
+            info: VersionedInfo::new(SessionInfo {
                 inspectable: true,
                 ..SessionInfo::default()
-            },
+            }),
             phase: Phase::Greeting,
             started: false,
             ended: false,
@@ -441,7 +441,7 @@ impl MysqlSession {
 
     fn set_database(&mut self, database: Option<String>, out: &mut Vec<SessionEvent>) {
         if self.info.database != database {
-            self.info.database = database;
+            self.info.edit().database = database;
             if self.started {
                 out.push(SessionEvent::Update(self.info.clone()));
             }
@@ -449,7 +449,7 @@ impl MysqlSession {
     }
 
     fn go_opaque(&mut self, out: &mut Vec<SessionEvent>) {
-        self.info.inspectable = false;
+        self.info.edit().inspectable = false;
         self.start(out);
         self.phase = Phase::Opaque;
         self.client.clear();
@@ -639,8 +639,8 @@ impl MysqlSession {
                 // from the TLS library uprobes (`tls_plaintext`) or reports the session as not
                 // inspectable.
                 self.client_caps = Some(capabilities);
-                self.info.tls = true;
-                self.info.inspectable = false;
+                self.info.edit().tls = true;
+                self.info.edit().inspectable = false;
                 self.phase = Phase::Opaque;
                 self.tls_wait = true;
                 self.client.clear();
@@ -648,9 +648,9 @@ impl MysqlSession {
             }
             Ok(ClientHello::Response(r)) => {
                 self.client_caps = Some(r.capabilities);
-                self.info.user = (!r.user.is_empty()).then(|| r.user.clone());
-                self.info.database = r.database.clone();
-                self.info.application = r.attribute("program_name").map(str::to_owned);
+                self.info.edit().user = (!r.user.is_empty()).then(|| r.user.clone());
+                self.info.edit().database = r.database.clone();
+                self.info.edit().application = r.attribute("program_name").map(str::to_owned);
                 self.phase = Phase::Auth;
             }
             Err(e) => {
@@ -1035,8 +1035,8 @@ impl MysqlSession {
         }
         match Handshake::parse(&p.payload) {
             Ok(hs) => {
-                self.info.server_version = Some(hs.version().to_owned());
-                self.info.backend_id = Some(u64::from(hs.connection_id));
+                self.info.edit().server_version = Some(hs.version().to_owned());
+                self.info.edit().backend_id = Some(u64::from(hs.connection_id));
                 self.server_caps = Some(hs.capabilities);
                 self.phase = Phase::Login;
             }
@@ -1052,7 +1052,7 @@ impl MysqlSession {
             Some(0x00) => {
                 if let Ok(ok) = OkPacket::parse(&p.payload, self.protocol_41()) {
                     if let Some(schema) = ok.schema_change() {
-                        self.info.database = (!schema.is_empty()).then(|| schema.to_owned());
+                        self.info.edit().database = (!schema.is_empty()).then(|| schema.to_owned());
                     }
                 }
                 if self.compressed() {
@@ -1508,10 +1508,10 @@ impl MysqlSession {
                 self.set_database((!schema.is_empty()).then_some(schema), out);
             }
             Kind::ChangeUser(cu) if f.ok => {
-                self.info.user = (!cu.user.is_empty()).then(|| cu.user.clone());
-                self.info.database = cu.database.clone();
+                self.info.edit().user = (!cu.user.is_empty()).then(|| cu.user.clone());
+                self.info.edit().database = cu.database.clone();
                 if !cu.attributes.is_empty() {
-                    self.info.application = cu.attribute("program_name").map(str::to_owned);
+                    self.info.edit().application = cu.attribute("program_name").map(str::to_owned);
                 }
                 // The server deallocates the prepared statements of the old session.
                 self.stmts.clear();
@@ -1761,13 +1761,17 @@ impl Conversation for MysqlSession {
         &self.info
     }
 
+    fn info_version(&self) -> u64 {
+        self.info.version()
+    }
+
     fn tls_plaintext(&mut self) {
         // Also a session joined mid-stream, which never saw its switch to TLS.
-        self.info.tls = true;
+        self.info.edit().tls = true;
         if self.tls_wait {
             // The plaintext stream continues with the HandshakeResponse sent over TLS.
             self.tls_wait = false;
-            self.info.inspectable = true;
+            self.info.edit().inspectable = true;
             self.phase = Phase::Login;
             self.client.clear();
             self.server.clear();

@@ -16,7 +16,7 @@ use crate::protocol::postgres::{
 };
 use crate::session::{
     Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
-    SessionOptions, StatementRecord, Status,
+    SessionOptions, StatementRecord, Status, VersionedInfo,
 };
 
 /// Upper bound on tracked prepared statements and portals per connection.
@@ -69,7 +69,7 @@ enum Pending {
 /// The PostgreSQL [`Conversation`].
 pub struct PgSession {
     opts: SessionOptions,
-    info: SessionInfo,
+    info: VersionedInfo,
     fe: FrontendDecoder,
     be: BackendDecoder,
     fe_buf: BytesMut,
@@ -102,10 +102,10 @@ impl PgSession {
     pub fn new(opts: SessionOptions) -> Self {
         Self {
             opts,
-            info: SessionInfo {
+            info: VersionedInfo::new(SessionInfo {
                 inspectable: true,
                 ..Default::default()
-            },
+            }),
             fe: FrontendDecoder::new(DEFAULT_MAX_FRAME),
             be: BackendDecoder::new(DEFAULT_MAX_FRAME),
             fe_buf: BytesMut::new(),
@@ -178,14 +178,14 @@ impl PgSession {
             FrontendMessage::Startup { params, .. } => {
                 for (k, v) in params {
                     match k.as_str() {
-                        "user" => self.info.user = Some(v),
-                        "database" => self.info.database = Some(v),
-                        "application_name" => self.info.application = Some(v),
+                        "user" => self.info.edit().user = Some(v),
+                        "database" => self.info.edit().database = Some(v),
+                        "application_name" => self.info.edit().application = Some(v),
                         _ => {}
                     }
                 }
                 if self.info.database.is_none() {
-                    self.info.database = self.info.user.clone();
+                    self.info.edit().database = self.info.user.clone();
                 }
             }
             FrontendMessage::SslRequest | FrontendMessage::GssEncRequest => {
@@ -364,8 +364,8 @@ impl PgSession {
                     // Ciphertext from here on. The pipeline either feeds the plaintext from the
                     // TLS library uprobes (see `tls_plaintext`) or reports the session as not
                     // inspectable.
-                    self.info.tls = true;
-                    self.info.inspectable = false;
+                    self.info.edit().tls = true;
+                    self.info.edit().inspectable = false;
                     self.opaque = true;
                 } else {
                     self.fe.expect_startup();
@@ -373,19 +373,21 @@ impl PgSession {
             }
             BackendMessage::Authentication { .. } => {}
             BackendMessage::ParameterStatus { name, value } => match name.as_str() {
-                "server_version" => self.info.server_version = Some(value),
+                "server_version" => self.info.edit().server_version = Some(value),
                 "application_name"
                     if self.started && self.info.application.as_deref() != Some(value.as_str()) =>
                 {
-                    self.info.application = Some(value);
+                    self.info.edit().application = Some(value);
                     out.push(SessionEvent::Update(self.info.clone()));
                 }
                 "application_name" if !self.started => {
-                    self.info.application = Some(value).filter(|v| !v.is_empty())
+                    self.info.edit().application = Some(value).filter(|v| !v.is_empty())
                 }
                 _ => {}
             },
-            BackendMessage::BackendKeyData { pid } => self.info.backend_id = Some(pid as u64),
+            BackendMessage::BackendKeyData { pid } => {
+                self.info.edit().backend_id = Some(pid as u64)
+            }
             BackendMessage::ReadyForQuery { .. } => {
                 self.start(out);
                 // Completes a simple query, or answers a Sync.
@@ -779,12 +781,16 @@ impl Conversation for PgSession {
         &self.info
     }
 
+    fn info_version(&self) -> u64 {
+        self.info.version()
+    }
+
     fn tls_plaintext(&mut self) {
         // Also a session joined mid-stream, which never saw its SSLRequest.
-        self.info.tls = true;
+        self.info.edit().tls = true;
         if self.opaque {
             self.opaque = false;
-            self.info.inspectable = true;
+            self.info.edit().inspectable = true;
             self.fe_buf.clear();
             self.be_buf.clear();
             self.fe.expect_startup();

@@ -10,6 +10,49 @@ pub enum Flow {
     ServerToClient,
 }
 
+/// A session's [`SessionInfo`] with a version that changes whenever the info may have
+/// changed: each mutable borrow ([`VersionedInfo::edit`]) takes a new version, unique across
+/// all sessions of the process. A reader that keeps something derived from the info (the
+/// pipeline's serialised connection parts) knows it is still current by comparing one number
+/// instead of every field. Reading goes through `Deref`.
+#[derive(Debug)]
+pub struct VersionedInfo {
+    info: SessionInfo,
+    version: u64,
+}
+
+impl VersionedInfo {
+    pub fn new(info: SessionInfo) -> Self {
+        Self {
+            info,
+            version: next_info_version(),
+        }
+    }
+
+    /// The info, to change: the version changes too.
+    pub fn edit(&mut self) -> &mut SessionInfo {
+        self.version = next_info_version();
+        &mut self.info
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl std::ops::Deref for VersionedInfo {
+    type Target = SessionInfo;
+    fn deref(&self) -> &SessionInfo {
+        &self.info
+    }
+}
+
+fn next_info_version() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Database session facts learned from the connection phase.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionInfo {
@@ -241,6 +284,8 @@ pub trait Conversation: Send {
     fn on_close(&mut self, ts_ns: u64, out: &mut Vec<SessionEvent>);
     /// Current session facts.
     fn info(&self) -> &SessionInfo;
+    /// Changes whenever [`Conversation::info`] may have changed ([`VersionedInfo::version`]).
+    fn info_version(&self) -> u64;
     /// The session switched to TLS and the agent now receives its plaintext (from the TLS
     /// library uprobes, or decrypted): decoding resumes on the plaintext stream, which starts
     /// right after the TLS handshake, and `session.tls` is true (also for a session joined
