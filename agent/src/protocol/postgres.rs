@@ -543,9 +543,10 @@ impl BackendDecoder {
             buf.reserve(5 + body_len - buf.len());
             return Ok(None);
         }
-        buf.advance(5);
-        let body = buf.split_to(body_len).freeze();
-        parse_backend(tag, body).map(Some)
+        // Parsed in place: no shared buffer to split off, count and release per message.
+        let msg = parse_backend(tag, &buf[5..5 + body_len]);
+        buf.advance(5 + body_len);
+        msg.map(Some)
     }
 
     /// The next whole frame as sent with its decoded message, like
@@ -621,7 +622,7 @@ fn find_boundary(buf: &[u8], tags: &[u8], max_frame: usize) -> usize {
     buf.len()
 }
 
-fn cstr(b: &mut Bytes) -> Option<String> {
+fn cstr<B: Buf + std::ops::Deref<Target = [u8]>>(b: &mut B) -> Option<String> {
     let pos = b.iter().position(|&c| c == 0)?;
     let s = String::from_utf8_lossy(&b[..pos]).into_owned();
     b.advance(pos + 1);
@@ -636,7 +637,7 @@ fn cbytes(b: &mut Bytes) -> Option<Bytes> {
     Some(s)
 }
 
-fn need(b: &Bytes, n: usize, tag: u8, what: &'static str) -> Result<(), DecodeError> {
+fn need<B: Buf>(b: &B, n: usize, tag: u8, what: &'static str) -> Result<(), DecodeError> {
     if b.remaining() < n {
         return Err(DecodeError::Malformed {
             tag: tag as char,
@@ -740,7 +741,8 @@ fn parse_frontend(tag: u8, mut b: Bytes) -> Result<FrontendMessage, DecodeError>
     })
 }
 
-fn parse_backend(tag: u8, mut b: Bytes) -> Result<BackendMessage, DecodeError> {
+/// Parses a backend message's body; every part is copied out, so it reads the body in place.
+fn parse_backend(tag: u8, mut b: &[u8]) -> Result<BackendMessage, DecodeError> {
     let bad = |what| DecodeError::Malformed {
         tag: tag as char,
         what,
@@ -815,7 +817,7 @@ fn parse_backend(tag: u8, mut b: Bytes) -> Result<BackendMessage, DecodeError> {
     })
 }
 
-fn error_fields(b: &mut Bytes) -> ErrorFields {
+fn error_fields<B: Buf + std::ops::Deref<Target = [u8]>>(b: &mut B) -> ErrorFields {
     let mut f = ErrorFields::default();
     while let Some(&code) = b.first() {
         if code == 0 {
