@@ -520,3 +520,32 @@ fn requests_are_reported_before_their_statements_when_asked() {
         assert_eq!(statements, stmts(&off).len());
     }
 }
+
+#[test]
+fn the_unnamed_statement_is_kept_apart_and_named_ones_are_bounded() {
+    let mut n: Named<u32> = Named::default();
+    n.insert(String::new(), 1);
+    n.insert("s1".into(), 2);
+    assert_eq!(
+        (n.get(""), n.get("s1"), n.get("s2")),
+        (Some(&1), Some(&2), None)
+    );
+    // The unnamed one is replaced, as PostgreSQL replaces it.
+    n.insert(String::new(), 3);
+    if let Some(v) = n.get_mut("") {
+        *v += 1;
+    }
+    assert_eq!(n.get(""), Some(&4));
+    assert_eq!(n.remove(""), Some(4));
+    assert_eq!((n.get(""), n.get("s1")), (None, Some(&2)));
+    for i in 0..MAX_PREPARED + 5 {
+        n.insert(format!("p{i}"), 7);
+    }
+    // Past the bound, new names are dropped, known ones still redefined, the unnamed one kept.
+    assert_eq!(n.named.len(), MAX_PREPARED);
+    assert_eq!(n.get(&format!("p{}", MAX_PREPARED + 1)), None);
+    n.insert("s1".into(), 9);
+    n.insert(String::new(), 5);
+    assert_eq!((n.get("s1"), n.get("")), (Some(&9), Some(&5)));
+    assert!(same("", "") && same("ab", "ab") && !same("", "a") && !same("ab", "ac"));
+}
