@@ -449,7 +449,7 @@ impl Output {
                         source,
                     })?;
                 (
-                    Some(Box::new(JsonLines::new(Box::new(f)))),
+                    Some(Box::new(JsonLines::file(f))),
                     None,
                     opts.backlog_bytes as u64,
                     OnFull::DropNewest,
