@@ -269,6 +269,11 @@ impl PacketDecoder {
         }
     }
 
+    /// Bytes of a logical packet's payload this decoder keeps.
+    pub fn max_payload(&self) -> usize {
+        self.max_payload
+    }
+
     /// No packet is partially decoded.
     pub fn is_idle(&self) -> bool {
         self.partial.is_none() && self.frame_left.is_none()

@@ -64,7 +64,7 @@ use crate::protocol::mysql::{
     bytes_to_text, capabilities as caps, command as com, status, terminator_status, ChangeUser,
     ClientHello, ColumnCount, ColumnDefinition, Command, DecodeError, EofPacket, ErrPacket,
     Handshake, OkPacket, Packet, PacketDecoder, ParamType, ParamValue, StmtExecute, StmtPrepareOk,
-    DEFAULT_MAX_PAYLOAD, LAST_PREPARED_STATEMENT, MAX_PARAM_TEXT,
+    DEFAULT_MAX_PAYLOAD, LAST_PREPARED_STATEMENT, MAX_FRAME_LEN, MAX_PARAM_TEXT,
 };
 use crate::session::{
     Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
@@ -992,6 +992,9 @@ impl MysqlSession {
                 self.server.clear();
                 return;
             }
+            if self.skip_rows() && !self.server.buf.is_empty() {
+                self.server.packet_ts = ts;
+            }
             let packet = match self.server.decoder.decode(&mut self.server.buf) {
                 Ok(Some(p)) => p,
                 Ok(None) => return,
@@ -1013,6 +1016,52 @@ impl MysqlSession {
             }
             self.on_server_packet(packet, ts, out);
         }
+    }
+
+    /// Counts the complete rows at the head of the server's bytes from their frame headers,
+    /// without building a packet for each: while a result set's rows stream, every packet
+    /// that is neither a terminator (`0xFE`) nor an ERR (`0xFF`) is a row, and only the count
+    /// is kept. Stops at anything else (a terminator, an ERR, an empty or oversized packet, a
+    /// packet not all here yet, a sequence mismatch), which the decoder and
+    /// [`Self::on_response`] then take as before. True when rows were counted.
+    fn skip_rows(&mut self) -> bool {
+        if self.phase != Phase::Command
+            || self.trailing_eof.is_some()
+            || !self.server.decoder.is_idle()
+        {
+            return false;
+        }
+        let Some(f) = self.pending.front_mut() else {
+            return false;
+        };
+        if !matches!(f.stage, Stage::Rows) {
+            return false;
+        }
+        let max = self.server.decoder.max_payload();
+        let buf = &self.server.buf[..];
+        let (mut at, mut rows) = (0usize, 0u64);
+        while let Some(h) = buf.get(at..at + 5) {
+            let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+            if h[3] != f.next_seq
+                || len == 0
+                || len >= MAX_FRAME_LEN
+                || len > max
+                || h[4] == 0xFE
+                || h[4] == 0xFF
+                || buf.len() < at + 4 + len
+            {
+                break;
+            }
+            f.next_seq = h[3].wrapping_add(1);
+            rows += 1;
+            at += 4 + len;
+        }
+        if at == 0 {
+            return false;
+        }
+        f.rows = f.rows.saturating_add(rows);
+        self.server.buf.advance(at);
+        true
     }
 
     fn on_server_packet(&mut self, p: Packet, ts: u64, out: &mut Vec<SessionEvent>) {
