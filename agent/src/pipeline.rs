@@ -209,6 +209,7 @@ pub struct Pipeline {
     cfg: Settings,
     clock: Clock,
     ids: IdGen,
+    times: audit::TimeFormat,
     identity: IdentityCache,
     judge: Judge,
     /// `keep_literals`: error messages and command lines unredacted.
@@ -343,6 +344,7 @@ impl Pipeline {
             cfg,
             clock,
             ids: IdGen::new(),
+            times: audit::TimeFormat::default(),
             identity,
             judge,
             keep_literals,
@@ -1721,7 +1723,9 @@ impl Pipeline {
         let ev = audit::StatementEvent {
             schema: audit::SCHEMA,
             event_id: self.ids.next_into(&mut id),
-            time: audit::rfc3339_into(self.clock.wall_ns(rec.start_ns), &mut time),
+            time: self
+                .times
+                .format(self.clock.wall_ns(rec.start_ns), &mut time),
             kind: Kind::Statement,
             source: None,
             host: &self.host_raw,

@@ -828,6 +828,40 @@ pub fn rfc3339_into(wall_ns: u64, buf: &mut [u8; 30]) -> &str {
     std::str::from_utf8(&buf[..]).unwrap_or_default()
 }
 
+/// Writes event times as [`rfc3339_into`] does, remembering the date and time of day of the
+/// last second it wrote: consecutive events nearly always share it, and then only the
+/// fraction is computed.
+#[derive(Debug, Default)]
+pub struct TimeFormat {
+    /// The whole second last written, and its first 20 bytes (`YYYY-MM-DDTHH:MM:SS.`).
+    last: Option<(u64, [u8; 20])>,
+}
+
+impl TimeFormat {
+    pub fn format<'a>(&mut self, wall_ns: u64, buf: &'a mut [u8; 30]) -> &'a str {
+        let secs = wall_ns / 1_000_000_000;
+        let head = match self.last {
+            Some((s, head)) if s == secs => head,
+            _ => {
+                let mut full = [0u8; 30];
+                rfc3339_into(wall_ns, &mut full);
+                let mut head = [0u8; 20];
+                head.copy_from_slice(&full[..20]);
+                self.last = Some((secs, head));
+                head
+            }
+        };
+        buf[..20].copy_from_slice(&head);
+        let mut v = wall_ns % 1_000_000_000;
+        for b in buf[20..29].iter_mut().rev() {
+            *b = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        buf[29] = b'Z';
+        std::str::from_utf8(&buf[..]).unwrap_or_default()
+    }
+}
+
 /// Host identity, read once.
 pub fn host_info(environment: Option<String>, labels: BTreeMap<String, String>) -> Host {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -879,6 +913,23 @@ mod tests {
                 .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
                 .unwrap();
             assert_eq!(rfc3339(t), want, "{t}");
+        }
+        // The remembering formatter writes the same, in and across seconds, in any order.
+        let mut tf = TimeFormat::default();
+        let mut prev = 0u64;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let t = match i % 4 {
+                0 => x % 4_102_444_800_000_000_000,
+                1 => prev + x % 1_000,
+                2 => prev + x % 2_000_000_000,
+                _ => prev.saturating_sub(x % 1_000_000_000),
+            };
+            prev = t;
+            let mut buf = [0u8; 30];
+            assert_eq!(tf.format(t, &mut buf), rfc3339(t), "{t}");
         }
         let g = IdGen::new();
         g.seq.store(0x1234_5678_9abc_def0, Ordering::Relaxed);
