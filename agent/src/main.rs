@@ -697,10 +697,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     if let Err(e) = dbgov::sched::start_watchdog() {
                         tracing::warn!("scheduling: no watchdog thread: {e}");
                     }
-                    Some(dbgov::sched::Adaptive::new(
-                        u64::from(watch.ring_bytes),
-                        dbgov::sink::DEFAULT_BACKLOG_BYTES as u64,
-                    ))
+                    Some(dbgov::sched::Adaptive::new(u64::from(watch.ring_bytes)))
                 }
                 Err(e) => {
                     tracing::warn!("scheduling: adaptive is off: {e}");
@@ -776,7 +773,6 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 }
                 guard.clear_ready();
                 after_batch(&mut pipeline, &mut capture);
-                adapt_output(&mut adapt, &metrics, &pipeline);
                 // Activity: drain at the short interval again.
                 if drain_every != DRAIN_MIN {
                     drain_every = DRAIN_MIN;
@@ -793,7 +789,6 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     })?
                 };
                 after_batch(&mut pipeline, &mut capture);
-                adapt_output(&mut adapt, &metrics, &pipeline);
                 // Each wakeup costs the agent tens of microseconds on a VM: drain small batches
                 // less often. A busy ring wakes the agent by itself (256 KiB waiting).
                 drain_every = if n < DRAIN_BATCH {
@@ -834,7 +829,6 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                         })?;
                     }
                     after_batch(&mut pipeline, &mut capture);
-                    adapt_output(&mut adapt, &metrics, &pipeline);
                     let now = audit::now_monotonic_ns();
                     pipeline.report_opaque_tls(now, 2_000_000_000)?;
                     let dead = pipeline.reap(now)?;
@@ -1001,20 +995,6 @@ fn drain(
 fn adapt_to(adapt: &mut Option<dbgov::sched::Adaptive>, m: &dbgov::metrics::Metrics, bytes: u64) {
     dbgov::sched::heartbeat();
     if adapt.as_mut().map(|a| a.observe(bytes)) == Some(dbgov::sched::Change::ToNormal) {
-        m.boosts.inc();
-        apply_sched(adapt, m, false);
-    }
-}
-
-/// `scheduling: adaptive`: output is waiting for the output thread; stop yielding if it piles
-/// up (see [`dbgov::sched::Adaptive::observe_output`]).
-fn adapt_output(
-    adapt: &mut Option<dbgov::sched::Adaptive>,
-    m: &dbgov::metrics::Metrics,
-    pipeline: &Pipeline,
-) {
-    let Some(a) = adapt.as_mut() else { return };
-    if a.observe_output(pipeline.output_pending()) == dbgov::sched::Change::ToNormal {
         m.boosts.inc();
         apply_sched(adapt, m, false);
     }

@@ -520,11 +520,6 @@ impl Pipeline {
         self.out.backlog()
     }
 
-    /// Output bytes waiting in memory for the output thread.
-    pub fn output_pending(&self) -> u64 {
-        self.out.pending()
-    }
-
     /// Number of connections being tracked.
     pub fn connections(&self) -> usize {
         self.conns.len()

@@ -145,12 +145,6 @@ pub struct Adaptive {
     idle: bool,
     /// The most the ring held (as drained or as the probes saw it) in the current second.
     peak: u64,
-    /// Output bytes waiting in memory above which the agent stops yielding.
-    out_boost_above: u64,
-    /// Output bytes waiting under which a second counts as quiet.
-    out_quiet_below: u64,
-    /// The most output that waited in the current second.
-    out_peak: u64,
     quiet_since: Option<Instant>,
     /// The agent was boosted this many times (for the log and tests).
     pub boosts: u64,
@@ -165,18 +159,11 @@ pub enum Change {
 }
 
 impl Adaptive {
-    /// Starts idle. `ring_bytes`: the ring buffer's size; `backlog_bytes`: how much output may
-    /// wait in memory before events are dropped (`output_backlog_bytes`).
-    pub fn new(ring_bytes: u64, backlog_bytes: u64) -> Self {
+    /// Starts idle. `ring_bytes`: the ring buffer's size.
+    pub fn new(ring_bytes: u64) -> Self {
         Self {
             boost_above: (ring_bytes / 16).max(64 << 10),
             quiet_below: (ring_bytes / 256).max(16 << 10),
-            // While yielding, the output thread writes when a core is idle, so tens of MiB
-            // may wait on a saturated host without harm (the `tail` run's rounds peaked at
-            // about 20 MiB); half the backlog is close to dropping.
-            out_boost_above: (backlog_bytes / 2).max(4 << 20),
-            out_quiet_below: (backlog_bytes / 8).max(2 << 20),
-            out_peak: 0,
             idle: true,
             peak: 0,
             quiet_since: None,
@@ -200,22 +187,6 @@ impl Adaptive {
         Change::None
     }
 
-    /// `bytes` of output wait in memory for the output thread. When they pile up the output
-    /// thread is starved (it yields like every thread) or its writes slowed, and once the
-    /// backlog is full events are dropped: so a backlog is pressure as a filling ring is. Seen
-    /// in a harness run: at 75,800 statements/s the ring never passed 1.3 MB while the output
-    /// backlog filled and 52,746 events were dropped (`output_unavailable`).
-    pub fn observe_output(&mut self, bytes: u64) -> Change {
-        self.out_peak = self.out_peak.max(bytes);
-        if self.idle && bytes >= self.out_boost_above {
-            self.idle = false;
-            self.boosts += 1;
-            self.quiet_since = None;
-            return Change::ToNormal;
-        }
-        Change::None
-    }
-
     /// The watchdog moved the threads back: the agent competes until quiet again.
     pub fn rescued(&mut self) {
         if self.idle {
@@ -227,9 +198,8 @@ impl Adaptive {
 
     /// Once a second: after two quiet seconds in a row, yield again.
     pub fn tick(&mut self, now: Instant) -> Change {
-        let quiet = self.peak < self.quiet_below && self.out_peak < self.out_quiet_below;
+        let quiet = self.peak < self.quiet_below;
         self.peak = 0;
-        self.out_peak = 0;
         if self.idle {
             return Change::None;
         }
@@ -253,7 +223,7 @@ mod tests {
 
     #[test]
     fn boosts_when_the_ring_fills_and_yields_after_two_quiet_seconds() {
-        let mut a = Adaptive::new(16 << 20, 64 << 20);
+        let mut a = Adaptive::new(16 << 20);
         assert!(a.idle());
         assert_eq!(a.observe(100 << 10), Change::None);
         assert_eq!(a.observe(2 << 20), Change::ToNormal);
@@ -276,35 +246,8 @@ mod tests {
     }
 
     #[test]
-    fn boosts_when_the_output_backlog_grows_and_yields_only_once_both_are_quiet() {
-        let mut a = Adaptive::new(16 << 20, 64 << 20);
-        // Output waiting while the agent yields is normal.
-        assert_eq!(a.observe_output(20 << 20), Change::None);
-        assert!(a.idle());
-        assert_eq!(a.observe_output(32 << 20), Change::ToNormal);
-        assert!(!a.idle());
-        assert_eq!(a.boosts, 1);
-        let t0 = Instant::now();
-        // The ring is empty but output still waits: not quiet.
-        a.observe(0);
-        a.observe_output(9 << 20);
-        assert_eq!(a.tick(t0), Change::None);
-        a.observe_output(9 << 20);
-        assert_eq!(a.tick(t0 + Duration::from_secs(3)), Change::None);
-        // Quiet on both for two seconds: yield again.
-        a.observe_output(7 << 20);
-        assert_eq!(a.tick(t0 + Duration::from_secs(4)), Change::None);
-        assert_eq!(a.tick(t0 + Duration::from_secs(5)), Change::None);
-        assert_eq!(a.tick(t0 + Duration::from_secs(6)), Change::ToIdle);
-        // A small configured backlog still boosts only above a few batches.
-        let mut b = Adaptive::new(16 << 20, 1 << 20);
-        assert_eq!(b.observe_output(3 << 20), Change::None);
-        assert_eq!(b.observe_output(4 << 20), Change::ToNormal);
-    }
-
-    #[test]
     fn a_rescue_by_the_watchdog_counts_as_a_boost_and_ends_after_quiet_seconds() {
-        let mut a = Adaptive::new(16 << 20, 64 << 20);
+        let mut a = Adaptive::new(16 << 20);
         a.rescued();
         assert!(!a.idle());
         assert_eq!(a.boosts, 1);

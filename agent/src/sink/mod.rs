@@ -545,12 +545,6 @@ impl Output {
     }
 
     /// Bytes of events not yet written (waiting here, in the channel, and in the spool).
-    /// Bytes waiting in memory for the output thread (not the spool on disk).
-    pub fn pending(&self) -> u64 {
-        (self.waiting_bytes + self.batch.data.len() + self.shared.queued.load(Ordering::Relaxed))
-            as u64
-    }
-
     pub fn backlog(&self) -> u64 {
         let spool = self
             .spool
