@@ -788,6 +788,14 @@ pub fn rfc3339(wall_ns: u64) -> String {
     rfc3339_into(wall_ns, &mut buf).to_string()
 }
 
+/// `v` in decimal, right-aligned and zero-padded to fill `buf`.
+fn put(buf: &mut [u8], mut v: u64) {
+    for b in buf.iter_mut().rev() {
+        *b = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
 /// As [`rfc3339`], written into `buf` without allocating (years 1970 to 2554, all a `u64` of
 /// nanoseconds holds).
 pub fn rfc3339_into(wall_ns: u64, buf: &mut [u8; 30]) -> &str {
@@ -805,12 +813,6 @@ pub fn rfc3339_into(wall_ns: u64, buf: &mut [u8; 30]) -> &str {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
-    fn put(buf: &mut [u8], mut v: u64) {
-        for b in buf.iter_mut().rev() {
-            *b = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    }
     put(&mut buf[0..4], year);
     buf[4] = b'-';
     put(&mut buf[5..7], month);
@@ -840,24 +842,19 @@ pub struct TimeFormat {
 impl TimeFormat {
     pub fn format<'a>(&mut self, wall_ns: u64, buf: &'a mut [u8; 30]) -> &'a str {
         let secs = wall_ns / 1_000_000_000;
-        let head = match self.last {
-            Some((s, head)) if s == secs => head,
-            _ => {
-                let mut full = [0u8; 30];
-                rfc3339_into(wall_ns, &mut full);
-                let mut head = [0u8; 20];
-                head.copy_from_slice(&full[..20]);
-                self.last = Some((secs, head));
-                head
+        match self.last {
+            Some((s, head)) if s == secs => {
+                buf[..20].copy_from_slice(&head);
+                put(&mut buf[20..29], wall_ns % 1_000_000_000);
+                buf[29] = b'Z';
             }
-        };
-        buf[..20].copy_from_slice(&head);
-        let mut v = wall_ns % 1_000_000_000;
-        for b in buf[20..29].iter_mut().rev() {
-            *b = b'0' + (v % 10) as u8;
-            v /= 10;
+            _ => {
+                rfc3339_into(wall_ns, buf);
+                let mut head = [0u8; 20];
+                head.copy_from_slice(&buf[..20]);
+                self.last = Some((secs, head));
+            }
         }
-        buf[29] = b'Z';
         std::str::from_utf8(&buf[..]).unwrap_or_default()
     }
 }
