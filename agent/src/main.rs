@@ -751,6 +751,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     let mut ring_use = RingUse::new(u64::from(cfg.ring_buffer_mib) << 20);
     let mut last_reap = Instant::now();
     let mut last_sweep = Instant::now();
+    let mut was_paused = false;
     loop {
         dbgov::sched::heartbeat();
         if dbgov::sched::take_rescue() {
@@ -761,16 +762,26 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                 tracing::debug!("scheduling: starved while yielding; back to the normal priority");
             }
         }
+        // An output that is behind (or a full spool set to `pause`): the records wait in the
+        // ring (the kernel sheds response bytes first and counts what it cannot store) until
+        // the output has room. The ring is not watched meanwhile: past 256 KiB every record
+        // the kernel adds would wake the agent for nothing; the drain timer looks instead.
+        let paused = pipeline.output_paused();
+        if paused && !was_paused {
+            metrics.output_pauses.inc();
+            if metrics.output_pauses.get() == 1 {
+                tracing::info!(
+                    "the output is behind: capture waits for it, and records wait in the ring buffer meanwhile (dbgov_output_pauses_total counts these)"
+                );
+            }
+        }
+        was_paused = paused;
         tokio::select! {
-            guard = ring.readable_mut() => {
+            guard = ring.readable_mut(), if !paused => {
                 let mut guard = guard?;
-                // A full spool set to `pause`: leave the records in the ring (the kernel
-                // counts what it cannot store) until the output has room.
-                if !pipeline.output_paused() {
-                    drain(guard.get_inner_mut(), &mut recorder, &mut pipeline, &mut ring_use, &mut |b| {
-                        adapt_to(&mut adapt, &metrics, b)
-                    })?;
-                }
+                drain(guard.get_inner_mut(), &mut recorder, &mut pipeline, &mut ring_use, true, &mut |b| {
+                    adapt_to(&mut adapt, &metrics, b)
+                })?;
                 guard.clear_ready();
                 after_batch(&mut pipeline, &mut capture);
                 // Activity: drain at the short interval again.
@@ -782,16 +793,21 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
             () = &mut drain_timer => {
                 let n = if pipeline.output_paused() {
                     pipeline.flush()?;
+                    // The ring fills while the output catches up: the agent stops yielding
+                    // once it holds a sixteenth of its size, as when decoding falls behind.
+                    let c = capture.counters()?;
+                    adapt_to(&mut adapt, &metrics, c[agent_common::CNT_RING_USED_PEAK as usize]);
                     0
                 } else {
-                    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut ring_use, &mut |b| {
+                    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut ring_use, true, &mut |b| {
                         adapt_to(&mut adapt, &metrics, b)
                     })?
                 };
                 after_batch(&mut pipeline, &mut capture);
                 // Each wakeup costs the agent tens of microseconds on a VM: drain small batches
-                // less often. A busy ring wakes the agent by itself (256 KiB waiting).
-                drain_every = if n < DRAIN_BATCH {
+                // less often. A busy ring wakes the agent by itself (256 KiB waiting). A paused
+                // capture looks again soon.
+                drain_every = if n < DRAIN_BATCH && !pipeline.output_paused() {
                     (drain_every * 2).min(DRAIN_MAX)
                 } else {
                     DRAIN_MIN
@@ -819,25 +835,27 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
                     }
                 }
                 last_counters = c;
-                if last_reap.elapsed() >= Duration::from_secs(1) {
-                    // First take in what the kernel already produced: a short-lived client
-                    // that exited since the last drain still has its statements in the ring,
-                    // and ending its session before reading them would lose them.
-                    if !pipeline.output_paused() {
-                        drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut ring_use, &mut |b| {
-                            adapt_to(&mut adapt, &metrics, b)
-                        })?;
-                    }
+                // First take in what the kernel already produced: a short-lived client that
+                // exited since the last drain still has its statements in the ring, and ending
+                // its session before reading them would lose them. So nothing is reaped while
+                // capture is paused (records may still wait in the ring).
+                if last_reap.elapsed() >= Duration::from_secs(1) && !pipeline.output_paused() {
+                    drain(ring.get_mut(), &mut recorder, &mut pipeline, &mut ring_use, true, &mut |b| {
+                        adapt_to(&mut adapt, &metrics, b)
+                    })?;
                     after_batch(&mut pipeline, &mut capture);
-                    let now = audit::now_monotonic_ns();
-                    pipeline.report_opaque_tls(now, 2_000_000_000)?;
-                    let dead = pipeline.reap(now)?;
-                    capture.forget(&dead);
-                    last_reap = Instant::now();
-                    if last_sweep.elapsed() >= Duration::from_secs(30) {
-                        let n = capture.sweep();
-                        tracing::debug!(entries = n, "kernel entries of exited processes removed");
-                        last_sweep = Instant::now();
+                    // A drain cut short by the output leaves records in the ring: reap later.
+                    if !pipeline.output_paused() {
+                        let now = audit::now_monotonic_ns();
+                        pipeline.report_opaque_tls(now, 2_000_000_000)?;
+                        let dead = pipeline.reap(now)?;
+                        capture.forget(&dead);
+                        last_reap = Instant::now();
+                        if last_sweep.elapsed() >= Duration::from_secs(30) {
+                            let n = capture.sweep();
+                            tracing::debug!(entries = n, "kernel entries of exited processes removed");
+                            last_sweep = Instant::now();
+                        }
                     }
                 }
                 if let Some(r) = recorder.as_mut() {
@@ -868,14 +886,28 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
     if adapt.as_ref().is_some_and(dbgov::sched::Adaptive::idle) {
         apply_sched(&mut adapt, &metrics, false);
     }
-    // Drain what the kernel already produced, then end every open session.
-    drain(
-        ring.get_mut(),
-        &mut recorder,
-        &mut pipeline,
-        &mut ring_use,
-        &mut |_| {},
-    )?;
+    // Drain what the kernel already produced, then end every open session. An output that is
+    // behind gets up to 10 s to take it; after that it is handed everything (the backlog cap
+    // then drops and counts what does not fit).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pausable = Instant::now() < deadline;
+        drain(
+            ring.get_mut(),
+            &mut recorder,
+            &mut pipeline,
+            &mut ring_use,
+            pausable,
+            &mut |_| {},
+        )?;
+        if !pausable || !pipeline.output_paused() {
+            break;
+        }
+        while pipeline.output_paused() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            pipeline.flush()?;
+        }
+    }
     let now = audit::now_monotonic_ns();
     let c = capture.counters()?;
     ring_use.peak(c[agent_common::CNT_RING_USED_PEAK as usize]);
@@ -958,12 +990,14 @@ impl RingUse {
     }
 }
 
-/// Feeds every record waiting in the ring to the pipeline (and the recorder). Returns how many.
+/// Feeds every record waiting in the ring to the pipeline (and the recorder), or (`pausable`)
+/// stops early once the output is behind (the rest waits in the ring). Returns how many.
 fn drain(
     rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
     recorder: &mut Option<dbgov::record::Writer>,
     pipeline: &mut Pipeline,
     ring_use: &mut RingUse,
+    pausable: bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64> {
     // `progress` learns how many bytes this drain has read so far, every 256 KiB and at the
@@ -980,6 +1014,9 @@ fn drain(
         if bytes >= next {
             progress(bytes);
             next = bytes + STEP;
+            if pausable && pipeline.output_paused() {
+                break;
+            }
         }
     }
     progress(bytes);

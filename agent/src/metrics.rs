@@ -112,6 +112,8 @@ pub struct Metrics {
     pub yielding: Gauge,
     /// Times the agent stopped yielding because the ring filled.
     pub boosts: Counter,
+    /// Times capture stopped reading the ring because the output was behind.
+    pub output_pauses: Counter,
     /// The time the proxy adds, per direction (`request`: from reading the client's bytes to
     /// writing them to the server, judging included; `response`: the other way, masking
     /// included).
@@ -151,6 +153,7 @@ impl Metrics {
             ring_peak: Arc::new(AtomicU64::new(0)),
             yielding: Gauge::default(),
             boosts: Counter::default(),
+            output_pauses: Counter::default(),
             proxy_added: Family::new_with_constructor(latency_histogram),
             cpu_seconds: Gauge::default(),
             rss_bytes: Gauge::default(),
@@ -266,6 +269,11 @@ impl Metrics {
             "cpu_boosts",
             "Times the agent stopped yielding the CPU because the ring buffer filled",
             m.boosts.clone(),
+        );
+        r.register(
+            "output_pauses",
+            "Times capture stopped reading the kernel ring buffer because the output was behind (the records waited in the ring; a full spool with on_full: pause counts too)",
+            m.output_pauses.clone(),
         );
         r.register(
             "proxy_added_latency_seconds",

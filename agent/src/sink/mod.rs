@@ -270,6 +270,14 @@ impl Default for OutputOptions {
 /// dropped and counted in an `output_unavailable` gap).
 pub const DEFAULT_BACKLOG_BYTES: usize = 64 << 20;
 
+/// Bytes of events that may wait in memory for an output that works but takes them more
+/// slowly than capture makes them (a slow disk or pipe, or an output thread short of CPU).
+/// Beyond this, capture stops reading the kernel ring buffer until the output has caught up:
+/// the records wait in the ring, which holds a statement in a few hundred bytes (its event
+/// takes one to two KB), and where the kernel sheds response bytes before requests if it
+/// fills. Only an output whose writes fail drops events (beyond the backlog cap).
+pub const SLOW_OUTPUT_BYTES: usize = 16 << 20;
+
 /// A batch is handed to the sink thread once it holds this many bytes (or at each flush).
 /// Each hand-over wakes the sink thread, which on a virtual machine costs tens of
 /// microseconds: at 1 MiB (about 600 events) that is well under 0.1 µs per event.
@@ -319,6 +327,8 @@ pub struct Output {
     /// Spool usage, for Kafka.
     spool: Option<Arc<spool::Shared>>,
     cap: u64,
+    /// Bytes waiting in memory beyond which a working (not failing) output pauses capture.
+    slow_limit: usize,
     on_full: OnFull,
     drop_reason: GapReason,
     /// Events refused since the last gap: count, first and last time.
@@ -520,6 +530,8 @@ impl Output {
             shared,
             spool: None,
             cap,
+            // Below the cap, so that a slow output pauses capture before anything is dropped.
+            slow_limit: SLOW_OUTPUT_BYTES.min(usize::try_from(cap / 2).unwrap_or(usize::MAX)),
             on_full: OnFull::DropNewest,
             drop_reason: GapReason::OutputUnavailable,
             dropped: 0,
@@ -573,9 +585,18 @@ impl Output {
         self.backlog() >= self.cap
     }
 
-    /// Capture should stop reading the ring until there is room (`on_full: pause`).
+    /// Bytes of events waiting in memory: being batched, waiting for the channel, and in it.
+    fn in_memory(&self) -> usize {
+        self.waiting_bytes + self.batch.data.len() + self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// Capture should stop reading the ring until there is room: the output works but is
+    /// behind by [`SLOW_OUTPUT_BYTES`], or it is full and `on_full` is `pause`.
     pub fn paused(&self) -> bool {
-        self.on_full == OnFull::Pause && self.full()
+        (self.on_full == OnFull::Pause && self.full())
+            || (self.tx.is_some()
+                && self.in_memory() >= self.slow_limit
+                && !self.shared.failing.load(Ordering::Acquire))
     }
 
     /// Seals and queues one event. Only a serialisation failure (a bug) is an error.
@@ -1011,6 +1032,86 @@ mod tests {
         o.close(Duration::from_secs(1)).unwrap();
         let text = String::from_utf8(w.data.lock().unwrap().clone()).unwrap();
         crate::verify::check(text.lines(), None).unwrap();
+    }
+
+    /// A writer that blocks (takes nothing, fails nothing) while `hold` is set.
+    #[derive(Clone)]
+    struct Held {
+        inner: Flaky,
+        hold: Arc<AtomicBool>,
+    }
+
+    impl Write for Held {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            while self.hold.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.inner.write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_slow_output_pauses_capture_and_drops_nothing() {
+        let w = flaky(false, usize::MAX);
+        let hold = Arc::new(AtomicBool::new(true));
+        let held = Held {
+            inner: w.clone(),
+            hold: hold.clone(),
+        };
+        let mut o = Output::with_sink(
+            Some(Box::new(JsonLines::new(Box::new(held)))),
+            1 << 20,
+            &audit::Host::default(),
+        )
+        .unwrap();
+        o.slow_limit = 2000;
+        let mut n = 0u64;
+        while !o.paused() {
+            assert!(n < 1000, "never paused with {} bytes waiting", o.backlog());
+            o.write(
+                &serde_json::json!({"n": n}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
+            o.flush().unwrap();
+            n += 1;
+        }
+        assert!(o.backlog() >= 2000 && o.backlog() < 1 << 20);
+        assert!(!o.full(), "paused long before the backlog cap");
+        hold.store(false, Ordering::Release);
+        drain(&mut o);
+        assert!(!o.paused(), "capture goes on once the output caught up");
+        assert!(o.take_dropped(true).is_none(), "nothing dropped");
+        assert_eq!(numbers(&w), (0..n).collect::<Vec<u64>>());
+        o.close(Duration::from_secs(1)).unwrap();
+    }
+
+    #[test]
+    fn a_failing_output_does_not_pause_capture() {
+        let w = flaky(true, usize::MAX);
+        let mut o = over(&w, 1 << 20);
+        o.slow_limit = 2000;
+        for n in 0..200 {
+            o.write(
+                &serde_json::json!({"n": n}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
+            o.flush().unwrap();
+        }
+        wait_until(|| o.shared.failing.load(Ordering::Acquire));
+        assert!(o.backlog() >= 2000);
+        assert!(
+            !o.paused(),
+            "a failing output keeps capture going: events wait up to the cap, then are counted"
+        );
+        *w.fail.lock().unwrap() = false;
+        drain(&mut o);
+        assert_eq!(numbers(&w), (0..200).collect::<Vec<u64>>());
+        o.close(Duration::from_secs(1)).unwrap();
     }
 
     #[test]
