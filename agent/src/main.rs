@@ -1292,7 +1292,7 @@ fn replay(a: ReplayArgs) -> Result<()> {
         let start = Instant::now();
         let cpu0 = cpu_seconds();
         setup_cpu += cpu0 - setup0;
-        for (i, r) in capture.records().enumerate() {
+        for (i, r) in capture.records_prefetched().enumerate() {
             p.handle_record(r)?;
             if i % 4096 == 4095 {
                 p.flush()?;

@@ -92,6 +92,45 @@ impl Capture {
             .iter()
             .map(|&(a, b)| self.data.get(a..b).unwrap_or_default())
     }
+
+    /// The records, in order, each handed out once the start of the next one has been asked
+    /// into the cache. A capture is read from one large buffer in which the pipeline touches
+    /// each record's header and only part of its payload, so the CPU's own prefetcher does not
+    /// see a stream: without the hint the first read of every header waited on memory (7% of
+    /// a replay's time in a profile).
+    pub fn records_prefetched(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        const AHEAD: usize = 2;
+        let at = |i: usize| {
+            self.spans
+                .get(i)
+                .map(|&(a, b)| self.data.get(a..b).unwrap_or_default())
+        };
+        (0..self.spans.len()).filter_map(move |i| {
+            if let Some(n) = at(i + AHEAD) {
+                prefetch(n);
+            }
+            at(i)
+        })
+    }
+}
+
+/// Asks the CPU to bring the first two cache lines of `rec` into its cache: a hint, with no
+/// effect on what is read.
+#[inline]
+fn prefetch(rec: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = rec.as_ptr();
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch is a hint that never
+        // faults and reads nothing into the program, whatever the address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p.cast());
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = rec;
 }
 
 /// Reads a whole capture file into memory (one read, no copy per record).
@@ -209,6 +248,8 @@ mod tests {
         assert_eq!(recs[1].len(), size_of::<EventHeader>() + 5);
         assert!(recs[1].ends_with(b"hello"));
         assert_eq!(recs[2], close);
+        // The prefetching walk hands out the same records, in the same order.
+        assert_eq!(cap.records_prefetched().collect::<Vec<&[u8]>>(), recs);
         let _ = std::fs::remove_file(&path);
     }
 

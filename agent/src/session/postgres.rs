@@ -468,7 +468,8 @@ impl PgSession {
                 }
             }
             BackendMessage::RowDescription { fields } => {
-                let cols: Arc<[ResultColumn]> = fields.iter().map(column).collect();
+                // The names move from the decoded message: no copy per column.
+                let cols: Arc<[ResultColumn]> = fields.into_iter().map(column).collect();
                 match self.queue.front_mut() {
                     Some(Pending::Describe { portal, name }) => {
                         if *portal {
@@ -745,9 +746,9 @@ impl PgSession {
     }
 }
 
-fn column(f: &FieldDescription) -> ResultColumn {
+fn column(f: FieldDescription) -> ResultColumn {
     ResultColumn {
-        name: f.name.clone(),
+        name: f.name,
         table_oid: (f.table_oid != 0).then_some(f.table_oid),
         attnum: (f.attnum > 0).then_some(f.attnum),
         ..Default::default()
