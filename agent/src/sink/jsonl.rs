@@ -11,8 +11,6 @@ pub struct JsonLines {
     done: usize,
     /// A regular file's space reserved ahead of the writes.
     prealloc: Option<Prealloc>,
-    /// A regular file's pages given back to the kernel once written.
-    drop_behind: Option<DropBehind>,
 }
 
 /// File space reserved ahead of the writes (`fallocate` with `FALLOC_FL_KEEP_SIZE`: the
@@ -82,67 +80,12 @@ impl Prealloc {
     }
 }
 
-/// A regular file's pages are dropped from the page cache once they are well behind the
-/// write position (`posix_fadvise(POSIX_FADV_DONTNEED)`, which first starts their writeback
-/// and, on a later call, frees them once clean). The output is written once and seldom read
-/// back soon, so without this it grows the page cache by its own rate (40 MB/s under
-/// saturated pgbench), evicting the database's cached pages, and every page it writes is one
-/// the kernel has to find free. On a virtual machine whose memory the host backs on first
-/// touch (this project's machines), writing into never-touched pages made the kernel's copy
-/// of the output 60% of the agent's CPU, against 8% into pages freed a moment before. A
-/// reader that follows the file (`tail -f`, a log shipper) reads within the lag from the
-/// cache; one further behind reads from disk.
-struct DropBehind {
-    /// The file's descriptor (owned by `JsonLines::out`, which outlives this).
-    fd: std::os::fd::RawFd,
-    /// Where the next write lands.
-    pos: u64,
-    /// The position at which to look again.
-    next: u64,
-}
-
-/// Pages this far behind the write position are given back.
-const DROP_LAG: u64 = 32 << 20;
-/// How often (in bytes written) the pages behind are looked at. Each look covers everything
-/// behind the lag: a page whose writeback an earlier look started is dropped by the first look
-/// after it is clean, however long the disk takes (the kernel walks only the pages cached).
-const DROP_EVERY: u64 = 8 << 20;
-
-impl DropBehind {
-    fn new(fd: std::os::fd::RawFd) -> Self {
-        // SAFETY: a plain syscall on a descriptor the caller owns.
-        let end = unsafe { libc::lseek(fd, 0, libc::SEEK_END) };
-        let pos = u64::try_from(end).unwrap_or(0);
-        Self {
-            fd,
-            pos,
-            next: pos + DROP_EVERY,
-        }
-    }
-
-    fn wrote(&mut self, n: u64) {
-        self.pos += n;
-        if self.pos < self.next {
-            return;
-        }
-        self.next = self.pos + DROP_EVERY;
-        let end = self.pos.saturating_sub(DROP_LAG);
-        if end > 0 {
-            // SAFETY: as above. Advice only: a failure changes nothing written.
-            unsafe {
-                libc::posix_fadvise(self.fd, 0, end as libc::off_t, libc::POSIX_FADV_DONTNEED);
-            }
-        }
-    }
-}
-
 impl JsonLines {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
             out,
             done: 0,
             prealloc: None,
-            drop_behind: None,
         }
     }
 
@@ -155,12 +98,10 @@ impl JsonLines {
             pos: 0,
             end: 0,
         });
-        let drop_behind = regular.then(|| DropBehind::new(file.as_raw_fd()));
         Self {
             out: Box::new(file),
             done: 0,
             prealloc,
-            drop_behind,
         }
     }
 
@@ -184,9 +125,6 @@ impl JsonLines {
                     self.done += n;
                     if let Some(p) = &mut self.prealloc {
                         p.pos += n as u64;
-                    }
-                    if let Some(d) = &mut self.drop_behind {
-                        d.wrote(n as u64);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -262,68 +200,6 @@ mod tests {
         let mut want = line.clone();
         want.extend_from_slice(&line);
         assert_eq!(std::fs::read(&path).unwrap(), want);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Pages of the first `len` bytes of `path` from `from` on that are in the page cache.
-    fn resident(path: &std::path::Path, from: u64, len: u64) -> usize {
-        use std::os::fd::AsRawFd;
-        let f = std::fs::File::open(path).unwrap();
-        let page = 4096u64;
-        assert_eq!(from % page, 0);
-        // SAFETY: a read-only shared mapping of a file range, only passed to mincore.
-        unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                len as usize,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                f.as_raw_fd(),
-                from as libc::off_t,
-            );
-            assert_ne!(p, libc::MAP_FAILED);
-            let mut v = vec![0u8; len.div_ceil(page) as usize];
-            assert_eq!(libc::mincore(p, len as usize, v.as_mut_ptr()), 0);
-            libc::munmap(p, len as usize);
-            v.iter().filter(|b| **b & 1 == 1).count()
-        }
-    }
-
-    #[test]
-    fn pages_well_behind_the_write_position_leave_the_page_cache_and_recent_ones_stay() {
-        // Beside the test binary: on disk (a tmpfs keeps its pages whatever the advice).
-        let dir = std::env::current_exe()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join(format!("dbgov-drop-behind-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("events.jsonl");
-        let f = crate::files::open_private(&path, false).unwrap();
-        let mut jl = JsonLines::file(f);
-        let chunk = vec![b'x'; 1 << 20];
-        let total = DROP_LAG + 6 * DROP_EVERY;
-        for _ in 0..total >> 20 {
-            jl.write_bytes(&chunk).unwrap();
-        }
-        // Once written back (here at once), the next look drops the window behind the lag.
-        std::fs::File::open(&path).unwrap().sync_data().unwrap();
-        for _ in 0..DROP_EVERY >> 20 {
-            jl.write_bytes(&chunk).unwrap();
-        }
-        let end = total + DROP_EVERY;
-        assert_eq!(
-            resident(&path, 0, end - DROP_LAG),
-            0,
-            "all behind the lag is dropped"
-        );
-        let recent = end - (4 << 20);
-        assert!(
-            resident(&path, recent, 4 << 20) > 0,
-            "what was just written is still cached"
-        );
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), end, "nothing lost");
-        drop(jl);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
