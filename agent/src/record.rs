@@ -88,8 +88,13 @@ impl Capture {
 
     /// The records, in order.
     pub fn records(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (0..self.spans.len()).filter_map(|i| self.record(i))
+    }
+
+    /// Record `i`, if there is one.
+    fn record(&self, i: usize) -> Option<&[u8]> {
         self.spans
-            .iter()
+            .get(i)
             .map(|&(a, b)| self.data.get(a..b).unwrap_or_default())
     }
 
@@ -100,16 +105,11 @@ impl Capture {
     /// a replay's time in a profile).
     pub fn records_prefetched(&self) -> impl Iterator<Item = &[u8]> + '_ {
         const AHEAD: usize = 2;
-        let at = |i: usize| {
-            self.spans
-                .get(i)
-                .map(|&(a, b)| self.data.get(a..b).unwrap_or_default())
-        };
         (0..self.spans.len()).filter_map(move |i| {
-            if let Some(n) = at(i + AHEAD) {
+            if let Some(n) = self.record(i + AHEAD) {
                 prefetch(n);
             }
-            at(i)
+            self.record(i)
         })
     }
 }

@@ -562,9 +562,7 @@ impl Output {
             .spool
             .as_ref()
             .map_or(0, |s| s.bytes.load(Ordering::Relaxed));
-        (self.waiting_bytes + self.batch.data.len() + self.shared.queued.load(Ordering::Relaxed))
-            as u64
-            + spool
+        self.in_memory() as u64 + spool
     }
 
     /// Events sealed per kind and dropped, since the start.
