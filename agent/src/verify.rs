@@ -2,7 +2,8 @@
 //! 1, 2, 3, ... and each event's `prev_hash` must be the previous event's `hash`, and `hash`
 //! must be the SHA-256 of `prev_hash` followed by the line without its `integrity` member
 //! (see `audit::Encoder`); with `context_hash`, the connection's context must hash to it, and
-//! it stands in for the context in the hashed line. With a public key, every checkpoint's
+//! it stands in for the context in the hashed line (and so with `statement_hash` for the
+//! `statement` value). With a public key, every checkpoint's
 //! Ed25519 signature must hold and vouch for the hash of the event before it. Pure: lines in,
 //! a report out.
 //!
@@ -103,18 +104,36 @@ fn parse(line: &str) -> Result<Parsed, (Fault, Option<(String, u64)>)> {
     };
     let mut body = line.as_bytes()[..at].to_vec();
     body.push(b'}');
-    let body_ok = match &integ.context_hash {
-        None => chain_hash(&integ.prev_hash, &body) == integ.hash,
+    let body_ok = match (&integ.context_hash, &integ.statement_hash) {
+        (None, None) => chain_hash(&integ.prev_hash, &body) == integ.hash,
         // The context is hashed apart: it must hash to `context_hash`, which stands in for it
-        // in the line the chain hashes.
-        Some(ch) => context_span(line).is_some_and(|c| {
+        // in the line the chain hashes; so must the statement value, with `statement_hash`.
+        (Some(ch), sh) => context_span(line).is_some_and(|c| {
             c.end <= at && context_hash(&line.as_bytes()[c.clone()]) == ch.as_bytes() && {
                 let mut hashed = body[..c.start].to_vec();
                 hashed.extend_from_slice(ch.as_bytes());
-                hashed.extend_from_slice(&body[c.end..]);
-                chain_hash(&integ.prev_hash, &hashed) == integ.hash
+                let rest_ok = match sh {
+                    None => {
+                        hashed.extend_from_slice(&body[c.end..]);
+                        true
+                    }
+                    Some(sh) => statement_span(line).is_some_and(|s| {
+                        c.end <= s.start
+                            && s.end <= at
+                            && context_hash(&line.as_bytes()[s.clone()]) == sh.as_bytes()
+                            && {
+                                hashed.extend_from_slice(&body[c.end..s.start]);
+                                hashed.extend_from_slice(sh.as_bytes());
+                                hashed.extend_from_slice(&body[s.end..]);
+                                true
+                            }
+                    }),
+                };
+                rest_ok && chain_hash(&integ.prev_hash, &hashed) == integ.hash
             }
         }),
+        // A statement hashed apart comes only with its context.
+        (None, Some(_)) => false,
     };
     // Native events carry `kind`; OCSF ones keep it under `unmapped`.
     let kind = v["kind"]
@@ -155,6 +174,20 @@ struct ContextMembers<'a> {
     db: &'a serde_json::value::RawValue,
     #[serde(borrow)]
     session: &'a serde_json::value::RawValue,
+}
+
+/// The top-level `statement` member.
+#[derive(serde::Deserialize)]
+struct StatementMember<'a> {
+    #[serde(borrow)]
+    statement: &'a serde_json::value::RawValue,
+}
+
+/// Where `line`'s top-level `statement` value is (its bytes, from `{` to `}`).
+fn statement_span(line: &str) -> Option<std::ops::Range<usize>> {
+    let m: StatementMember = serde_json::from_str(line).ok()?;
+    let start = (m.statement.get().as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
+    Some(start..start + m.statement.get().len())
 }
 
 /// Where `line`'s context is: from the `"host"` key to the end of the `session` value, the five
@@ -543,8 +576,26 @@ mod tests {
             let ctx = &line[start..end];
             let ch = integ["context_hash"].as_str().unwrap();
             assert_eq!(ch, crate::audit::hex(&sha2::Sha256::digest(ctx.as_bytes())));
+            // The statement value: from after its key to the next top-level member.
+            let s_start = end + ",\"statement\":".len();
+            let s_end = line
+                .find(",\"outcome\":")
+                .or_else(|| line.find(",\"classification\":"))
+                .unwrap();
+            let sh = integ["statement_hash"].as_str().unwrap();
+            assert_eq!(
+                sh,
+                crate::audit::hex(&sha2::Sha256::digest(&line.as_bytes()[s_start..s_end]))
+            );
             let body = format!("{}}}", &line[..line.rfind(",\"integrity\":").unwrap()]);
-            let hashed = format!("{}{}{}", &body[..start], ch, &body[end..]);
+            let hashed = format!(
+                "{}{}{}{}{}",
+                &body[..start],
+                ch,
+                &body[end..s_start],
+                sh,
+                &body[s_end..]
+            );
             let want = crate::audit::hex(&sha2::Sha256::digest(
                 format!("{}{hashed}", integ["prev_hash"].as_str().unwrap()).as_bytes(),
             ));
@@ -557,13 +608,15 @@ mod tests {
         };
         assert_eq!(ch(&t[0]), ch(&t[2]));
         assert_ne!(ch(&t[0]), ch(&t[1]));
-        // Tampering inside the context, with the context hash, outside the context, or with
-        // the context's shape is found.
+        // Tampering inside the context, with the context hash, inside the statement, with the
+        // statement hash or the statement's place, or with the context's shape is found.
         for (i, from, to) in [
             (2, "\"pid\":1,", "\"pid\":7,"),
             (3, "app \\\"x\\\"", "app \\\"y\\\""),
             (4, "SELECT 4", "SELECT 5"),
             (2, "\"context_hash\":\"", "\"context_hash\":\"0"),
+            (2, "\"statement_hash\":\"", "\"statement_hash\":\"0"),
+            (2, ",\"statement\":", ",\"statement\":{},\"x\":"),
             (2, ",\"server\":", ",\"extra\":1,\"server\":"),
             (2, "\"host\":", "\"x\":1,\"host\":"),
         ] {

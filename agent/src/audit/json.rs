@@ -30,6 +30,9 @@ pub struct Context {
     /// Their `context_hash`, when the event's writer knows it already (see
     /// [`super::StatementEvent::context_hash`]); otherwise the encoder computes it.
     pub hash: Option<[u8; 64]>,
+    /// Where the event's `statement` value was written (after the context), which the
+    /// encoder hashes apart as well.
+    pub statement: Option<std::ops::Range<usize>>,
 }
 
 /// Appends a connection's context as an event holds it:
@@ -319,7 +322,9 @@ impl WriteJson for StatementEvent<'_> {
         );
         let range = context_start..out.len();
         out.extend_from_slice(b",\"statement\":");
+        let statement_start = out.len();
         statement(out, &self.statement);
+        let statement_range = statement_start..out.len();
         if let Some(o) = &self.outcome {
             out.extend_from_slice(b",\"outcome\":");
             outcome(out, o);
@@ -345,6 +350,7 @@ impl WriteJson for StatementEvent<'_> {
         Ok(Some(Context {
             range,
             hash: self.context_hash,
+            statement: Some(statement_range),
         }))
     }
 }

@@ -333,6 +333,10 @@ pub struct Integrity {
     /// event whose `hash` covers the context through it (see [`Encoder`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_hash: Option<String>,
+    /// SHA-256 (hex) of the event's `statement` value, on an event whose `hash` covers the
+    /// statement through it (see [`Encoder`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_hash: Option<String>,
     /// SHA-256 (hex) of `prev_hash` followed by the event's exact JSON bytes without the
     /// `integrity` member, in which, with `context_hash`, the context is replaced by
     /// `context_hash` (see [`Encoder`]).
@@ -355,6 +359,11 @@ pub const INTEGRITY_KEY: &str = ",\"integrity\":";
 /// end of the `session` value, and `hash = SHA-256(prev_hash_hex || line')`, where `line'` is
 /// `line` with its context replaced by `context_hash` (hex). The `integrity` member then
 /// carries `context_hash`. Together the two hashes cover every byte of the line.
+///
+/// Such an event's `statement` value (its text, tables, columns: the same for every run of a
+/// statement shape) is hashed apart in the same way: `statement_hash = SHA-256(statement)`,
+/// where `statement` is the value's bytes (from its `{` to its `}`), and in `line'` the value
+/// is replaced by `statement_hash` (hex) as well. The `integrity` member then carries both.
 pub struct Encoder {
     stream: String,
     seq: u64,
@@ -362,6 +371,45 @@ pub struct Encoder {
     line: Vec<u8>,
     /// `context_hash` (hex) by context bytes, for the contexts seen lately.
     contexts: foldhash::HashMap<Box<[u8]>, [u8; 64]>,
+    /// `statement_hash` (hex) of statement values seen lately, one per slot.
+    statements: StatementHashes,
+}
+
+/// The hashes of the statement values seen lately: a direct-mapped cache (a value's slot is
+/// picked by a fast hash of its bytes, and a new value takes the slot over), so that a
+/// statement shape run again costs a lookup and a comparison of its bytes, not SHA-256, and a
+/// stream of values never seen before allocates nothing once the slots have grown.
+struct StatementHashes {
+    slots: Vec<(Vec<u8>, [u8; 64])>,
+    hasher: foldhash::fast::FixedState,
+}
+
+/// Slots of [`StatementHashes`] (a power of two).
+const STATEMENT_SLOTS: usize = 1024;
+
+impl StatementHashes {
+    fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            hasher: foldhash::fast::FixedState::default(),
+        }
+    }
+
+    /// SHA-256 (hex) of `value`.
+    fn get(&mut self, value: &[u8]) -> [u8; 64] {
+        use std::hash::BuildHasher;
+        if self.slots.is_empty() {
+            self.slots = vec![(Vec::new(), [0; 64]); STATEMENT_SLOTS];
+        }
+        let i = (self.hasher.hash_one(value) as usize) & (STATEMENT_SLOTS - 1);
+        let slot = &mut self.slots[i];
+        if slot.0.as_slice() != value || value.is_empty() {
+            slot.0.clear();
+            slot.0.extend_from_slice(value);
+            slot.1 = context_hash(value);
+        }
+        slot.1
+    }
 }
 
 /// Distinct contexts whose hash the [`Encoder`] keeps (about 1 KB each); past that it
@@ -376,6 +424,7 @@ impl Encoder {
             prev: [b'0'; 64],
             line: Vec::with_capacity(2048),
             contexts: foldhash::HashMap::default(),
+            statements: StatementHashes::new(),
         }
     }
 
@@ -439,8 +488,12 @@ impl Encoder {
         });
         let mut h = sha2::Sha256::new();
         h.update(self.prev);
-        let context_hash = match context {
-            Some(json::Context { range: c, hash }) => {
+        let (context_hash, statement_hash) = match context {
+            Some(json::Context {
+                range: c,
+                hash,
+                statement,
+            }) => {
                 let hex = match hash {
                     Some(hex) => {
                         debug_assert!(hex == context_hash(&out[c.clone()]));
@@ -450,12 +503,26 @@ impl Encoder {
                 };
                 h.update(&out[start..c.start]);
                 h.update(hex);
-                h.update(&out[c.end..]);
-                Some(hex)
+                // The statement value, when it follows the context, is hashed apart too.
+                let statement = statement.filter(|s| c.end <= s.start && s.end <= out.len());
+                let sh = match statement {
+                    Some(s) => {
+                        let sh = self.statements.get(&out[s.clone()]);
+                        h.update(&out[c.end..s.start]);
+                        h.update(sh);
+                        h.update(&out[s.end..]);
+                        Some(sh)
+                    }
+                    None => {
+                        h.update(&out[c.end..]);
+                        None
+                    }
+                };
+                (Some(hex), sh)
             }
             None => {
                 h.update(&out[start..]);
-                None
+                (None, None)
             }
         };
         h.update(b"}");
@@ -472,6 +539,10 @@ impl Encoder {
         out.extend_from_slice(&self.prev);
         if let Some(c) = context_hash {
             out.extend_from_slice(b"\",\"context_hash\":\"");
+            out.extend_from_slice(&c);
+        }
+        if let Some(c) = statement_hash {
+            out.extend_from_slice(b"\",\"statement_hash\":\"");
             out.extend_from_slice(&c);
         }
         out.extend_from_slice(b"\",\"hash\":\"");
@@ -879,6 +950,32 @@ pub fn host_info(environment: Option<String>, labels: BTreeMap<String, String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statement_hashes_are_sha256_of_the_value_through_hits_misses_and_evictions() {
+        let mut c = StatementHashes::new();
+        // More distinct values than slots, twice over: every slot is taken over and every
+        // answer, from the cache or not, is the value's own hash.
+        let values: Vec<Vec<u8>> = (0..3 * STATEMENT_SLOTS)
+            .map(|i| format!("{{\"text\":\"SELECT {i}\"}}").into_bytes())
+            .collect();
+        for _ in 0..2 {
+            for v in &values {
+                assert_eq!(c.get(v), context_hash(v));
+            }
+        }
+        // A value met again right away is answered from its slot.
+        let v = br#"{"text":"SELECT abalance FROM t WHERE aid = $1"}"#;
+        let h = c.get(v);
+        let i =
+            (std::hash::BuildHasher::hash_one(&c.hasher, &v[..]) as usize) & (STATEMENT_SLOTS - 1);
+        c.slots[i].1 = [b'x'; 64];
+        assert_eq!(c.get(v), [b'x'; 64], "a hit does not hash again");
+        assert_ne!(h, [b'x'; 64]);
+        // A prefix of the slot's value is another value.
+        let short = &v[..v.len() - 1];
+        assert_eq!(c.get(short), context_hash(short));
+    }
 
     #[test]
     fn ids_are_unique_and_time_formats() {
