@@ -339,7 +339,8 @@ pub struct Integrity {
     pub statement_hash: Option<String>,
     /// SHA-256 (hex) of `prev_hash` followed by the event's exact JSON bytes without the
     /// `integrity` member, in which, with `context_hash`, the context is replaced by
-    /// `context_hash` (see [`Encoder`]).
+    /// `context_hash`, and with `statement_hash`, the statement value by `statement_hash`
+    /// (see [`Encoder`]).
     pub hash: String,
 }
 
@@ -386,6 +387,8 @@ struct StatementHashes {
 
 /// Slots of [`StatementHashes`] (a power of two).
 const STATEMENT_SLOTS: usize = 1024;
+/// Longer values are hashed each time, not kept: the slots hold at most 4 MiB.
+const STATEMENT_KEPT_MAX: usize = 4096;
 
 impl StatementHashes {
     fn new() -> Self {
@@ -398,6 +401,9 @@ impl StatementHashes {
     /// SHA-256 (hex) of `value`.
     fn get(&mut self, value: &[u8]) -> [u8; 64] {
         use std::hash::BuildHasher;
+        if value.len() > STATEMENT_KEPT_MAX {
+            return context_hash(value);
+        }
         if self.slots.is_empty() {
             self.slots = vec![(Vec::new(), [0; 64]); STATEMENT_SLOTS];
         }
@@ -975,6 +981,10 @@ mod tests {
         // A prefix of the slot's value is another value.
         let short = &v[..v.len() - 1];
         assert_eq!(c.get(short), context_hash(short));
+        // A long value is hashed, not kept.
+        let long = vec![b'a'; STATEMENT_KEPT_MAX + 1];
+        assert_eq!(c.get(&long), context_hash(&long));
+        assert!(c.slots.iter().all(|s| s.0.len() <= STATEMENT_KEPT_MAX));
     }
 
     #[test]

@@ -11,8 +11,6 @@ pub struct JsonLines {
     done: usize,
     /// A regular file's space reserved ahead of the writes.
     prealloc: Option<Prealloc>,
-    /// A regular file's pages given back to the kernel once written.
-    drop_behind: Option<DropBehind>,
 }
 
 /// File space reserved ahead of the writes (`fallocate` with `FALLOC_FL_KEEP_SIZE`: the
@@ -82,134 +80,12 @@ impl Prealloc {
     }
 }
 
-/// A regular file's pages leave the page cache once they are well behind the write position.
-/// The output is written once and seldom read back soon, so without this it grows the page
-/// cache by its own rate (40 MB/s under saturated pgbench), evicting the database's cached
-/// pages, and every page it writes is one the kernel has to find free. On a virtual machine
-/// whose memory the host backs on first touch (this project's machines), writing into
-/// never-touched pages made the kernel's copy of the output 60% of the agent's CPU, against 8%
-/// into pages freed a moment before. A reader that follows the file (`tail -f`, a log shipper)
-/// reads within the lag from the cache; one further behind reads from disk.
-///
-/// The advice is given by a helper thread, which nothing waits for: advice on dirty pages
-/// starts their writeback, which can wait for the block layer, and given from the writing
-/// thread itself that wait held up the output, and a slow output pauses capture.
-struct DropBehind {
-    /// Where the next write lands.
-    pos: u64,
-    /// The position at which to look again.
-    next: u64,
-    /// What the helper is asked to give back, and the helper itself.
-    shared: std::sync::Arc<Behind>,
-    helper: std::thread::Thread,
-}
-
-/// Between the writer and the helper.
-struct Behind {
-    /// Everything before this may leave the cache (only grows).
-    end: std::sync::atomic::AtomicU64,
-    /// The writer is gone: the helper ends.
-    closed: std::sync::atomic::AtomicBool,
-}
-
-/// Pages this far behind the write position are given back.
-const DROP_LAG: u64 = 32 << 20;
-/// How often (in bytes written) the pages behind are handed to the helper.
-const DROP_EVERY: u64 = 8 << 20;
-
-impl DropBehind {
-    /// Starts the helper on its own descriptor of `file`; None when there is none to have.
-    fn new(file: &std::fs::File) -> Option<Self> {
-        let own = match file.try_clone() {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::debug!("output file: pages are not given back ({e})");
-                return None;
-            }
-        };
-        let pos = own.metadata().map(|m| m.len()).unwrap_or(0);
-        let shared = std::sync::Arc::new(Behind {
-            end: std::sync::atomic::AtomicU64::new(0),
-            closed: std::sync::atomic::AtomicBool::new(false),
-        });
-        let theirs = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("dbgov-drop-behind".into())
-            .spawn(move || drop_behind(own, pos, &theirs));
-        match spawned {
-            Ok(h) => Some(Self {
-                pos,
-                next: pos + DROP_EVERY,
-                shared,
-                helper: h.thread().clone(),
-            }),
-            Err(e) => {
-                tracing::debug!("output file: pages are not given back ({e})");
-                None
-            }
-        }
-    }
-
-    fn wrote(&mut self, n: u64) {
-        self.pos += n;
-        if self.pos < self.next {
-            return;
-        }
-        self.next = self.pos + DROP_EVERY;
-        let end = self.pos.saturating_sub(DROP_LAG);
-        if end > 0 {
-            self.shared
-                .end
-                .store(end, std::sync::atomic::Ordering::Release);
-            self.helper.unpark();
-        }
-    }
-}
-
-impl Drop for DropBehind {
-    fn drop(&mut self) {
-        self.shared
-            .closed
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.helper.unpark();
-    }
-}
-
-/// The helper: asks the kernel to drop everything before the end it is asked for
-/// (`POSIX_FADV_DONTNEED` starts the writeback of dirty pages there and frees the clean ones,
-/// so a page still being written is freed by a later request), then waits for the next end.
-/// A request made while it works is taken up next (the latest end covers all earlier ones).
-/// Ends when the writer is dropped.
-fn drop_behind(file: std::fs::File, mut done: u64, shared: &Behind) {
-    use std::os::fd::AsRawFd;
-    use std::sync::atomic::Ordering;
-    let fd = file.as_raw_fd();
-    loop {
-        let end = shared.end.load(Ordering::Acquire);
-        if end > done {
-            // SAFETY: a plain syscall on a descriptor this thread owns. Advice only: a failure
-            // changes nothing written (the pages then stay cached, as without this). The
-            // kernel walks only the pages cached, so the range from 0 costs nothing extra.
-            unsafe {
-                libc::posix_fadvise(fd, 0, end as libc::off_t, libc::POSIX_FADV_DONTNEED);
-            }
-            done = end;
-            continue;
-        }
-        if shared.closed.load(Ordering::Acquire) {
-            return;
-        }
-        std::thread::park();
-    }
-}
-
 impl JsonLines {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
             out,
             done: 0,
             prealloc: None,
-            drop_behind: None,
         }
     }
 
@@ -222,16 +98,10 @@ impl JsonLines {
             pos: 0,
             end: 0,
         });
-        let drop_behind = if regular {
-            DropBehind::new(&file)
-        } else {
-            None
-        };
         Self {
             out: Box::new(file),
             done: 0,
             prealloc,
-            drop_behind,
         }
     }
 
@@ -255,9 +125,6 @@ impl JsonLines {
                     self.done += n;
                     if let Some(p) = &mut self.prealloc {
                         p.pos += n as u64;
-                    }
-                    if let Some(d) = &mut self.drop_behind {
-                        d.wrote(n as u64);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -333,72 +200,6 @@ mod tests {
         let mut want = line.clone();
         want.extend_from_slice(&line);
         assert_eq!(std::fs::read(&path).unwrap(), want);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Pages of `len` bytes of `path` from `from` on that are in the page cache.
-    fn resident(path: &std::path::Path, from: u64, len: u64) -> usize {
-        use std::os::fd::AsRawFd;
-        let f = std::fs::File::open(path).unwrap();
-        let page = 4096u64;
-        assert_eq!(from % page, 0);
-        // SAFETY: a read-only shared mapping of a file range, only passed to mincore.
-        unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                len as usize,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                f.as_raw_fd(),
-                from as libc::off_t,
-            );
-            assert_ne!(p, libc::MAP_FAILED);
-            let mut v = vec![0u8; len.div_ceil(page) as usize];
-            assert_eq!(libc::mincore(p, len as usize, v.as_mut_ptr()), 0);
-            libc::munmap(p, len as usize);
-            v.iter().filter(|b| **b & 1 == 1).count()
-        }
-    }
-
-    #[test]
-    fn pages_well_behind_the_write_position_leave_the_page_cache_and_recent_ones_stay() {
-        // Beside the test binary: on disk (a tmpfs keeps its pages whatever the advice).
-        let dir = std::env::current_exe()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join(format!("dbgov-drop-behind-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("events.jsonl");
-        let f = crate::files::open_private(&path, false).unwrap();
-        let mut jl = JsonLines::file(f);
-        let chunk = vec![b'x'; 1 << 20];
-        let written = DROP_LAG + 6 * DROP_EVERY;
-        for _ in 0..written >> 20 {
-            jl.write_bytes(&chunk).unwrap();
-        }
-        // Once written back (here at once), the next look drops the window behind the lag.
-        std::fs::File::open(&path).unwrap().sync_data().unwrap();
-        for _ in 0..DROP_EVERY >> 20 {
-            jl.write_bytes(&chunk).unwrap();
-        }
-        let end = written + DROP_EVERY;
-        // The helper is never waited for: poll.
-        let started = std::time::Instant::now();
-        let behind = written - DROP_LAG;
-        let mut left = resident(&path, 0, behind);
-        while left > 0 && started.elapsed() < std::time::Duration::from_secs(30) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            left = resident(&path, 0, behind);
-        }
-        assert_eq!(left, 0, "all behind the lag is dropped");
-        let recent = end - (4 << 20);
-        assert!(
-            resident(&path, recent, 4 << 20) > 0,
-            "what was just written is still cached"
-        );
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), end, "nothing lost");
-        drop(jl);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
