@@ -108,29 +108,29 @@ fn parse(line: &str) -> Result<Parsed, (Fault, Option<(String, u64)>)> {
         (None, None) => chain_hash(&integ.prev_hash, &body) == integ.hash,
         // The context is hashed apart: it must hash to `context_hash`, which stands in for it
         // in the line the chain hashes; so must the statement value, with `statement_hash`.
-        (Some(ch), sh) => context_span(line).is_some_and(|c| {
-            c.end <= at && context_hash(&line.as_bytes()[c.clone()]) == ch.as_bytes() && {
-                let mut hashed = body[..c.start].to_vec();
-                hashed.extend_from_slice(ch.as_bytes());
-                let rest_ok = match sh {
-                    None => {
-                        hashed.extend_from_slice(&body[c.end..]);
-                        true
-                    }
-                    Some(sh) => statement_span(line).is_some_and(|s| {
-                        c.end <= s.start
-                            && s.end <= at
-                            && context_hash(&line.as_bytes()[s.clone()]) == sh.as_bytes()
-                            && {
-                                hashed.extend_from_slice(&body[c.end..s.start]);
-                                hashed.extend_from_slice(sh.as_bytes());
-                                hashed.extend_from_slice(&body[s.end..]);
-                                true
-                            }
-                    }),
-                };
-                rest_ok && chain_hash(&integ.prev_hash, &hashed) == integ.hash
+        (Some(ch), sh) => spans(line).is_some_and(|(c, s)| {
+            let mut apart = vec![(c, ch)];
+            if let Some(sh) = sh {
+                match s {
+                    Some(s) => apart.push((s, sh)),
+                    None => return false,
+                }
             }
+            let mut hashed = Vec::with_capacity(body.len());
+            let mut from = 0;
+            for (span, hex) in apart {
+                if span.start < from
+                    || span.end > at
+                    || context_hash(&line.as_bytes()[span.clone()]) != hex.as_bytes()
+                {
+                    return false;
+                }
+                hashed.extend_from_slice(&body[from..span.start]);
+                hashed.extend_from_slice(hex.as_bytes());
+                from = span.end;
+            }
+            hashed.extend_from_slice(&body[from..]);
+            chain_hash(&integ.prev_hash, &hashed) == integ.hash
         }),
         // A statement hashed apart comes only with its context.
         (None, Some(_)) => false,
@@ -174,30 +174,26 @@ struct ContextMembers<'a> {
     db: &'a serde_json::value::RawValue,
     #[serde(borrow)]
     session: &'a serde_json::value::RawValue,
-}
-
-/// The top-level `statement` member.
-#[derive(serde::Deserialize)]
-struct StatementMember<'a> {
-    #[serde(borrow)]
-    statement: &'a serde_json::value::RawValue,
-}
-
-/// Where `line`'s top-level `statement` value is (its bytes, from `{` to `}`).
-fn statement_span(line: &str) -> Option<std::ops::Range<usize>> {
-    let m: StatementMember = serde_json::from_str(line).ok()?;
-    let start = (m.statement.get().as_ptr() as usize).checked_sub(line.as_ptr() as usize)?;
-    Some(start..start + m.statement.get().len())
+    /// The `statement` value, on a statement event.
+    #[serde(borrow, default)]
+    statement: Option<&'a serde_json::value::RawValue>,
 }
 
 /// Where `line`'s context is: from the `"host"` key to the end of the `session` value, the five
-/// members written one after the other as the agent writes them (compact, in this order).
-fn context_span(line: &str) -> Option<std::ops::Range<usize>> {
+/// members written one after the other as the agent writes them (compact, in this order); and
+/// where its top-level `statement` value is, if it has one (its bytes, from `{` to `}`).
+type Spans = (std::ops::Range<usize>, Option<std::ops::Range<usize>>);
+
+fn spans(line: &str) -> Option<Spans> {
     let m: ContextMembers = serde_json::from_str(line).ok()?;
     let base = line.as_ptr() as usize;
     let at = |v: &serde_json::value::RawValue| {
         let start = (v.get().as_ptr() as usize).checked_sub(base)?;
         Some((start, start + v.get().len()))
+    };
+    let statement = match m.statement {
+        Some(v) => Some(at(v).map(|(a, b)| a..b)?),
+        None => None,
     };
     let mut start = None;
     let mut end = 0;
@@ -226,7 +222,7 @@ fn context_span(line: &str) -> Option<std::ops::Range<usize>> {
         }
         end = ve;
     }
-    Some(start?..end)
+    Some((start?..end, statement))
 }
 
 struct StreamState {
