@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Encoder, GapReason};
 
+mod direct;
 pub mod jsonl;
 pub mod kafka;
 pub mod pretty;
@@ -281,7 +282,7 @@ pub const SLOW_OUTPUT_BYTES: usize = 16 << 20;
 /// A batch is handed to the sink thread once it holds this many bytes (or at each flush).
 /// Each hand-over wakes the sink thread, which on a virtual machine costs tens of
 /// microseconds: at 1 MiB (about 600 events) that is well under 0.1 µs per event.
-const BATCH_BYTES: usize = 1 << 20;
+pub(crate) const BATCH_BYTES: usize = 1 << 20;
 /// Batches in the channel.
 const CHANNEL_BATCHES: usize = 8;
 /// Written batches the sink thread hands back for reuse: a batch's buffers are allocated
