@@ -3,18 +3,18 @@
 //! A buffered write of the output copies every byte into freshly allocated page-cache pages,
 //! gives each page ext4 buffer heads and leaves the pages dirty for the flusher to write out
 //! later (more CPU, charged to no one) and to evict later still (the drop-behind trials of
-//! issue 9). At full rate that was a sixth of the agent's CPU. Here the lines of a large batch
-//! go from an aligned buffer straight to the device in whole 4 KiB blocks, one `pwrite` per
-//! batch. What is left past the last whole block (under 4 KiB, the end of the last line) waits
-//! for the next batch, which rewrites that block whole; it is written to the file through the
-//! page cache when no batch comes within [`TAIL_DELAY`] and at close. Small batches (a quiet
-//! host) are written through the page cache as before, so a line reaches the file as soon as
-//! it reaches the sink.
+//! issue 9). At full rate that was a sixth of the agent's CPU. Here large batches are gathered
+//! in an aligned buffer and go straight to the device in whole 4 KiB blocks, one `pwrite` per
+//! [`DIRECT_WRITE`] bytes. What is left past the last whole block (under 4 KiB, the end of the
+//! last line) waits for the next write, which rewrites that block whole. What waits is written
+//! to the file through the page cache when it has waited [`TAIL_DELAY`] and at close. Small
+//! batches (a quiet host) are written through the page cache as before, so a line reaches the
+//! file as soon as it reaches the sink.
 //!
 //! The file is always a prefix of what was written, in order: the direct writes only rewrite
 //! bytes already in the file with the same bytes and extend it. While the end of a large batch
-//! waits, the file may end inside a line (for at most about [`TAIL_DELAY`] plus the sink's
-//! 100 ms tick); readers that follow a file (`dbgov tail`, `tail -f`, log shippers) take a line
+//! waits, the file may end inside a line or lack the last lines (for at most about
+//! [`TAIL_DELAY`] plus the sink's 100 ms tick); readers that follow a file (`dbgov tail`, `tail -f`, log shippers) take a line
 //! when its newline arrives. Writing that end at once through the page cache instead was
 //! measured: the next direct write must first write back and drop the cached block, which
 //! made the output cost more than the buffered writes did. When the
@@ -29,10 +29,16 @@ use std::time::{Duration, Instant};
 
 /// Alignment of the direct writes: file offsets, lengths and the buffer's address.
 pub const BLOCK: usize = 4096;
-/// A batch (with what waits) at least this long goes past the page cache.
-pub const DIRECT_MIN: usize = 128 << 10;
-/// The end of a batch written directly waits at most about this long for the next batch.
-pub const TAIL_DELAY: Duration = Duration::from_millis(50);
+/// A batch at least this long (the output thread hands over 1 MiB batches at full rate) is
+/// kept to be written past the page cache; a shorter one is written through it at once.
+pub const DIRECT_BATCH: usize = 128 << 10;
+/// Large batches are written past the page cache once this much waits: each direct write
+/// puts the output thread to sleep until the device is done, and on a saturated host the
+/// wake-up waits for a CPU, so few large writes keep up where one per 1 MiB batch did not
+/// (sysbench lost events to a full ring buffer with 1 MiB writes).
+pub const DIRECT_WRITE: usize = 4 << 20;
+/// Bytes wait at most about this long before they are written through the page cache.
+pub const TAIL_DELAY: Duration = Duration::from_millis(100);
 
 /// A byte buffer whose start is aligned to [`BLOCK`] (safe code: an over-allocated vector and
 /// an offset into it).
@@ -109,6 +115,8 @@ pub struct Direct {
     refused: bool,
     /// When bytes that are not in the file yet began to wait.
     since: Option<Instant>,
+    /// The last batch taken was large (see [`DIRECT_BATCH`]).
+    large: bool,
     /// Bytes written past the page cache.
     pub direct_bytes: u64,
 }
@@ -137,6 +145,7 @@ impl Direct {
             detached: Vec::new(),
             refused: false,
             since: None,
+            large: false,
             direct_bytes: 0,
         };
         d.resync()
@@ -156,6 +165,7 @@ impl Direct {
 
     /// Takes `data` (whole lines) to be written.
     pub fn take(&mut self, data: &[u8]) {
+        self.large = data.len() >= DIRECT_BATCH;
         if self.waiting() == 0 && !data.is_empty() {
             self.since = Some(Instant::now());
         }
@@ -166,13 +176,13 @@ impl Direct {
         }
     }
 
-    /// Writes what waits: past the page cache when it is long enough, through the page cache
-    /// when not, or when `tail` asks for everything. On an error nothing is lost: the bytes
-    /// keep waiting for the next call.
+    /// Writes what waits: after a small batch (or when `tail` asks) everything, through the
+    /// page cache; after a large one, past the page cache once [`DIRECT_WRITE`] bytes wait.
+    /// On an error nothing is lost: the bytes keep waiting for the next call.
     pub fn write(&mut self, tail: bool) -> io::Result<()> {
         self.check_size()?;
-        let mut tail = tail || self.refused || self.buf.len < DIRECT_MIN;
-        if !tail {
+        let mut tail = tail || self.refused || !self.large;
+        if !tail && self.buf.len >= DIRECT_WRITE {
             let n = self.buf.len & !(BLOCK - 1);
             let mut done = 0;
             let mut failed = None;

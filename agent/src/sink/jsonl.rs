@@ -103,7 +103,10 @@ impl JsonLines {
             end: 0,
         });
         let direct = if regular {
-            Direct::open(&file, super::BATCH_BYTES + (super::BATCH_BYTES >> 2))
+            Direct::open(
+                &file,
+                super::direct::DIRECT_WRITE + super::BATCH_BYTES + (super::BATCH_BYTES >> 2),
+            )
         } else {
             None
         };
@@ -274,18 +277,20 @@ mod tests {
         std::fs::write(&path, &want).unwrap();
         let f = crate::files::open_private(&path, false).unwrap();
         let mut jl = JsonLines::file(f);
-        for (i, n) in [20_000, 3, 9_000, 1, 50, 30_000, 2].into_iter().enumerate() {
+        for (i, n) in [120_000, 3, 9_000, 1, 50, 30_000, 30_000, 30_000, 2]
+            .into_iter()
+            .enumerate()
+        {
             let b = lines(n, &format!("b{i}-"));
             jl.write_bytes(&b).unwrap();
             want.extend_from_slice(&b);
-            // After each batch the file is a prefix of what was written (the end of a large
-            // batch may wait for the next one).
+            // After each batch the file is a prefix of what was written (large batches may
+            // wait for more); after a small one it is everything.
             let now = std::fs::read(&path).unwrap();
             assert!(want.starts_with(&now), "batch {i}: the file is a prefix");
-            assert!(
-                want.len() - now.len() < super::super::direct::BLOCK,
-                "batch {i}: less than a block waits"
-            );
+            if b.len() < super::super::direct::DIRECT_BATCH {
+                assert_eq!(now.len(), want.len(), "batch {i}: a small batch writes all");
+            }
         }
         if direct_works(&dir) {
             assert!(

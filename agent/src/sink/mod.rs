@@ -351,7 +351,10 @@ fn spawn(mut sink: Box<dyn Sink>, shared: Arc<Shared>) -> Result<Spawned, SinkEr
     let (free_tx, free_rx) = sync_channel::<Batch>(FREE_BATCHES);
     let h = std::thread::Builder::new()
         .name("dbgov-sink".into())
-        .spawn(move || sink_thread(sink.as_mut(), rx, &free_tx, &shared))
+        .spawn(move || {
+            crate::sched::keep_normal();
+            sink_thread(sink.as_mut(), rx, &free_tx, &shared)
+        })
         .map_err(SinkError::Thread)?;
     Ok((tx, free_rx, h))
 }
