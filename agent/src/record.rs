@@ -14,7 +14,9 @@ const MAX_RECORD: usize = 1 << 20;
 /// Errors reading or writing capture files.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("capture file I/O: {0}")]
+    /// The I/O error is the source (shown once in a chain: `reading F: capture file I/O: No
+    /// such file or directory (os error 2)`).
+    #[error("capture file I/O")]
     Io(#[from] std::io::Error),
     #[error("not a dbgov capture file (bad magic)")]
     BadMagic,

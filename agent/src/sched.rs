@@ -32,21 +32,6 @@ static YIELDING: AtomicBool = AtomicBool::new(false);
 static RESCUED: AtomicBool = AtomicBool::new(false);
 /// The watchdog's thread id: never set to `SCHED_IDLE`.
 static WATCHDOG_TID: AtomicI32 = AtomicI32::new(0);
-/// The output thread's id: never set to `SCHED_IDLE` either (see [`keep_normal`]).
-static OUTPUT_TID: AtomicI32 = AtomicI32::new(0);
-
-/// Keeps the calling thread (the output thread) at `SCHED_OTHER` while the others yield. It
-/// sleeps in the device while a direct write of the output file is under way; at
-/// `SCHED_IDLE` on a saturated host each wake-up waited for an idle CPU, the output fell
-/// behind, capture paused and the ring buffer overflowed (sysbench). Its own CPU is small.
-pub fn keep_normal() {
-    // SAFETY: gettid has no preconditions.
-    OUTPUT_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: tid 0 is the calling thread; `param` is valid. A thread created while the
-    // others yield starts at SCHED_IDLE; leaving it may be refused (then it yields too).
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
-}
 
 fn now_ms() -> u64 {
     crate::audit::now_monotonic_ns() / 1_000_000
@@ -105,14 +90,13 @@ pub fn set_all_threads(idle: bool) -> Result<(), SchedError> {
     };
     let param = libc::sched_param { sched_priority: 0 };
     let watchdog = WATCHDOG_TID.load(Ordering::Relaxed);
-    let output = OUTPUT_TID.load(Ordering::Relaxed);
     YIELDING.store(idle, Ordering::Release);
     let dir = std::fs::read_dir("/proc/self/task").map_err(SchedError::Threads)?;
     for e in dir.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        if idle && (tid == watchdog || tid == output) {
+        if idle && tid == watchdog {
             continue;
         }
         // SAFETY: `param` is a valid sched_param; an exited thread gives ESRCH, ignored.

@@ -1,7 +1,6 @@
 //! JSON lines to stdout or to a file: the embedded default output.
 use std::io::Write;
 
-use super::direct::Direct;
 use super::{Batch, CloseReport, Sink};
 
 /// Writes batches of lines to any writer. A short write resumes where it stopped, so lines are
@@ -12,8 +11,6 @@ pub struct JsonLines {
     done: usize,
     /// A regular file's space reserved ahead of the writes.
     prealloc: Option<Prealloc>,
-    /// A regular file's writes past the page cache at full rate.
-    direct: Option<Direct>,
 }
 
 /// File space reserved ahead of the writes (`fallocate` with `FALLOC_FL_KEEP_SIZE`: the
@@ -89,7 +86,6 @@ impl JsonLines {
             out,
             done: 0,
             prealloc: None,
-            direct: None,
         }
     }
 
@@ -102,25 +98,11 @@ impl JsonLines {
             pos: 0,
             end: 0,
         });
-        let direct = if regular {
-            Direct::open(
-                &file,
-                super::direct::DIRECT_WRITE + super::BATCH_BYTES + (super::BATCH_BYTES >> 2),
-            )
-        } else {
-            None
-        };
         Self {
             out: Box::new(file),
             done: 0,
             prealloc,
-            direct,
         }
-    }
-
-    /// Bytes written past the page cache.
-    pub fn direct_bytes(&self) -> u64 {
-        self.direct.as_ref().map_or(0, |d| d.direct_bytes)
     }
 
     /// Writes `data` whole, resuming after a short write; after an error the same `data` is
@@ -130,16 +112,6 @@ impl JsonLines {
             if self.done == 0 && !p.ensure(data.len() as u64) {
                 self.prealloc = None;
             }
-        }
-        if let Some(d) = &mut self.direct {
-            // Taken once; a retry after an error writes what still waits.
-            if self.done == 0 {
-                d.take(data);
-                self.done = data.len().max(1);
-            }
-            d.write(false)?;
-            self.done = 0;
-            return Ok(());
         }
         while self.done < data.len() {
             match self.out.write(&data[self.done..]) {
@@ -164,19 +136,12 @@ impl JsonLines {
     }
 
     pub fn flush(&mut self) {
-        if let Some(d) = &mut self.direct {
-            if let Err(e) = d.write(true) {
-                tracing::error!("output file: {e}");
-            }
-        }
         let _ = self.out.flush();
     }
 }
 
 impl Drop for JsonLines {
     fn drop(&mut self) {
-        // The end of the last batch, if it still waits.
-        self.direct = None;
         if let Some(p) = &mut self.prealloc {
             p.release();
         }
@@ -186,13 +151,6 @@ impl Drop for JsonLines {
 impl Sink for JsonLines {
     fn write(&mut self, batch: &Batch) -> std::io::Result<()> {
         self.write_bytes(&batch.data)
-    }
-
-    fn tick(&mut self) -> std::io::Result<()> {
-        match &mut self.direct {
-            Some(d) => d.tick(),
-            None => Ok(()),
-        }
     }
 
     fn close(&mut self, _deadline: std::time::Instant) -> CloseReport {
@@ -242,81 +200,6 @@ mod tests {
         let mut want = line.clone();
         want.extend_from_slice(&line);
         assert_eq!(std::fs::read(&path).unwrap(), want);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-    fn lines(n: usize, tag: &str) -> Vec<u8> {
-        let mut v = Vec::new();
-        for i in 0..n {
-            v.extend_from_slice(
-                format!("{{\"kind\":\"statement\",\"n\":\"{tag}{i}\"}}\n").as_bytes(),
-            );
-        }
-        v
-    }
-
-    /// Whether this directory's file system takes O_DIRECT (ext4 and XFS do; then the writer
-    /// must use it).
-    fn direct_works(dir: &std::path::Path) -> bool {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(dir.join("probe"))
-            .is_ok()
-    }
-
-    #[test]
-    fn large_batches_go_past_the_page_cache_and_the_file_is_every_line_in_order() {
-        let dir = std::env::temp_dir().join(format!("dbgov-jsonl-direct-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("events.jsonl");
-        // An existing file whose size is not a multiple of the block: appended to.
-        let mut want = lines(77, "old");
-        std::fs::write(&path, &want).unwrap();
-        let f = crate::files::open_private(&path, false).unwrap();
-        let mut jl = JsonLines::file(f);
-        for (i, n) in [120_000, 3, 9_000, 1, 50, 30_000, 30_000, 30_000, 2]
-            .into_iter()
-            .enumerate()
-        {
-            let b = lines(n, &format!("b{i}-"));
-            jl.write_bytes(&b).unwrap();
-            want.extend_from_slice(&b);
-            // After each batch the file is a prefix of what was written (large batches may
-            // wait for more); after a small one it is everything.
-            let now = std::fs::read(&path).unwrap();
-            assert!(want.starts_with(&now), "batch {i}: the file is a prefix");
-            if b.len() < super::super::direct::DIRECT_BATCH {
-                assert_eq!(now.len(), want.len(), "batch {i}: a small batch writes all");
-            }
-        }
-        if direct_works(&dir) {
-            assert!(
-                jl.direct_bytes() > (want.len() / 2) as u64,
-                "{} of {} bytes written directly",
-                jl.direct_bytes(),
-                want.len()
-            );
-        }
-        // The end of the last large batch reaches the file within the tail delay.
-        std::thread::sleep(super::super::direct::TAIL_DELAY);
-        jl.tick().unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), want);
-        // Truncated under the writer (copytruncate): the next lines start the file again,
-        // with no hole and nothing of the old content.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-        let after = lines(25_000, "after-");
-        jl.write_bytes(&after).unwrap();
-        jl.close(std::time::Instant::now());
-        drop(jl);
-        assert_eq!(std::fs::read(&path).unwrap(), after);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,7 +20,6 @@ use serde::Serialize;
 
 use crate::audit::{self, Encoder, GapReason};
 
-mod direct;
 pub mod jsonl;
 pub mod kafka;
 pub mod pretty;
@@ -282,7 +281,7 @@ pub const SLOW_OUTPUT_BYTES: usize = 16 << 20;
 /// A batch is handed to the sink thread once it holds this many bytes (or at each flush).
 /// Each hand-over wakes the sink thread, which on a virtual machine costs tens of
 /// microseconds: at 1 MiB (about 600 events) that is well under 0.1 µs per event.
-pub(crate) const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches in the channel.
 const CHANNEL_BATCHES: usize = 8;
 /// Written batches the sink thread hands back for reuse: a batch's buffers are allocated
@@ -351,10 +350,7 @@ fn spawn(mut sink: Box<dyn Sink>, shared: Arc<Shared>) -> Result<Spawned, SinkEr
     let (free_tx, free_rx) = sync_channel::<Batch>(FREE_BATCHES);
     let h = std::thread::Builder::new()
         .name("dbgov-sink".into())
-        .spawn(move || {
-            crate::sched::keep_normal();
-            sink_thread(sink.as_mut(), rx, &free_tx, &shared)
-        })
+        .spawn(move || sink_thread(sink.as_mut(), rx, &free_tx, &shared))
         .map_err(SinkError::Thread)?;
     Ok((tx, free_rx, h))
 }
