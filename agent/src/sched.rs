@@ -32,6 +32,21 @@ static YIELDING: AtomicBool = AtomicBool::new(false);
 static RESCUED: AtomicBool = AtomicBool::new(false);
 /// The watchdog's thread id: never set to `SCHED_IDLE`.
 static WATCHDOG_TID: AtomicI32 = AtomicI32::new(0);
+/// The output file's writer thread: never set to `SCHED_IDLE` either (see [`keep_normal`]).
+static WRITER_TID: AtomicI32 = AtomicI32::new(0);
+
+/// Keeps the calling thread (the output file's writer) at `SCHED_OTHER` while the others
+/// yield. It sleeps in the device during each direct write; at `SCHED_IDLE` on a saturated host
+/// each wake-up would wait for an idle CPU, and the output would fall behind. It uses little
+/// CPU (one system call per megabyte).
+pub fn keep_normal() {
+    // SAFETY: gettid has no preconditions.
+    WRITER_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: tid 0 is the calling thread; `param` is valid. A thread created while the
+    // others yield starts at SCHED_IDLE; leaving it may be refused (then it yields too).
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+}
 
 fn now_ms() -> u64 {
     crate::audit::now_monotonic_ns() / 1_000_000
@@ -90,13 +105,14 @@ pub fn set_all_threads(idle: bool) -> Result<(), SchedError> {
     };
     let param = libc::sched_param { sched_priority: 0 };
     let watchdog = WATCHDOG_TID.load(Ordering::Relaxed);
+    let writer = WRITER_TID.load(Ordering::Relaxed);
     YIELDING.store(idle, Ordering::Release);
     let dir = std::fs::read_dir("/proc/self/task").map_err(SchedError::Threads)?;
     for e in dir.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        if idle && tid == watchdog {
+        if idle && (tid == watchdog || tid == writer) {
             continue;
         }
         // SAFETY: `param` is a valid sched_param; an exited thread gives ESRCH, ignored.

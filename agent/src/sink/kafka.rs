@@ -226,7 +226,10 @@ impl Sink for KafkaSink {
 
     fn close(&mut self, _deadline: Instant) -> CloseReport {
         let d = self.finish();
-        CloseReport { kept: d.kept }
+        CloseReport {
+            kept: d.kept,
+            lost: 0,
+        }
     }
 }
 
