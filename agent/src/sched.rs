@@ -38,7 +38,7 @@ static WRITER_TID: AtomicI32 = AtomicI32::new(0);
 /// Keeps the calling thread (the output file's writer) at `SCHED_OTHER` while the others
 /// yield. It sleeps in the device during each direct write; at `SCHED_IDLE` on a saturated host
 /// each wake-up would wait for an idle CPU, and the output would fall behind. It uses little
-/// CPU (one system call per megabyte).
+/// CPU (one system call per 2 MiB of output).
 pub fn keep_normal() {
     // SAFETY: gettid has no preconditions.
     WRITER_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);

@@ -45,8 +45,9 @@ pub const BLOCK: usize = 4096;
 /// gathered to be written past the page cache; a shorter one, when nothing waits, is
 /// appended through it at once.
 pub const DIRECT_BATCH: usize = 128 << 10;
-/// The writer gets a buffer once this many bytes wait in it.
-pub const DIRECT_WRITE: usize = 1 << 20;
+/// The writer gets a buffer once this many bytes wait in it (each write costs the writer a
+/// wake-up and the virtual disk a notification: 1 MiB and 2 MiB measured alike by hand).
+pub const DIRECT_WRITE: usize = 2 << 20;
 /// Bytes wait at most about this long (plus the output thread's 100 ms tick) before the
 /// writer appends them through the page cache.
 pub const TAIL_DELAY: Duration = Duration::from_millis(50);
