@@ -40,11 +40,17 @@ static WRITER_TID: AtomicI32 = AtomicI32::new(0);
 /// each wake-up would wait for an idle CPU, and the output would fall behind. It uses little
 /// CPU (one system call per 2 MiB of output).
 pub fn keep_normal() {
+    exempt(&WRITER_TID);
+}
+
+/// Records the calling thread in `slot` (skipped when the threads yield) and moves it to
+/// `SCHED_OTHER`: a thread created while the others yield starts at `SCHED_IDLE`. Leaving it
+/// may be refused (then the thread yields too).
+fn exempt(slot: &AtomicI32) {
     // SAFETY: gettid has no preconditions.
-    WRITER_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
+    slot.store(unsafe { libc::gettid() }, Ordering::Relaxed);
     let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: tid 0 is the calling thread; `param` is valid. A thread created while the
-    // others yield starts at SCHED_IDLE; leaving it may be refused (then it yields too).
+    // SAFETY: tid 0 is the calling thread; `param` is valid.
     unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
 }
 
@@ -68,12 +74,8 @@ pub fn start_watchdog() -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("dbgov-sched".into())
         .spawn(|| {
-            // SAFETY: gettid has no preconditions.
-            WATCHDOG_TID.store(unsafe { libc::gettid() }, Ordering::Relaxed);
             // Threads created before this one may have made it idle: it never is.
-            let param = libc::sched_param { sched_priority: 0 };
-            // SAFETY: tid 0 is the calling thread; `param` is valid.
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+            exempt(&WATCHDOG_TID);
             loop {
                 std::thread::sleep(WATCH_EVERY);
                 let stale = now_ms().saturating_sub(HEARTBEAT_MS.load(Ordering::Relaxed));

@@ -29,7 +29,7 @@
 //! last block. A file system that refuses `O_DIRECT` (or its alignment) turns them off; the
 //! writes then all go through the page cache.
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -345,14 +345,7 @@ impl DirectFile {
 
     /// Appends `data` through the page cache from the output thread (nothing in flight).
     fn append_now(&mut self, data: &[u8]) -> io::Result<()> {
-        while self.taken < data.len() {
-            match self.append.write(&data[self.taken..]) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
-                Ok(n) => self.taken += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        super::jsonl::write_resuming(&mut self.append, data, &mut self.taken)?;
         self.stale = true;
         Ok(())
     }
@@ -384,17 +377,10 @@ impl DirectFile {
         // What a failed try took already is not taken again.
         let data = &batch[self.taken.min(batch.len())..];
         let refused = self.shared.refused.load(Ordering::Acquire);
-        // Quiet (nothing gathered or in flight): a small batch goes to the file at once.
+        // Quiet (nothing gathered or in flight): a small batch goes to the file at once. Once
+        // direct writes are refused, everything does (`settle` has handed over what waited
+        // and waited for the writer).
         if refused || (data.len() < DIRECT_BATCH && self.waiting() == 0 && self.in_flight == 0) {
-            if self.in_flight > 0 || self.waiting() > 0 {
-                if self.waiting() > 0 {
-                    let next = self.spare_wait()?;
-                    self.hand_over(next, false);
-                }
-                if !self.drain(Instant::now() + Duration::from_millis(100)) {
-                    return Err(io::Error::other("the output file's writer is behind"));
-                }
-            }
             return self.append_now(batch);
         }
         if self.stale {
@@ -440,10 +426,6 @@ impl Sink for DirectFile {
             }
         }
         Ok(())
-    }
-
-    fn written_of_failed(&self) -> usize {
-        0
     }
 
     fn close(&mut self, deadline: Instant) -> CloseReport {
@@ -598,18 +580,13 @@ impl Writer {
                 }
             }
         }
-        while from < bytes.len() {
-            match self.append.write(&bytes[from..]) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote nothing")),
-                Ok(n) => {
-                    from += n;
-                    self.end = offset + from as u64;
-                    self.last = bytes[from - 1];
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let start = from;
+        let r = super::jsonl::write_resuming(&mut self.append, bytes, &mut from);
+        if from > start {
+            self.end = offset + from as u64;
+            self.last = bytes[from - 1];
         }
+        r?;
         self.end = self.end.max(stop);
         Ok(())
     }

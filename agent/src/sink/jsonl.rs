@@ -80,6 +80,29 @@ impl Prealloc {
     }
 }
 
+/// Writes `data[*done..]`, moving `done` past every piece written: after an error the same
+/// call goes on where it stopped, so that nothing is written twice and no line is torn.
+pub(crate) fn write_resuming(
+    out: &mut impl Write,
+    data: &[u8],
+    done: &mut usize,
+) -> std::io::Result<()> {
+    while *done < data.len() {
+        match out.write(&data[*done..]) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "wrote nothing",
+                ))
+            }
+            Ok(n) => *done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl JsonLines {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
@@ -113,24 +136,12 @@ impl JsonLines {
                 self.prealloc = None;
             }
         }
-        while self.done < data.len() {
-            match self.out.write(&data[self.done..]) {
-                Ok(0) => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::WriteZero,
-                        "wrote nothing",
-                    ))
-                }
-                Ok(n) => {
-                    self.done += n;
-                    if let Some(p) = &mut self.prealloc {
-                        p.pos += n as u64;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let before = self.done;
+        let r = write_resuming(&mut self.out, data, &mut self.done);
+        if let Some(p) = &mut self.prealloc {
+            p.pos += (self.done - before) as u64;
         }
+        r?;
         self.done = 0;
         self.out.flush()
     }
