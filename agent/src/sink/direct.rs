@@ -501,7 +501,13 @@ impl Writer {
                     loop {
                         match self.write(&buf, offset, direct) {
                             Ok(()) => {
-                                self.shared.failing.store(false, Ordering::Release);
+                                // The recovery is said as the output thread says it (once per
+                                // outage, like the error).
+                                if self.shared.failing.swap(false, Ordering::AcqRel) {
+                                    tracing::warn!(
+                                        "writing events again; the waiting events were written"
+                                    );
+                                }
                                 break;
                             }
                             Err(e) => {
