@@ -1350,6 +1350,12 @@ impl Pipeline {
         self.flush()
     }
 
+    /// The output, for a pipeline that follows this one (`dbgov replay --repeat`): the
+    /// connections must have been closed ([`Self::close_all`]).
+    pub fn into_output(self) -> Output {
+        self.out
+    }
+
     /// Shuts the output down: a last checkpoint, then what is waiting is written, waiting up
     /// to `grace` for a failing output. Returns (events lost, events kept in the spool).
     pub fn close_output(
