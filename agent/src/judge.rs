@@ -152,8 +152,21 @@ impl Judgement {
         rec: &'a crate::session::StatementRecord,
     ) -> crate::audit::StatementRef<'a> {
         let a = self.analysis();
+        let rendered = a.map(|a| {
+            a.rendered
+                .get_or_init(|| crate::audit::json::Rendered::of(a))
+        });
+        let text = self.text();
+        let reuse = crate::audit::json::Reuse {
+            // The normalised text is the analysis's (no literals kept, no comment redacted
+            // apart) in nearly every event; compared, not assumed.
+            text: rendered
+                .filter(|_| text.is_some() && text == a.map(|a| a.redacted_text.as_str())),
+            // The columns read are the analysis's unless resolved through table OIDs.
+            tail: rendered.filter(|_| self.resolved_read.is_none()),
+        };
         crate::audit::StatementRef {
-            text: self.text(),
+            text,
             kind: self.kind(),
             prepared: rec.prepared,
             name: rec.statement_name.as_deref(),
@@ -171,6 +184,7 @@ impl Judgement {
             tags: &self.tags,
             trace_id: self.trace.as_ref().map(|t| t.0.as_str()),
             span_id: self.trace.as_ref().map(|t| t.1.as_str()),
+            rendered: reuse,
         }
     }
 

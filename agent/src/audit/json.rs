@@ -233,9 +233,79 @@ fn status(s: Status) -> &'static str {
     }
 }
 
+/// The parts of a `statement` value that depend on its analysis alone, rendered once per
+/// analysis (a shape seen again costs a copy instead of escaping its text and lists anew).
+#[derive(Debug)]
+pub struct Rendered {
+    /// `"text"`: the analysis's normalised text as a JSON string.
+    text: Box<[u8]>,
+    /// From `,"fingerprint":` to the `parse_error` value.
+    tail: Box<[u8]>,
+}
+
+impl Rendered {
+    /// Renders what of `a` a statement event shows: its normalised text, fingerprint, tables,
+    /// columns read and written (as analysed) and parse error.
+    pub fn of(a: &crate::sql::Analysis) -> Self {
+        let mut text = Vec::with_capacity(a.redacted_text.len() + 2);
+        string(&mut text, &a.redacted_text);
+        let mut tail = Vec::new();
+        statement_tail(
+            &mut tail,
+            Some(&a.fingerprint),
+            &a.tables,
+            &a.columns_read,
+            &a.columns_written,
+            a.parse_error.as_deref(),
+        );
+        Self {
+            text: text.into_boxed_slice(),
+            tail: tail.into_boxed_slice(),
+        }
+    }
+}
+
+/// Which parts of a [`StatementRef`] are taken from a [`Rendered`]. Whoever builds the
+/// reference vouches that each part taken renders exactly the fields it stands for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reuse<'a> {
+    pub text: Option<&'a Rendered>,
+    pub tail: Option<&'a Rendered>,
+}
+
+fn statement_tail(
+    out: &mut Vec<u8>,
+    fingerprint: Option<&str>,
+    tables: &[String],
+    read: &[String],
+    written: &[String],
+    parse_error: Option<&str>,
+) {
+    out.extend_from_slice(b",\"fingerprint\":");
+    opt_str(out, fingerprint);
+    out.extend_from_slice(b",\"tables\":");
+    strings(out, tables);
+    out.extend_from_slice(b",\"columns\":{\"read\":");
+    strings(out, read);
+    out.extend_from_slice(b",\"written\":");
+    strings(out, written);
+    out.extend_from_slice(b"},\"parse_error\":");
+    opt_str(out, parse_error);
+}
+
 fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
     out.extend_from_slice(b"{\"text\":");
-    opt_str(out, s.text);
+    match s.rendered.text {
+        Some(r) => {
+            debug_assert!({
+                let mut t = Vec::new();
+                opt_str(&mut t, s.text);
+                t == *r.text
+            });
+            out.extend_from_slice(&r.text);
+        }
+        None => opt_str(out, s.text),
+    }
     out.extend_from_slice(b",\"kind\":");
     opt_str(out, s.kind);
     out.extend_from_slice(b",\"prepared\":");
@@ -258,16 +328,27 @@ fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
             out.push(b']');
         }
     }
-    out.extend_from_slice(b",\"fingerprint\":");
-    opt_str(out, s.fingerprint);
-    out.extend_from_slice(b",\"tables\":");
-    strings(out, s.tables);
-    out.extend_from_slice(b",\"columns\":{\"read\":");
-    strings(out, &s.columns.read);
-    out.extend_from_slice(b",\"written\":");
-    strings(out, s.columns.written);
-    out.extend_from_slice(b"},\"parse_error\":");
-    opt_str(out, s.parse_error);
+    let tail = |out: &mut Vec<u8>| {
+        statement_tail(
+            out,
+            s.fingerprint,
+            s.tables,
+            &s.columns.read,
+            s.columns.written,
+            s.parse_error,
+        )
+    };
+    match s.rendered.tail {
+        Some(r) => {
+            debug_assert!({
+                let mut t = Vec::new();
+                tail(&mut t);
+                t == *r.tail
+            });
+            out.extend_from_slice(&r.tail);
+        }
+        None => tail(out),
+    }
     out.extend_from_slice(b",\"copy_bytes\":");
     opt_u64(out, s.copy_bytes);
     out.extend_from_slice(b",\"truncated\":");
@@ -397,6 +478,7 @@ impl<'a> StatementEvent<'a> {
                 tags: &NO_TAGS,
                 trace_id: None,
                 span_id: None,
+                rendered: Default::default(),
             },
             outcome: None,
             classification: ClassificationRef {
@@ -556,6 +638,7 @@ mod tests {
                 tags: &tags,
                 trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736"),
                 span_id: Some("00f067aa0ba902b7"),
+                rendered: Reuse::default(),
             },
             outcome: Some(Outcome {
                 status: Status::Error,
@@ -578,6 +661,41 @@ mod tests {
             context_hash: None,
         };
         assert_eq!(event_bytes(true, &full), event_bytes(false, &full));
+        // Parts rendered once for an analysis write what the fields would.
+        let mut an = crate::sql::Analyzer::new(crate::sql::AnalyzerConfig::default());
+        for text in [
+            "SELECT \"e\tmail\", note FROM users u JOIN \"Or\"\"ders\" o ON o.uid = u.id WHERE u.id = 5 -- \u{2028}x",
+            "UPDATE accounts SET balance = balance + 1 WHERE id = 2",
+            "SELEC nonsense \u{1}",
+        ] {
+            let (a, _) = an.analyze(crate::sql::Dialect::Postgres, text);
+            let r = Rendered::of(&a);
+            let base = StatementEvent::bare(
+                full.event_id,
+                full.time,
+                [&host, &client, &server, &db, &session],
+                None,
+            );
+            let reused = StatementEvent {
+                statement: StatementRef {
+                    text: Some(&a.redacted_text),
+                    fingerprint: Some(&a.fingerprint),
+                    tables: &a.tables,
+                    columns: ColumnsRef {
+                        read: std::borrow::Cow::Borrowed(&a.columns_read),
+                        written: &a.columns_written,
+                    },
+                    parse_error: a.parse_error.as_deref(),
+                    rendered: Reuse {
+                        text: Some(&r),
+                        tail: Some(&r),
+                    },
+                    ..base.statement
+                },
+                ..base
+            };
+            assert_eq!(event_bytes(true, &reused), event_bytes(false, &reused), "{text}");
+        }
         let minimal = StatementEvent::bare(
             full.event_id,
             full.time,

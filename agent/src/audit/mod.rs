@@ -731,6 +731,11 @@ pub struct StatementRef<'a> {
     pub tags: &'a BTreeMap<String, String>,
     pub trace_id: Option<&'a str>,
     pub span_id: Option<&'a str>,
+    /// Parts of this value rendered once for its analysis (see [`json::Rendered`]), when they
+    /// hold exactly what the fields above would write: `text`, then `fingerprint` to
+    /// `parse_error`.
+    #[serde(skip)]
+    pub rendered: json::Reuse<'a>,
 }
 
 /// Borrowed form of [`Columns`].

@@ -96,6 +96,43 @@ pub struct Analysis {
     pub parse_error: Option<String>,
     /// Number of non-empty statements in the text.
     pub statement_count: usize,
+    /// This analysis as statement events show it, rendered by the first event that needs it.
+    pub rendered: Memo<crate::audit::json::Rendered>,
+}
+
+/// A value computed at most once from the immutable [`Analysis`] holding it (a rendering of
+/// it), shared with it through the cache. Not part of the analysis: memos compare equal, and
+/// a clone starts empty.
+pub struct Memo<T>(std::sync::OnceLock<T>);
+
+impl<T> Memo<T> {
+    pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(f)
+    }
+}
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Self(std::sync::OnceLock::new())
+    }
+}
+
+impl<T> Clone for Memo<T> {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl<T> PartialEq for Memo<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> std::fmt::Debug for Memo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
 }
 
 /// Analyzer settings.
