@@ -93,7 +93,7 @@ fn seal(c: &mut Criterion) {
             tags: &st.tags,
             trace_id: st.trace_id.as_deref(),
             span_id: st.span_id.as_deref(),
-            rendered: Default::default(),
+            rendered: None,
         },
         outcome: ev.outcome.clone(),
         classification: ClassificationRef {

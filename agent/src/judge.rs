@@ -152,19 +152,20 @@ impl Judgement {
         rec: &'a crate::session::StatementRecord,
     ) -> crate::audit::StatementRef<'a> {
         let a = self.analysis();
-        let rendered = a.map(|a| {
-            a.rendered
-                .get_or_init(|| crate::audit::json::Rendered::of(a))
-        });
+        // The columns read are the analysis's unless resolved through table OIDs. Only an
+        // analysis the analyzer's cache shares is rendered for reuse: one made for a single
+        // statement (`keep_literals`) is written directly.
+        let shared = self
+            .analyzed
+            .as_ref()
+            .is_some_and(|x| std::sync::Arc::strong_count(&x.analysis) > 1);
+        let rendered = a
+            .filter(|_| shared && self.resolved_read.is_none())
+            .map(|a| {
+                a.rendered
+                    .get_or_init(|| crate::audit::json::Rendered::of(a))
+            });
         let text = self.text();
-        let reuse = crate::audit::json::Reuse {
-            // The normalised text is the analysis's (no literals kept, no comment redacted
-            // apart) in nearly every event; compared, not assumed.
-            text: rendered
-                .filter(|_| text.is_some() && text == a.map(|a| a.redacted_text.as_str())),
-            // The columns read are the analysis's unless resolved through table OIDs.
-            tail: rendered.filter(|_| self.resolved_read.is_none()),
-        };
         crate::audit::StatementRef {
             text,
             kind: self.kind(),
@@ -184,7 +185,7 @@ impl Judgement {
             tags: &self.tags,
             trace_id: self.trace.as_ref().map(|t| t.0.as_str()),
             span_id: self.trace.as_ref().map(|t| t.1.as_str()),
-            rendered: reuse,
+            rendered,
         }
     }
 

@@ -233,22 +233,18 @@ fn status(s: Status) -> &'static str {
     }
 }
 
-/// The parts of a `statement` value that depend on its analysis alone, rendered once per
-/// analysis (a shape seen again costs a copy instead of escaping its text and lists anew).
+/// The part of a `statement` value that depends on its analysis alone, from `,"fingerprint":`
+/// to the `parse_error` value, rendered once per analysis (a shape seen again costs a copy
+/// instead of escaping its fingerprint, tables and columns anew). The text is not in it: the
+/// text shown keeps the client's case and spacing, which the analysis's normalised text does
+/// not.
 #[derive(Debug)]
-pub struct Rendered {
-    /// `"text"`: the analysis's normalised text as a JSON string.
-    text: Box<[u8]>,
-    /// From `,"fingerprint":` to the `parse_error` value.
-    tail: Box<[u8]>,
-}
+pub struct Rendered(Box<[u8]>);
 
 impl Rendered {
-    /// Renders what of `a` a statement event shows: its normalised text, fingerprint, tables,
+    /// Renders what of `a` a statement event shows besides the text: its fingerprint, tables,
     /// columns read and written (as analysed) and parse error.
     pub fn of(a: &crate::sql::Analysis) -> Self {
-        let mut text = Vec::with_capacity(a.redacted_text.len() + 2);
-        string(&mut text, &a.redacted_text);
         let mut tail = Vec::new();
         statement_tail(
             &mut tail,
@@ -258,19 +254,8 @@ impl Rendered {
             &a.columns_written,
             a.parse_error.as_deref(),
         );
-        Self {
-            text: text.into_boxed_slice(),
-            tail: tail.into_boxed_slice(),
-        }
+        Self(tail.into_boxed_slice())
     }
-}
-
-/// Which parts of a [`StatementRef`] are taken from a [`Rendered`]. Whoever builds the
-/// reference vouches that each part taken renders exactly the fields it stands for.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Reuse<'a> {
-    pub text: Option<&'a Rendered>,
-    pub tail: Option<&'a Rendered>,
 }
 
 fn statement_tail(
@@ -295,17 +280,7 @@ fn statement_tail(
 
 fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
     out.extend_from_slice(b"{\"text\":");
-    match s.rendered.text {
-        Some(r) => {
-            debug_assert!({
-                let mut t = Vec::new();
-                opt_str(&mut t, s.text);
-                t == *r.text
-            });
-            out.extend_from_slice(&r.text);
-        }
-        None => opt_str(out, s.text),
-    }
+    opt_str(out, s.text);
     out.extend_from_slice(b",\"kind\":");
     opt_str(out, s.kind);
     out.extend_from_slice(b",\"prepared\":");
@@ -338,14 +313,14 @@ fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
             s.parse_error,
         )
     };
-    match s.rendered.tail {
+    match s.rendered {
         Some(r) => {
             debug_assert!({
                 let mut t = Vec::new();
                 tail(&mut t);
-                t == *r.tail
+                t == *r.0
             });
-            out.extend_from_slice(&r.tail);
+            out.extend_from_slice(&r.0);
         }
         None => tail(out),
     }
@@ -478,7 +453,7 @@ impl<'a> StatementEvent<'a> {
                 tags: &NO_TAGS,
                 trace_id: None,
                 span_id: None,
-                rendered: Default::default(),
+                rendered: None,
             },
             outcome: None,
             classification: ClassificationRef {
@@ -638,7 +613,7 @@ mod tests {
                 tags: &tags,
                 trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736"),
                 span_id: Some("00f067aa0ba902b7"),
-                rendered: Reuse::default(),
+                rendered: None,
             },
             outcome: Some(Outcome {
                 status: Status::Error,
@@ -686,10 +661,7 @@ mod tests {
                         written: &a.columns_written,
                     },
                     parse_error: a.parse_error.as_deref(),
-                    rendered: Reuse {
-                        text: Some(&r),
-                        tail: Some(&r),
-                    },
+                    rendered: Some(&r),
                     ..base.statement
                 },
                 ..base

@@ -731,11 +731,10 @@ pub struct StatementRef<'a> {
     pub tags: &'a BTreeMap<String, String>,
     pub trace_id: Option<&'a str>,
     pub span_id: Option<&'a str>,
-    /// Parts of this value rendered once for its analysis (see [`json::Rendered`]), when they
-    /// hold exactly what the fields above would write: `text`, then `fingerprint` to
-    /// `parse_error`.
+    /// `fingerprint` to `parse_error` rendered once for this statement's analysis (see
+    /// [`json::Rendered`]), when it holds exactly what those fields would write.
     #[serde(skip)]
-    pub rendered: json::Reuse<'a>,
+    pub rendered: Option<&'a json::Rendered>,
 }
 
 /// Borrowed form of [`Columns`].
