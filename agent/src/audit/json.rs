@@ -278,6 +278,19 @@ fn statement_tail(
     opt_str(out, parse_error);
 }
 
+/// Whether `render` writes exactly `bytes` (debug builds check each reuse of a [`Rendered`]
+/// with it, in a reused buffer: the allocation count of a replay stays what release builds do).
+fn renders_as(bytes: &[u8], render: impl Fn(&mut Vec<u8>)) -> bool {
+    thread_local! {
+        static CHECK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    CHECK.with_borrow_mut(|b| {
+        b.clear();
+        render(b);
+        b == bytes
+    })
+}
+
 fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
     out.extend_from_slice(b"{\"text\":");
     opt_str(out, s.text);
@@ -315,11 +328,7 @@ fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
     };
     match s.rendered {
         Some(r) => {
-            debug_assert!({
-                let mut t = Vec::new();
-                tail(&mut t);
-                t == *r.0
-            });
+            debug_assert!(renders_as(&r.0, tail), "a reused statement part differs");
             out.extend_from_slice(&r.0);
         }
         None => tail(out),
