@@ -1039,10 +1039,9 @@ fn drain(
     }
     progress(bytes);
     ring_use.drained(bytes);
-    // One hand-over to the output per drain cycle.
-    if n > 0 {
-        pipeline.flush()?;
-    }
+    // At most one hand-over to the output per drain cycle, once the batch is large or old
+    // enough (an idle drain hands over what has waited).
+    pipeline.flush_due()?;
     Ok(n)
 }
 

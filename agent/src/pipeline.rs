@@ -468,6 +468,14 @@ impl Pipeline {
         Ok(())
     }
 
+    /// As [`Self::flush`] after a drain of the ring: the output thread is woken once the
+    /// batch is large or old enough (see [`Output::flush_due`]).
+    pub fn flush_due(&mut self) -> Result<(), PipelineError> {
+        self.report_drops(false)?;
+        self.out.flush_due()?;
+        Ok(())
+    }
+
     /// The gap event for events the output refused: once it has room, or (`now`) at shutdown
     /// even while it is still full.
     fn report_drops(&mut self, now: bool) -> Result<(), PipelineError> {

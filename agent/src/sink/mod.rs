@@ -285,6 +285,12 @@ pub const SLOW_OUTPUT_BYTES: usize = 16 << 20;
 /// Each hand-over wakes the sink thread, which on a virtual machine costs tens of
 /// microseconds: at 1 MiB (about 600 events) that is well under 0.1 µs per event.
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
+/// At each drain of the ring the batch is handed over once it holds this many bytes, or once
+/// its first event has waited [`HANDOVER_AGE`]: each hand-over wakes the output thread, and a
+/// drain every few milliseconds at a moderate rate would wake it for a few hundred KB.
+const HANDOVER_BYTES: usize = 512 << 10;
+/// The longest an event waits in the batch when drains hand it over ([`Output::flush_due`]).
+const HANDOVER_AGE: Duration = Duration::from_millis(20);
 /// Batches in the channel.
 const CHANNEL_BATCHES: usize = 8;
 /// Written batches the sink thread hands back for reuse: a batch's buffers are allocated
@@ -318,6 +324,8 @@ pub struct Output {
     /// Native JSON of the event being mapped to OCSF.
     scratch: Vec<u8>,
     batch: Batch,
+    /// When the batch's first event was sealed (None while it is empty).
+    batch_since: Option<Instant>,
     waiting: VecDeque<Batch>,
     waiting_bytes: usize,
     tx: Option<SyncSender<Batch>>,
@@ -530,6 +538,7 @@ impl Output {
             format: Format::Native,
             scratch: Vec::with_capacity(2048),
             batch: Batch::with_room(),
+            batch_since: None,
             waiting: VecDeque::new(),
             waiting_bytes: 0,
             tx,
@@ -697,6 +706,9 @@ impl Output {
             }
         }
         self.written += 1;
+        if self.batch.recs.is_empty() {
+            self.batch_since = Some(Instant::now());
+        }
         self.batch.recs.push(RecMeta {
             end: self.batch.data.len(),
             key,
@@ -747,6 +759,8 @@ impl Output {
 
     /// Moves the current batch towards the sink without blocking.
     fn send(&mut self) {
+        // Whatever happens below, the batch being filled is a new one.
+        self.batch_since = None;
         let Some(tx) = self.tx.as_ref() else {
             // Nothing to write to: the batch is emptied where it is.
             self.batch.data.clear();
@@ -801,6 +815,26 @@ impl Output {
         }
         self.send();
         Ok(())
+    }
+
+    /// As [`Output::flush`], once the batch is worth waking the output thread for (it holds
+    /// [`HANDOVER_BYTES`], or its first event has waited [`HANDOVER_AGE`]), batches wait for
+    /// room in the channel, or a checkpoint is due. Called after each drain of the ring.
+    pub fn flush_due(&mut self) -> Result<(), SinkError> {
+        let due = !self.waiting.is_empty()
+            || self.batch.data.len() >= HANDOVER_BYTES
+            || self
+                .batch_since
+                .is_some_and(|t| t.elapsed() >= HANDOVER_AGE)
+            || self
+                .ckpt
+                .as_ref()
+                .is_some_and(|c| c.at.elapsed() >= c.interval);
+        if due {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     /// Damage the spool found at start-up (bytes, what), once.
@@ -943,6 +977,35 @@ mod tests {
             o.flush().unwrap();
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn a_drain_hands_the_batch_over_once_it_is_large_or_old_enough() {
+        let w = flaky(false, usize::MAX);
+        let mut o = over(&w, 256 << 20);
+        let ev = |n: usize| serde_json::json!({"n": n, "pad": "x".repeat(1000)});
+        o.write(&ev(0), Route::host(audit::Kind::Statement))
+            .unwrap();
+        let t = Instant::now();
+        o.flush_due().unwrap();
+        if t.elapsed() < HANDOVER_AGE {
+            assert_eq!(o.batch.recs.len(), 1, "a young, small batch waits");
+        }
+        std::thread::sleep(HANDOVER_AGE);
+        o.flush_due().unwrap();
+        assert!(o.batch.recs.is_empty(), "an old batch is handed over");
+        // A batch past the size is handed over at once, however young.
+        let mut i = 1;
+        while o.batch.data.len() < HANDOVER_BYTES {
+            o.write(&ev(i), Route::host(audit::Kind::Statement))
+                .unwrap();
+            i += 1;
+        }
+        o.flush_due().unwrap();
+        assert!(o.batch.recs.is_empty());
+        drain(&mut o);
+        wait_until(|| numbers(&w).len() == i);
+        assert_eq!(numbers(&w), (0..i as u64).collect::<Vec<_>>());
     }
 
     #[test]
