@@ -311,13 +311,6 @@ impl Judge {
             .or(a.map(|a| a.columns_read.as_slice()))
             .unwrap_or(EMPTY);
         let written = a.map(|a| a.columns_written.as_slice()).unwrap_or(EMPTY);
-        let both: Vec<String>;
-        let columns = if written.is_empty() {
-            read
-        } else {
-            both = read.iter().chain(written.iter()).cloned().collect();
-            &both
-        };
         let process = req.process;
         let mut tags = req.tags.clone();
         if let Some(x) = analyzed.as_ref() {
@@ -336,7 +329,8 @@ impl Judge {
             db_user: req.db_user,
             kind: kind.unwrap_or(""),
             tables: a.map(|a| a.tables.as_slice()).unwrap_or(EMPTY),
-            columns,
+            columns: read,
+            columns_written: written,
             literals: analyzed
                 .as_ref()
                 .map(|x| x.literals.as_slice())

@@ -139,8 +139,12 @@ pub struct EvalContext<'a> {
     pub kind: &'a str,
     /// Tables touched.
     pub tables: &'a [String],
-    /// `table.column`, `schema.table.column` or bare `column`, read and written together.
+    /// `table.column`, `schema.table.column` or bare `column`: the columns read, then in
+    /// [`EvalContext::columns_written`] those written. Rules and classes see both as one list
+    /// ([`EvalContext::columns`]); they are two slices so that no statement copies them.
     pub columns: &'a [String],
+    /// The columns written (see [`EvalContext::columns`]).
+    pub columns_written: &'a [String],
     /// Literal values of the statement.
     pub literals: &'a [String],
     /// Whether the statement has a WHERE clause (`Analysis::has_where`).
@@ -176,6 +180,13 @@ pub struct EvalContext<'a> {
 
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
+impl<'a> EvalContext<'a> {
+    /// Every column the statement touches: those read, then those written.
+    pub fn columns(&self) -> impl Iterator<Item = &'a String> + Clone {
+        self.columns.iter().chain(self.columns_written)
+    }
+}
+
 impl EvalContext<'static> {
     /// A context with nothing known (every field empty).
     pub fn empty() -> Self {
@@ -186,6 +197,7 @@ impl EvalContext<'static> {
             kind: "",
             tables: &[],
             columns: &[],
+            columns_written: &[],
             literals: &[],
             has_where: false,
             client_user: None,
@@ -841,7 +853,7 @@ impl Policy {
         let mut buf = String::new();
         let mut hits = Vec::new();
         let mut excluded = Vec::new();
-        for column in ctx.columns {
+        for column in ctx.columns() {
             column_candidate(column, 3, &mut buf);
             let candidate = Candidate::from_bytes(buf.as_bytes());
             self.columns.matches_candidate_into(&candidate, &mut hits);
@@ -937,6 +949,7 @@ impl VerdictCache {
             kind,
             tables,
             columns,
+            columns_written,
             literals: _,
             has_where,
             client_user,
@@ -962,7 +975,11 @@ impl VerdictCache {
         key_opt(b, *db_user);
         key_str(b, kind);
         key_strs(b, tables.iter());
-        key_strs(b, columns.iter());
+        // Read and written as one list, as rules see them.
+        key_len(b, columns.len() + columns_written.len());
+        for s in columns.iter().chain(columns_written.iter()) {
+            key_str(b, s);
+        }
         b.push(u8::from(*has_where));
         for v in [
             *client_user,
@@ -1151,7 +1168,7 @@ impl Matcher {
             }
         }
         if let Some(g) = &self.columns {
-            let any = ctx.columns.iter().any(|c| {
+            let any = ctx.columns().any(|c| {
                 column_candidate(c, 3, buf);
                 g.is_match_candidate(&Candidate::from_bytes(buf.as_bytes()))
             });
@@ -1502,6 +1519,7 @@ mod tests {
             kind,
             tables: &[],
             columns,
+            columns_written: &[],
             literals: &[],
             has_where: true,
             client_user: Some("svc"),
@@ -1923,6 +1941,32 @@ mod tests {
         assert_eq!(v, Verdict::default());
         let json = serde_json::to_string(&v).unwrap();
         assert!(json.contains("\"action\":\"allow\""), "{json}");
+    }
+
+    #[test]
+    fn columns_written_are_classified_and_cached_as_columns_read_are() {
+        let p = builtin();
+        let read = s(&["users.id"]);
+        let written = s(&["users.email", "users.ssn"]);
+        let both = s(&["users.id", "users.email", "users.ssn"]);
+        let split = EvalContext {
+            columns_written: &written,
+            ..ctx("UPDATE", &read)
+        };
+        let whole = ctx("UPDATE", &both);
+        let v = p.evaluate(&split);
+        assert_eq!(v.classes, s(&["pii.email", "pii.ssn"]));
+        assert_eq!(v, p.evaluate(&whole));
+        // Through the verdict cache: the written columns are part of the key (a statement
+        // writing an email column never takes the verdict of one writing none).
+        let mut cache = VerdictCache::new();
+        assert_eq!(
+            p.evaluate_cached(&ctx("UPDATE", &read), &mut cache).classes,
+            s(&[])
+        );
+        assert_eq!(p.evaluate_cached(&split, &mut cache), v);
+        assert_eq!(p.evaluate_cached(&whole, &mut cache), v);
+        assert_eq!(cache.len(), 2);
     }
 
     #[test]

@@ -8,6 +8,11 @@
 //! `DataRow` and `CopyData` bodies are never buffered: they are counted and skipped, so a huge
 //! result costs no memory.
 use bytes::{Buf, Bytes, BytesMut};
+use smallvec::SmallVec;
+
+/// Format codes of a Bind (none, one for all, or one per item): up to four kept inline, in
+/// the room a `Vec` takes, so that the usual Bind allocates for its values alone.
+pub type Formats = SmallVec<[i16; 4]>;
 
 /// Default largest frame the decoders buffer (a Query or Parse text can be large).
 pub const DEFAULT_MAX_FRAME: usize = 16 << 20;
@@ -97,9 +102,9 @@ pub enum FrontendMessage {
         portal: String,
         statement: String,
         params: Vec<Option<Bytes>>,
-        param_formats: Vec<i16>,
+        param_formats: Formats,
         /// Result column formats: none (all text), one (for all), or one per column.
-        result_formats: Vec<i16>,
+        result_formats: Formats,
     },
     Describe {
         portal: bool,

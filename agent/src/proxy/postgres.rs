@@ -326,7 +326,7 @@ async fn client_to_server(
                     ..
                 } if f.discard.is_none() => {
                     f.portals
-                        .insert(portal, (statement, Arc::new(result_formats)));
+                        .insert(portal, (statement, Arc::new(result_formats.to_vec())));
                     f.batch_forwarded = true;
                     out.extend_from_slice(&raw);
                 }

@@ -180,9 +180,51 @@ pub struct Analyzed {
     pub analysis: Arc<Analysis>,
     pub literals: Vec<String>,
     /// The statement as sent, with literals and comments redacted unless configured otherwise.
-    pub text: String,
+    pub text: Shown,
     /// sqlcommenter tags of this text (not cached: comments are not part of the fingerprint).
     pub tags: tags::Tags,
+}
+
+/// [`Analyzed::text`]: shared with the exact-text cache when the text repeats byte for byte (a
+/// prepared statement's), so a repeat costs no copy; made for this statement otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Shared(Arc<str>),
+    Own(String),
+}
+
+impl Shown {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Shown::Shared(s) => s,
+            Shown::Own(s) => s,
+        }
+    }
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown::Own(String::new())
+    }
+}
+
+impl std::ops::Deref for Shown {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for Shown {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for Shown {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
 }
 
 /// `text` with its literals and comments redacted (as `statement.text` shows it), for SQL found
@@ -298,28 +340,33 @@ impl Analyzer {
                     analysis: Arc::clone(&e.analysis),
                     literals: Vec::new(),
                     text: if want_text {
-                        e.shown.clone()
+                        Shown::Shared(Arc::clone(&e.shown))
                     } else {
-                        String::new()
+                        Shown::default()
                     },
                     tags: tags::Tags::default(),
                 };
             }
         }
-        let a = self.analyze_scanned(dialect, text, want_text);
+        let mut a = self.analyze_scanned(dialect, text, want_text);
         // Comments are left out too: a sqlcommenter comment (a trace id) differs on every call.
         let repeats = want_text && a.literals.is_empty() && self.scratch.comments.is_empty();
         if let Some(k) = exact_key.filter(|_| repeats) {
             if self.exact.len() >= self.config.cache_entries.max(1) {
                 self.exact.clear();
             }
+            let shown: Arc<str> = match std::mem::take(&mut a.text) {
+                Shown::Shared(s) => s,
+                Shown::Own(s) => s.into(),
+            };
+            a.text = Shown::Shared(Arc::clone(&shown));
             self.exact.insert(
                 k,
                 Exact {
                     dialect,
                     text: text.into(),
                     analysis: Arc::clone(&a.analysis),
-                    shown: a.text.clone(),
+                    shown,
                 },
             );
         }
@@ -374,9 +421,9 @@ impl Analyzer {
                 analysis: Arc::new(own),
                 literals,
                 text: if want_text {
-                    text.to_string()
+                    Shown::Own(text.to_string())
                 } else {
-                    String::new()
+                    Shown::default()
                 },
                 tags: tags::from_comments(scanned_text, &self.scratch.comments),
             };
@@ -385,7 +432,7 @@ impl Analyzer {
             return Analyzed {
                 analysis,
                 literals,
-                text: String::new(),
+                text: Shown::default(),
                 tags: tags::Tags::default(),
             };
         }
@@ -404,7 +451,7 @@ impl Analyzer {
         Analyzed {
             analysis,
             literals,
-            text: redacted(text, &scanned.spans, &scanned.comments),
+            text: Shown::Own(redacted(text, &scanned.spans, &scanned.comments)),
             tags,
         }
     }
@@ -432,7 +479,7 @@ struct Exact {
     text: Box<str>,
     analysis: Arc<Analysis>,
     /// [`Analyzed::text`] of this text (it has no comments, so no tags).
-    shown: String,
+    shown: Arc<str>,
 }
 
 /// 16 lowercase hex digits.
@@ -1151,6 +1198,11 @@ mod tests {
         assert!(Arc::ptr_eq(&first.analysis, &again.analysis));
         assert_eq!(again.text, first.text);
         assert_eq!(again.text, text);
+        // The text shown is shared with the cache, not copied per statement.
+        match (&first.text, &again.text) {
+            (Shown::Shared(a), Shown::Shared(b)) => assert!(Arc::ptr_eq(a, b)),
+            other => panic!("not shared: {other:?}"),
+        }
         assert!(again.literals.is_empty());
         assert_eq!(an.stats().hits, 1);
         assert_eq!(an.stats().misses, 1);
