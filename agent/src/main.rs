@@ -539,17 +539,22 @@ pub(crate) fn load_config(c: &CommonArgs) -> Result<Config> {
 }
 
 fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<Pipeline> {
-    let out = open_output(cfg)?;
-    pipeline_over(cfg, clock, resolve_identity, out)
+    let host = host_of(cfg);
+    let out = open_output(cfg, &host)?;
+    pipeline_over(cfg, clock, resolve_identity, out, host)
+}
+
+/// This host as events name it (read once per start: the output and the pipeline share it).
+fn host_of(cfg: &Config) -> audit::Host {
+    audit::host_info(cfg.environment.clone(), cfg.labels.clone())
 }
 
 /// The configured output, opened (its sink thread started).
-fn open_output(cfg: &Config) -> Result<Output> {
+fn open_output(cfg: &Config, host: &audit::Host) -> Result<Output> {
     let opts = cfg
         .output_options()
         .map_err(|e| anyhow::anyhow!("output: {e}"))?;
-    let host = audit::host_info(cfg.environment.clone(), cfg.labels.clone());
-    Output::open(&opts, &host).context("opening the output")
+    Output::open(&opts, host).context("opening the output")
 }
 
 /// A pipeline writing to `out` (the policies loaded and compiled).
@@ -558,9 +563,8 @@ fn pipeline_over(
     clock: Clock,
     resolve_identity: bool,
     out: Output,
+    host: audit::Host,
 ) -> Result<Pipeline> {
-    let labels: BTreeMap<String, String> = cfg.labels.clone();
-    let host = audit::host_info(cfg.environment.clone(), labels);
     let policy = match &cfg.policy_dir {
         Some(d) => {
             Policy::load_dir(d).with_context(|| format!("loading policies from {}", d.display()))?
@@ -1321,7 +1325,8 @@ fn replay(a: ReplayArgs) -> Result<()> {
     // writes).
     let (mut wall, mut cpu, mut setup_cpu) = (0.0f64, 0.0f64, 0.0f64);
     let setup0 = cpu_seconds();
-    let mut out = Some(open_output(&cfg)?);
+    let host = host_of(&cfg);
+    let mut out = Some(open_output(&cfg, &host)?);
     setup_cpu += cpu_seconds() - setup0;
     let passes = a.repeat.max(1);
     let mut lost = 0;
@@ -1330,7 +1335,7 @@ fn replay(a: ReplayArgs) -> Result<()> {
         let Some(o) = out.take() else {
             bail!("the output was closed before the last pass");
         };
-        let mut p = pipeline_over(&cfg, Clock::with_offset(offset), false, o)?;
+        let mut p = pipeline_over(&cfg, Clock::with_offset(offset), false, o, host.clone())?;
         // A capture made in keylog mode holds ciphertext and the secrets that open it; one made
         // with uprobes holds plaintext, which takes over from any ciphertext as it does live.
         p.set_tls_keylog(true);

@@ -334,8 +334,16 @@ impl FrontendDecoder {
             return Ok(None);
         }
         buf.advance(5);
-        let body = buf.split_to(body_len).freeze();
-        parse_frontend(tag, body).map(Some)
+        if matches!(tag, b'Q' | b'P' | b'B') {
+            // Their text and values are kept as slices of the frame.
+            let body = buf.split_to(body_len).freeze();
+            return parse_frontend(tag, body).map(Some);
+        }
+        // Nothing of the others is kept as bytes: read in place, with no shared handle on the
+        // buffer to take and drop per frame (Execute and Sync come with every statement).
+        let msg = parse_frontend_plain(tag, &buf[..body_len]);
+        buf.advance(body_len);
+        msg.map(Some)
     }
 
     /// The next whole frame as sent (to forward unchanged) with its decoded message; a frame
@@ -710,6 +718,18 @@ fn parse_frontend(tag: u8, mut b: Bytes) -> Result<FrontendMessage, DecodeError>
                 result_formats,
             }
         }
+        _ => parse_frontend_plain(tag, &b)?,
+    })
+}
+
+/// Parses a client message whose parts are all copied out (every tag but Query, Parse and
+/// Bind), from the body in place.
+fn parse_frontend_plain(tag: u8, mut b: &[u8]) -> Result<FrontendMessage, DecodeError> {
+    let bad = |what| DecodeError::Malformed {
+        tag: tag as char,
+        what,
+    };
+    Ok(match tag {
         b'D' | b'C' => {
             need(&b, 1, tag, "missing kind")?;
             let kind = b.get_u8();
