@@ -5,23 +5,6 @@ mod proxy_cmd;
 mod report_cmd;
 mod status_cmd;
 
-/// mimalloc serves the pipeline's few small allocations per statement more cheaply than the
-/// system allocator (README: Performance).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc's `mi_option_purge_delay` (`mimalloc.h` of the v3 sources that libmimalloc-sys
-/// builds; the crate names no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Memory freed is given back to the system at once, as glibc's allocator does for large
-/// blocks: with mimalloc's default delay (10 ms) the live agent's peak RSS was about 30 MB
-/// higher (105 MB against 73 MB under saturated pgbench).
-fn allocator_setup() {
-    // SAFETY: sets an option of the global allocator; any value is valid for this option.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
-}
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -38,6 +21,23 @@ use dbgov::pipeline::{Pipeline, PipelineConfig};
 use dbgov::policy::Policy;
 use dbgov::sink::Output;
 use dbgov::sql::AnalyzerConfig;
+
+/// mimalloc serves the pipeline's few small allocations per statement more cheaply than the
+/// system allocator (README: Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `mi_option_purge_delay` (`mimalloc.h` of the v3 sources that libmimalloc-sys
+/// builds; the crate names no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Memory freed is given back to the system at once, as glibc's allocator does for large
+/// blocks: with mimalloc's default delay (10 ms) the live agent's peak RSS was about 30 MB
+/// higher (105 MB against 73 MB under saturated pgbench).
+fn allocator_setup() {
+    // SAFETY: sets an option of the global allocator; any value is valid for this option.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
 
 #[derive(Parser)]
 #[command(

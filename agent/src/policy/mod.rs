@@ -974,12 +974,9 @@ impl VerdictCache {
         key_opt(b, *db_name);
         key_opt(b, *db_user);
         key_str(b, kind);
-        key_strs(b, tables.iter());
+        key_strs(b, tables, &[]);
         // Read and written as one list, as rules see them.
-        key_len(b, columns.len() + columns_written.len());
-        for s in columns.iter().chain(columns_written.iter()) {
-            key_str(b, s);
-        }
+        key_strs(b, columns, columns_written);
         b.push(u8::from(*has_where));
         for v in [
             *client_user,
@@ -989,7 +986,7 @@ impl VerdictCache {
         ] {
             key_opt(b, v);
         }
-        key_strs(b, client_groups.iter());
+        key_strs(b, client_groups, &[]);
         key_opt(b, *host_environment);
         key_len(b, host_labels.len());
         for (k, v) in host_labels.iter() {
@@ -1037,9 +1034,11 @@ fn key_opt(b: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-fn key_strs<'a>(b: &mut Vec<u8>, items: impl ExactSizeIterator<Item = &'a String>) {
-    key_len(b, items.len());
-    for s in items {
+/// `first` then `then`, written as one length-prefixed list: a list split in two keys as the
+/// same list whole.
+fn key_strs(b: &mut Vec<u8>, first: &[String], then: &[String]) {
+    key_len(b, first.len() + then.len());
+    for s in first.iter().chain(then) {
         key_str(b, s);
     }
 }
