@@ -1,6 +1,12 @@
 //! Builds the kernel programs in `agent-ebpf` with aya-build (nightly, `-Z build-std=core`,
 //! bpf-linker) so that a plain `cargo build` embeds them into the `dbgov` binary.
 //!
+//! The kernel programs do not depend on the host profile (they are always built `--release`
+//! for `bpfel-unknown-none`), so they are built once per target directory, in
+//! `TARGET/aya-build-shared`, and copied into each profile's `OUT_DIR`: clippy, the test
+//! profile and the release build would otherwise each build them (and `core`) again, about a
+//! minute apiece on a cold cache.
+//!
 //! `AYA_BUILD_SKIP=1` skips the eBPF build (for pure unit tests and clippy on machines without
 //! bpf-linker); the resulting binary refuses `dbgov run` with a clear message.
 use std::{env, fs, path::PathBuf};
@@ -29,12 +35,35 @@ fn main() -> anyhow::Result<()> {
         "cargo::rerun-if-changed={}",
         manifest.join("../agent-common/src").display()
     );
-    aya_build::build_ebpf(
+    // aya-build builds into `$OUT_DIR/aya-build` and copies the program to `$OUT_DIR`: point it
+    // at the shared directory, then copy the program into this profile's own `OUT_DIR`.
+    let shared = shared_dir(&out_dir);
+    fs::create_dir_all(&shared)?;
+    env::set_var("OUT_DIR", &shared);
+    let built = aya_build::build_ebpf(
         [aya_build::Package {
             name: "agent-ebpf",
             root_dir: &root,
             ..Default::default()
         }],
         aya_build::Toolchain::Nightly,
-    )
+    );
+    env::set_var("OUT_DIR", &out_dir);
+    built?;
+    if shared != out_dir {
+        fs::copy(shared.join("agent-ebpf"), &obj)?;
+    }
+    Ok(())
+}
+
+/// `TARGET/aya-build-shared` for an `OUT_DIR` of `TARGET[/TRIPLE]/PROFILE/build/dbgov-HASH/out`;
+/// the `OUT_DIR` itself when it is not laid out that way.
+fn shared_dir(out_dir: &std::path::Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .and_then(|build| build.parent())
+        .and_then(|profile| profile.parent())
+        .map(|target| target.join("aya-build-shared"))
+        .unwrap_or_else(|| out_dir.to_path_buf())
 }
