@@ -9,7 +9,10 @@
 //!
 //! `AYA_BUILD_SKIP=1` skips the eBPF build (for pure unit tests and clippy on machines without
 //! bpf-linker); the resulting binary refuses `dbgov run` with a clear message.
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
 
 fn main() -> anyhow::Result<()> {
     println!("cargo::rerun-if-env-changed=AYA_BUILD_SKIP");
@@ -58,7 +61,7 @@ fn main() -> anyhow::Result<()> {
 
 /// `TARGET/aya-build-shared` for an `OUT_DIR` of `TARGET[/TRIPLE]/PROFILE/build/dbgov-HASH/out`;
 /// the `OUT_DIR` itself when it is not laid out that way.
-fn shared_dir(out_dir: &std::path::Path) -> PathBuf {
+fn shared_dir(out_dir: &Path) -> PathBuf {
     out_dir
         .ancestors()
         .find(|p| p.file_name().is_some_and(|n| n == "build"))
