@@ -1589,7 +1589,8 @@ pub enum Command {
         schema: String,
     },
     Query {
-        text: String,
+        /// Shared with the statement record built from it: no copy per query.
+        text: std::sync::Arc<str>,
         /// Query attributes (MySQL 8 CLIENT_QUERY_ATTRIBUTES), name and value.
         attributes: Vec<(String, ParamValue)>,
     },
@@ -1702,7 +1703,7 @@ impl Command {
                     Vec::new()
                 };
                 Self::Query {
-                    text: text(r.rest()),
+                    text: String::from_utf8_lossy(r.rest()).into(),
                     attributes,
                 }
             }
@@ -2223,7 +2224,7 @@ mod tests {
         let Command::Query { text, attributes } = Command::parse(&p, QA).unwrap() else {
             panic!()
         };
-        assert_eq!(text, "SELECT 2");
+        assert_eq!(&*text, "SELECT 2");
         assert_eq!(attributes[0].0, "trace");
         assert_eq!(attributes[0].1.to_text().as_deref(), Some("abc"));
     }

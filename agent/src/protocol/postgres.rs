@@ -7,6 +7,8 @@
 //! *before* anything is buffered, and every on-wire count is checked before it is used.
 //! `DataRow` and `CopyData` bodies are never buffered: they are counted and skipped, so a huge
 //! result costs no memory.
+use std::borrow::Cow;
+
 use bytes::{Buf, Bytes, BytesMut};
 use smallvec::SmallVec;
 
@@ -183,8 +185,11 @@ pub enum BackendMessage {
     },
     /// A result row: counted, not stored.
     DataRow,
+    /// The tag split where it is decoded: the command (`SELECT`, `DROP TABLE`), named
+    /// without an allocation when it is one of the usual ones, and the row count.
     CommandComplete {
-        tag: String,
+        command: Cow<'static, str>,
+        rows: Option<u64>,
     },
     EmptyQueryResponse,
     ErrorResponse(ErrorFields),
@@ -816,9 +821,14 @@ fn parse_backend(tag: u8, mut b: &[u8]) -> Result<BackendMessage, DecodeError> {
             }
             BackendMessage::RowDescription { fields }
         }
-        b'C' => BackendMessage::CommandComplete {
-            tag: cstr(&mut b).ok_or(bad("unterminated tag"))?,
-        },
+        b'C' => {
+            let pos = b
+                .iter()
+                .position(|&c| c == 0)
+                .ok_or(bad("unterminated tag"))?;
+            let (command, rows) = split_tag_static(&String::from_utf8_lossy(&b[..pos]));
+            BackendMessage::CommandComplete { command, rows }
+        }
         b'I' => BackendMessage::EmptyQueryResponse,
         b'E' => BackendMessage::ErrorResponse(error_fields(&mut b)),
         b'N' => BackendMessage::NoticeResponse,
@@ -873,17 +883,52 @@ pub fn split_tag(tag: &str) -> (String, Option<u64>) {
     (cmd, rows)
 }
 
-/// As [`split_tag`], reusing the tag's own buffer for the usual tag ("SELECT 1"): no
-/// allocation per statement.
-pub fn split_tag_owned(mut tag: String) -> (String, Option<u64>) {
-    let (words, rows, plain) = tag_parts(&tag);
-    if plain {
-        tag.truncate(words.end);
-        tag.drain(..words.start);
-        (tag, rows)
+/// As [`split_tag`], with the usual commands named by a static string: no allocation for
+/// them ("SELECT 1", "INSERT 0 1", "BEGIN").
+pub fn split_tag_static(tag: &str) -> (Cow<'static, str>, Option<u64>) {
+    let (words, rows, plain) = tag_parts(tag);
+    let words = &tag[words];
+    let cmd = if plain {
+        usual_command(words).map_or_else(|| Cow::Owned(words.to_owned()), Cow::Borrowed)
     } else {
-        (normalize_words(&tag[words]), rows)
-    }
+        Cow::Owned(normalize_words(words))
+    };
+    (cmd, rows)
+}
+
+/// The static name of a usual command tag (already upper case, single spaces).
+fn usual_command(words: &str) -> Option<&'static str> {
+    Some(match words {
+        "SELECT" => "SELECT",
+        "INSERT" => "INSERT",
+        "UPDATE" => "UPDATE",
+        "DELETE" => "DELETE",
+        "MERGE" => "MERGE",
+        "BEGIN" => "BEGIN",
+        "START TRANSACTION" => "START TRANSACTION",
+        "COMMIT" => "COMMIT",
+        "ROLLBACK" => "ROLLBACK",
+        "SAVEPOINT" => "SAVEPOINT",
+        "RELEASE" => "RELEASE",
+        "SET" => "SET",
+        "SHOW" => "SHOW",
+        "RESET" => "RESET",
+        "FETCH" => "FETCH",
+        "MOVE" => "MOVE",
+        "COPY" => "COPY",
+        "DECLARE CURSOR" => "DECLARE CURSOR",
+        "CLOSE CURSOR" => "CLOSE CURSOR",
+        "PREPARE" => "PREPARE",
+        "EXECUTE" => "EXECUTE",
+        "DEALLOCATE" => "DEALLOCATE",
+        "DISCARD ALL" => "DISCARD ALL",
+        "LOCK TABLE" => "LOCK TABLE",
+        "LISTEN" => "LISTEN",
+        "NOTIFY" => "NOTIFY",
+        "CALL" => "CALL",
+        "DO" => "DO",
+        _ => return None,
+    })
 }
 
 /// Where the command's words are in a tag, its row count, and whether the words are the usual

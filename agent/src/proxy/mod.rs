@@ -749,7 +749,7 @@ impl Conn {
     /// The event of a statement the proxy refused (the server never saw it).
     fn refused(&self, sh: &Shared, text: &str, prepared: bool, r: &Refusal, code: &str) {
         let info = lock(&self.session).info().clone();
-        let mut rec = StatementRecord::new(Some(text.to_owned()), audit::now_monotonic_ns());
+        let mut rec = StatementRecord::new(Some(text.into()), audit::now_monotonic_ns());
         rec.prepared = prepared;
         rec.status = Status::Error;
         rec.error_code = Some(code.to_owned());
@@ -767,7 +767,7 @@ impl Conn {
     /// An `approval` event: a held statement's request or decision.
     fn approval_event(&self, sh: &Shared, text: &str, a: &Approval) {
         let info = lock(&self.session).info().clone();
-        let rec = StatementRecord::new(Some(text.to_owned()), audit::now_monotonic_ns());
+        let rec = StatementRecord::new(Some(text.into()), audit::now_monotonic_ns());
         self.write_statement(sh, &info, &rec, Some(a), Kind::Approval, None);
     }
 

@@ -376,7 +376,7 @@ async fn client_to_server(
             }
             let (text, prepared) = match Command::parse(&p.payload, caps) {
                 Ok(Command::Query { text, .. }) => (text, false),
-                Ok(Command::StmtPrepare { text }) => (text, true),
+                Ok(Command::StmtPrepare { text }) => (text.into(), true),
                 _ => {
                     forward(sw, &raw, conn, sh).await?;
                     continue;

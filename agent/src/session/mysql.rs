@@ -55,6 +55,7 @@
 //! CLIENT_DEPRECATE_EOF mode is inferred from the first result set.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use thiserror::Error;
@@ -145,6 +146,11 @@ struct Side {
     resync: bool,
 }
 
+/// A statement id as the records name it.
+fn id_name(id: u32) -> Arc<str> {
+    Arc::from(itoa::Buffer::new().format(id))
+}
+
 impl Side {
     fn new(max_payload: usize) -> Self {
         Self {
@@ -170,7 +176,9 @@ struct LongData {
 
 #[derive(Clone, Debug, Default)]
 struct Prepared {
-    text: String,
+    text: Arc<str>,
+    /// The statement id as text, the records' `statement_name` (made once).
+    name: Arc<str>,
     num_params: u16,
     /// Types bound by the last execute that sent them.
     types: Vec<ParamType>,
@@ -714,12 +722,12 @@ impl MysqlSession {
         }
         if self.opts.request_events {
             let req = match &command {
-                Some(Command::Query { text, .. }) => Some((Some(text.clone()), false, None)),
+                Some(Command::Query { text, .. }) => Some((Some(text.to_string()), false, None)),
                 Some(Command::StmtPrepare { text }) => Some((Some(text.clone()), true, None)),
                 Some(Command::StmtExecute(e)) => {
                     let id = self.resolve_statement(e.statement_id);
                     Some((
-                        self.stmts.get(&id).map(|s| s.text.clone()),
+                        self.stmts.get(&id).map(|s| s.text.to_string()),
                         true,
                         Some(id.to_string()),
                     ))
@@ -854,8 +862,9 @@ impl MysqlSession {
                 let id = self.resolve_statement(*statement_id);
                 let mut rec = StatementRecord::new(None, p.start_ns);
                 rec.prepared = true;
-                rec.statement_name = Some(id.to_string());
+                rec.statement_name = Some(id_name(id));
                 if let Some(st) = self.stmts.get(&id) {
+                    rec.statement_name = Some(st.name.clone());
                     rec.text = Some(st.text.clone());
                     rec.truncated = st.truncated;
                     rec.params = Some(u32::from(st.num_params));
@@ -879,14 +888,15 @@ impl MysqlSession {
         let id = self.resolve_statement(e.statement_id);
         let mut rec = StatementRecord::new(None, start);
         rec.prepared = true;
-        rec.statement_name = Some(id.to_string());
         let query_attributes = self
             .negotiated(caps::CLIENT_QUERY_ATTRIBUTES)
             .unwrap_or(false);
         let record_params = self.opts.record_params;
         let Some(st) = self.stmts.get_mut(&id) else {
+            rec.statement_name = Some(id_name(id));
             return (rec, id);
         };
+        rec.statement_name = Some(st.name.clone());
         rec.text = Some(st.text.clone());
         rec.truncated = st.truncated;
         rec.params = Some(u32::from(st.num_params));
@@ -1522,7 +1532,7 @@ impl MysqlSession {
             }
             Kind::Prepare { text } => match (f.error.take(), f.prepare_ok) {
                 (Some(err), _) => {
-                    let mut rec = StatementRecord::new(Some(text), f.start_ns);
+                    let mut rec = StatementRecord::new(Some(text.into()), f.start_ns);
                     rec.prepared = true;
                     rec.truncated = f.truncated;
                     rec.end_ns = ts;
@@ -1540,7 +1550,8 @@ impl MysqlSession {
                     self.stmts.insert(
                         ok.statement_id,
                         Prepared {
-                            text,
+                            text: text.into(),
+                            name: id_name(ok.statement_id),
                             num_params: ok.num_params,
                             types: Vec::new(),
                             columns: std::mem::take(&mut f.columns),
@@ -1920,7 +1931,7 @@ mod tests {
     fn texts(events: &[SessionEvent]) -> Vec<String> {
         statements(events)
             .into_iter()
-            .map(|s| s.text.unwrap_or_else(|| "<none>".into()))
+            .map(|s| s.text.map_or_else(|| "<none>".into(), |t| t.to_string()))
             .collect()
     }
 
@@ -1952,7 +1963,9 @@ mod tests {
                     SessionEvent::Request(r) => requested.push(r.text.clone()),
                     SessionEvent::Statement(st) => {
                         n += 1;
-                        let pos = requested.iter().position(|t| *t == st.text);
+                        let pos = requested
+                            .iter()
+                            .position(|t| t.as_deref() == st.text.as_deref());
                         assert!(pos.is_some(), "no request before {:?}", st.text);
                         if let Some(p) = pos {
                             requested.remove(p);

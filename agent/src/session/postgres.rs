@@ -11,8 +11,8 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use crate::protocol::postgres::{
-    split_tag_owned, BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder,
-    FrontendMessage, GapFit, DEFAULT_MAX_FRAME,
+    BackendDecoder, BackendMessage, FieldDescription, FrontendDecoder, FrontendMessage, GapFit,
+    DEFAULT_MAX_FRAME,
 };
 use crate::session::{
     Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
@@ -28,6 +28,8 @@ const MAX_QUEUE: usize = 100_000;
 struct Prepared {
     /// Checked as UTF-8 (invalid sequences replaced) once, at Parse.
     text: Arc<str>,
+    /// The statement's name, for the records of its executions (made once, at Parse).
+    name: Arc<str>,
     params: u16,
     columns: Arc<[ResultColumn]>,
     /// The Parse was not captured whole: `text` is its head.
@@ -36,7 +38,7 @@ struct Prepared {
 
 #[derive(Clone, Debug)]
 struct Portal {
-    statement: String,
+    statement: Arc<str>,
     text: Option<Arc<str>>,
     truncated: bool,
     params: u32,
@@ -255,7 +257,7 @@ impl PgSession {
             FrontendMessage::Query { text } => {
                 self.copy_bytes = 0;
                 let text = lossy(&text);
-                self.request(Some(&text), false, None, ts, out);
+                self.request(Some(&*text), false, None, ts, out);
                 let mut rec = StatementRecord::new(Some(text), ts);
                 rec.truncated = self.fe_truncated;
                 self.queue.push_back(Pending::Simple(Box::new(rec)));
@@ -268,14 +270,15 @@ impl PgSession {
                 self.statements.insert(
                     name.clone(),
                     Prepared {
-                        text: lossy(&text).into(),
+                        text: lossy(&text),
+                        name: name.as_str().into(),
                         params: param_types,
                         columns: Arc::default(),
                         truncated: self.fe_truncated,
                     },
                 );
                 if self.opts.request_events {
-                    self.request(Some(&lossy(&text)), true, Some(&name), ts, out);
+                    self.request(Some(&*lossy(&text)), true, Some(&name), ts, out);
                 }
                 self.queue.push_back(Pending::Parse {
                     name,
@@ -315,7 +318,7 @@ impl PgSession {
                     text: prepared.map(|s| s.text.clone()),
                     truncated: prepared.is_some_and(|s| s.truncated),
                     columns: prepared.map(|s| s.columns.clone()).unwrap_or_default(),
-                    statement,
+                    statement: prepared.map_or_else(|| statement.into(), |s| s.name.clone()),
                     params: params.len() as u32,
                     values,
                 };
@@ -331,14 +334,12 @@ impl PgSession {
             FrontendMessage::Execute { portal, .. } => {
                 self.copy_bytes = 0;
                 let p = self.portals.get(&portal);
-                let mut rec =
-                    StatementRecord::new(p.and_then(|p| p.text.as_deref()).map(str::to_owned), ts);
+                let mut rec = StatementRecord::new(p.and_then(|p| p.text.clone()), ts);
                 rec.prepared = true;
                 rec.truncated = p.is_some_and(|p| p.truncated);
                 rec.statement_name = Some(match p {
-                    Some(p) if !p.statement.is_empty() => p.statement.clone(),
-                    Some(_) => String::new(),
-                    None => portal.clone(),
+                    Some(p) => p.statement.clone(),
+                    None => portal.as_str().into(),
                 });
                 rec.params = p.map(|p| p.params);
                 rec.param_values = p.and_then(|p| p.values.clone());
@@ -525,8 +526,10 @@ impl PgSession {
                 }
             }
             BackendMessage::DataRow => self.sub_rows += 1,
-            BackendMessage::CommandComplete { tag } => {
-                let (cmd, n) = split_tag_owned(tag);
+            BackendMessage::CommandComplete {
+                command: cmd,
+                rows: n,
+            } => {
                 let counted = std::mem::take(&mut self.sub_rows);
                 let n = n.or((counted > 0).then_some(counted));
                 match self.queue.front_mut() {
@@ -590,7 +593,7 @@ impl PgSession {
                     }) => {
                         let mut r = StatementRecord::new(Some(lossy(&text)), start_ns);
                         r.prepared = true;
-                        r.statement_name = Some(name.clone());
+                        r.statement_name = Some(name.as_str().into());
                         r.status = Status::Error;
                         r.error_code = code;
                         r.error_message = message;
@@ -600,12 +603,8 @@ impl PgSession {
                     }
                     Some(Pending::Bind { portal, start_ns }) => {
                         let p = self.portals.remove(&portal);
-                        let mut r = StatementRecord::new(
-                            p.as_ref()
-                                .and_then(|p| p.text.as_deref())
-                                .map(str::to_owned),
-                            start_ns,
-                        );
+                        let mut r =
+                            StatementRecord::new(p.as_ref().and_then(|p| p.text.clone()), start_ns);
                         r.prepared = true;
                         r.statement_name = p.map(|p| p.statement);
                         r.status = Status::Error;
@@ -755,8 +754,9 @@ fn column(f: FieldDescription) -> ResultColumn {
     }
 }
 
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// The text, shared from here on by the records and the prepared statement (one copy).
+fn lossy(b: &[u8]) -> Arc<str> {
+    String::from_utf8_lossy(b).into()
 }
 
 impl Conversation for PgSession {

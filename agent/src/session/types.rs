@@ -101,14 +101,16 @@ pub struct ResultColumn {
 #[derive(Clone, Debug, PartialEq)]
 pub struct StatementRecord {
     /// The SQL text. `None` when the statement was prepared before the agent joined.
-    pub text: Option<String>,
+    /// Shared with the prepared statement it came from: no copy per execution.
+    pub text: Option<std::sync::Arc<str>>,
     /// The command tag reported by the server (PostgreSQL CommandComplete), upper case, e.g.
     /// `SELECT`, `INSERT`, `DROP TABLE`.
-    pub tag: Option<String>,
+    pub tag: Option<std::borrow::Cow<'static, str>>,
     /// Executed through a prepared statement / extended protocol.
     pub prepared: bool,
-    /// Prepared statement name or id.
-    pub statement_name: Option<String>,
+    /// Prepared statement name or id (shared with the prepared statement: no copy per
+    /// execution).
+    pub statement_name: Option<std::sync::Arc<str>>,
     /// Number of bound parameters.
     pub params: Option<u32>,
     /// Parameter values as text (`None` for SQL NULL). Only filled when the session was told to
@@ -134,7 +136,7 @@ pub struct StatementRecord {
 }
 
 impl StatementRecord {
-    pub fn new(text: Option<String>, start_ns: u64) -> Self {
+    pub fn new(text: Option<std::sync::Arc<str>>, start_ns: u64) -> Self {
         Self {
             text,
             tag: None,

@@ -56,8 +56,8 @@ fn psql_session_statements() {
         .iter()
         .map(|s| {
             (
-                s.text.clone().unwrap_or_default(),
-                s.tag.clone(),
+                s.text.as_deref().unwrap_or_default().to_owned(),
+                s.tag.as_deref().map(str::to_owned),
                 s.rows,
                 s.status,
             )
@@ -504,7 +504,9 @@ fn requests_are_reported_before_their_statements_when_asked() {
                 }
                 SessionEvent::Statement(st) => {
                     statements += 1;
-                    let pos = pending.iter().position(|t| *t == st.text);
+                    let pos = pending
+                        .iter()
+                        .position(|t| t.as_deref() == st.text.as_deref());
                     assert!(
                         pos.is_some(),
                         "statement {:?} had no request before it",
