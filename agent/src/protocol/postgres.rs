@@ -183,6 +183,10 @@ pub enum BackendMessage {
     RowDescription {
         fields: Vec<FieldDescription>,
     },
+    /// A RowDescription byte for byte the same as the last one this decoder read (only from
+    /// a decoder told to [`BackendDecoder::remember_row_descriptions`]): the same query shape
+    /// again in simple mode, whose fields are not decoded again.
+    RowDescriptionAgain,
     /// A result row: counted, not stored.
     DataRow,
     /// The tag split where it is decoded: the command (`SELECT`, `DROP TABLE`), named
@@ -488,6 +492,9 @@ pub struct BackendDecoder {
     max_frame: usize,
     expect_ssl_response: bool,
     skip: Skip,
+    /// The body of the last RowDescription read, when asked to remember it (empty: none yet;
+    /// a RowDescription body is never empty).
+    last_row_description: Option<Vec<u8>>,
 }
 
 impl Default for BackendDecoder {
@@ -502,7 +509,16 @@ impl BackendDecoder {
             max_frame,
             expect_ssl_response: false,
             skip: Skip::default(),
+            last_row_description: None,
         }
+    }
+
+    /// From now on a RowDescription that repeats the last one byte for byte is reported as
+    /// [`BackendMessage::RowDescriptionAgain`], for a caller that keeps what it made of the
+    /// last one: a query repeated in simple mode costs a compare, not a decode and the
+    /// copies of its column names.
+    pub fn remember_row_descriptions(&mut self) {
+        self.last_row_description.get_or_insert_with(Vec::new);
     }
 
     /// The client sent an SSLRequest/GSSENCRequest: the next server byte is a bare `S`/`G`/`N`.
@@ -562,7 +578,22 @@ impl BackendDecoder {
             return Ok(None);
         }
         // Parsed in place: no shared buffer to split off, count and release per message.
-        let msg = parse_backend(tag, &buf[5..5 + body_len]);
+        let body = &buf[5..5 + body_len];
+        let msg = match &mut self.last_row_description {
+            Some(last) if tag == b'T' => {
+                if !last.is_empty() && last[..] == *body {
+                    Ok(BackendMessage::RowDescriptionAgain)
+                } else {
+                    let msg = parse_backend(tag, body);
+                    last.clear();
+                    if msg.is_ok() {
+                        last.extend_from_slice(body);
+                    }
+                    msg
+                }
+            }
+            _ => parse_backend(tag, body),
+        };
         buf.advance(5 + body_len);
         msg.map(Some)
     }
@@ -589,6 +620,9 @@ impl BackendDecoder {
     pub fn resync(&mut self, buf: &mut BytesMut) -> usize {
         self.skip.remaining = 0;
         self.expect_ssl_response = false;
+        if let Some(last) = &mut self.last_row_description {
+            last.clear();
+        }
         let hay = &buf[..];
         let mut i = 0;
         while i + 6 <= hay.len() {

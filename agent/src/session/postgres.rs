@@ -158,6 +158,17 @@ pub struct PgSession {
     /// Server bytes were dropped to realign on a ReadyForQuery: the statement that
     /// ReadyForQuery completes may have lost its CommandComplete or ErrorResponse.
     be_dropped: bool,
+    /// The columns of the last RowDescription, for the decoder's
+    /// [`BackendMessage::RowDescriptionAgain`].
+    last_columns: Arc<[ResultColumn]>,
+}
+
+/// The server side's decoder: it reports a repeated RowDescription as such, and the session
+/// reuses the columns it made of the last one.
+fn backend_decoder() -> BackendDecoder {
+    let mut d = BackendDecoder::new(DEFAULT_MAX_FRAME);
+    d.remember_row_descriptions();
+    d
 }
 
 impl PgSession {
@@ -169,7 +180,7 @@ impl PgSession {
                 ..Default::default()
             }),
             fe: FrontendDecoder::new(DEFAULT_MAX_FRAME),
-            be: BackendDecoder::new(DEFAULT_MAX_FRAME),
+            be: backend_decoder(),
             fe_buf: BytesMut::new(),
             be_buf: BytesMut::new(),
             fe_resync: false,
@@ -185,6 +196,7 @@ impl PgSession {
             be_join: false,
             fe_truncated: false,
             be_dropped: false,
+            last_columns: Arc::default(),
         }
     }
 
@@ -392,6 +404,49 @@ impl PgSession {
         }
     }
 
+    /// Gives a RowDescription's columns to what it answers: a Describe (of a portal: the
+    /// Executes queued for it and its prepared statement; of a statement: the statement),
+    /// or the query or execution under way.
+    fn row_description(&mut self, cols: Arc<[ResultColumn]>) {
+        match self.queue.front_mut() {
+            Some(Pending::Describe { portal, name }) => {
+                if *portal {
+                    // Drivers that Bind, Describe the portal, then Execute (psycopg 3,
+                    // node-postgres): the answer belongs to the Executes of that portal
+                    // already queued, and is kept with the prepared statement for
+                    // later executions.
+                    let name = name.clone();
+                    self.queue.pop_front();
+                    if let Some(p) = self.portals.get_mut(&name) {
+                        p.columns = cols.clone();
+                        if let Some(s) = self.statements.get_mut(&p.statement) {
+                            s.columns = cols.clone();
+                        }
+                    }
+                    for q in self.queue.iter_mut() {
+                        match q {
+                            Pending::Execute(r, p) if same(p, &name) => {
+                                r.columns = cols.clone();
+                            }
+                            // A later Bind may redefine the portal.
+                            Pending::Bind { portal, .. } if same(portal, &name) => break,
+                            _ => {}
+                        }
+                    }
+                } else {
+                    if let Some(s) = self.statements.get_mut(name) {
+                        s.columns = cols;
+                    }
+                    self.queue.pop_front();
+                }
+            }
+            Some(Pending::Simple(r)) | Some(Pending::Execute(r, _)) => {
+                r.columns = cols;
+            }
+            _ => {}
+        }
+    }
+
     fn finish(&mut self, mut rec: Box<StatementRecord>, ts: u64, out: &mut Vec<SessionEvent>) {
         rec.end_ns = ts;
         if rec.status != Status::Ok {
@@ -471,44 +526,10 @@ impl PgSession {
             BackendMessage::RowDescription { fields } => {
                 // The names move from the decoded message: no copy per column.
                 let cols: Arc<[ResultColumn]> = fields.into_iter().map(column).collect();
-                match self.queue.front_mut() {
-                    Some(Pending::Describe { portal, name }) => {
-                        if *portal {
-                            // Drivers that Bind, Describe the portal, then Execute (psycopg 3,
-                            // node-postgres): the answer belongs to the Executes of that portal
-                            // already queued, and is kept with the prepared statement for
-                            // later executions.
-                            let name = name.clone();
-                            self.queue.pop_front();
-                            if let Some(p) = self.portals.get_mut(&name) {
-                                p.columns = cols.clone();
-                                if let Some(s) = self.statements.get_mut(&p.statement) {
-                                    s.columns = cols.clone();
-                                }
-                            }
-                            for q in self.queue.iter_mut() {
-                                match q {
-                                    Pending::Execute(r, p) if same(p, &name) => {
-                                        r.columns = cols.clone();
-                                    }
-                                    // A later Bind may redefine the portal.
-                                    Pending::Bind { portal, .. } if same(portal, &name) => break,
-                                    _ => {}
-                                }
-                            }
-                        } else {
-                            if let Some(s) = self.statements.get_mut(name) {
-                                s.columns = cols;
-                            }
-                            self.queue.pop_front();
-                        }
-                    }
-                    Some(Pending::Simple(r)) | Some(Pending::Execute(r, _)) => {
-                        r.columns = cols;
-                    }
-                    _ => {}
-                }
+                self.last_columns = cols.clone();
+                self.row_description(cols);
             }
+            BackendMessage::RowDescriptionAgain => self.row_description(self.last_columns.clone()),
             BackendMessage::NoData => {
                 if matches!(self.queue.front(), Some(Pending::Describe { .. })) {
                     self.queue.pop_front();
@@ -851,7 +872,7 @@ impl Conversation for PgSession {
             self.fe_buf.clear();
             self.be_buf.clear();
             self.fe.expect_startup();
-            self.be = BackendDecoder::new(DEFAULT_MAX_FRAME);
+            self.be = backend_decoder();
         }
     }
 }

@@ -358,3 +358,54 @@ fn command_tags_agree_with_the_reference() {
     }
     assert!(n > 20_000);
 }
+
+/// A RowDescription repeated byte for byte is reported as such only by a decoder told to
+/// remember them; a different one, or one after a resync, is decoded in full.
+#[test]
+fn repeated_row_description_is_reported_when_remembered() {
+    let desc = |name: &[u8]| {
+        let mut body = vec![0u8, 1];
+        body.extend_from_slice(name);
+        body.push(0);
+        body.extend_from_slice(&[
+            0, 0, 0x40, 0, 0, 1, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0,
+        ]);
+        let mut m = vec![b'T'];
+        m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        m.extend_from_slice(&body);
+        m
+    };
+    let decode_all = |d: &mut BackendDecoder, frames: &[Vec<u8>]| -> Vec<BackendMessage> {
+        let mut buf = BytesMut::new();
+        for f in frames {
+            buf.extend_from_slice(f);
+        }
+        let mut out = Vec::new();
+        while let Some(m) = d.decode(&mut buf).unwrap() {
+            out.push(m);
+        }
+        out
+    };
+    let frames = [desc(b"aid"), desc(b"aid"), desc(b"bid"), desc(b"aid")];
+    let mut plain = BackendDecoder::new(DEFAULT_MAX_FRAME);
+    assert!(decode_all(&mut plain, &frames)
+        .iter()
+        .all(|m| matches!(m, BackendMessage::RowDescription { .. })));
+    let mut d = BackendDecoder::new(DEFAULT_MAX_FRAME);
+    d.remember_row_descriptions();
+    let got = decode_all(&mut d, &frames);
+    let again: Vec<bool> = got
+        .iter()
+        .map(|m| matches!(m, BackendMessage::RowDescriptionAgain))
+        .collect();
+    assert_eq!(again, [false, true, false, false]);
+    match &got[2] {
+        BackendMessage::RowDescription { fields } => assert_eq!(fields[0].name, "bid"),
+        m => panic!("{m:?}"),
+    }
+    // After a resync nothing is taken as repeated.
+    let mut empty = BytesMut::new();
+    d.resync(&mut empty);
+    let got = decode_all(&mut d, &[desc(b"aid")]);
+    assert!(matches!(got[0], BackendMessage::RowDescription { .. }));
+}

@@ -551,3 +551,45 @@ fn the_unnamed_statement_is_kept_apart_and_named_ones_are_bounded() {
     assert_eq!((n.get("s1"), n.get("")), (Some(&9), Some(&5)));
     assert!(same("", "") && same("ab", "ab") && !same("", "a") && !same("ab", "ac"));
 }
+
+/// Simple queries of one shape, then another, then the first again: each statement gets the
+/// columns of its own RowDescription, the repeated ones shared with the last one made.
+#[test]
+fn repeated_row_descriptions_share_the_columns_made_once() {
+    let mut s = PgSession::mid_session(SessionOptions::default());
+    let mut out = Vec::new();
+    let shapes: [&[&str]; 4] = [
+        &["aid", "abalance"],
+        &["aid", "abalance"],
+        &["bid"],
+        &["aid", "abalance"],
+    ];
+    for (i, cols) in shapes.iter().enumerate() {
+        let q = cstr("SELECT aid, abalance FROM pgbench_accounts");
+        s.on_data(
+            Flow::ClientToServer,
+            &msg(b'Q', &q),
+            i as u64 * 10,
+            &mut out,
+        );
+        let mut a = row_description(16384, cols);
+        a.extend(msg(b'D', b"\0\x01\0\0\0\x011"));
+        a.extend(msg(b'C', b"SELECT 1\0"));
+        a.extend(msg(b'Z', b"I"));
+        s.on_data(Flow::ServerToClient, &a, i as u64 * 10 + 5, &mut out);
+    }
+    let st = stmts(&out);
+    assert_eq!(st.len(), 4);
+    let names =
+        |r: &StatementRecord| -> Vec<String> { r.columns.iter().map(|c| c.name.clone()).collect() };
+    assert_eq!(names(st[0]), ["aid", "abalance"]);
+    assert_eq!(names(st[1]), ["aid", "abalance"]);
+    assert_eq!(names(st[2]), ["bid"]);
+    assert_eq!(names(st[3]), ["aid", "abalance"]);
+    assert!(st
+        .iter()
+        .all(|r| r.columns.iter().all(|c| c.table_oid == Some(16384))));
+    // The second was not decoded again; the fourth follows another shape, so it was.
+    assert!(Arc::ptr_eq(&st[0].columns, &st[1].columns));
+    assert!(!Arc::ptr_eq(&st[1].columns, &st[3].columns));
+}
