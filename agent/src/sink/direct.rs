@@ -559,10 +559,10 @@ impl Writer {
             // The first block's head may be in the file already, appended through the page
             // cache (a tail written after a quiet moment). A direct write over it would make
             // the kernel write that dirty page back and wait first, which on a loaded host took
-            // up to 3.5 s (a test program under sysbench; 11 ms without the overlap), long
-            // enough for the output to fall behind and the ring to overflow. So the rest of
-            // that block goes through the page cache too, and the direct write starts at the
-            // next block.
+            // up to 3.5 s (a test program under sysbench; at most 35 ms when it started at the
+            // next block), long enough for the output to fall behind and the ring to overflow.
+            // So the rest of that block goes through the page cache too, and the direct write
+            // starts at the next block.
             let head = self.end.saturating_sub(offset).min(bytes.len() as u64) as usize;
             let direct_from = head.next_multiple_of(BLOCK).min(bytes.len());
             if direct_from > head {
