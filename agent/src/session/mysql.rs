@@ -862,9 +862,9 @@ impl MysqlSession {
                 let id = self.resolve_statement(*statement_id);
                 let mut rec = StatementRecord::new(None, p.start_ns);
                 rec.prepared = true;
-                rec.statement_name = Some(id_name(id));
-                if let Some(st) = self.stmts.get(&id) {
-                    rec.statement_name = Some(st.name.clone());
+                let st = self.stmts.get(&id);
+                rec.statement_name = Some(st.map_or_else(|| id_name(id), |s| s.name.clone()));
+                if let Some(st) = st {
                     rec.text = Some(st.text.clone());
                     rec.truncated = st.truncated;
                     rec.params = Some(u32::from(st.num_params));
