@@ -106,7 +106,10 @@ static PORTS: HashMap<u16, u32> = HashMap::with_max_entries(256, 0);
 #[map]
 static SOCK_PATHS: LpmTrie<[u8; UNIX_PATH_MAX], SockPattern> = LpmTrie::with_max_entries(256, 0);
 
-/// Arguments of an in-flight data syscall on a watched fd, keyed by pid_tgid.
+/// Arguments of the last data syscall on a watched fd, keyed by pid_tgid: one entry per
+/// thread that has used a watched connection, written in place at each syscall's entry and
+/// marked done at its exit (an insert and a delete per syscall cost about three times the
+/// lookup), and removed when the thread exits ([`sched_exit`]).
 #[map]
 static STASH: HashMap<u64, Stash> = HashMap::with_max_entries(16384, 0);
 
@@ -214,6 +217,12 @@ struct Stash {
     ptr: u64,
     /// iovec count for KIND_IOV.
     count: u64,
+    /// The connection the fd named at entry (a handle closed and reused by another thread
+    /// during a blocking call does not take this call's bytes).
+    conn_id: u64,
+    role: u32,
+    /// The syscall, plus one; 0 once its exit has taken the entry.
+    nr: u32,
 }
 
 #[repr(C)]
@@ -453,9 +462,11 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
     let fd = arg(ctx, 0) as u32;
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // The one map lookup every fd on the host pays.
-    if CONNS.get_ptr(conn_key(tgid, fd)).is_none() {
+    let Some(conn) = CONNS.get_ptr(conn_key(tgid, fd)) else {
         return;
-    }
+    };
+    // SAFETY: map value pointer, read once.
+    let (conn_id, role) = unsafe { ((*conn).conn_id, (*conn).role) };
     // Inside SSL_read/SSL_write: remember which socket this SSL* uses, and do not capture
     // the ciphertext (the plaintext comes from the uprobes). A call state that made no
     // syscall for a second is stale (a missed return probe): it is dropped and counted, and
@@ -480,7 +491,8 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
             return;
         }
     }
-    let (source, direction) = match syscall_nr(ctx) {
+    let nr = syscall_nr(ctx);
+    let (source, direction) = match nr {
         NR_READ => (Source::Read, Direction::Ingress),
         NR_WRITE => (Source::Write, Direction::Egress),
         NR_READV => (Source::Readv, Direction::Ingress),
@@ -511,8 +523,15 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
         direction: direction as u32,
         ptr,
         count: cnt,
+        conn_id,
+        role,
+        nr: nr as u32 + 1,
     };
-    if STASH.insert(bpf_get_current_pid_tgid(), st, 0).is_err() {
+    // The thread's entry from its last call is overwritten in place: no insert.
+    if let Some(e) = STASH.get_ptr_mut(pid_tgid) {
+        // SAFETY: map value pointer of this thread's own entry.
+        unsafe { *e = st };
+    } else if STASH.insert(pid_tgid, st, 0).is_err() {
         count(CNT_STASH_FULL, 1);
     }
 }
@@ -597,23 +616,27 @@ pub fn enter_uncaptured(ctx: TracePointContext) -> u32 {
 #[tracepoint]
 pub fn exit_data(ctx: TracePointContext) -> u32 {
     let pid_tgid = bpf_get_current_pid_tgid();
-    // SAFETY: the value is copied out before the entry is removed.
-    let Some(st) = (unsafe { STASH.get(pid_tgid) }).copied() else {
+    let Some(e) = STASH.get_ptr_mut(pid_tgid) else {
         return 0;
     };
-    let _ = STASH.remove(pid_tgid);
+    // SAFETY: map value pointer of this thread's own entry: copied out, then marked taken.
+    let st = unsafe {
+        let st = *e;
+        (*e).nr = 0;
+        st
+    };
+    // Taken already (this exit is of a call on an fd that is not watched), or left by a call
+    // whose exit was not seen (it was another syscall).
+    if st.nr == 0 || st.nr != syscall_nr(&ctx) as u32 + 1 {
+        return 0;
+    }
     let n = ret(&ctx);
     if n <= 0 {
         return 0;
     }
     let n = n as u64;
-    let tgid = (pid_tgid >> 32) as u32;
-    // SAFETY: plain value read.
-    let Some((conn_id, role)) =
-        (unsafe { CONNS.get(conn_key(tgid, st.fd)) }).map(|c| (c.conn_id, c.role))
-    else {
-        return 0;
-    };
+    let (conn_id, role) = (st.conn_id, st.role);
+    // The connection still exists (its state goes when its last handle closes).
     let Some(state) = CONN_STATE.get_ptr_mut(conn_id) else {
         return 0;
     };
@@ -1383,6 +1406,8 @@ pub fn sched_exec(_ctx: TracePointContext) -> u32 {
 /// close (the kernel closes its files without a `close` syscall).
 #[tracepoint]
 pub fn sched_exit(ctx: TracePointContext) -> u32 {
+    // Every exiting thread: its syscall entry, if it used a watched connection.
+    let _ = STASH.remove(bpf_get_current_pid_tgid());
     let off = EXIT_GROUP_DEAD_OFF.load();
     if off != 0 {
         // SAFETY: offset from the tracepoint's format file.
