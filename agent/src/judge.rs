@@ -3,7 +3,8 @@
 //! of the columns into data classes, and the policy verdict. The agent's pipeline,
 //! `dbgov policy test` and `dbgov replay` all call [`Judge::judge`], so a statement gets the
 //! same verdict wherever it is judged (and the proxy will call it too).
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::audit::Host;
 use crate::identity::ProcessInfo;
@@ -64,8 +65,8 @@ pub struct Request<'a> {
     pub tag: Option<&'a str>,
     /// Result metadata from the wire (RowDescription, MySQL column definitions).
     pub columns: &'a [ResultColumn],
-    /// The client process.
-    pub process: Option<&'a ProcessInfo>,
+    /// The client process (shared: the judge numbers each one's identity once).
+    pub process: Option<&'a Arc<ProcessInfo>>,
     /// The host (environment and labels take part in rules).
     pub host: &'a Host,
     /// Tags known besides the statement's own sqlcommenter comment (`dbgov policy test
@@ -215,14 +216,62 @@ pub struct Judge {
     policy: Policy,
     /// PostgreSQL (database, table OID) -> table name, learned from single-table statements.
     /// OIDs are per database: two databases' tables may share one.
-    oid_names: HashMap<String, HashMap<u32, String>>,
+    oid_names: foldhash::HashMap<String, foldhash::HashMap<u32, String>>,
     oid_count: usize,
     /// sqlcommenter keys kept in `statement.tags`.
     tag_keys: Vec<String>,
     /// Verdicts of the current policies by statement shape and identity.
     verdicts: VerdictCache,
+    /// The client identities' numbers in the verdicts' keys.
+    identities: Identities,
     /// What was judged, for metrics.
     counts: JudgeCounts,
+}
+
+/// Numbers for client identities ([`Policy::evaluate_cached_as`]): one number for each value
+/// of the client fields (compared byte for byte, as [`crate::policy::client_key`] writes
+/// them), found once per process. A process's identity is immutable behind its `Arc`, which
+/// is held here while its number is remembered, so its address cannot be reused meanwhile.
+#[derive(Default)]
+struct Identities {
+    by_key: foldhash::HashMap<Box<[u8]>, u64>,
+    by_process: foldhash::HashMap<usize, (Arc<ProcessInfo>, u64)>,
+    /// The next number (never reused, so a verdict cached for a forgotten number cannot be
+    /// found again by another identity).
+    next: u64,
+    buf: Vec<u8>,
+}
+
+/// Identities (and processes) remembered before the table starts over.
+const MAX_IDENTITIES: usize = 4096;
+
+impl Identities {
+    /// The number of `process`'s identity; `ctx` holds its client fields.
+    fn number(&mut self, process: &Arc<ProcessInfo>, ctx: &EvalContext) -> u64 {
+        let addr = Arc::as_ptr(process) as usize;
+        if let Some((_, n)) = self.by_process.get(&addr) {
+            return *n;
+        }
+        self.buf.clear();
+        crate::policy::client_key(&mut self.buf, ctx);
+        let n = match self.by_key.get(&self.buf[..]) {
+            Some(n) => *n,
+            None => {
+                if self.by_key.len() >= MAX_IDENTITIES {
+                    self.by_key.clear();
+                }
+                let n = self.next;
+                self.next += 1;
+                self.by_key.insert(self.buf[..].into(), n);
+                n
+            }
+        };
+        if self.by_process.len() >= MAX_IDENTITIES {
+            self.by_process.clear();
+        }
+        self.by_process.insert(addr, (Arc::clone(process), n));
+        n
+    }
 }
 
 /// Running totals of a judge (for metrics).
@@ -246,9 +295,10 @@ impl Judge {
         Self {
             analyzer: Analyzer::new(analyzer),
             policy,
-            oid_names: HashMap::new(),
+            oid_names: Default::default(),
             oid_count: 0,
             verdicts: VerdictCache::new(),
+            identities: Identities::default(),
             counts: JudgeCounts::default(),
             tag_keys: crate::sql::tags::DEFAULT_KEYS
                 .iter()
@@ -266,6 +316,7 @@ impl Judge {
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
         self.verdicts = VerdictCache::new();
+        self.identities = Identities::default();
     }
 
     /// What this judge has judged so far.
@@ -350,14 +401,19 @@ impl Judge {
             db_application: req.db_application,
             tags: &tags,
         };
-        let mut v = self.policy.evaluate_cached(&ctx, &mut self.verdicts);
+        let identity = process.map(|p| self.identities.number(p, &ctx));
+        let mut v = self
+            .policy
+            .evaluate_cached_as(&ctx, identity, &mut self.verdicts);
         // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's kind
         // is judged, so a harmless first statement cannot hide a destructive one.
         if let Some(a) = a.filter(|a| a.kinds.len() > 1) {
             for k in a.kinds.iter().skip(1) {
-                let other = self
-                    .policy
-                    .evaluate_cached(&EvalContext { kind: k, ..ctx }, &mut self.verdicts);
+                let other = self.policy.evaluate_cached_as(
+                    &EvalContext { kind: k, ..ctx },
+                    identity,
+                    &mut self.verdicts,
+                );
                 for r in other.rules {
                     if !v.rules.contains(&r) {
                         v.rules.push(r);
@@ -436,12 +492,15 @@ impl Judge {
         if a.tables.len() != 1 || self.oid_count >= MAX_OIDS {
             return;
         }
+        if !columns.iter().any(|c| c.table_oid.is_some()) {
+            return;
+        }
+        let names = match self.oid_names.get_mut(db) {
+            Some(n) => n,
+            None => self.oid_names.entry(db.to_owned()).or_default(),
+        };
         for c in columns {
             let Some(oid) = c.table_oid else { continue };
-            let names = match self.oid_names.get_mut(db) {
-                Some(n) => n,
-                None => self.oid_names.entry(db.to_owned()).or_default(),
-            };
             if let std::collections::hash_map::Entry::Vacant(e) = names.entry(oid) {
                 e.insert(a.tables[0].clone());
                 self.oid_count += 1;
@@ -517,6 +576,72 @@ mod tests {
             s.read()
         );
         assert!(!s.read().iter().any(|x| x.starts_with("patients.")));
+    }
+
+    #[test]
+    fn client_identities_are_numbered_by_content_and_keep_their_own_verdicts() {
+        let rules = r#"
+rules:
+  - id: no-ad-hoc-tools
+    match:
+      client_exe: "/usr/bin/psql"
+    action: block
+"#;
+        let p = Policy::from_yaml_strs(&[], &[("r.yaml", rules)]).expect("policy");
+        let mut j = Judge::new(p, AnalyzerConfig::default());
+        let proc_of = |exe: &str, cmdline: &str| {
+            Arc::new(ProcessInfo {
+                exe: Some(exe.into()),
+                cmdline: Some(cmdline.into()),
+                user: Some("app".into()),
+                ..Default::default()
+            })
+        };
+        let app = proc_of("/usr/bin/app", "app --serve");
+        let psql = proc_of("/usr/bin/psql", "psql -h db");
+        // The same identity behind another process (another Arc).
+        let psql_again = proc_of("/usr/bin/psql", "psql -h db");
+        let host = Host::default();
+        let mut judge = |p: &Arc<ProcessInfo>| {
+            j.judge(&Request {
+                engine: Engine::Postgres,
+                db_name: Some("shop"),
+                db_user: Some("app"),
+                db_application: None,
+                text: Some("SELECT id FROM orders WHERE id = 1"),
+                tag: None,
+                columns: &[],
+                process: Some(p),
+                host: &host,
+                tags: &NO_TAGS,
+            })
+            .verdict
+            .action
+        };
+        // The same statement shape, alternating identities: each keeps its own verdict from
+        // the cache.
+        for _ in 0..3 {
+            assert_eq!(judge(&app), Action::Allow);
+            assert_eq!(judge(&psql), Action::Block);
+            assert_eq!(judge(&psql_again), Action::Block);
+        }
+        fn ctx(p: &ProcessInfo) -> EvalContext<'_> {
+            EvalContext {
+                client_exe: p.exe.as_deref(),
+                client_cmdline: p.cmdline.as_deref(),
+                client_user: p.user.as_deref(),
+                ..EvalContext::empty()
+            }
+        }
+        let mut ids = Identities::default();
+        let a = ids.number(&app, &ctx(&app));
+        let b = ids.number(&psql, &ctx(&psql));
+        assert_ne!(a, b);
+        assert_eq!(ids.number(&psql_again, &ctx(&psql_again)), b);
+        // Remembered by process: the same number without looking at the fields again.
+        assert_eq!(ids.number(&app, &ctx(&app)), a);
+        assert_eq!(ids.by_process.len(), 3);
+        assert_eq!(ids.by_key.len(), 2);
     }
 
     #[test]

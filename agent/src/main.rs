@@ -1613,7 +1613,7 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
     // The same judge the agent runs: analysis, classification and every statement of a
     // multi-statement request.
     let mut judge = Judge::new(policy, AnalyzerConfig::default());
-    let process = dbgov::identity::ProcessInfo {
+    let process = std::sync::Arc::new(dbgov::identity::ProcessInfo {
         user: a.user.clone(),
         login_user: a.login_user.clone(),
         exe: a.exe.clone(),
@@ -1621,7 +1621,7 @@ fn policy_test(a: PolicyTestArgs) -> Result<()> {
         unit: a.unit.clone(),
         workload: dbgov::identity::workload(a.unit.as_deref(), None, None, None, a.exe.as_deref()),
         ..Default::default()
-    };
+    });
     let mut tags = BTreeMap::new();
     for t in &a.tags {
         let Some((k, v)) = t.split_once('=') else {

@@ -435,7 +435,7 @@ impl Pipeline {
             text: req.text.as_deref(),
             tag: None,
             columns: &[],
-            process: conn.process.as_deref(),
+            process: conn.process.as_ref(),
             host: &self.cfg.host,
             tags: &crate::judge::NO_TAGS,
         });
@@ -1703,11 +1703,11 @@ impl Pipeline {
     ) -> Result<(), PipelineError> {
         self.fragments(conn)?;
         let process = if conn.role == ROLE_CLIENT {
-            conn.process.as_deref()
+            conn.process.as_ref()
         } else {
             conn.peer
                 .and_then(|p| self.conns.get(&p))
-                .and_then(|p| p.process.as_deref())
+                .and_then(|p| p.process.as_ref())
         };
         let info = conn.session.info();
         let j = self.judge.judge(&Request {

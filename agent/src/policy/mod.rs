@@ -731,12 +731,26 @@ impl Policy {
     /// compared whole. A repeated statement shape from the same client costs a hash and a
     /// compare instead of glob and regex matching.
     pub fn evaluate_cached(&self, ctx: &EvalContext, cache: &mut VerdictCache) -> Verdict {
+        self.evaluate_cached_as(ctx, None, cache)
+    }
+
+    /// [`Policy::evaluate_cached`], with the client's identity (the fields [`client_key`]
+    /// writes) given by a number: `identity` must stand for exactly one value of those fields,
+    /// the value `ctx` has (see `judge::Identities`). The key material then holds the number
+    /// instead of the command line, executable, groups and the rest, written and compared for
+    /// every statement.
+    pub fn evaluate_cached_as(
+        &self,
+        ctx: &EvalContext,
+        identity: Option<u64>,
+        cache: &mut VerdictCache,
+    ) -> Verdict {
         // The literal classes' mask is reused from the cache: no allocation on a hit.
         let mut literal = std::mem::take(&mut cache.literal);
         literal.0.clear();
         literal.0.resize(self.classes.len().div_ceil(64), 0);
         self.classify_literals(ctx, &mut literal);
-        cache.key(ctx, &literal);
+        cache.key(ctx, &literal, identity);
         if let Some(v) = cache.map.get(&cache.buf[..]) {
             cache.hits += 1;
             cache.literal = literal;
@@ -939,9 +953,10 @@ impl VerdictCache {
 
     /// Writes into `self.buf` everything in `ctx` a verdict depends on, except the literal
     /// values (represented by the classes found in them) and `client_purpose` (which the
-    /// policy sets).
-    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask) {
-        // Destructured in full, so that a new field cannot be left out of the key.
+    /// policy sets). The client's identity is written whole, or as its number when given.
+    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask, identity: Option<u64>) {
+        // Destructured in full, so that a new field cannot be left out of the key. The
+        // client's fields are written by `client_key`.
         let EvalContext {
             engine,
             db_name,
@@ -952,16 +967,16 @@ impl VerdictCache {
             columns_written,
             literals: _,
             has_where,
-            client_user,
-            client_login_user,
-            client_exe,
-            client_container_id,
-            client_groups,
+            client_user: _,
+            client_login_user: _,
+            client_exe: _,
+            client_container_id: _,
+            client_groups: _,
             host_environment,
             host_labels,
-            client_cmdline,
-            client_unit,
-            client_workload,
+            client_cmdline: _,
+            client_unit: _,
+            client_workload: _,
             client_purpose: _,
             db_application,
             tags,
@@ -978,29 +993,13 @@ impl VerdictCache {
         // Read and written as one list, as rules see them.
         key_strs(b, columns, columns_written);
         b.push(u8::from(*has_where));
-        for v in [
-            *client_user,
-            *client_login_user,
-            *client_exe,
-            *client_container_id,
-        ] {
-            key_opt(b, v);
-        }
-        key_strs(b, client_groups, &[]);
         key_opt(b, *host_environment);
         key_len(b, host_labels.len());
         for (k, v) in host_labels.iter() {
             key_str(b, k);
             key_str(b, v);
         }
-        for v in [
-            *client_cmdline,
-            *client_unit,
-            *client_workload,
-            *db_application,
-        ] {
-            key_opt(b, v);
-        }
+        key_opt(b, *db_application);
         key_len(b, tags.len());
         for (k, v) in tags.iter() {
             key_str(b, k);
@@ -1010,6 +1009,60 @@ impl VerdictCache {
         for w in &literal.0 {
             b.extend_from_slice(&w.to_le_bytes());
         }
+        // Last, and marked, so that a number cannot read as the fields or the reverse.
+        match identity {
+            Some(n) => {
+                b.push(2);
+                b.extend_from_slice(&n.to_le_bytes());
+            }
+            None => {
+                b.push(1);
+                client_key(b, ctx);
+            }
+        }
+    }
+}
+
+/// Writes the client's identity in `ctx` (every `client_*` field a rule can match, not
+/// `client_purpose`) as key material: two identities write the same bytes only when every
+/// field is equal.
+pub fn client_key(b: &mut Vec<u8>, ctx: &EvalContext) {
+    // Destructured in full too: a new client field must be written here.
+    let EvalContext {
+        engine: _,
+        db_name: _,
+        db_user: _,
+        kind: _,
+        tables: _,
+        columns: _,
+        columns_written: _,
+        literals: _,
+        has_where: _,
+        client_user,
+        client_login_user,
+        client_exe,
+        client_container_id,
+        client_groups,
+        host_environment: _,
+        host_labels: _,
+        client_cmdline,
+        client_unit,
+        client_workload,
+        client_purpose: _,
+        db_application: _,
+        tags: _,
+    } = ctx;
+    for v in [
+        *client_user,
+        *client_login_user,
+        *client_exe,
+        *client_container_id,
+    ] {
+        key_opt(b, v);
+    }
+    key_strs(b, client_groups, &[]);
+    for v in [*client_cmdline, *client_unit, *client_workload] {
+        key_opt(b, v);
     }
 }
 

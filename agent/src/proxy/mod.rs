@@ -465,7 +465,7 @@ pub struct Conn {
     pub peer: SocketAddr,
     engine: Engine,
     client: audit::Client,
-    process: Option<ProcessInfo>,
+    process: Option<Arc<ProcessInfo>>,
     session: Mutex<Box<dyn Conversation>>,
     /// Approvals of forwarded statements, by text, until their event is written.
     approvals: Mutex<HashMap<String, Approval>>,
@@ -533,7 +533,7 @@ impl Conn {
                 approval: None,
             });
         }
-        let process = announced.as_ref().map(process_of);
+        let process = announced.as_ref().map(process_of).map(Arc::new);
         let mut client = announced.unwrap_or_default();
         client.addr = Some(peer.to_string());
         client.purpose = None;

@@ -65,7 +65,7 @@ impl WhatIf {
         };
         let st = e.statement.as_ref();
         let s = |c: &Option<std::borrow::Cow<'_, str>>| c.as_deref().map(str::to_owned);
-        let process = ProcessInfo {
+        let process = std::sync::Arc::new(ProcessInfo {
             user: s(&e.client.user),
             login_user: s(&e.client.login_user),
             exe: s(&e.client.exe),
@@ -75,7 +75,7 @@ impl WhatIf {
             container_id: s(&e.client.container_id),
             workload: s(&e.client.workload),
             ..Default::default()
-        };
+        });
         let host = Host {
             name: e.host.name.to_string(),
             environment: s(&e.host.environment),
