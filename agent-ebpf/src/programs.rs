@@ -27,7 +27,7 @@ use aya_ebpf::{
         bpf_ktime_get_ns, generated::bpf_probe_read_user,
     },
     macros::{map, tracepoint, uprobe, uretprobe},
-    maps::{lpm_trie::Key as LpmKey, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
+    maps::{lpm_trie::Key as LpmKey, Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
     programs::{ProbeContext, RetProbeContext, TracePointContext},
     EbpfContext, Global,
 };
@@ -138,6 +138,13 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 
 /// An in-flight `SSL_read*`/`SSL_write*`, keyed by pid_tgid.
 #[map]
 static SSL_ARGS: LruHashMap<u64, SslArgs> = LruHashMap::with_max_entries(16384, 0);
+
+/// Non-zero once the agent has attached the per-call TLS probes (`SSL_read`/`SSL_write`)
+/// anywhere; it sets it before attaching them. Until then no [`SSL_ARGS`] entry can exist,
+/// and the data syscalls skip looking for one (an array lookup is a load; the LRU hash
+/// lookup it saves is a hash and a bucket walk on every captured call).
+#[map]
+static TLS_CALLS: Array<u32> = Array::with_max_entries(1, 0);
 
 /// Which socket each `SSL*` of a watched connection uses, learned from the syscall the TLS
 /// library makes inside `SSL_read`/`SSL_write`.
@@ -493,7 +500,8 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
     // syscall for a second is stale (a missed return probe): it is dropped and counted, and
     // this syscall is captured as plaintext, so a leftover state cannot silence a thread.
     let pid_tgid = bpf_get_current_pid_tgid();
-    if let Some(sa) = SSL_ARGS.get_ptr_mut(pid_tgid) {
+    let tls_calls = TLS_CALLS.get(0).is_some_and(|v| *v != 0);
+    if let Some(sa) = tls_calls.then(|| SSL_ARGS.get_ptr_mut(pid_tgid)).flatten() {
         // SAFETY: helper without preconditions.
         let now = unsafe { bpf_ktime_get_ns() };
         // SAFETY: map value pointer of this thread's own entry.

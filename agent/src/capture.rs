@@ -13,7 +13,7 @@ use agent_common::{
 
 pub use crate::config::SocketPattern;
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{TracePoint, UProbe};
 use aya::{Ebpf, EbpfLoader};
@@ -237,6 +237,8 @@ pub struct Capture {
     tls_mode: crate::config::TlsCapture,
     /// Keylog mode: processes given per-call TLS probes of their own at start-up.
     seeded: HashSet<u32>,
+    /// `TLS_CALLS` is set in the kernel program: per-call TLS probes may be attached.
+    tls_calls: bool,
 }
 
 /// A TLS library attach result, for logging.
@@ -516,6 +518,7 @@ impl Capture {
             scanned: HashSet::new(),
             tls_mode: crate::config::TlsCapture::default(),
             seeded: HashSet::new(),
+            tls_calls: false,
         };
         me.scanned.insert(own_pid());
         Ok(me)
@@ -604,17 +607,30 @@ impl Capture {
         let result = if kdf {
             self.attach_probes(KEYLOG_PROBES, None, path, UProbeScope::AllProcesses)
         } else {
-            self.attach_probes(
-                TLS_PROBES,
-                Some("ssl_exit"),
-                path,
-                UProbeScope::AllProcesses,
-            )
+            self.attach_tls_calls(path, UProbeScope::AllProcesses)
         };
         Some(TlsAttach {
             path: path.display().to_string(),
             result,
         })
+    }
+
+    /// Attaches the per-call TLS probes (`SSL_read`/`SSL_write` and their returns) to the
+    /// library at `path`. The data syscalls' programs look for a call in progress only once
+    /// `TLS_CALLS` is set, so it is set first; without it the probes are not attached (a
+    /// syscall inside `SSL_write` would be captured as plaintext).
+    fn attach_tls_calls(&mut self, path: &Path, scope: UProbeScope) -> Result<(), String> {
+        if !self.tls_calls {
+            let map = self
+                .ebpf
+                .map_mut("TLS_CALLS")
+                .ok_or_else(|| "map TLS_CALLS missing".to_string())?;
+            let mut arr: Array<_, u32> = Array::try_from(map).map_err(|e| e.to_string())?;
+            arr.set(0, 1, 0)
+                .map_err(|e| format!("enabling the per-call TLS probes: {e}"))?;
+            self.tls_calls = true;
+        }
+        self.attach_probes(TLS_PROBES, Some("ssl_exit"), path, scope)
     }
 
     /// Attaches each (program, symbol) of `probes` to the library at `path`, and `ret` as the
@@ -662,12 +678,7 @@ impl Capture {
         let mut out = Vec::new();
         for lib in mapped_libs(pid, |f| f.starts_with("libssl.so.3")) {
             let path = format!("/proc/{pid}/root{lib}");
-            let result = self.attach_probes(
-                TLS_PROBES,
-                Some("ssl_exit"),
-                Path::new(&path),
-                UProbeScope::OneProcess(one),
-            );
+            let result = self.attach_tls_calls(Path::new(&path), UProbeScope::OneProcess(one));
             out.push(TlsAttach { path, result });
         }
         out
