@@ -920,6 +920,9 @@ pub fn split_tag(tag: &str) -> (String, Option<u64>) {
 /// As [`split_tag`], with the usual commands named by a static string: no allocation for
 /// them ("SELECT 1", "INSERT 0 1", "BEGIN").
 pub fn split_tag_static(tag: &str) -> (Cow<'static, str>, Option<u64>) {
+    if let Some(usual) = usual_tag(tag) {
+        return (Cow::Borrowed(usual.0), usual.1);
+    }
     let (words, rows, plain) = tag_parts(tag);
     let words = &tag[words];
     let cmd = if plain {
@@ -928,6 +931,39 @@ pub fn split_tag_static(tag: &str) -> (Cow<'static, str>, Option<u64>) {
         Cow::Owned(normalize_words(words))
     };
     (cmd, rows)
+}
+
+/// The tags servers send for almost every statement, read byte by byte: a usual command,
+/// then up to two numbers of plain digits (`SELECT 1`, `INSERT 0 1`, `BEGIN`), single spaces.
+/// `None` for anything else, which [`tag_parts`] reads.
+fn usual_tag(tag: &str) -> Option<(&'static str, Option<u64>)> {
+    /// The number `b` spells in plain digits (no sign, no overflow).
+    fn digits(b: &[u8]) -> Option<u64> {
+        if b.is_empty() {
+            return None;
+        }
+        b.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit()
+                .then_some(())
+                .and_then(|()| n.checked_mul(10))
+                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+        })
+    }
+    let b = tag.as_bytes();
+    let mut words = b;
+    let mut rows = None;
+    for _ in 0..2 {
+        let Some(sp) = words.iter().rposition(|&c| c == b' ') else {
+            break;
+        };
+        let Some(n) = digits(&words[sp + 1..]) else {
+            break;
+        };
+        rows = rows.or(Some(n));
+        words = &words[..sp];
+    }
+    let words = std::str::from_utf8(words).ok()?;
+    usual_command(words).map(|c| (c, rows))
 }
 
 /// The static name of a usual command tag (already upper case, single spaces).

@@ -323,6 +323,9 @@ fn split_tag_reference(tag: &str) -> (String, Option<u64>) {
 fn command_tags_agree_with_the_reference() {
     let parts = [
         "INSERT",
+        "SELECT",
+        "START",
+        "TRANSACTION",
         "insert",
         "0",
         "12",
