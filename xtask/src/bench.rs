@@ -1009,26 +1009,27 @@ fn bpf_run_ns(pid: u32) -> Option<u64> {
 /// `kernel.bpf_stats_enabled` set to 1 while it lives (the kernel then times every BPF
 /// program run, at the cost of two clock reads per run), and back to what it was after.
 struct BpfStats {
-    old: Option<String>,
+    old: String,
 }
 
 const BPF_STATS: &str = "/proc/sys/kernel/bpf_stats_enabled";
 
+/// Scenario 4's row of the kernel programs' CPU (per workload and over scenario 1).
+const KERNEL_COST_METRIC: &str = "kernel programs' CPU s per 10,000 statements (run in the clients' and servers' syscalls, not in the agent's CPU above)";
+
 impl BpfStats {
-    fn enable() -> Self {
-        let old = fs::read_to_string(BPF_STATS).ok();
-        if old.is_some() {
-            let _ = fs::write(BPF_STATS, "1");
-        }
-        Self { old }
+    /// `None` when the statistics could not be switched on (then nothing is reported, rather
+    /// than a run time of zero).
+    fn enable() -> Option<Self> {
+        let old = fs::read_to_string(BPF_STATS).ok()?;
+        fs::write(BPF_STATS, "1").ok()?;
+        Some(Self { old })
     }
 }
 
 impl Drop for BpfStats {
     fn drop(&mut self) {
-        if let Some(old) = &self.old {
-            let _ = fs::write(BPF_STATS, old.trim());
-        }
+        let _ = fs::write(BPF_STATS, self.old.trim());
     }
 }
 
@@ -2306,7 +2307,9 @@ impl Bench {
         let cpu0 = agent.as_ref().map(Agent::ticks);
         // The kernel programs' run time, in saturated runs only (timing them adds two clock
         // reads per run; the fixed-rate runs measure latency).
-        let stats = (agent.is_some() && rate.is_none()).then(BpfStats::enable);
+        let stats = (agent.is_some() && rate.is_none())
+            .then(BpfStats::enable)
+            .flatten();
         let bpf0 = agent
             .as_ref()
             .filter(|_| stats.is_some())
@@ -3066,7 +3069,7 @@ impl Bench {
                 .map(|k| k / executed as f64 * 10_000.0);
             self.row(
                 &format!("4 agent cost {}{tag}", w.name()),
-                "kernel programs' CPU s per 10,000 statements (run in the clients' and servers' syscalls, not in the agent's CPU above)",
+                KERNEL_COST_METRIC,
                 "-".into(),
                 opt3(kernel10k),
                 None,
@@ -3094,7 +3097,7 @@ impl Bench {
             );
             self.row(
                 "4 agent cost, all of scenario 1",
-                "kernel programs' CPU s per 10,000 statements (run in the clients' and servers' syscalls, not in the agent's CPU above)",
+                KERNEL_COST_METRIC,
                 "-".into(),
                 opt3(tot_kernel.map(|k| k / tot_stmts as f64 * 10_000.0)),
                 None,

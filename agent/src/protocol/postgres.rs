@@ -939,14 +939,11 @@ pub fn split_tag_static(tag: &str) -> (Cow<'static, str>, Option<u64>) {
 fn usual_tag(tag: &str) -> Option<(&'static str, Option<u64>)> {
     /// The number `b` spells in plain digits (no sign, no overflow).
     fn digits(b: &[u8]) -> Option<u64> {
-        if b.is_empty() {
+        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
             return None;
         }
         b.iter().try_fold(0u64, |n, &d| {
-            d.is_ascii_digit()
-                .then_some(())
-                .and_then(|()| n.checked_mul(10))
-                .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         })
     }
     let b = tag.as_bytes();
