@@ -328,22 +328,22 @@ impl TlsSession {
         if self.halves[dir].off || self.unsupported.is_some() {
             return None;
         }
-        let h = &mut self.halves[dir];
-        h.buf.extend_from_slice(data);
+        // Records are opened in place in the direction's buffer, taken out meanwhile: one
+        // copy of the ciphertext, not one more per record.
+        let mut buf = std::mem::take(&mut self.halves[dir].buf);
+        buf.extend_from_slice(data);
         let mut loss = None;
         let mut at = 0;
         loop {
-            let h = &mut self.halves[dir];
-            if h.lost {
-                match find_record(&h.buf[at..]) {
+            if self.halves[dir].lost {
+                match find_record(&buf[at..]) {
                     Some(skip) => at += skip,
                     None => {
                         // Keep the last 4 bytes: a header may straddle the next push.
-                        let keep = h.buf.len().saturating_sub(at).min(4);
-                        at = h.buf.len() - keep;
-                        if h.buf.len() > MAX_RESYNC_SCAN {
-                            h.off = true;
-                            h.buf.clear();
+                        let keep = buf.len().saturating_sub(at).min(4);
+                        at = buf.len() - keep;
+                        if buf.len() > MAX_RESYNC_SCAN {
+                            self.halves[dir].off = true;
                             return Some(Loss {
                                 bytes: 0,
                                 detail: "the TLS stream did not resynchronise after a hole",
@@ -354,7 +354,7 @@ impl TlsSession {
                     }
                 }
             }
-            let rest = &h.buf[at..];
+            let rest = &buf[at..];
             if rest.len() < 5 {
                 break;
             }
@@ -363,8 +363,7 @@ impl TlsSession {
                 || rest[1] != 3
                 || len > MAX_RECORD
             {
-                h.off = true;
-                h.buf.clear();
+                self.halves[dir].off = true;
                 return Some(Loss {
                     bytes: 0,
                     detail: "the connection's bytes are not TLS records",
@@ -374,8 +373,9 @@ impl TlsSession {
             if rest.len() < 5 + len {
                 break;
             }
-            let mut record = rest[..5 + len].to_vec();
-            match self.record(dir, &mut record, plain) {
+            // Looking for a boundary after a hole, `sealed` tries the record on copies, so a
+            // record that is not one leaves these bytes as they were.
+            match self.record(dir, &mut buf[at..at + 5 + len], plain) {
                 Step::Next(l) => {
                     at += 5 + len;
                     if let Some(l) = l {
@@ -390,12 +390,15 @@ impl TlsSession {
                 break;
             }
         }
-        let h = &mut self.halves[dir];
-        if at >= h.buf.len() {
-            h.buf.clear();
-        } else {
-            h.buf.drain(..at);
+        if self.halves[dir].off {
+            return loss;
         }
+        if at >= buf.len() {
+            buf.clear();
+        } else {
+            buf.drain(..at);
+        }
+        self.halves[dir].buf = buf;
         loss
     }
 
