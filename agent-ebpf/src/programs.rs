@@ -26,9 +26,9 @@ use aya_ebpf::{
         bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_get_smp_processor_id,
         bpf_ktime_get_ns, generated::bpf_probe_read_user,
     },
-    macros::{map, tracepoint, uprobe, uretprobe},
+    macros::{btf_tracepoint, map, tracepoint, uprobe, uretprobe},
     maps::{lpm_trie::Key as LpmKey, Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, RingBuf},
-    programs::{ProbeContext, RetProbeContext, TracePointContext},
+    programs::{BtfTracePointContext, ProbeContext, RetProbeContext, TracePointContext},
     EbpfContext, Global,
 };
 
@@ -212,6 +212,8 @@ fn wake_flags() -> u64 {
 
 const KIND_BUF: u32 = 0;
 const KIND_IOV: u32 = 1;
+/// `sendmsg`/`recvmsg`: the iovec array is read from the `msghdr` at entry (then [`KIND_IOV`]).
+const KIND_MSG: u32 = 2;
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -485,9 +487,43 @@ fn emit_hole(hdr: &EventHeader, at: u64, missing: u64, mark: u32) {
     entry.submit(wake_flags());
 }
 
+/// A data syscall's number and first three arguments, from a syscall tracepoint's record or
+/// from the registers at `raw_syscalls/sys_enter`.
+#[derive(Clone, Copy)]
+struct SysArgs {
+    nr: i32,
+    a0: u64,
+    a1: u64,
+    a2: u64,
+}
+
+impl SysArgs {
+    /// From a `syscalls/sys_enter_*` record of a syscall with at least three arguments.
+    #[inline(always)]
+    fn of_record(ctx: &TracePointContext) -> Self {
+        Self {
+            nr: syscall_nr(ctx),
+            a0: arg_direct(ctx, 0),
+            a1: arg_direct(ctx, 1),
+            a2: arg_direct(ctx, 2),
+        }
+    }
+}
+
+/// The kind of argument list of a data syscall (None: not one).
 #[inline(always)]
-fn stash_data(ctx: &TracePointContext, kind: u32) {
-    let fd = arg_direct(ctx, 0) as u32;
+fn data_kind(nr: i32) -> Option<u32> {
+    match nr {
+        NR_READ | NR_WRITE | NR_SENDTO | NR_RECVFROM => Some(KIND_BUF),
+        NR_READV | NR_WRITEV => Some(KIND_IOV),
+        NR_SENDMSG | NR_RECVMSG => Some(KIND_MSG),
+        _ => None,
+    }
+}
+
+#[inline(always)]
+fn stash_data(a: &SysArgs, kind: u32) {
+    let fd = a.a0 as u32;
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u32;
     // The one map lookup every fd on the host pays.
     let Some(conn) = CONNS.get_ptr(conn_key(tgid, fd)) else {
@@ -520,7 +556,7 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
             return;
         }
     }
-    let nr = syscall_nr(ctx);
+    let nr = a.nr;
     let (source, direction) = match nr {
         NR_READ => (Source::Read, Direction::Ingress),
         NR_WRITE => (Source::Write, Direction::Egress),
@@ -533,10 +569,10 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
         _ => return,
     };
     let (ptr, cnt) = if kind == KIND_BUF || kind == KIND_IOV {
-        (arg_direct(ctx, 1), arg_direct(ctx, 2))
+        (a.a1, a.a2)
     } else {
         // struct msghdr: msg_iov at offset 16, msg_iovlen at offset 24.
-        let msg = arg_direct(ctx, 1);
+        let msg = a.a1;
         let Some(iov) = read_user::<u64>(msg + 16) else {
             return;
         };
@@ -568,24 +604,84 @@ fn stash_data(ctx: &TracePointContext, kind: u32) {
 /// `sys_enter_{read,write,sendto,recvfrom}(fd, buf, count, ...)`.
 #[tracepoint]
 pub fn enter_buf(ctx: TracePointContext) -> u32 {
-    stash_data(&ctx, KIND_BUF);
+    stash_data(&SysArgs::of_record(&ctx), KIND_BUF);
     0
 }
 
 /// `sys_enter_{readv,writev}(fd, iov, iovcnt)`.
 #[tracepoint]
 pub fn enter_iov(ctx: TracePointContext) -> u32 {
-    stash_data(&ctx, KIND_IOV);
+    stash_data(&SysArgs::of_record(&ctx), KIND_IOV);
     0
 }
 
 /// `sys_enter_{sendmsg,recvmsg}(fd, msg, flags)`.
 #[tracepoint]
 pub fn enter_msg(ctx: TracePointContext) -> u32 {
-    if syscall_nr(&ctx) == NR_SENDMSG {
-        scm_rights(arg(&ctx, 1));
+    let a = SysArgs::of_record(&ctx);
+    if a.nr == NR_SENDMSG {
+        scm_rights(a.a1);
     }
-    stash_data(&ctx, 2);
+    stash_data(&a, KIND_MSG);
+    0
+}
+
+/// x86-64 `struct pt_regs`, as 8-byte words: the syscall's number and arguments at
+/// `raw_syscalls/sys_enter` and `sys_exit`.
+const REG_DX: usize = 12;
+const REG_SI: usize = 13;
+const REG_DI: usize = 14;
+const REG_ORIG_AX: usize = 15;
+const REG_CS: usize = 17;
+/// `__USER_CS`: the task made a 64-bit syscall. A 32-bit (compat) syscall has other
+/// numbers and is not captured, as the `syscalls/*` tracepoints do not report it either.
+const USER64_CS: u64 = 0x33;
+
+/// The registers of a BTF `raw_syscalls` tracepoint (argument 0, `struct pt_regs *`): word `i`,
+/// loaded directly (the verifier checks the load against the kernel's BTF).
+#[inline(always)]
+fn reg(regs: *const u64, i: usize) -> u64 {
+    // SAFETY: `regs` is the tracepoint's trusted `struct pt_regs *`; `i` is a field index
+    // within it.
+    unsafe { core::ptr::read(regs.add(i)) }
+}
+
+/// `raw_syscalls/sys_enter(regs, id)` as a BTF tracepoint: the data syscalls' entries in one
+/// program, which costs each syscall less than the `syscalls/sys_enter_*` tracepoints (no
+/// record is built for it) but runs for every syscall, so it returns at once for the others.
+#[btf_tracepoint(function = "sys_enter")]
+pub fn enter_data_raw(ctx: BtfTracePointContext) -> i32 {
+    let id: i64 = ctx.arg(1);
+    let Some(kind) = data_kind(id as i32) else {
+        return 0;
+    };
+    let regs: *const u64 = ctx.arg(0);
+    if reg(regs, REG_CS) != USER64_CS {
+        return 0;
+    }
+    let a = SysArgs {
+        nr: id as i32,
+        a0: reg(regs, REG_DI),
+        a1: reg(regs, REG_SI),
+        a2: reg(regs, REG_DX),
+    };
+    if a.nr == NR_SENDMSG {
+        scm_rights(a.a1);
+    }
+    stash_data(&a, kind);
+    0
+}
+
+/// `raw_syscalls/sys_exit(regs, ret)` as a BTF tracepoint: the data syscalls' exits.
+#[btf_tracepoint(function = "sys_exit")]
+pub fn exit_data_raw(ctx: BtfTracePointContext) -> i32 {
+    let regs: *const u64 = ctx.arg(0);
+    let nr = reg(regs, REG_ORIG_AX) as i32;
+    if data_kind(nr).is_none() || reg(regs, REG_CS) != USER64_CS {
+        return 0;
+    }
+    let ret: i64 = ctx.arg(1);
+    take_data(nr, ret);
     0
 }
 
@@ -644,9 +740,17 @@ pub fn enter_uncaptured(ctx: TracePointContext) -> u32 {
 /// `sys_exit_*` of every data syscall: `ret` is the byte count actually moved.
 #[tracepoint]
 pub fn exit_data(ctx: TracePointContext) -> u32 {
+    take_data(syscall_nr(&ctx), ret(&ctx));
+    0
+}
+
+/// The exit of data syscall `nr` with return value `n`: the bytes the entry's stash points
+/// at are captured.
+#[inline(always)]
+fn take_data(nr: i32, n: i64) {
     let pid_tgid = bpf_get_current_pid_tgid();
     let Some(e) = STASH.get_ptr_mut(pid_tgid) else {
-        return 0;
+        return;
     };
     // SAFETY: map value pointer of this thread's own entry: copied out, then marked taken.
     let st = unsafe {
@@ -656,18 +760,17 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
     };
     // Taken already (this exit is of a call on an fd that is not watched), or left by a call
     // whose exit was not seen (it was another syscall).
-    if st.nr == 0 || st.nr != syscall_nr(&ctx) as u32 + 1 {
-        return 0;
+    if st.nr == 0 || st.nr != nr as u32 + 1 {
+        return;
     }
-    let n = ret(&ctx);
     if n <= 0 {
-        return 0;
+        return;
     }
     let n = n as u64;
     let (conn_id, role) = (st.conn_id, st.role);
     // The connection still exists (its state goes when its last handle closes).
     let Some(state) = CONN_STATE.get_ptr_mut(conn_id) else {
-        return 0;
+        return;
     };
     // SAFETY: map value pointer; a racing writer on the same connection only skews offsets,
     // which userspace reports as a gap.
@@ -685,7 +788,7 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
     };
     let source = match Source::from_u32(st.source) {
         Some(s) => s,
-        None => return 0,
+        None => return,
     };
     let mut hdr = header(EventKind::Data, source, conn_id, st.fd, st.direction);
     hdr.total_len = n as u32;
@@ -695,7 +798,7 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
         if keep < n {
             shed(&hdr, off + keep, n - keep);
         }
-        return 0;
+        return;
     }
     // iovec arrays: struct iovec { void *iov_base; size_t iov_len; }
     let mut done: u64 = 0;
@@ -723,7 +826,6 @@ pub fn exit_data(ctx: TracePointContext) -> u32 {
         count(CNT_TRUNC_BYTES, n - done);
         emit_truncated(&hdr, off + done, n - done);
     }
-    0
 }
 
 /// Parses a user `sockaddr` into `p`. Returns the engine when the address is watched.

@@ -15,7 +15,9 @@ pub use crate::config::SocketPattern;
 use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::uprobe::UProbeScope;
-use aya::programs::{TracePoint, UProbe};
+use aya::programs::{BtfTracePoint, TracePoint, UProbe};
+
+use crate::config::SyscallHooks;
 use aya::{Ebpf, EbpfLoader};
 
 /// The kernel programs, built by `build.rs`.
@@ -42,6 +44,8 @@ pub enum CaptureError {
         tracepoint: &'static str,
         source: Box<aya::programs::ProgramError>,
     },
+    #[error("the kernel's BTF (/sys/kernel/btf/vmlinux), which `syscall_hooks: raw` needs, cannot be read: {0}; set `syscall_hooks: tracepoints`")]
+    Btf(aya::BtfError),
     #[error("eBPF map {0} is missing from the object")]
     MissingMap(&'static str),
     #[error("eBPF map {name}: {source}")]
@@ -63,6 +67,82 @@ pub struct Watch {
     pub ring_bytes: u32,
     /// Responses are shed while the ring is at least this full (percent; 100: never).
     pub shed_percent: u8,
+    /// How the data syscalls are hooked.
+    pub hooks: SyscallHooks,
+}
+
+/// Loads and attaches tracepoint programs, each to its tracepoints.
+fn attach_tracepoints(
+    ebpf: &mut aya::Ebpf,
+    list: &[(&'static str, &'static str, &[&'static str])],
+) -> Result<(), CaptureError> {
+    for &(name, category, tps) in list {
+        let prog: &mut TracePoint = ebpf
+            .program_mut(name)
+            .ok_or(CaptureError::Program {
+                name,
+                source: Box::new(aya::programs::ProgramError::NotLoaded),
+            })?
+            .try_into()
+            .map_err(|source| CaptureError::Program {
+                name,
+                source: Box::new(source),
+            })?;
+        prog.load().map_err(|source| CaptureError::Program {
+            name,
+            source: Box::new(source),
+        })?;
+        for &tp in tps {
+            prog.attach(category, tp)
+                .map_err(|source| CaptureError::Attach {
+                    name,
+                    category,
+                    tracepoint: tp,
+                    source: Box::new(source),
+                })?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads and attaches the data syscalls' BTF programs on `raw_syscalls`: both or, on an
+/// error, neither (the caller may then attach the per-syscall tracepoints instead).
+fn attach_raw(ebpf: &mut aya::Ebpf) -> Result<(), CaptureError> {
+    let btf = aya::Btf::from_sys_fs().map_err(CaptureError::Btf)?;
+    let mut attached = Vec::new();
+    let mut result = Ok(());
+    for &(name, tp) in DATA_RAW {
+        let r = (|| {
+            let prog: &mut BtfTracePoint = ebpf
+                .program_mut(name)
+                .ok_or(aya::programs::ProgramError::NotLoaded)?
+                .try_into()?;
+            prog.load(tp, &btf)?;
+            prog.attach()
+        })();
+        match r {
+            Ok(link) => attached.push((name, link)),
+            Err(source) => {
+                result = Err(CaptureError::Attach {
+                    name,
+                    category: "raw_syscalls",
+                    tracepoint: tp,
+                    source: Box::new(source),
+                });
+                break;
+            }
+        }
+    }
+    if result.is_err() {
+        for (name, link) in attached {
+            if let Some(p) = ebpf.program_mut(name) {
+                if let Ok(p) = <&mut BtfTracePoint>::try_from(p) {
+                    let _ = p.detach(link);
+                }
+            }
+        }
+    }
+    result
 }
 
 /// The trie entry of a socket path pattern: the key (prefix length in bits) and the value.
@@ -87,8 +167,8 @@ fn trie_entry(p: &SocketPattern) -> (LpmKey<[u8; UNIX_PATH_MAX]>, SockPattern) {
     (LpmKey::new(bits, data), v)
 }
 
-/// (program, category, tracepoints)
-const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
+/// (program, category, tracepoints) of the data syscalls, with `syscall_hooks: tracepoints`.
+const DATA_TRACEPOINTS: &[(&str, &str, &[&str])] = &[
     (
         "enter_buf",
         "syscalls",
@@ -123,6 +203,17 @@ const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
             "sys_exit_recvmsg",
         ],
     ),
+];
+
+/// (program, `raw_syscalls` tracepoint) of the data syscalls, with `syscall_hooks: raw`: BTF
+/// tracepoint programs that see every syscall and keep the data syscalls.
+const DATA_RAW: &[(&str, &str)] = &[
+    ("enter_data_raw", "sys_enter"),
+    ("exit_data_raw", "sys_exit"),
+];
+
+/// (program, category, tracepoints)
+const ATTACHMENTS: &[(&str, &str, &[&str])] = &[
     ("enter_connect", "syscalls", &["sys_enter_connect"]),
     ("exit_connect", "syscalls", &["sys_exit_connect"]),
     ("enter_bind", "syscalls", &["sys_enter_bind"]),
@@ -440,32 +531,28 @@ impl Capture {
                 })?;
             }
         }
-        for &(name, category, tps) in ATTACHMENTS {
-            let prog: &mut TracePoint = ebpf
-                .program_mut(name)
-                .ok_or(CaptureError::Program {
-                    name,
-                    source: Box::new(aya::programs::ProgramError::NotLoaded),
-                })?
-                .try_into()
-                .map_err(|source| CaptureError::Program {
-                    name,
-                    source: Box::new(source),
-                })?;
-            prog.load().map_err(|source| CaptureError::Program {
-                name,
-                source: Box::new(source),
-            })?;
-            for &tp in tps {
-                prog.attach(category, tp)
-                    .map_err(|source| CaptureError::Attach {
-                        name,
-                        category,
-                        tracepoint: tp,
-                        source: Box::new(source),
-                    })?;
+        let hooks = match watch.hooks {
+            SyscallHooks::Tracepoints => {
+                attach_tracepoints(&mut ebpf, DATA_TRACEPOINTS)?;
+                SyscallHooks::Tracepoints
             }
-        }
+            SyscallHooks::Raw => {
+                attach_raw(&mut ebpf)?;
+                SyscallHooks::Raw
+            }
+            SyscallHooks::Auto => match attach_raw(&mut ebpf) {
+                Ok(()) => SyscallHooks::Raw,
+                Err(e) => {
+                    tracing::info!(
+                        "raw syscall hooks unavailable ({e}); using the per-syscall tracepoints"
+                    );
+                    attach_tracepoints(&mut ebpf, DATA_TRACEPOINTS)?;
+                    SyscallHooks::Tracepoints
+                }
+            },
+        };
+        tracing::info!(hooks = ?hooks, "data syscalls hooked");
+        attach_tracepoints(&mut ebpf, ATTACHMENTS)?;
         for &(name, category, tps) in OPTIONAL_ATTACHMENTS {
             let Some(prog) = ebpf.program_mut(name) else {
                 continue;

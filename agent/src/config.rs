@@ -57,6 +57,23 @@ pub enum TlsCapture {
     Keylog,
 }
 
+/// How the data syscalls (`read`, `write`, `sendto`, `recvfrom`, `readv`, `writev`, `sendmsg`,
+/// `recvmsg`) are hooked (see the README's Performance section).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SyscallHooks {
+    /// The default: `raw` where the kernel accepts it, else `tracepoints` (the start-up log
+    /// says which).
+    #[default]
+    Auto,
+    /// Two BTF tracepoint programs on `raw_syscalls/sys_enter` and `sys_exit`: about half the
+    /// kernel's per-call overhead of `tracepoints`, but they run (and return at once) for
+    /// every other syscall on the host too. Needs kernel BTF; start-up fails without it.
+    Raw,
+    /// The `syscalls/sys_enter_*` and `sys_exit_*` tracepoints of the data syscalls only.
+    Tracepoints,
+}
+
 /// The configuration file format. Every field is optional.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -96,6 +113,8 @@ pub struct Config {
     pub scheduling: Scheduling,
     /// `keylog` (the default) or `uprobe`: how TLS plaintext is obtained.
     pub tls_capture: TlsCapture,
+    /// `auto` (the default), `raw` or `tracepoints`: how the data syscalls are hooked.
+    pub syscall_hooks: SyscallHooks,
     /// Statements longer than this are not parsed.
     pub max_statement_bytes: usize,
     /// `native` (dbgov.audit/v1) or `ocsf` (OCSF Datastore Activity, class 6005).
@@ -303,6 +322,7 @@ impl Default for Config {
             ring_buffer_shed_percent: 50,
             scheduling: Scheduling::Adaptive,
             tls_capture: TlsCapture::default(),
+            syscall_hooks: SyscallHooks::default(),
             max_statement_bytes: 64 * 1024,
             format: crate::sink::Format::Native,
             state_dir: PathBuf::from("/var/lib/dbgov"),

@@ -175,6 +175,8 @@ mod tests {
         same(&c.ring_buffer_mib, &d.ring_buffer_mib);
         same(&c.ring_buffer_shed_percent, &d.ring_buffer_shed_percent);
         same(&c.scheduling, &d.scheduling);
+        same(&c.tls_capture, &d.tls_capture);
+        same(&c.syscall_hooks, &d.syscall_hooks);
         same(&c.metrics, &d.metrics);
         same(&c.proxy_control, &d.proxy_control);
         same(&c.environment, &d.environment);

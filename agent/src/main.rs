@@ -366,6 +366,13 @@ struct RunArgs {
     /// libssl and reads any TLS version and suite.
     #[arg(long, value_name = "MODE")]
     tls_capture: Option<dbgov::config::TlsCapture>,
+    /// How the data syscalls are hooked (or `syscall_hooks:` in the config). `auto` (the
+    /// default) uses `raw` where the kernel accepts it, else `tracepoints`; `raw`: two BTF
+    /// programs on raw_syscalls/sys_enter and sys_exit, about half the kernel's per-call
+    /// overhead; `tracepoints`: the syscalls/sys_enter_* and sys_exit_* tracepoints of the data
+    /// syscalls only.
+    #[arg(long, value_name = "MODE")]
+    syscall_hooks: Option<dbgov::config::SyscallHooks>,
 }
 
 #[derive(Args)]
@@ -610,6 +617,9 @@ fn run_config(a: &RunArgs) -> Result<Config> {
     if let Some(m) = a.tls_capture {
         cfg.tls_capture = m;
     }
+    if let Some(m) = a.syscall_hooks {
+        cfg.syscall_hooks = m;
+    }
     cfg.validate()?;
     Ok(cfg)
 }
@@ -640,6 +650,7 @@ async fn run(a: RunArgs, mut cfg: Config) -> Result<()> {
         unix_paths: cfg.socket_paths()?,
         ring_bytes: cfg.ring_buffer_mib << 20,
         shed_percent: cfg.ring_buffer_shed_percent,
+        hooks: cfg.syscall_hooks,
     };
     let clock = Clock::now();
     // One agent per state directory: a second one would report every statement twice.
@@ -1183,6 +1194,8 @@ fn reload_config(a: &RunArgs, cfg: &mut Config, pipeline: &mut Pipeline) {
     changed!(ring_buffer_mib);
     changed!(ring_buffer_shed_percent);
     changed!(scheduling);
+    changed!(tls_capture);
+    changed!(syscall_hooks);
     changed!(max_statement_bytes);
     changed!(state_dir);
     changed!(signing_key);
