@@ -543,8 +543,8 @@ impl Capture {
             SyscallHooks::Auto => match attach_raw(&mut ebpf) {
                 Ok(()) => SyscallHooks::Raw,
                 Err(e) => {
-                    tracing::info!(
-                        "raw syscall hooks unavailable ({e}); using the per-syscall tracepoints"
+                    tracing::warn!(
+                        "raw syscall hooks unavailable ({e}); using the per-syscall tracepoints (set syscall_hooks: tracepoints to silence this)"
                     );
                     attach_tracepoints(&mut ebpf, DATA_TRACEPOINTS)?;
                     SyscallHooks::Tracepoints
