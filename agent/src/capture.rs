@@ -71,27 +71,33 @@ pub struct Watch {
     pub hooks: SyscallHooks,
 }
 
+/// The object's program `name`, as its type.
+fn program<'a, P>(ebpf: &'a mut aya::Ebpf, name: &'static str) -> Result<&'a mut P, CaptureError>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = aya::programs::ProgramError>,
+{
+    ebpf.program_mut(name)
+        .ok_or(aya::programs::ProgramError::NotLoaded)
+        .and_then(|p| p.try_into())
+        .map_err(program_error(name))
+}
+
+/// A program error, naming the program.
+fn program_error(name: &'static str) -> impl Fn(aya::programs::ProgramError) -> CaptureError {
+    move |source| CaptureError::Program {
+        name,
+        source: Box::new(source),
+    }
+}
+
 /// Loads and attaches tracepoint programs, each to its tracepoints.
 fn attach_tracepoints(
     ebpf: &mut aya::Ebpf,
     list: &[(&'static str, &'static str, &[&'static str])],
 ) -> Result<(), CaptureError> {
     for &(name, category, tps) in list {
-        let prog: &mut TracePoint = ebpf
-            .program_mut(name)
-            .ok_or(CaptureError::Program {
-                name,
-                source: Box::new(aya::programs::ProgramError::NotLoaded),
-            })?
-            .try_into()
-            .map_err(|source| CaptureError::Program {
-                name,
-                source: Box::new(source),
-            })?;
-        prog.load().map_err(|source| CaptureError::Program {
-            name,
-            source: Box::new(source),
-        })?;
+        let prog: &mut TracePoint = program(ebpf, name)?;
+        prog.load().map_err(program_error(name))?;
         for &tp in tps {
             prog.attach(category, tp)
                 .map_err(|source| CaptureError::Attach {
@@ -581,21 +587,8 @@ impl Capture {
             .chain(["ssl_exit"])
             .chain(KEYLOG_PROBES.iter().map(|(p, _)| *p))
         {
-            let prog: &mut UProbe = ebpf
-                .program_mut(name)
-                .ok_or(CaptureError::Program {
-                    name,
-                    source: Box::new(aya::programs::ProgramError::NotLoaded),
-                })?
-                .try_into()
-                .map_err(|source| CaptureError::Program {
-                    name,
-                    source: Box::new(source),
-                })?;
-            prog.load().map_err(|source| CaptureError::Program {
-                name,
-                source: Box::new(source),
-            })?;
+            let prog: &mut UProbe = program(&mut ebpf, name)?;
+            prog.load().map_err(program_error(name))?;
         }
         let mut me = Self {
             ebpf,
