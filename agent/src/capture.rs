@@ -16,9 +16,9 @@ use aya::maps::lpm_trie::{Key as LpmKey, LpmTrie};
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{BtfTracePoint, TracePoint, UProbe};
+use aya::{Ebpf, EbpfLoader};
 
 use crate::config::SyscallHooks;
-use aya::{Ebpf, EbpfLoader};
 
 /// The kernel programs, built by `build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/agent-ebpf"));
@@ -116,39 +116,30 @@ fn attach_tracepoints(
 fn attach_raw(ebpf: &mut aya::Ebpf) -> Result<(), CaptureError> {
     let btf = aya::Btf::from_sys_fs().map_err(CaptureError::Btf)?;
     let mut attached = Vec::new();
-    let mut result = Ok(());
     for &(name, tp) in DATA_RAW {
-        let r = (|| {
-            let prog: &mut BtfTracePoint = ebpf
-                .program_mut(name)
-                .ok_or(aya::programs::ProgramError::NotLoaded)?
-                .try_into()?;
-            prog.load(tp, &btf)?;
-            prog.attach()
-        })();
-        match r {
-            Ok(link) => attached.push((name, link)),
-            Err(source) => {
-                result = Err(CaptureError::Attach {
+        let r = program::<BtfTracePoint>(ebpf, name).and_then(|prog| {
+            prog.load(tp, &btf)
+                .and_then(|()| prog.attach())
+                .map_err(|source| CaptureError::Attach {
                     name,
                     category: "raw_syscalls",
                     tracepoint: tp,
                     source: Box::new(source),
-                });
-                break;
-            }
-        }
-    }
-    if result.is_err() {
-        for (name, link) in attached {
-            if let Some(p) = ebpf.program_mut(name) {
-                if let Ok(p) = <&mut BtfTracePoint>::try_from(p) {
-                    let _ = p.detach(link);
+                })
+        });
+        match r {
+            Ok(link) => attached.push((name, link)),
+            Err(e) => {
+                for (name, link) in attached {
+                    if let Ok(p) = program::<BtfTracePoint>(ebpf, name) {
+                        let _ = p.detach(link);
+                    }
                 }
+                return Err(e);
             }
         }
     }
-    result
+    Ok(())
 }
 
 /// The trie entry of a socket path pattern: the key (prefix length in bits) and the value.
