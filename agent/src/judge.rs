@@ -87,8 +87,8 @@ pub struct Judgement {
     /// Columns read, with `*` and unqualified columns resolved from the result metadata;
     /// `None` when nothing needed resolving (then it is the analysis's `columns_read`).
     resolved_read: Option<Vec<String>>,
-    /// Classes, level, purpose and the policy verdict.
-    pub verdict: Verdict,
+    /// Classes, level, purpose and the policy verdict (shared with the verdict cache).
+    pub verdict: Arc<Verdict>,
     /// `statement.tags`: the allowed sqlcommenter tags.
     pub tags: BTreeMap<String, String>,
     /// From the `traceparent` tag: `statement.trace_id` and `statement.span_id`.
@@ -414,15 +414,16 @@ impl Judge {
                     identity,
                     &mut self.verdicts,
                 );
-                for r in other.rules {
-                    if !v.rules.contains(&r) {
-                        v.rules.push(r);
+                let v = Arc::make_mut(&mut v);
+                for r in &other.rules {
+                    if !v.rules.contains(r) {
+                        v.rules.push(r.clone());
                     }
                 }
                 if other.action > v.action {
                     v.action = other.action;
-                    v.severity = other.severity;
-                    v.message = other.message;
+                    v.severity.clone_from(&other.severity);
+                    v.message.clone_from(&other.message);
                 }
             }
         }

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 use regex::{Regex, RegexSet};
@@ -731,7 +732,7 @@ impl Policy {
     /// compared whole. A repeated statement shape from the same client costs a hash and a
     /// compare instead of glob and regex matching.
     pub fn evaluate_cached(&self, ctx: &EvalContext, cache: &mut VerdictCache) -> Verdict {
-        self.evaluate_cached_as(ctx, None, cache)
+        Arc::unwrap_or_clone(self.evaluate_cached_as(ctx, None, cache))
     }
 
     /// [`Policy::evaluate_cached`], with the client's identity (the fields [`client_key`]
@@ -744,7 +745,7 @@ impl Policy {
         ctx: &EvalContext,
         identity: Option<u64>,
         cache: &mut VerdictCache,
-    ) -> Verdict {
+    ) -> Arc<Verdict> {
         // The literal classes' mask is reused from the cache: no allocation on a hit.
         let mut literal = std::mem::take(&mut cache.literal);
         literal.0.clear();
@@ -754,18 +755,18 @@ impl Policy {
         if let Some(v) = cache.map.get(&cache.buf[..]) {
             cache.hits += 1;
             cache.literal = literal;
-            return v.clone();
+            return Arc::clone(v);
         }
         let mut touched = self.classify_columns(ctx);
         for (t, l) in touched.0.iter_mut().zip(&literal.0) {
             *t |= *l;
         }
         cache.literal = literal;
-        let v = self.decide(ctx, touched);
+        let v = Arc::new(self.decide(ctx, touched));
         if cache.map.len() >= MAX_CACHED_VERDICTS {
             cache.map.clear();
         }
-        cache.map.insert(cache.buf[..].into(), v.clone());
+        cache.map.insert(cache.buf[..].into(), Arc::clone(&v));
         v
     }
 
@@ -925,7 +926,7 @@ pub struct VerdictCache {
     /// Verdicts by their whole key material, compared byte for byte: two statements share a
     /// verdict only when everything it depends on is equal, so no choice of statements can
     /// make one take another's verdict (foldhash's random seed keeps the buckets even).
-    map: foldhash::HashMap<Box<[u8]>, Verdict>,
+    map: foldhash::HashMap<Box<[u8]>, Arc<Verdict>>,
     /// The key material of the statement being judged (reused).
     buf: Vec<u8>,
     /// The classes found in the literals of the statement being judged (reused).

@@ -3,6 +3,16 @@
 pub mod mysql;
 pub mod postgres;
 
+/// Bytes as text, invalid UTF-8 replaced by U+FFFD: `String::from_utf8_lossy`, with the
+/// usual case (valid text, nearly always ASCII) checked by `str::from_utf8`, which validates a
+/// word at a time where the lossy scan goes byte by byte.
+pub fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 /// Longest rendering of one bound parameter value, the same for both engines.
 pub const MAX_PARAM_TEXT: usize = 4096;
 

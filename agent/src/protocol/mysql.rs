@@ -653,7 +653,7 @@ impl<'a> Reader<'a> {
 
 /// Bytes as text (the connection character set is almost always UTF-8 compatible).
 pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    super::lossy(bytes).into_owned()
 }
 
 fn opt_text(bytes: &[u8]) -> Option<String> {
@@ -1703,7 +1703,7 @@ impl Command {
                     Vec::new()
                 };
                 Self::Query {
-                    text: String::from_utf8_lossy(r.rest()).into(),
+                    text: super::lossy(r.rest()).into(),
                     attributes,
                 }
             }

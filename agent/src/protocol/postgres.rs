@@ -676,7 +676,7 @@ fn find_boundary(buf: &[u8], tags: &[u8], max_frame: usize) -> usize {
 
 fn cstr<B: Buf + std::ops::Deref<Target = [u8]>>(b: &mut B) -> Option<String> {
     let pos = b.iter().position(|&c| c == 0)?;
-    let s = String::from_utf8_lossy(&b[..pos]).into_owned();
+    let s = super::lossy(&b[..pos]).into_owned();
     b.advance(pos + 1);
     Some(s)
 }
@@ -860,7 +860,7 @@ fn parse_backend(tag: u8, mut b: &[u8]) -> Result<BackendMessage, DecodeError> {
                 .iter()
                 .position(|&c| c == 0)
                 .ok_or(bad("unterminated tag"))?;
-            let (command, rows) = split_tag_static(&String::from_utf8_lossy(&b[..pos]));
+            let (command, rows) = split_tag_static(&super::lossy(&b[..pos]));
             BackendMessage::CommandComplete { command, rows }
         }
         b'I' => BackendMessage::EmptyQueryResponse,

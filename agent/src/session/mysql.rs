@@ -985,29 +985,66 @@ impl MysqlSession {
         if self.server.buf.is_empty() && self.server.decoder.is_idle() {
             self.server.packet_ts = ts;
         }
-        self.server.buf.extend_from_slice(data);
-        if self.phase == Phase::Greeting && self.server.decoder.is_idle() {
-            if let Some(h) = self.server.buf.get(..5) {
-                let len = u32::from(h[0]) | u32::from(h[1]) << 8 | u32::from(h[2]) << 16;
-                let plausible = h[3] == 0 && len < 1024 && (h[4] == 10 || h[4] == 0xFF);
-                if !plausible {
-                    debug!("mysql: no server greeting, joining an established session");
-                    self.enter_mid_session();
-                    return;
+        if self.phase == Phase::Greeting {
+            self.server.buf.extend_from_slice(data);
+            if self.server.decoder.is_idle() {
+                if let Some(h) = self.server.buf.get(..5) {
+                    let len = u32::from(h[0]) | u32::from(h[1]) << 8 | u32::from(h[2]) << 16;
+                    let plausible = h[3] == 0 && len < 1024 && (h[4] == 10 || h[4] == 0xFF);
+                    if !plausible {
+                        debug!("mysql: no server greeting, joining an established session");
+                        self.enter_mid_session();
+                        return;
+                    }
                 }
             }
+            self.pump_server(ts, out);
+            return;
         }
+        // The buffer takes one frame at a time: rows streaming are counted where they lie,
+        // and only the other frames are copied (a result set's rows are most of the server's
+        // bytes).
+        let mut data = data;
+        while !data.is_empty() {
+            let take = if !self.server.decoder.is_idle() {
+                data.len()
+            } else if self.server.buf.is_empty() {
+                let n = self.count_rows(data);
+                if n > 0 {
+                    data = &data[n..];
+                    self.server.packet_ts = ts;
+                }
+                frame_len(data).unwrap_or(data.len())
+            } else {
+                // The rest of the frame begun in the buffer.
+                frame_len(&self.server.buf)
+                    .map(|n| n.saturating_sub(self.server.buf.len()))
+                    .filter(|&n| n > 0)
+                    .unwrap_or(data.len())
+            }
+            .min(data.len());
+            self.server.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if !self.pump_server(ts, out) {
+                return;
+            }
+        }
+    }
+
+    /// Decodes and handles the whole packets buffered; false when the rest of the server's
+    /// bytes are not to be read (the session went opaque, closed or lost its framing).
+    fn pump_server(&mut self, ts: u64, out: &mut Vec<SessionEvent>) -> bool {
         loop {
             if matches!(self.phase, Phase::Opaque | Phase::Closed) || self.server.resync {
                 self.server.clear();
-                return;
+                return false;
             }
             if self.skip_rows() && !self.server.buf.is_empty() {
                 self.server.packet_ts = ts;
             }
             let packet = match self.server.decoder.decode(&mut self.server.buf) {
                 Ok(Some(p)) => p,
-                Ok(None) => return,
+                Ok(None) => return true,
                 Err(e) => {
                     let detail = Some(SessionError::Framing(e).to_string());
                     self.lose(
@@ -1035,43 +1072,45 @@ impl MysqlSession {
     /// packet not all here yet, a sequence mismatch), which the decoder and
     /// [`Self::on_response`] then take as before. True when rows were counted.
     fn skip_rows(&mut self) -> bool {
+        let buf = std::mem::take(&mut self.server.buf);
+        let at = self.count_rows(&buf);
+        self.server.buf = buf;
+        if at == 0 {
+            return false;
+        }
+        self.server.buf.advance(at);
+        true
+    }
+
+    /// The rows [`Self::skip_rows`] counts at the head of `buf` (which need not be the
+    /// server's buffer): counted, and their length returned.
+    fn count_rows(&mut self, buf: &[u8]) -> usize {
         if self.phase != Phase::Command
             || self.trailing_eof.is_some()
             || !self.server.decoder.is_idle()
         {
-            return false;
+            return 0;
         }
         let Some(f) = self.pending.front_mut() else {
-            return false;
+            return 0;
         };
         if !matches!(f.stage, Stage::Rows) {
-            return false;
+            return 0;
         }
         let max = self.server.decoder.max_payload();
-        let buf = &self.server.buf[..];
         let (mut at, mut rows) = (0usize, 0u64);
         while let Some(h) = buf.get(at..at + 5) {
-            let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
-            if h[3] != f.next_seq
-                || len == 0
-                || len >= MAX_FRAME_LEN
-                || len > max
-                || h[4] == 0xFE
-                || h[4] == 0xFF
-                || buf.len() < at + 4 + len
-            {
-                break;
+            match row_frame(h, f.next_seq, max) {
+                Some(n) if buf.len() >= at + n => {
+                    f.next_seq = h[3].wrapping_add(1);
+                    rows += 1;
+                    at += n;
+                }
+                _ => break,
             }
-            f.next_seq = h[3].wrapping_add(1);
-            rows += 1;
-            at += 4 + len;
-        }
-        if at == 0 {
-            return false;
         }
         f.rows = f.rows.saturating_add(rows);
-        self.server.buf.advance(at);
-        true
+        at
     }
 
     fn on_server_packet(&mut self, p: Packet, ts: u64, out: &mut Vec<SessionEvent>) {
@@ -1837,6 +1876,27 @@ impl Conversation for MysqlSession {
             self.server.clear();
         }
     }
+}
+
+/// The length (header included) of the frame whose header starts `d`, once 4 bytes are here.
+fn frame_len(d: &[u8]) -> Option<usize> {
+    let &[l0, l1, l2, _] = d.first_chunk::<4>()?;
+    Some(4 + (usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16))
+}
+
+/// The length (header included) of a frame whose first 5 bytes are `h` when it is a result
+/// row: the expected sequence number, not empty, not oversized, and neither a terminator
+/// (`0xFE`) nor an ERR (`0xFF`).
+fn row_frame(h: &[u8], next_seq: u8, max: usize) -> Option<usize> {
+    let &[l0, l1, l2, seq, first] = h.first_chunk::<5>()?;
+    let len = usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16;
+    (seq == next_seq
+        && len != 0
+        && len < MAX_FRAME_LEN
+        && len <= max
+        && first != 0xFE
+        && first != 0xFF)
+        .then_some(4 + len)
 }
 
 #[cfg(test)]

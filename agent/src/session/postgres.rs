@@ -777,7 +777,7 @@ fn column(f: FieldDescription) -> ResultColumn {
 
 /// The text, shared from here on by the records and the prepared statement (one copy).
 fn lossy(b: &[u8]) -> Arc<str> {
-    String::from_utf8_lossy(b).into()
+    crate::protocol::lossy(b).into()
 }
 
 impl Conversation for PgSession {
