@@ -762,7 +762,9 @@ pub struct PolicyRef<'a> {
 
 /// Makes unique event ids: 64 random bits per agent run plus a counter, printed UUID-style.
 pub struct IdGen {
-    prefix: u64,
+    /// The first 19 characters of every id (`8-4-4-` hex digits of the random bits), written
+    /// once.
+    head: [u8; 19],
     seq: AtomicU64,
 }
 
@@ -775,8 +777,14 @@ impl IdGen {
         if n != 8 {
             prefix ^= std::process::id() as u64 ^ now_realtime_ns();
         }
+        let mut digits = [0u8; 16];
+        hex_into(&prefix.to_be_bytes(), &mut digits);
+        let mut head = [b'-'; 19];
+        head[..8].copy_from_slice(&digits[..8]);
+        head[9..13].copy_from_slice(&digits[8..12]);
+        head[14..18].copy_from_slice(&digits[12..16]);
         Self {
-            prefix,
+            head,
             seq: AtomicU64::new(0),
         }
     }
@@ -789,29 +797,14 @@ impl IdGen {
     /// As [`IdGen::next`], written into `buf` without allocating.
     pub fn next_into<'b>(&self, buf: &'b mut [u8; 36]) -> &'b str {
         let s = self.seq.fetch_add(1, Ordering::Relaxed);
-        let p = self.prefix;
-        // 8-4-4-4-12 hex digits: the prefix's 64 bits, then the counter's top 16 and low 48.
-        let mut digits = [0u8; 32];
-        hex_into(&p.to_be_bytes(), &mut digits[..16]);
-        hex_into(&s.to_be_bytes(), &mut digits[16..]);
-        let mut at = 0;
-        for (i, group) in [
-            &digits[0..8],
-            &digits[8..12],
-            &digits[12..16],
-            &digits[16..20],
-            &digits[20..32],
-        ]
-        .iter()
-        .enumerate()
-        {
-            if i > 0 {
-                buf[at] = b'-';
-                at += 1;
-            }
-            buf[at..at + group.len()].copy_from_slice(group);
-            at += group.len();
-        }
+        // 8-4-4-4-12 hex digits: the random prefix's 64 bits, then the counter's top 16 and
+        // low 48.
+        let mut digits = [0u8; 16];
+        hex_into(&s.to_be_bytes(), &mut digits);
+        buf[..19].copy_from_slice(&self.head);
+        buf[19..23].copy_from_slice(&digits[..4]);
+        buf[23] = b'-';
+        buf[24..].copy_from_slice(&digits[4..]);
         std::str::from_utf8(&buf[..]).unwrap_or_default()
     }
 }
@@ -1041,7 +1034,13 @@ mod tests {
         }
         let g = IdGen::new();
         g.seq.store(0x1234_5678_9abc_def0, Ordering::Relaxed);
-        let p = g.prefix;
+        let hex: String = g
+            .head
+            .iter()
+            .filter(|&&c| c != b'-')
+            .map(|&c| c as char)
+            .collect();
+        let p = u64::from_str_radix(&hex, 16).unwrap();
         let s = 0x1234_5678_9abc_def0u64;
         let want = format!(
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",

@@ -274,8 +274,28 @@ impl Default for FrontendDecoder {
     }
 }
 
-const FRONTEND_TAGS: &[u8] = b"QPBDECSHXdcfpF";
-const BACKEND_TAGS: &[u8] = b"RSKZTDCIEN123ntsGHWdcAvV";
+/// A set of message tags, looked up by index (`<[u8]>::contains` searched the list for every
+/// message).
+struct Tags([bool; 256]);
+
+impl Tags {
+    const fn new(tags: &[u8]) -> Self {
+        let mut set = [false; 256];
+        let mut i = 0;
+        while i < tags.len() {
+            set[tags[i] as usize] = true;
+            i += 1;
+        }
+        Self(set)
+    }
+
+    fn has(&self, tag: u8) -> bool {
+        self.0[usize::from(tag)]
+    }
+}
+
+const FRONTEND_TAGS: &Tags = &Tags::new(b"QPBDECSHXdcfpF");
+const BACKEND_TAGS: &Tags = &Tags::new(b"RSKZTDCIEN123ntsGHWdcAvV");
 
 impl FrontendDecoder {
     pub fn new(max_frame: usize) -> Self {
@@ -315,7 +335,7 @@ impl FrontendDecoder {
         let Some((tag, len)) = peek_header(buf) else {
             return Ok(None);
         };
-        if !FRONTEND_TAGS.contains(&tag) {
+        if !FRONTEND_TAGS.has(tag) {
             return Err(DecodeError::UnknownTag(tag));
         }
         if len < 4 {
@@ -547,7 +567,7 @@ impl BackendDecoder {
         let Some((tag, len)) = peek_header(buf) else {
             return Ok(None);
         };
-        if !BACKEND_TAGS.contains(&tag) {
+        if !BACKEND_TAGS.has(tag) {
             return Err(DecodeError::UnknownTag(tag));
         }
         if len < 4 {
@@ -647,15 +667,15 @@ impl BackendDecoder {
 
 /// Finds the first offset where a plausible frame starts: a known tag and a sane length whose
 /// frame either ends the buffer or is followed by another known tag.
-fn find_boundary(buf: &[u8], tags: &[u8], max_frame: usize) -> usize {
+fn find_boundary(buf: &[u8], tags: &Tags, max_frame: usize) -> usize {
     let mut i = 0;
     while i < buf.len() {
-        if tags.contains(&buf[i]) {
+        if tags.has(buf[i]) {
             match peek_header(&buf[i..]) {
                 None => return i,
                 Some((_, len)) if len >= 4 && (len as usize) <= max_frame => {
                     let end = i + 1 + len as usize;
-                    if end == buf.len() || buf.get(end).is_some_and(|t| tags.contains(t)) {
+                    if end == buf.len() || buf.get(end).is_some_and(|&t| tags.has(t)) {
                         return i;
                     }
                     if end > buf.len() && buf[i] != b'D' && buf[i] != b'd' {
@@ -675,7 +695,7 @@ fn find_boundary(buf: &[u8], tags: &[u8], max_frame: usize) -> usize {
 }
 
 fn cstr<B: Buf + std::ops::Deref<Target = [u8]>>(b: &mut B) -> Option<String> {
-    let pos = b.iter().position(|&c| c == 0)?;
+    let pos = memchr::memchr(0, &b[..])?;
     let s = super::lossy(&b[..pos]).into_owned();
     b.advance(pos + 1);
     Some(s)
@@ -683,7 +703,7 @@ fn cstr<B: Buf + std::ops::Deref<Target = [u8]>>(b: &mut B) -> Option<String> {
 
 /// Like [`cstr`] but keeps the bytes.
 fn cbytes(b: &mut Bytes) -> Option<Bytes> {
-    let pos = b.iter().position(|&c| c == 0)?;
+    let pos = memchr::memchr(0, &b[..])?;
     let s = b.split_to(pos);
     b.advance(1);
     Some(s)
