@@ -1009,11 +1009,10 @@ impl MysqlSession {
             let take = if !self.server.decoder.is_idle() {
                 data.len()
             } else if self.server.buf.is_empty() {
+                // What is taken now begins in these bytes.
+                self.server.packet_ts = ts;
                 let n = self.count_rows(data);
-                if n > 0 {
-                    data = &data[n..];
-                    self.server.packet_ts = ts;
-                }
+                data = &data[n..];
                 frame_len(data).unwrap_or(data.len())
             } else {
                 // The rest of the frame begun in the buffer.
