@@ -412,7 +412,7 @@ pub fn next_raw_packet(buf: &mut BytesMut, max: usize) -> Result<Option<(Bytes, 
         let Some(h) = buf.get(at..at + 4) else {
             return Ok(None);
         };
-        let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+        let len = payload_len(h);
         payload += len;
         if payload > max {
             return Err(DecodeError::TooLarge { len: payload, max });
@@ -1812,6 +1812,15 @@ fn parse_change_user(r: &mut Reader<'_>, caps: u64) -> Result<ChangeUser> {
         }
     }
     Ok(out)
+}
+
+/// The payload length in a frame header's first three bytes (little-endian); 0 when fewer
+/// than three are given.
+pub fn payload_len(h: &[u8]) -> usize {
+    match h {
+        [a, b, c, ..] => usize::from(*a) | usize::from(*b) << 8 | usize::from(*c) << 16,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

@@ -62,10 +62,10 @@ use thiserror::Error;
 use tracing::debug;
 
 use crate::protocol::mysql::{
-    bytes_to_text, capabilities as caps, command as com, status, terminator_status, ChangeUser,
-    ClientHello, ColumnCount, ColumnDefinition, Command, DecodeError, EofPacket, ErrPacket,
-    Handshake, OkPacket, Packet, PacketDecoder, ParamType, ParamValue, StmtExecute, StmtPrepareOk,
-    DEFAULT_MAX_PAYLOAD, LAST_PREPARED_STATEMENT, MAX_FRAME_LEN, MAX_PARAM_TEXT,
+    bytes_to_text, capabilities as caps, command as com, payload_len, status, terminator_status,
+    ChangeUser, ClientHello, ColumnCount, ColumnDefinition, Command, DecodeError, EofPacket,
+    ErrPacket, Handshake, OkPacket, Packet, PacketDecoder, ParamType, ParamValue, StmtExecute,
+    StmtPrepareOk, DEFAULT_MAX_PAYLOAD, LAST_PREPARED_STATEMENT, MAX_FRAME_LEN, MAX_PARAM_TEXT,
 };
 use crate::session::{
     Conversation, Flow, GapReason, RequestRecord, ResultColumn, SessionEvent, SessionInfo,
@@ -1682,7 +1682,7 @@ fn command_candidate(b: &[u8], depth: usize) -> Candidate {
     let Some(h) = b.get(..5) else {
         return Candidate::NeedMore;
     };
-    let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+    let len = payload_len(h);
     if h[3] != 0 || len == 0 {
         return Candidate::Reject;
     }
@@ -1766,8 +1766,8 @@ fn compressed_wrapper(buf: &[u8], at: usize) -> bool {
     let Some(w) = buf.get(start..at) else {
         return false;
     };
-    let inner = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
-    let outer = usize::from(w[0]) | usize::from(w[1]) << 8 | usize::from(w[2]) << 16;
+    let inner = payload_len(h);
+    let outer = payload_len(w);
     outer == inner + 4 && w[4..7] == [0, 0, 0]
 }
 
@@ -1879,16 +1879,15 @@ impl Conversation for MysqlSession {
 
 /// The length (header included) of the frame whose header starts `d`, once 4 bytes are here.
 fn frame_len(d: &[u8]) -> Option<usize> {
-    let &[l0, l1, l2, _] = d.first_chunk::<4>()?;
-    Some(4 + (usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16))
+    (d.len() >= 4).then(|| 4 + payload_len(d))
 }
 
 /// The length (header included) of a frame whose first 5 bytes are `h` when it is a result
 /// row: the expected sequence number, not empty, not oversized, and neither a terminator
 /// (`0xFE`) nor an ERR (`0xFF`).
 fn row_frame(h: &[u8], next_seq: u8, max: usize) -> Option<usize> {
-    let &[l0, l1, l2, seq, first] = h.first_chunk::<5>()?;
-    let len = usize::from(l0) | usize::from(l1) << 8 | usize::from(l2) << 16;
+    let &[_, _, _, seq, first] = h.first_chunk::<5>()?;
+    let len = payload_len(h);
     (seq == next_seq
         && len != 0
         && len < MAX_FRAME_LEN
