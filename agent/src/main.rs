@@ -1359,6 +1359,11 @@ fn replay(a: ReplayArgs) -> Result<()> {
             p.handle_record(r)?;
             if i % 4096 == 4095 {
                 p.flush()?;
+                // What an agent hands to the kernel after each batch (mirror ends to stop
+                // capturing, processes for the TLS uprobes) has no kernel here: emptied, as
+                // an agent's drain does, so that it does not grow through the pass.
+                p.drop_keys.clear();
+                p.new_pids.clear();
             }
         }
         p.close_all(0)?;
