@@ -979,7 +979,8 @@ fn usual_tag(tag: &str) -> Option<(&'static str, Option<u64>)> {
         rows = rows.or(Some(n));
         words = &words[..sp];
     }
-    let words = std::str::from_utf8(words).ok()?;
+    // A prefix of `tag` ending before an ASCII space (or `tag` whole): a char boundary.
+    let words = tag.get(..words.len())?;
     usual_command(words).map(|c| (c, rows))
 }
 
