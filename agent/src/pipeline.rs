@@ -1733,13 +1733,11 @@ impl Pipeline {
             .as_deref()
             .and_then(|p| audit::client_with_purpose(&frags.client, p));
         let client = with_purpose.as_deref().unwrap_or(&frags.client);
-        let (mut id, mut time) = ([0u8; 36], [0u8; 30]);
+        let mut id = [0u8; 36];
         let ev = audit::StatementEvent {
             schema: audit::SCHEMA,
             event_id: self.ids.next_into(&mut id),
-            time: self
-                .times
-                .format(self.clock.wall_ns(rec.start_ns), &mut time),
+            time: self.times.format(self.clock.wall_ns(rec.start_ns)),
             kind: Kind::Statement,
             source: None,
             host: &self.host_raw,

@@ -904,32 +904,34 @@ pub fn rfc3339_into(wall_ns: u64, buf: &mut [u8; 30]) -> &str {
     std::str::from_utf8(&buf[..]).unwrap_or_default()
 }
 
-/// Writes event times as [`rfc3339_into`] does, remembering the date and time of day of the
-/// last second it wrote: consecutive events nearly always share it, and then only the
-/// fraction is computed.
+/// Writes event times as [`rfc3339_into`] does, remembering the last second it wrote:
+/// consecutive events nearly always share it, and then only the fraction is written again.
 #[derive(Debug, Default)]
 pub struct TimeFormat {
-    /// The whole second last written, and its first 20 bytes (`YYYY-MM-DDTHH:MM:SS.`).
-    last: Option<(u64, [u8; 20])>,
+    /// The whole second last written.
+    last: Option<u64>,
+    /// The time last written (`YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`): its first 20 bytes stay while
+    /// the second does.
+    text: String,
 }
 
 impl TimeFormat {
-    pub fn format<'a>(&mut self, wall_ns: u64, buf: &'a mut [u8; 30]) -> &'a str {
+    pub fn format(&mut self, wall_ns: u64) -> &str {
         let secs = wall_ns / 1_000_000_000;
-        match self.last {
-            Some((s, head)) if s == secs => {
-                buf[..20].copy_from_slice(&head);
-                put(&mut buf[20..29], wall_ns % 1_000_000_000);
-                buf[29] = b'Z';
-            }
-            _ => {
-                rfc3339_into(wall_ns, buf);
-                let mut head = [0u8; 20];
-                head.copy_from_slice(&buf[..20]);
-                self.last = Some((secs, head));
-            }
+        if self.last != Some(secs) || self.text.len() != 30 {
+            let mut buf = [0u8; 30];
+            self.text.clear();
+            self.text.push_str(rfc3339_into(wall_ns, &mut buf));
+            self.last = Some(secs);
+            return &self.text;
         }
-        std::str::from_utf8(&buf[..]).unwrap_or_default()
+        // 10^9 plus the fraction has ten digits: the last nine are the fraction, zero-padded.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(1_000_000_000 + wall_ns % 1_000_000_000);
+        self.text.truncate(20);
+        self.text.push_str(digits.get(1..).unwrap_or("000000000"));
+        self.text.push('Z');
+        &self.text
     }
 }
 
@@ -1029,8 +1031,7 @@ mod tests {
                 _ => prev.saturating_sub(x % 1_000_000_000),
             };
             prev = t;
-            let mut buf = [0u8; 30];
-            assert_eq!(tf.format(t, &mut buf), rfc3339(t), "{t}");
+            assert_eq!(tf.format(t), rfc3339(t), "{t}");
         }
         let g = IdGen::new();
         g.seq.store(0x1234_5678_9abc_def0, Ordering::Relaxed);
