@@ -240,7 +240,17 @@ fn the_agent_captures_as_an_ordinary_user_with_exactly_the_units_capabilities() 
     let want: u64 = caps.iter().map(|c| cap_bit(c)).sum();
     assert_eq!(eff, want, "effective capabilities are exactly the unit's");
 
-    pg.psql_admin("SELECT 'least privilege' AS marker")?;
+    // The client stays connected after its statement: what is asserted is the access to
+    // another user's /proc entry that CAP_SYS_PTRACE gives, not a race with a client that
+    // exits within milliseconds (README, "Very short-lived clients": its exe is then null).
+    run(pg.psql().args([
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "SELECT 'least privilege' AS marker",
+        "-c",
+        "SELECT pg_sleep(0.5)",
+    ]))?;
     let ev = wait_events(&events, "the psql statement", |ev| {
         !with_text(ev, "SELECT ? AS marker").is_empty()
     })?;
