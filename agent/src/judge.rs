@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::audit::Host;
 use crate::identity::ProcessInfo;
-use crate::policy::{Action, EvalContext, Policy, Verdict, VerdictCache};
+use crate::policy::{Action, EvalContext, KeyNumbers, Policy, Verdict, VerdictCache};
 use crate::session::ResultColumn;
 use crate::sql::{Analysis, Analyzed, Analyzer, AnalyzerConfig, Dialect};
 
@@ -224,6 +224,8 @@ pub struct Judge {
     verdicts: VerdictCache,
     /// The client identities' numbers in the verdicts' keys.
     identities: Identities,
+    /// The statement shapes' numbers in the verdicts' keys.
+    shapes: Shapes,
     /// What was judged, for metrics.
     counts: JudgeCounts,
 }
@@ -240,6 +242,32 @@ struct Identities {
     /// found again by another identity).
     next: u64,
     buf: Vec<u8>,
+}
+
+/// Numbers for statement shapes ([`KeyNumbers::statement`]): one for each analysis the
+/// analyzer's cache shares, which stands for its kind, tables, columns and `WHERE`. An
+/// analysis is immutable behind its `Arc`, which is held here while its number is remembered,
+/// so its address cannot be reused meanwhile; numbers are never reused.
+#[derive(Default)]
+struct Shapes {
+    by_analysis: foldhash::HashMap<usize, (Arc<Analysis>, u64)>,
+    next: u64,
+}
+
+impl Shapes {
+    fn number(&mut self, analysis: &Arc<Analysis>) -> u64 {
+        let addr = Arc::as_ptr(analysis) as usize;
+        if let Some((_, n)) = self.by_analysis.get(&addr) {
+            return *n;
+        }
+        if self.by_analysis.len() >= MAX_IDENTITIES {
+            self.by_analysis.clear();
+        }
+        let n = self.next;
+        self.next += 1;
+        self.by_analysis.insert(addr, (Arc::clone(analysis), n));
+        n
+    }
 }
 
 /// Identities (and processes) remembered before the table starts over.
@@ -299,6 +327,7 @@ impl Judge {
             oid_count: 0,
             verdicts: VerdictCache::new(),
             identities: Identities::default(),
+            shapes: Shapes::default(),
             counts: JudgeCounts::default(),
             tag_keys: crate::sql::tags::DEFAULT_KEYS
                 .iter()
@@ -402,16 +431,37 @@ impl Judge {
             tags: &tags,
         };
         let identity = process.map(|p| self.identities.number(p, &ctx));
-        let mut v = self
-            .policy
-            .evaluate_cached_as(&ctx, identity, &mut self.verdicts);
+        // The shape's number stands for the analysis's kind, tables and columns: only when
+        // `ctx` holds exactly those (not a command tag's kind, nor columns resolved from the
+        // result's metadata), and for an analysis the cache shares (one made for a single
+        // statement would take a number that is never asked for again).
+        let shape = analyzed
+            .as_ref()
+            .filter(|x| {
+                Arc::strong_count(&x.analysis) > 1
+                    && resolved_read.is_none()
+                    && kind.is_some_and(|k| std::ptr::eq(k, x.analysis.kind.as_str()))
+            })
+            .map(|x| self.shapes.number(&x.analysis));
+        let mut v = self.policy.evaluate_cached_as(
+            &ctx,
+            KeyNumbers {
+                identity,
+                statement: shape,
+            },
+            &mut self.verdicts,
+        );
         // Several statements in one request ("SELECT 1; DROP TABLE t"): every statement's kind
         // is judged, so a harmless first statement cannot hide a destructive one.
         if let Some(a) = a.filter(|a| a.kinds.len() > 1) {
             for k in a.kinds.iter().skip(1) {
+                // Another kind than the analysis's: the shape's number does not stand for it.
                 let other = self.policy.evaluate_cached_as(
                     &EvalContext { kind: k, ..ctx },
-                    identity,
+                    KeyNumbers {
+                        identity,
+                        statement: None,
+                    },
                     &mut self.verdicts,
                 );
                 let v = Arc::make_mut(&mut v);
@@ -643,6 +693,46 @@ rules:
         assert_eq!(ids.number(&app, &ctx(&app)), a);
         assert_eq!(ids.by_process.len(), 3);
         assert_eq!(ids.by_key.len(), 2);
+    }
+
+    #[test]
+    fn a_shape_number_stands_only_for_the_analysis_it_was_given() {
+        let mut j = Judge::new(
+            Policy::builtin().expect("builtin policy"),
+            AnalyzerConfig::default(),
+        );
+        let classes = |j: &mut Judge, sql: &str, cols: &[ResultColumn]| {
+            judge_pg(j, "shop", sql, cols).verdict.classes.clone()
+        };
+        let email = [col("email", 16400)];
+        let id = [col("id", 16400)];
+        // Alternating, so that every verdict after the first round comes from the cache: the
+        // same text with other result columns (resolved from the metadata, never numbered),
+        // other texts of other shapes, and a shape repeated with other literals.
+        for round in 0..3 {
+            assert_eq!(
+                classes(&mut j, "SELECT * FROM customers", &email),
+                vec!["pii.email"],
+                "round {round}"
+            );
+            assert!(classes(&mut j, "SELECT * FROM customers", &id).is_empty());
+            assert_eq!(
+                classes(&mut j, "SELECT email FROM customers WHERE id = 1", &[]),
+                vec!["pii.email"]
+            );
+            assert!(classes(&mut j, "SELECT id FROM customers WHERE id = 2", &[]).is_empty());
+            assert_eq!(
+                classes(
+                    &mut j,
+                    &format!("SELECT email FROM customers WHERE id = {round}"),
+                    &[]
+                ),
+                vec!["pii.email"]
+            );
+        }
+        // Numbered: the two shapes of the cache's analyses, not the resolved `*`.
+        assert_eq!(j.shapes.by_analysis.len(), 2);
+        assert!(j.verdicts.hits > 0);
     }
 
     #[test]

@@ -593,12 +593,23 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = D[(b >> 4) as usize];
-        pair[1] = D[(b & 15) as usize];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
     }
 }
+
+/// The two lowercase hex digits of every byte value: one load per byte (the chain's hashes
+/// are written as hex for every event).
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [D[i >> 4], D[i & 15]];
+        i += 1;
+    }
+    t
+};
 
 /// A random id for a new stream (16 hex digits).
 pub fn new_stream_id() -> String {
@@ -955,6 +966,19 @@ pub fn host_info(environment: Option<String>, labels: BTreeMap<String, String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_lowercase_two_digits_per_byte_for_every_byte() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let mut out = vec![0u8; 512];
+        hex_into(&all, &mut out);
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(String::from_utf8(out).expect("ascii"), expected);
+        // A shorter output takes the leading bytes only.
+        let mut short = [0u8; 3];
+        hex_into(&[0xab, 0xcd], &mut short);
+        assert_eq!(&short, b"ab\0");
+    }
 
     #[test]
     fn statement_hashes_are_sha256_of_the_value_through_hits_misses_and_evictions() {

@@ -732,18 +732,16 @@ impl Policy {
     /// compared whole. A repeated statement shape from the same client costs a hash and a
     /// compare instead of glob and regex matching.
     pub fn evaluate_cached(&self, ctx: &EvalContext, cache: &mut VerdictCache) -> Verdict {
-        Arc::unwrap_or_clone(self.evaluate_cached_as(ctx, None, cache))
+        Arc::unwrap_or_clone(self.evaluate_cached_as(ctx, KeyNumbers::default(), cache))
     }
 
-    /// [`Policy::evaluate_cached`], with the client's identity (the fields [`client_key`]
-    /// writes) given by a number: `identity` must stand for exactly one value of those fields,
-    /// the value `ctx` has (see `judge::Identities`). The key material then holds the number
-    /// instead of the command line, executable, groups and the rest, written and compared for
-    /// every statement.
+    /// [`Policy::evaluate_cached`], with parts of `ctx` given by numbers (see [`KeyNumbers`]):
+    /// the key material then holds a number instead of the strings it stands for, written and
+    /// compared for every statement.
     pub fn evaluate_cached_as(
         &self,
         ctx: &EvalContext,
-        identity: Option<u64>,
+        numbers: KeyNumbers,
         cache: &mut VerdictCache,
     ) -> Arc<Verdict> {
         // The literal classes' mask is reused from the cache: no allocation on a hit.
@@ -751,7 +749,7 @@ impl Policy {
         literal.0.clear();
         literal.0.resize(self.classes.len().div_ceil(64), 0);
         self.classify_literals(ctx, &mut literal);
-        cache.key(ctx, &literal, identity);
+        cache.key(ctx, &literal, numbers);
         if let Some(v) = cache.map.get(&cache.buf[..]) {
             cache.hits += 1;
             cache.literal = literal;
@@ -919,6 +917,17 @@ impl Policy {
     }
 }
 
+/// Numbers that stand for parts of an [`EvalContext`] in a cached verdict's key. A number must
+/// stand for exactly one value of the fields it replaces, the value `ctx` has, for as long as
+/// the [`VerdictCache`] lives, and numbers are never reused (see `judge::Identities`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyNumbers {
+    /// The client's identity: the fields [`client_key`] writes.
+    pub identity: Option<u64>,
+    /// The statement's shape: `kind`, `tables`, `columns`, `columns_written` and `has_where`.
+    pub statement: Option<u64>,
+}
+
 /// Verdicts remembered by [`Policy::evaluate_cached`]. Belongs with one [`Policy`]: start a
 /// new one when the policies change.
 #[derive(Debug, Default)]
@@ -954,8 +963,9 @@ impl VerdictCache {
 
     /// Writes into `self.buf` everything in `ctx` a verdict depends on, except the literal
     /// values (represented by the classes found in them) and `client_purpose` (which the
-    /// policy sets). The client's identity is written whole, or as its number when given.
-    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask, identity: Option<u64>) {
+    /// policy sets). The client's identity and the statement's shape are written whole, or as
+    /// their numbers when given.
+    fn key(&mut self, ctx: &EvalContext, literal: &ClassMask, numbers: KeyNumbers) {
         // Destructured in full, so that a new field cannot be left out of the key. The
         // client's fields are written by `client_key`.
         let EvalContext {
@@ -989,11 +999,21 @@ impl VerdictCache {
         key_str(b, engine);
         key_opt(b, *db_name);
         key_opt(b, *db_user);
-        key_str(b, kind);
-        key_strs(b, tables, &[]);
-        // Read and written as one list, as rules see them.
-        key_strs(b, columns, columns_written);
-        b.push(u8::from(*has_where));
+        // Marked, so that a number cannot read as the fields or the reverse.
+        match numbers.statement {
+            Some(n) => {
+                b.push(2);
+                b.extend_from_slice(&n.to_le_bytes());
+            }
+            None => {
+                b.push(1);
+                key_str(b, kind);
+                key_strs(b, tables, &[]);
+                // Read and written as one list, as rules see them.
+                key_strs(b, columns, columns_written);
+                b.push(u8::from(*has_where));
+            }
+        }
         key_opt(b, *host_environment);
         key_len(b, host_labels.len());
         for (k, v) in host_labels.iter() {
@@ -1011,7 +1031,7 @@ impl VerdictCache {
             b.extend_from_slice(&w.to_le_bytes());
         }
         // Last, and marked, so that a number cannot read as the fields or the reverse.
-        match identity {
+        match numbers.identity {
             Some(n) => {
                 b.push(2);
                 b.extend_from_slice(&n.to_le_bytes());

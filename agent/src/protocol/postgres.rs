@@ -695,6 +695,12 @@ fn find_boundary(buf: &[u8], tags: &Tags, max_frame: usize) -> usize {
 }
 
 fn cstr<B: Buf + std::ops::Deref<Target = [u8]>>(b: &mut B) -> Option<String> {
+    // The unnamed portal and statement (""), in almost every Bind, Describe and Execute: no
+    // search, no UTF-8 check.
+    if b.first() == Some(&0) {
+        b.advance(1);
+        return Some(String::new());
+    }
     let pos = memchr::memchr(0, &b[..])?;
     let s = super::lossy(&b[..pos]).into_owned();
     b.advance(pos + 1);
