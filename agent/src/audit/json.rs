@@ -333,6 +333,18 @@ fn statement(out: &mut Vec<u8>, s: &StatementRef<'_>) {
         }
         None => tail(out),
     }
+    // The usual end (no COPY, not cut, no tags, no trace) in one copy.
+    if s.copy_bytes.is_none()
+        && !s.truncated
+        && s.tags.is_empty()
+        && s.trace_id.is_none()
+        && s.span_id.is_none()
+    {
+        out.extend_from_slice(
+            b",\"copy_bytes\":null,\"truncated\":false,\"tags\":{},\"trace_id\":null,\"span_id\":null}",
+        );
+        return;
+    }
     out.extend_from_slice(b",\"copy_bytes\":");
     opt_u64(out, s.copy_bytes);
     out.extend_from_slice(b",\"truncated\":");
@@ -394,19 +406,38 @@ impl WriteJson for StatementEvent<'_> {
             out.extend_from_slice(b",\"outcome\":");
             outcome(out, o);
         }
-        out.extend_from_slice(b",\"classification\":{\"classes\":");
-        strings(out, self.classification.classes);
-        out.extend_from_slice(b",\"level\":");
-        out.extend_from_slice(level(self.classification.level).as_bytes());
-        out.extend_from_slice(b"},\"policy\":{\"verdict\":");
-        out.extend_from_slice(action(self.policy.verdict).as_bytes());
-        out.extend_from_slice(b",\"rules\":");
-        strings(out, self.policy.rules);
-        out.extend_from_slice(b",\"severity\":");
-        opt_str(out, self.policy.severity);
-        out.extend_from_slice(b",\"message\":");
-        opt_str(out, self.policy.message);
-        out.push(b'}');
+        // Most statements touch no class and are allowed by no rule: those parts are written
+        // whole, in one copy each.
+        let c = &self.classification;
+        if c.classes.is_empty() && c.level.is_none() {
+            out.extend_from_slice(b",\"classification\":{\"classes\":[],\"level\":null}");
+        } else {
+            out.extend_from_slice(b",\"classification\":{\"classes\":");
+            strings(out, c.classes);
+            out.extend_from_slice(b",\"level\":");
+            out.extend_from_slice(level(c.level).as_bytes());
+            out.push(b'}');
+        }
+        let p = &self.policy;
+        if p.verdict == Action::Allow
+            && p.rules.is_empty()
+            && p.severity.is_none()
+            && p.message.is_none()
+        {
+            out.extend_from_slice(
+                b",\"policy\":{\"verdict\":\"allow\",\"rules\":[],\"severity\":null,\"message\":null}",
+            );
+        } else {
+            out.extend_from_slice(b",\"policy\":{\"verdict\":");
+            out.extend_from_slice(action(p.verdict).as_bytes());
+            out.extend_from_slice(b",\"rules\":");
+            strings(out, p.rules);
+            out.extend_from_slice(b",\"severity\":");
+            opt_str(out, p.severity);
+            out.extend_from_slice(b",\"message\":");
+            opt_str(out, p.message);
+            out.push(b'}');
+        }
         if let Some(a) = self.approval {
             out.extend_from_slice(b",\"approval\":");
             serde_json::to_writer(&mut *out, a)?;
