@@ -213,7 +213,9 @@ impl Judgement {
 /// OIDs per database.
 pub struct Judge {
     analyzer: Analyzer,
-    policy: Policy,
+    /// Shared: compiled once and read by every judge given it (its matchers' lazily built
+    /// states are kept by the policy, not by the judge).
+    policy: Arc<Policy>,
     /// PostgreSQL (database, table OID) -> table name, learned from single-table statements.
     /// OIDs are per database: two databases' tables may share one.
     oid_names: foldhash::HashMap<String, foldhash::HashMap<u32, String>>,
@@ -319,10 +321,10 @@ impl JudgeCounts {
 }
 
 impl Judge {
-    pub fn new(policy: Policy, analyzer: AnalyzerConfig) -> Self {
+    pub fn new(policy: impl Into<Arc<Policy>>, analyzer: AnalyzerConfig) -> Self {
         Self {
             analyzer: Analyzer::new(analyzer),
-            policy,
+            policy: policy.into(),
             oid_names: Default::default(),
             oid_count: 0,
             verdicts: VerdictCache::new(),
@@ -342,8 +344,8 @@ impl Judge {
     }
 
     /// Replaces the policies (reload).
-    pub fn set_policy(&mut self, policy: Policy) {
-        self.policy = policy;
+    pub fn set_policy(&mut self, policy: impl Into<Arc<Policy>>) {
+        self.policy = policy.into();
         self.verdicts = VerdictCache::new();
         self.identities = Identities::default();
     }

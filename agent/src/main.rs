@@ -7,6 +7,7 @@ mod status_cmd;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -382,8 +383,9 @@ struct ReplayArgs {
     /// The capture file.
     file: PathBuf,
     /// Replay the file this many times (for throughput measurements): each pass starts with
-    /// no connection open and cold caches, as an agent does at start, and all of them write to
-    /// one output (one hash-chained stream).
+    /// no connection open and cold caches of analyses and verdicts, as an agent does at start,
+    /// all of them use the policies compiled once (as an agent's, whose matchers keep the
+    /// states they build), and all of them write to one output (one hash-chained stream).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
 }
@@ -548,12 +550,24 @@ pub(crate) fn load_config(c: &CommonArgs) -> Result<Config> {
 fn build_pipeline(cfg: &Config, clock: Clock, resolve_identity: bool) -> Result<Pipeline> {
     let host = host_of(cfg);
     let out = open_output(cfg, &host)?;
-    pipeline_over(cfg, clock, resolve_identity, out, host)
+    let policy = load_policy(cfg)?;
+    pipeline_over(cfg, policy, clock, resolve_identity, out, host)
 }
 
 /// This host as events name it (read once per start: the output and the pipeline share it).
 fn host_of(cfg: &Config) -> audit::Host {
     audit::host_info(cfg.environment.clone(), cfg.labels.clone())
+}
+
+/// The configured policies, loaded and compiled.
+fn load_policy(cfg: &Config) -> Result<Arc<Policy>> {
+    let policy = match &cfg.policy_dir {
+        Some(d) => {
+            Policy::load_dir(d).with_context(|| format!("loading policies from {}", d.display()))?
+        }
+        None => Policy::builtin().context("loading the built-in policy pack")?,
+    };
+    Ok(Arc::new(policy))
 }
 
 /// The configured output, opened (its sink thread started).
@@ -567,17 +581,12 @@ fn open_output(cfg: &Config, host: &audit::Host) -> Result<Output> {
 /// A pipeline writing to `out` (the policies loaded and compiled).
 fn pipeline_over(
     cfg: &Config,
+    policy: Arc<Policy>,
     clock: Clock,
     resolve_identity: bool,
     out: Output,
     host: audit::Host,
 ) -> Result<Pipeline> {
-    let policy = match &cfg.policy_dir {
-        Some(d) => {
-            Policy::load_dir(d).with_context(|| format!("loading policies from {}", d.display()))?
-        }
-        None => Policy::builtin().context("loading the built-in policy pack")?,
-    };
     let pc = PipelineConfig::from_config(cfg, host, policy, resolve_identity);
     let mut p = Pipeline::new(pc, clock, out);
     p.set_tag_keys(cfg.tag_keys.clone());
@@ -1331,15 +1340,17 @@ fn replay(a: ReplayArgs) -> Result<()> {
     let offset = capture.clock_offset_ns;
     let bytes = capture.bytes();
     let mut total_statements = 0;
-    // As in an agent, the output is opened once, and each pass starts a fresh pipeline
-    // (new connections, cold caches) writing to it. Opening the output and building each
-    // pipeline (compiling the policies' patterns) happen once per agent start; their cost is
-    // counted apart from the statements'. The last pass counts closing the output (the last
-    // writes).
+    // As in an agent, the output is opened and the policies are compiled once, and each pass
+    // starts a fresh pipeline (new connections, cold caches of analyses and verdicts) writing
+    // to it with those policies (whose matchers, as in an agent that runs on, keep the states
+    // they built lazily). Opening the output, compiling the policies and building each
+    // pipeline happen once per agent start; their cost is counted apart from the statements'.
+    // The last pass counts closing the output (the last writes).
     let (mut wall, mut cpu, mut setup_cpu) = (0.0f64, 0.0f64, 0.0f64);
     let setup0 = cpu_seconds();
     let host = host_of(&cfg);
     let mut out = Some(open_output(&cfg, &host)?);
+    let policy = load_policy(&cfg)?;
     setup_cpu += cpu_seconds() - setup0;
     let passes = a.repeat.max(1);
     let mut lost = 0;
@@ -1348,7 +1359,14 @@ fn replay(a: ReplayArgs) -> Result<()> {
         let Some(o) = out.take() else {
             bail!("the output was closed before the last pass");
         };
-        let mut p = pipeline_over(&cfg, Clock::with_offset(offset), false, o, host.clone())?;
+        let mut p = pipeline_over(
+            &cfg,
+            Arc::clone(&policy),
+            Clock::with_offset(offset),
+            false,
+            o,
+            host.clone(),
+        )?;
         // A capture made in keylog mode holds ciphertext and the secrets that open it; one made
         // with uprobes holds plaintext, which takes over from any ciphertext as it does live.
         p.set_tls_keylog(true);

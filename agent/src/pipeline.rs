@@ -39,7 +39,7 @@ pub use crate::judge::Engine;
 /// Settings of the userspace pipeline.
 pub struct PipelineConfig {
     pub host: Host,
-    pub policy: Policy,
+    pub policy: Arc<Policy>,
     pub analyzer: AnalyzerConfig,
     pub session: SessionOptions,
     /// Resolve process identities from /proc (off for replays of foreign captures).
@@ -52,12 +52,12 @@ impl PipelineConfig {
     pub fn from_config(
         cfg: &crate::config::Config,
         host: Host,
-        policy: Policy,
+        policy: impl Into<Arc<Policy>>,
         resolve_identity: bool,
     ) -> Self {
         Self {
             host,
-            policy,
+            policy: policy.into(),
             analyzer: AnalyzerConfig {
                 max_statement_bytes: cfg.max_statement_bytes,
                 keep_literals: cfg.keep_literals,
@@ -452,7 +452,7 @@ impl Pipeline {
     }
 
     /// Replaces the policies (reload).
-    pub fn set_policy(&mut self, policy: Policy) {
+    pub fn set_policy(&mut self, policy: impl Into<Arc<Policy>>) {
         self.judge.set_policy(policy);
     }
 

@@ -304,7 +304,7 @@ mod tests {
         let mut p = Pipeline::new(
             PipelineConfig {
                 host,
-                policy: crate::policy::Policy::builtin().unwrap(),
+                policy: crate::policy::Policy::builtin().unwrap().into(),
                 analyzer: crate::sql::AnalyzerConfig::default(),
                 session: crate::session::SessionOptions::default(),
                 resolve_identity: false,
