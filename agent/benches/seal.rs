@@ -94,6 +94,7 @@ fn seal(c: &mut Criterion) {
             trace_id: st.trace_id.as_deref(),
             span_id: st.span_id.as_deref(),
             rendered: None,
+            whole: None,
         },
         outcome: ev.outcome.clone(),
         classification: ClassificationRef {

@@ -160,12 +160,11 @@ impl Judgement {
             .analyzed
             .as_ref()
             .is_some_and(|x| std::sync::Arc::strong_count(&x.analysis) > 1);
-        let rendered = a
-            .filter(|_| shared && self.resolved_read.is_none())
-            .map(|a| {
-                a.rendered
-                    .get_or_init(|| crate::audit::json::Rendered::of(a))
-            });
+        let reused = a.filter(|_| shared && self.resolved_read.is_none());
+        let rendered = reused.map(|a| {
+            a.rendered
+                .get_or_init(|| crate::audit::json::Rendered::of(a))
+        });
         let text = self.text();
         crate::audit::StatementRef {
             text,
@@ -187,6 +186,7 @@ impl Judgement {
             trace_id: self.trace.as_ref().map(|t| t.0.as_str()),
             span_id: self.trace.as_ref().map(|t| t.1.as_str()),
             rendered,
+            whole: reused.map(|a| &a.whole),
         }
     }
 

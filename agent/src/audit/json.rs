@@ -33,6 +33,8 @@ pub struct Context {
     /// Where the event's `statement` value was written (after the context), which the
     /// encoder hashes apart as well.
     pub statement: Option<std::ops::Range<usize>>,
+    /// Its `statement_hash`, when the writer knows it already (a reused [`WholeStatement`]).
+    pub statement_hash: Option<[u8; 64]>,
 }
 
 /// Appends a connection's context as an event holds it:
@@ -258,6 +260,87 @@ impl Rendered {
     }
 }
 
+/// A whole `statement` value as written for one analysis, with the parts of it that come from
+/// the client (the text as sent, the kind, the prepared statement's name and parameter count,
+/// the truncation) and its `statement_hash`. An event of the same analysis whose client parts
+/// are equal and which has no other part of its own (parameter values, COPY bytes, tags,
+/// trace) writes these bytes again instead of rendering and hashing them: a prepared
+/// statement executed again, or a query sent again with other literals.
+#[derive(Debug)]
+pub struct WholeStatement {
+    text: Option<Box<str>>,
+    kind: Option<Box<str>>,
+    prepared: bool,
+    name: Option<Box<str>>,
+    params: Option<u32>,
+    truncated: bool,
+    json: Box<[u8]>,
+    hash: [u8; 64],
+}
+
+impl WholeStatement {
+    /// Whether `s` writes nothing but its client parts and its analysis's rendered parts.
+    fn plain(s: &StatementRef<'_>) -> bool {
+        s.rendered.is_some()
+            && s.param_values.is_none()
+            && s.copy_bytes.is_none()
+            && s.tags.is_empty()
+            && s.trace_id.is_none()
+            && s.span_id.is_none()
+    }
+
+    /// Whether `s` (plain, of the analysis holding this) writes exactly these bytes.
+    fn fits(&self, s: &StatementRef<'_>) -> bool {
+        self.prepared == s.prepared
+            && self.params == s.params
+            && self.truncated == s.truncated
+            && self.text.as_deref() == s.text
+            && self.kind.as_deref() == s.kind
+            && self.name.as_deref() == s.name
+    }
+
+    fn of(s: &StatementRef<'_>, json: &[u8]) -> Self {
+        Self {
+            text: s.text.map(Into::into),
+            kind: s.kind.map(Into::into),
+            prepared: s.prepared,
+            name: s.name.map(Into::into),
+            params: s.params,
+            truncated: s.truncated,
+            json: json.into(),
+            hash: super::context_hash(json),
+        }
+    }
+}
+
+/// Writes `s`'s `statement` value, reusing (or keeping) its analysis's [`WholeStatement`]
+/// when it can; returns the value's `statement_hash` when known.
+fn statement_value(out: &mut Vec<u8>, s: &StatementRef<'_>) -> Option<[u8; 64]> {
+    let Some(memo) = s.whole.filter(|_| WholeStatement::plain(s)) else {
+        statement(out, s);
+        return None;
+    };
+    match memo.get() {
+        Some(w) if w.fits(s) => {
+            debug_assert!(whole_renders_as(&w.json, s), "a reused statement differs");
+            out.extend_from_slice(&w.json);
+            Some(w.hash)
+        }
+        Some(_) => {
+            statement(out, s);
+            None
+        }
+        None => {
+            let start = out.len();
+            statement(out, s);
+            let w = WholeStatement::of(s, out.get(start..).unwrap_or_default());
+            let hash = w.hash;
+            memo.set(w);
+            Some(hash)
+        }
+    }
+}
+
 fn statement_tail(
     out: &mut Vec<u8>,
     fingerprint: Option<&str>,
@@ -287,6 +370,20 @@ fn renders_as(bytes: &[u8], render: impl Fn(&mut Vec<u8>)) -> bool {
     CHECK.with_borrow_mut(|b| {
         b.clear();
         render(b);
+        b == bytes
+    })
+}
+
+/// Whether `s` writes exactly `bytes` (debug builds check each reuse of a [`WholeStatement`]
+/// with it, in a reused buffer of its own: [`statement`] checks its rendered part in the
+/// other).
+fn whole_renders_as(bytes: &[u8], s: &StatementRef<'_>) -> bool {
+    thread_local! {
+        static CHECK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    CHECK.with_borrow_mut(|b| {
+        b.clear();
+        statement(b, s);
         b == bytes
     })
 }
@@ -400,7 +497,7 @@ impl WriteJson for StatementEvent<'_> {
         let range = context_start..out.len();
         out.extend_from_slice(b",\"statement\":");
         let statement_start = out.len();
-        statement(out, &self.statement);
+        let statement_hash = statement_value(out, &self.statement);
         let statement_range = statement_start..out.len();
         if let Some(o) = &self.outcome {
             out.extend_from_slice(b",\"outcome\":");
@@ -447,6 +544,7 @@ impl WriteJson for StatementEvent<'_> {
             range,
             hash: self.context_hash,
             statement: Some(statement_range),
+            statement_hash,
         }))
     }
 }
@@ -494,6 +592,7 @@ impl<'a> StatementEvent<'a> {
                 trace_id: None,
                 span_id: None,
                 rendered: None,
+                whole: None,
             },
             outcome: None,
             classification: ClassificationRef {
@@ -598,6 +697,103 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_statement_is_reused_only_where_it_writes_the_same_bytes() {
+        let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
+        let (host, client, server, db, session) = (
+            raw(r#"{"name":"h"}"#),
+            raw(r#"{"pid":1}"#),
+            raw(r#"{"pid":2}"#),
+            raw(r#"{"engine":"postgresql"}"#),
+            raw(r#"{"id":"0000000000000001"}"#),
+        );
+        let mut an = crate::sql::Analyzer::new(crate::sql::AnalyzerConfig::default());
+        let text = "SELECT email FROM users WHERE id = $1";
+        let (a, _) = an.analyze(crate::sql::Dialect::Postgres, text);
+        let r = Rendered::of(&a);
+        let mut tags = BTreeMap::new();
+        tags.insert("app".to_string(), "billing".to_string());
+        let empty = BTreeMap::new();
+        let event = |text: &'static str,
+                     name: Option<&'static str>,
+                     params: Option<u32>,
+                     truncated: bool,
+                     tags: &'static BTreeMap<String, String>| {
+            let base = StatementEvent::bare(
+                "79a997a2-3db1-1b12-0000-00000000138b",
+                "2026-11-26T05:43:50.468310434Z",
+                [&host, &client, &server, &db, &session],
+                None,
+            );
+            StatementEvent {
+                statement: StatementRef {
+                    text: Some(text),
+                    kind: Some("SELECT"),
+                    prepared: name.is_some(),
+                    name,
+                    params,
+                    fingerprint: Some(&a.fingerprint),
+                    tables: &a.tables,
+                    columns: ColumnsRef {
+                        read: std::borrow::Cow::Borrowed(&a.columns_read),
+                        written: &a.columns_written,
+                    },
+                    parse_error: a.parse_error.as_deref(),
+                    truncated,
+                    tags,
+                    rendered: Some(&r),
+                    whole: Some(&a.whole),
+                    ..base.statement
+                },
+                ..base
+            }
+        };
+        let tags: &'static BTreeMap<String, String> = Box::leak(Box::new(tags));
+        let empty: &'static BTreeMap<String, String> = Box::leak(Box::new(empty));
+        let first = event(text, Some("P_1"), Some(1), false, empty);
+        assert!(a.whole.get().is_none());
+        assert_eq!(event_bytes(true, &first), event_bytes(false, &first));
+        assert!(a.whole.get().is_some(), "the first plain statement is kept");
+        // The same again (reused), then every client part changed in turn, then tags; the
+        // kept value stays the first one's throughout.
+        for ev in [
+            event(text, Some("P_1"), Some(1), false, empty),
+            event(text, Some("P_2"), Some(1), false, empty),
+            event(text, None, Some(1), false, empty),
+            event(text, Some("P_1"), Some(2), false, empty),
+            event(text, Some("P_1"), Some(1), true, empty),
+            event(
+                "select email from users where id = $1",
+                Some("P_1"),
+                Some(1),
+                false,
+                empty,
+            ),
+            event(text, Some("P_1"), Some(1), false, tags),
+            event(text, Some("P_1"), Some(1), false, empty),
+        ] {
+            assert_eq!(event_bytes(true, &ev), event_bytes(false, &ev));
+        }
+        // Through the encoder: the reused value's hash is its SHA-256, as for any other.
+        let mut enc = crate::audit::Encoder::new("s".into());
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            enc.encode_json_into(&first, &mut out).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            // The value's bytes as written: from its key to the next part's.
+            let line = String::from_utf8(out).unwrap();
+            let start = line.find(",\"statement\":").unwrap() + ",\"statement\":".len();
+            let end = start + line[start..].find(",\"classification\":").unwrap();
+            assert_eq!(
+                v["integrity"]["statement_hash"]
+                    .as_str()
+                    .unwrap()
+                    .as_bytes(),
+                &crate::audit::context_hash(&line.as_bytes()[start..end])
+            );
+        }
+    }
+
+    #[test]
     fn a_statement_event_is_written_byte_for_byte_as_serde_json_writes_it() {
         let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
         let (host, client, server, db, session) = (
@@ -654,6 +850,7 @@ mod tests {
                 trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736"),
                 span_id: Some("00f067aa0ba902b7"),
                 rendered: None,
+                whole: None,
             },
             outcome: Some(Outcome {
                 status: Status::Error,

@@ -499,6 +499,7 @@ impl Encoder {
                 range: c,
                 hash,
                 statement,
+                statement_hash,
             }) => {
                 let hex = match hash {
                     Some(hex) => {
@@ -513,7 +514,13 @@ impl Encoder {
                 let statement = statement.filter(|s| c.end <= s.start && s.end <= out.len());
                 let sh = match statement {
                     Some(s) => {
-                        let sh = self.statements.get(&out[s.clone()]);
+                        let sh = match statement_hash {
+                            Some(sh) => {
+                                debug_assert!(sh == context_hash(&out[s.clone()]));
+                                sh
+                            }
+                            None => self.statements.get(&out[s.clone()]),
+                        };
                         h.update(&out[c.end..s.start]);
                         h.update(sh);
                         h.update(&out[s.end..]);
@@ -746,6 +753,10 @@ pub struct StatementRef<'a> {
     /// [`json::Rendered`]), when it holds exactly what those fields would write.
     #[serde(skip)]
     pub rendered: Option<&'a json::Rendered>,
+    /// Where this statement's analysis keeps a whole rendered `statement` value: given with
+    /// `rendered` (the same analysis), used when it holds exactly what this statement writes.
+    #[serde(skip)]
+    pub whole: Option<&'a crate::sql::Memo<json::WholeStatement>>,
 }
 
 /// Borrowed form of [`Columns`].

@@ -98,6 +98,9 @@ pub struct Analysis {
     pub statement_count: usize,
     /// This analysis as statement events show it, rendered by the first event that needs it.
     pub rendered: Memo<crate::audit::json::Rendered>,
+    /// A whole `statement` value of this analysis, rendered by the first event that could
+    /// keep it, with the client's parts it holds (see [`crate::audit::json::WholeStatement`]).
+    pub whole: Memo<crate::audit::json::WholeStatement>,
 }
 
 /// A value computed at most once from the immutable [`Analysis`] holding it (a rendering of
@@ -108,6 +111,16 @@ pub struct Memo<T>(std::sync::OnceLock<T>);
 impl<T> Memo<T> {
     pub fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
         self.0.get_or_init(f)
+    }
+
+    /// The value, if computed.
+    pub fn get(&self) -> Option<&T> {
+        self.0.get()
+    }
+
+    /// Keeps `v` unless a value is kept already (the first one stays).
+    pub fn set(&self, v: T) {
+        let _ = self.0.set(v);
     }
 }
 
