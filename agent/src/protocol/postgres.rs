@@ -103,7 +103,11 @@ pub enum FrontendMessage {
     Bind {
         portal: String,
         statement: String,
+        /// The values (None for NULL), as slices of the frame, when the decoder keeps them
+        /// ([`FrontendDecoder::without_param_values`]); empty otherwise.
         params: Vec<Option<Bytes>>,
+        /// How many values the Bind carries (kept or not).
+        param_count: u32,
         param_formats: Formats,
         /// Result column formats: none (all text), one (for all), or one per column.
         result_formats: Formats,
@@ -266,6 +270,8 @@ pub struct FrontendDecoder {
     /// Before the StartupMessage, packets have no type byte.
     in_startup: bool,
     skip: Skip,
+    /// Bind values are kept (as slices of the frame) in [`FrontendMessage::Bind`].
+    param_values: bool,
 }
 
 impl Default for FrontendDecoder {
@@ -303,7 +309,15 @@ impl FrontendDecoder {
             max_frame,
             in_startup: true,
             skip: Skip::default(),
+            param_values: true,
         }
+    }
+
+    /// A decoder that counts Bind values without keeping them (`params` stays empty): the
+    /// Bind is read in place, with no shared handle on the buffer and no list per statement.
+    pub fn without_param_values(mut self) -> Self {
+        self.param_values = false;
+        self
     }
 
     /// A decoder for a connection joined after its startup phase.
@@ -312,6 +326,7 @@ impl FrontendDecoder {
             max_frame,
             in_startup: false,
             skip: Skip::default(),
+            param_values: true,
         }
     }
 
@@ -363,7 +378,7 @@ impl FrontendDecoder {
             return Ok(None);
         }
         buf.advance(5);
-        if matches!(tag, b'Q' | b'P' | b'B') {
+        if matches!(tag, b'Q' | b'P') || (tag == b'B' && self.param_values) {
             // Their text and values are kept as slices of the frame.
             let body = buf.split_to(body_len).freeze();
             return parse_frontend(tag, body).map(Some);
@@ -752,49 +767,75 @@ fn parse_frontend(tag: u8, mut b: Bytes) -> Result<FrontendMessage, DecodeError>
             }
         }
         b'B' => {
-            let portal = cstr(&mut b).ok_or(bad("unterminated portal name"))?;
-            let statement = cstr(&mut b).ok_or(bad("unterminated statement name"))?;
-            need(&b, 2, tag, "missing format count")?;
-            let nf = b.get_u16() as usize;
-            need(&b, 2 * nf, tag, "formats truncated")?;
-            let param_formats = (0..nf).map(|_| b.get_i16()).collect();
-            need(&b, 2, tag, "missing parameter count")?;
-            let np = b.get_u16() as usize;
-            let mut params = Vec::with_capacity(np.min(b.remaining() / 4 + 1));
-            for _ in 0..np {
-                need(&b, 4, tag, "parameter length truncated")?;
-                let l = b.get_i32();
-                if l < 0 {
-                    params.push(None);
-                } else {
-                    need(&b, l as usize, tag, "parameter value truncated")?;
-                    params.push(Some(b.split_to(l as usize)));
-                }
+            let mut params = Vec::new();
+            let mut bind = parse_bind(&b, |value| {
+                params.push(value.map(|r| b.slice(r)));
+            })?;
+            if let FrontendMessage::Bind { params: p, .. } = &mut bind {
+                *p = params;
             }
-            need(&b, 2, tag, "missing result format count")?;
-            let nr = b.get_u16() as usize;
-            need(&b, 2 * nr, tag, "result formats truncated")?;
-            let result_formats = (0..nr).map(|_| b.get_i16()).collect();
-            FrontendMessage::Bind {
-                portal,
-                statement,
-                params,
-                param_formats,
-                result_formats,
-            }
+            bind
         }
         _ => parse_frontend_plain(tag, &b)?,
     })
 }
 
-/// Parses a client message whose parts are all copied out (every tag but Query, Parse and
-/// Bind), from the body in place.
+/// Parses a Bind body in place: its names, formats and parameter count, with each value's
+/// place in `body` (None for NULL) given to `value` in order. `params` is left empty.
+fn parse_bind(
+    body: &[u8],
+    mut value: impl FnMut(Option<std::ops::Range<usize>>),
+) -> Result<FrontendMessage, DecodeError> {
+    let tag = b'B';
+    let bad = |what| DecodeError::Malformed {
+        tag: tag as char,
+        what,
+    };
+    let mut b = body;
+    let portal = cstr(&mut b).ok_or(bad("unterminated portal name"))?;
+    let statement = cstr(&mut b).ok_or(bad("unterminated statement name"))?;
+    need(&b, 2, tag, "missing format count")?;
+    let nf = b.get_u16() as usize;
+    need(&b, 2 * nf, tag, "formats truncated")?;
+    let param_formats = (0..nf).map(|_| b.get_i16()).collect();
+    need(&b, 2, tag, "missing parameter count")?;
+    let np = b.get_u16() as usize;
+    for _ in 0..np {
+        need(&b, 4, tag, "parameter length truncated")?;
+        let l = b.get_i32();
+        if l < 0 {
+            value(None);
+        } else {
+            let l = l as usize;
+            need(&b, l, tag, "parameter value truncated")?;
+            let at = body.len() - b.len();
+            value(Some(at..at + l));
+            b.advance(l);
+        }
+    }
+    need(&b, 2, tag, "missing result format count")?;
+    let nr = b.get_u16() as usize;
+    need(&b, 2 * nr, tag, "result formats truncated")?;
+    let result_formats = (0..nr).map(|_| b.get_i16()).collect();
+    Ok(FrontendMessage::Bind {
+        portal,
+        statement,
+        params: Vec::new(),
+        param_count: np as u32,
+        param_formats,
+        result_formats,
+    })
+}
+
+/// Parses a client message whose parts are all copied out (every tag but Query and Parse, and
+/// Bind with its values kept), from the body in place.
 fn parse_frontend_plain(tag: u8, mut b: &[u8]) -> Result<FrontendMessage, DecodeError> {
     let bad = |what| DecodeError::Malformed {
         tag: tag as char,
         what,
     };
     Ok(match tag {
+        b'B' => parse_bind(b, |_| {})?,
         b'D' | b'C' => {
             need(&b, 1, tag, "missing kind")?;
             let kind = b.get_u8();

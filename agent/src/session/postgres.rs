@@ -171,15 +171,24 @@ fn backend_decoder() -> BackendDecoder {
     d
 }
 
+/// The client's decoder: Bind values are kept only when they are recorded.
+fn frontend_decoder(d: FrontendDecoder, opts: &SessionOptions) -> FrontendDecoder {
+    if opts.record_params {
+        d
+    } else {
+        d.without_param_values()
+    }
+}
+
 impl PgSession {
     pub fn new(opts: SessionOptions) -> Self {
         Self {
+            fe: frontend_decoder(FrontendDecoder::new(DEFAULT_MAX_FRAME), &opts),
             opts,
             info: VersionedInfo::new(SessionInfo {
                 inspectable: true,
                 ..Default::default()
             }),
-            fe: FrontendDecoder::new(DEFAULT_MAX_FRAME),
             be: backend_decoder(),
             fe_buf: BytesMut::new(),
             be_buf: BytesMut::new(),
@@ -204,7 +213,7 @@ impl PgSession {
     /// directions resynchronise on the first plausible boundary.
     pub fn mid_session(opts: SessionOptions) -> Self {
         let mut s = Self::new(opts);
-        s.fe = FrontendDecoder::mid_session(DEFAULT_MAX_FRAME);
+        s.fe = frontend_decoder(FrontendDecoder::mid_session(DEFAULT_MAX_FRAME), &s.opts);
         s.fe_resync = true;
         s.be_resync = true;
         s.be_join = true;
@@ -302,6 +311,7 @@ impl PgSession {
                 portal,
                 statement,
                 params,
+                param_count,
                 param_formats,
                 ..
             } => {
@@ -331,7 +341,7 @@ impl PgSession {
                     truncated: prepared.is_some_and(|s| s.truncated),
                     columns: prepared.map(|s| s.columns.clone()).unwrap_or_default(),
                     statement: prepared.map_or_else(|| statement.into(), |s| s.name.clone()),
-                    params: params.len() as u32,
+                    params: param_count,
                     values,
                 };
                 self.portals.insert(portal.clone(), p);

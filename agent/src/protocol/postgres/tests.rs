@@ -412,3 +412,93 @@ fn repeated_row_description_is_reported_when_remembered() {
     let got = decode_all(&mut d, &[desc(b"aid")]);
     assert!(matches!(got[0], BackendMessage::RowDescription { .. }));
 }
+
+#[test]
+fn bind_values_are_counted_alike_whether_kept_or_not() {
+    let client = side(PGBENCH, true);
+    let decode = |mut d: FrontendDecoder| {
+        let mut buf = BytesMut::from(&client[..]);
+        let mut out = Vec::new();
+        while let Some(m) = d.decode(&mut buf).unwrap() {
+            out.push(m);
+        }
+        out
+    };
+    let kept = decode(FrontendDecoder::default());
+    let counted = decode(FrontendDecoder::default().without_param_values());
+    assert_eq!(kept.len(), counted.len());
+    let mut binds = 0;
+    for (k, c) in kept.into_iter().zip(counted) {
+        match (k, c) {
+            (
+                FrontendMessage::Bind {
+                    portal,
+                    statement,
+                    params,
+                    param_count,
+                    param_formats,
+                    result_formats,
+                },
+                FrontendMessage::Bind {
+                    portal: p2,
+                    statement: s2,
+                    params: v2,
+                    param_count: n2,
+                    param_formats: f2,
+                    result_formats: r2,
+                },
+            ) => {
+                binds += 1;
+                assert_eq!(params.len() as u32, param_count);
+                assert!(params.iter().all(Option::is_some), "pgbench sends no NULL");
+                assert_eq!((portal, statement, param_count), (p2, s2, n2));
+                assert_eq!((param_formats, result_formats), (f2, r2));
+                assert!(v2.is_empty());
+            }
+            (k, c) => assert_eq!(format!("{k:?}"), format!("{c:?}")),
+        }
+    }
+    assert_eq!(binds, 35);
+    // A NULL, a value, and the same frame cut inside the value: the same count, and the same
+    // error either way.
+    let mut body = b"p\0s\0".to_vec();
+    body.extend_from_slice(&0u16.to_be_bytes());
+    body.extend_from_slice(&2u16.to_be_bytes());
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    body.extend_from_slice(&3i32.to_be_bytes());
+    body.extend_from_slice(b"abc");
+    body.extend_from_slice(&0u16.to_be_bytes());
+    let frame = |body: &[u8]| {
+        let mut f = vec![b'B'];
+        f.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        f.extend_from_slice(body);
+        BytesMut::from(&f[..])
+    };
+    let one = |d: FrontendDecoder, body: &[u8]| {
+        let mut d = d;
+        d.decode(&mut frame(body)).map(|m| format!("{m:?}"))
+    };
+    let kept = one(FrontendDecoder::mid_session(1024), &body).unwrap();
+    assert!(
+        kept.contains("params: [None, Some(b\"abc\")], param_count: 2"),
+        "{kept}"
+    );
+    let counted = one(
+        FrontendDecoder::mid_session(1024).without_param_values(),
+        &body,
+    )
+    .unwrap();
+    assert!(counted.contains("params: [], param_count: 2"), "{counted}");
+    let cut = &body[..body.len() - 4];
+    assert_eq!(
+        format!("{:?}", one(FrontendDecoder::mid_session(1024), cut)),
+        format!(
+            "{:?}",
+            one(
+                FrontendDecoder::mid_session(1024).without_param_values(),
+                cut
+            )
+        )
+    );
+    assert!(one(FrontendDecoder::mid_session(1024), cut).is_err());
+}
