@@ -374,6 +374,8 @@ pub struct Encoder {
     contexts: foldhash::HashMap<Box<[u8]>, [u8; 64]>,
     /// `statement_hash` (hex) of statement values seen lately, one per slot.
     statements: StatementHashes,
+    /// The bytes an event's `hash` is taken over (reused).
+    hashed: Vec<u8>,
 }
 
 /// The hashes of the statement values seen lately: a direct-mapped cache (a value's slot is
@@ -431,6 +433,7 @@ impl Encoder {
             line: Vec::with_capacity(2048),
             contexts: foldhash::HashMap::default(),
             statements: StatementHashes::new(),
+            hashed: Vec::with_capacity(2048),
         }
     }
 
@@ -492,8 +495,11 @@ impl Encoder {
             let r = &c.range;
             start <= r.start && r.start <= r.end && r.end <= out.len()
         });
-        let mut h = sha2::Sha256::new();
-        h.update(self.prev);
+        // What is hashed is gathered in one reused buffer and hashed in one call: fed in
+        // pieces, SHA-256 copies every piece through its block buffer.
+        let mut h = std::mem::take(&mut self.hashed);
+        h.clear();
+        h.extend_from_slice(&self.prev);
         let (context_hash, statement_hash) = match context {
             Some(json::Context {
                 range: c,
@@ -508,8 +514,8 @@ impl Encoder {
                     }
                     None => self.context_hash(&out[c.clone()]),
                 };
-                h.update(&out[start..c.start]);
-                h.update(hex);
+                h.extend_from_slice(&out[start..c.start]);
+                h.extend_from_slice(&hex);
                 // The statement value, when it follows the context, is hashed apart too.
                 let statement = statement.filter(|s| c.end <= s.start && s.end <= out.len());
                 let sh = match statement {
@@ -521,25 +527,26 @@ impl Encoder {
                             }
                             None => self.statements.get(&out[s.clone()]),
                         };
-                        h.update(&out[c.end..s.start]);
-                        h.update(sh);
-                        h.update(&out[s.end..]);
+                        h.extend_from_slice(&out[c.end..s.start]);
+                        h.extend_from_slice(&sh);
+                        h.extend_from_slice(&out[s.end..]);
                         Some(sh)
                     }
                     None => {
-                        h.update(&out[c.end..]);
+                        h.extend_from_slice(&out[c.end..]);
                         None
                     }
                 };
                 (Some(hex), sh)
             }
             None => {
-                h.update(&out[start..]);
+                h.extend_from_slice(&out[start..]);
                 (None, None)
             }
         };
-        h.update(b"}");
-        let digest = h.finalize();
+        h.push(b'}');
+        let digest = sha2::Sha256::digest(&h);
+        self.hashed = h;
         let mut hash = [0u8; 64];
         hex_into(&digest, &mut hash);
         self.seq += 1;
