@@ -834,7 +834,10 @@ impl IdGen {
         buf[19..23].copy_from_slice(&digits[..4]);
         buf[23] = b'-';
         buf[24..].copy_from_slice(&digits[4..]);
-        std::str::from_utf8(&buf[..]).unwrap_or_default()
+        debug_assert!(buf.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-'));
+        // SAFETY: every byte is an ASCII hex digit or `-` (the head and the digits come from
+        // the hex table, the rest are hyphens), so `buf` is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(&buf[..]) }
     }
 }
 

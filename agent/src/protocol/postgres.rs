@@ -927,7 +927,12 @@ fn parse_backend(tag: u8, mut b: &[u8]) -> Result<BackendMessage, DecodeError> {
                 .iter()
                 .position(|&c| c == 0)
                 .ok_or(bad("unterminated tag"))?;
-            let (command, rows) = split_tag_static(&super::lossy(&b[..pos]));
+            // The usual tags are read from the bytes: no UTF-8 check for them.
+            let t = &b[..pos];
+            let (command, rows) = match usual_tag(t) {
+                Some((c, rows)) => (Cow::Borrowed(c), rows),
+                None => split_tag_static(&super::lossy(t)),
+            };
             BackendMessage::CommandComplete { command, rows }
         }
         b'I' => BackendMessage::EmptyQueryResponse,
@@ -987,13 +992,13 @@ pub fn split_tag(tag: &str) -> (String, Option<u64>) {
 /// As [`split_tag`], with the usual commands named by a static string: no allocation for
 /// them ("SELECT 1", "INSERT 0 1", "BEGIN").
 pub fn split_tag_static(tag: &str) -> (Cow<'static, str>, Option<u64>) {
-    if let Some(usual) = usual_tag(tag) {
+    if let Some(usual) = usual_tag(tag.as_bytes()) {
         return (Cow::Borrowed(usual.0), usual.1);
     }
     let (words, rows, plain) = tag_parts(tag);
     let words = &tag[words];
     let cmd = if plain {
-        usual_command(words).map_or_else(|| Cow::Owned(words.to_owned()), Cow::Borrowed)
+        usual_command(words.as_bytes()).map_or_else(|| Cow::Owned(words.to_owned()), Cow::Borrowed)
     } else {
         Cow::Owned(normalize_words(words))
     };
@@ -1003,7 +1008,7 @@ pub fn split_tag_static(tag: &str) -> (Cow<'static, str>, Option<u64>) {
 /// The tags servers send for almost every statement, read byte by byte: a usual command,
 /// then up to two numbers of plain digits (`SELECT 1`, `INSERT 0 1`, `BEGIN`), single spaces.
 /// `None` for anything else, which [`tag_parts`] reads.
-fn usual_tag(tag: &str) -> Option<(&'static str, Option<u64>)> {
+fn usual_tag(tag: &[u8]) -> Option<(&'static str, Option<u64>)> {
     /// The number `b` spells in plain digits (no sign, no overflow).
     fn digits(b: &[u8]) -> Option<u64> {
         if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
@@ -1013,8 +1018,7 @@ fn usual_tag(tag: &str) -> Option<(&'static str, Option<u64>)> {
             n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
         })
     }
-    let b = tag.as_bytes();
-    let mut words = b;
+    let mut words = tag;
     let mut rows = None;
     for _ in 0..2 {
         let Some(sp) = words.iter().rposition(|&c| c == b' ') else {
@@ -1026,42 +1030,40 @@ fn usual_tag(tag: &str) -> Option<(&'static str, Option<u64>)> {
         rows = rows.or(Some(n));
         words = &words[..sp];
     }
-    // A prefix of `tag` ending before an ASCII space (or `tag` whole): a char boundary.
-    let words = tag.get(..words.len())?;
     usual_command(words).map(|c| (c, rows))
 }
 
 /// The static name of a usual command tag (already upper case, single spaces).
-fn usual_command(words: &str) -> Option<&'static str> {
+fn usual_command(words: &[u8]) -> Option<&'static str> {
     Some(match words {
-        "SELECT" => "SELECT",
-        "INSERT" => "INSERT",
-        "UPDATE" => "UPDATE",
-        "DELETE" => "DELETE",
-        "MERGE" => "MERGE",
-        "BEGIN" => "BEGIN",
-        "START TRANSACTION" => "START TRANSACTION",
-        "COMMIT" => "COMMIT",
-        "ROLLBACK" => "ROLLBACK",
-        "SAVEPOINT" => "SAVEPOINT",
-        "RELEASE" => "RELEASE",
-        "SET" => "SET",
-        "SHOW" => "SHOW",
-        "RESET" => "RESET",
-        "FETCH" => "FETCH",
-        "MOVE" => "MOVE",
-        "COPY" => "COPY",
-        "DECLARE CURSOR" => "DECLARE CURSOR",
-        "CLOSE CURSOR" => "CLOSE CURSOR",
-        "PREPARE" => "PREPARE",
-        "EXECUTE" => "EXECUTE",
-        "DEALLOCATE" => "DEALLOCATE",
-        "DISCARD ALL" => "DISCARD ALL",
-        "LOCK TABLE" => "LOCK TABLE",
-        "LISTEN" => "LISTEN",
-        "NOTIFY" => "NOTIFY",
-        "CALL" => "CALL",
-        "DO" => "DO",
+        b"SELECT" => "SELECT",
+        b"INSERT" => "INSERT",
+        b"UPDATE" => "UPDATE",
+        b"DELETE" => "DELETE",
+        b"MERGE" => "MERGE",
+        b"BEGIN" => "BEGIN",
+        b"START TRANSACTION" => "START TRANSACTION",
+        b"COMMIT" => "COMMIT",
+        b"ROLLBACK" => "ROLLBACK",
+        b"SAVEPOINT" => "SAVEPOINT",
+        b"RELEASE" => "RELEASE",
+        b"SET" => "SET",
+        b"SHOW" => "SHOW",
+        b"RESET" => "RESET",
+        b"FETCH" => "FETCH",
+        b"MOVE" => "MOVE",
+        b"COPY" => "COPY",
+        b"DECLARE CURSOR" => "DECLARE CURSOR",
+        b"CLOSE CURSOR" => "CLOSE CURSOR",
+        b"PREPARE" => "PREPARE",
+        b"EXECUTE" => "EXECUTE",
+        b"DEALLOCATE" => "DEALLOCATE",
+        b"DISCARD ALL" => "DISCARD ALL",
+        b"LOCK TABLE" => "LOCK TABLE",
+        b"LISTEN" => "LISTEN",
+        b"NOTIFY" => "NOTIFY",
+        b"CALL" => "CALL",
+        b"DO" => "DO",
         _ => return None,
     })
 }
