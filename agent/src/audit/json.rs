@@ -696,6 +696,26 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// `base` with the parts `a` renders (`r`, rendered from it): its fingerprint, tables,
+    /// columns and parse error.
+    fn analysed<'a>(
+        a: &'a crate::sql::Analysis,
+        r: &'a Rendered,
+        base: StatementRef<'a>,
+    ) -> StatementRef<'a> {
+        StatementRef {
+            fingerprint: Some(&a.fingerprint),
+            tables: &a.tables,
+            columns: ColumnsRef {
+                read: std::borrow::Cow::Borrowed(&a.columns_read),
+                written: &a.columns_written,
+            },
+            parse_error: a.parse_error.as_deref(),
+            rendered: Some(r),
+            ..base
+        }
+    }
+
     #[test]
     fn a_whole_statement_is_reused_only_where_it_writes_the_same_bytes() {
         let raw = |s: &str| RawValue::from_string(s.to_string()).unwrap();
@@ -731,18 +751,10 @@ mod tests {
                     prepared: name.is_some(),
                     name,
                     params,
-                    fingerprint: Some(&a.fingerprint),
-                    tables: &a.tables,
-                    columns: ColumnsRef {
-                        read: std::borrow::Cow::Borrowed(&a.columns_read),
-                        written: &a.columns_written,
-                    },
-                    parse_error: a.parse_error.as_deref(),
                     truncated,
                     tags,
-                    rendered: Some(&r),
                     whole: Some(&a.whole),
-                    ..base.statement
+                    ..analysed(&a, &r, base.statement)
                 },
                 ..base
             }
@@ -891,15 +903,7 @@ mod tests {
             let reused = StatementEvent {
                 statement: StatementRef {
                     text: Some(&a.redacted_text),
-                    fingerprint: Some(&a.fingerprint),
-                    tables: &a.tables,
-                    columns: ColumnsRef {
-                        read: std::borrow::Cow::Borrowed(&a.columns_read),
-                        written: &a.columns_written,
-                    },
-                    parse_error: a.parse_error.as_deref(),
-                    rendered: Some(&r),
-                    ..base.statement
+                    ..analysed(&a, &r, base.statement)
                 },
                 ..base
             };
