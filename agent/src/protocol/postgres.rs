@@ -377,16 +377,17 @@ impl FrontendDecoder {
             buf.reserve(5 + body_len - buf.len());
             return Ok(None);
         }
-        buf.advance(5);
         if matches!(tag, b'Q' | b'P') || (tag == b'B' && self.param_values) {
             // Their text and values are kept as slices of the frame.
+            buf.advance(5);
             let body = buf.split_to(body_len).freeze();
             return parse_frontend(tag, body).map(Some);
         }
         // Nothing of the others is kept as bytes: read in place, with no shared handle on the
-        // buffer to take and drop per frame (Execute and Sync come with every statement).
-        let msg = parse_frontend_plain(tag, &buf[..body_len]);
-        buf.advance(body_len);
+        // buffer to take and drop per frame (Execute and Sync come with every statement), and
+        // the frame consumed in one step.
+        let msg = parse_frontend_plain(tag, &buf[5..5 + body_len]);
+        buf.advance(5 + body_len);
         msg.map(Some)
     }
 
@@ -593,9 +594,15 @@ impl BackendDecoder {
         }
         let body_len = len as usize - 4;
         if tag == b'D' || tag == b'd' {
-            buf.advance(5);
-            self.skip.remaining = body_len;
-            self.skip.drain(buf);
+            // Counted, never buffered: a whole frame is consumed in one step, a partial one
+            // skipped as it arrives.
+            if buf.len() >= 5 + body_len {
+                buf.advance(5 + body_len);
+            } else {
+                buf.advance(5);
+                self.skip.remaining = body_len;
+                self.skip.drain(buf);
+            }
             return Ok(Some(if tag == b'D' {
                 BackendMessage::DataRow
             } else {

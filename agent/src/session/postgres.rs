@@ -125,6 +125,20 @@ impl<T> Named<T> {
     }
 }
 
+/// Makes `slot` share `v`, unless it does already (no reference count to raise and lower).
+fn share<T: ?Sized>(slot: &mut Arc<T>, v: &Arc<T>) {
+    if !Arc::ptr_eq(slot, v) {
+        *slot = v.clone();
+    }
+}
+
+/// As [`share`], for a slot that may be empty.
+fn share_opt<T: ?Sized>(slot: &mut Option<Arc<T>>, v: &Arc<T>) {
+    if !slot.as_ref().is_some_and(|a| Arc::ptr_eq(a, v)) {
+        *slot = Some(v.clone());
+    }
+}
+
 /// `a == b`, without a `memcmp` call for empty strings (see [`Named`]).
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a.is_empty() || a == b)
@@ -336,15 +350,37 @@ impl PgSession {
                         })
                         .collect()
                 });
-                let p = Portal {
-                    text: prepared.map(|s| s.text.clone()),
-                    truncated: prepared.is_some_and(|s| s.truncated),
-                    columns: prepared.map(|s| s.columns.clone()).unwrap_or_default(),
-                    statement: prepared.map_or_else(|| statement.into(), |s| s.name.clone()),
-                    params: param_count,
-                    values,
-                };
-                self.portals.insert(portal.clone(), p);
+                let truncated = prepared.is_some_and(|s| s.truncated);
+                if let Some(p) = self.portals.get_mut(&portal) {
+                    // The portal redefined (the unnamed one, at every Bind of most drivers):
+                    // updated in place, and what it shares with its statement already (the
+                    // same statement bound again) is kept, not cloned and dropped.
+                    match prepared {
+                        Some(s) => {
+                            share_opt(&mut p.text, &s.text);
+                            share(&mut p.columns, &s.columns);
+                            share(&mut p.statement, &s.name);
+                        }
+                        None => {
+                            p.text = None;
+                            p.columns = Arc::default();
+                            p.statement = statement.into();
+                        }
+                    }
+                    p.truncated = truncated;
+                    p.params = param_count;
+                    p.values = values;
+                } else {
+                    let p = Portal {
+                        text: prepared.map(|s| s.text.clone()),
+                        truncated,
+                        columns: prepared.map(|s| s.columns.clone()).unwrap_or_default(),
+                        statement: prepared.map_or_else(|| statement.into(), |s| s.name.clone()),
+                        params: param_count,
+                        values,
+                    };
+                    self.portals.insert(portal.clone(), p);
+                }
                 self.queue.push_back(Pending::Bind {
                     portal,
                     start_ns: ts,
@@ -428,15 +464,21 @@ impl PgSession {
                     let name = name.clone();
                     self.queue.pop_front();
                     if let Some(p) = self.portals.get_mut(&name) {
-                        p.columns = cols.clone();
-                        if let Some(s) = self.statements.get_mut(&p.statement) {
-                            s.columns = cols.clone();
+                        // The same description again (a statement described at every
+                        // execution) leaves what holds it already untouched.
+                        // A portal holds its statement's columns from its Bind on: when it
+                        // has these, so has the statement.
+                        if !Arc::ptr_eq(&p.columns, &cols) {
+                            p.columns = cols.clone();
+                            if let Some(s) = self.statements.get_mut(&p.statement) {
+                                share(&mut s.columns, &cols);
+                            }
                         }
                     }
                     for q in self.queue.iter_mut() {
                         match q {
                             Pending::Execute(r, p) if same(p, &name) => {
-                                r.columns = cols.clone();
+                                share(&mut r.columns, &cols);
                             }
                             // A later Bind may redefine the portal.
                             Pending::Bind { portal, .. } if same(portal, &name) => break,

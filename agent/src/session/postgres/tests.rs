@@ -593,3 +593,76 @@ fn repeated_row_descriptions_share_the_columns_made_once() {
     assert!(Arc::ptr_eq(&st[0].columns, &st[1].columns));
     assert!(!Arc::ptr_eq(&st[1].columns, &st[3].columns));
 }
+
+/// The unnamed portal bound to one statement, to another, to an unknown one and to the first
+/// again (it is updated in place, keeping what it shares with the statement): each execution
+/// gets the text, name and described columns of the statement bound, never the last one's.
+#[test]
+fn a_portal_bound_again_takes_each_statement_bound() {
+    let mut s = PgSession::mid_session(SessionOptions::default());
+    let mut out = Vec::new();
+    let mut c = parse("s1", "SELECT a FROM t1 WHERE id = $1");
+    c.extend(parse("s2", "SELECT b, c FROM t2 WHERE id = $1"));
+    c.extend(msg(b'S', b""));
+    s.on_data(Flow::ClientToServer, &c, 1, &mut out);
+    let mut a = msg(b'1', b"");
+    a.extend(msg(b'1', b""));
+    a.extend(msg(b'Z', b"I"));
+    s.on_data(Flow::ServerToClient, &a, 2, &mut out);
+    // (statement bound, columns its Describe answers; None: not described)
+    let runs: [(&str, Option<&[&str]>); 6] = [
+        ("s1", Some(&["a"])),
+        ("s1", Some(&["a"])),
+        ("s2", Some(&["b", "c"])),
+        ("s9", None),
+        ("s1", None),
+        ("s2", None),
+    ];
+    for (i, (stmt, cols)) in runs.iter().enumerate() {
+        let mut c = bind("", stmt, "1");
+        if cols.is_some() {
+            c.extend(describe_portal(""));
+        }
+        c.extend(execute(""));
+        c.extend(msg(b'S', b""));
+        let ts = 10 + i as u64 * 10;
+        s.on_data(Flow::ClientToServer, &c, ts, &mut out);
+        s.on_data(
+            Flow::ServerToClient,
+            &answer(false, cols.is_some(), cols.unwrap_or(&[])),
+            ts + 5,
+            &mut out,
+        );
+    }
+    let st = stmts(&out);
+    let got: Vec<(Option<&str>, Option<&str>, Vec<&str>)> = st
+        .iter()
+        .map(|r| {
+            (
+                r.text.as_deref(),
+                r.statement_name.as_deref(),
+                r.columns.iter().map(|c| c.name.as_str()).collect(),
+            )
+        })
+        .collect();
+    let s1 = Some("SELECT a FROM t1 WHERE id = $1");
+    let s2 = Some("SELECT b, c FROM t2 WHERE id = $1");
+    assert_eq!(
+        got,
+        [
+            (s1, Some("s1"), vec!["a"]),
+            (s1, Some("s1"), vec!["a"]),
+            (s2, Some("s2"), vec!["b", "c"]),
+            (None, Some("s9"), vec![]),
+            // Kept with each statement from its Describe.
+            (s1, Some("s1"), vec!["a"]),
+            (s2, Some("s2"), vec!["b", "c"]),
+        ]
+    );
+    // The same statement bound again shares its text and columns, nothing copied.
+    assert!(Arc::ptr_eq(&st[0].columns, &st[4].columns));
+    assert!(Arc::ptr_eq(
+        st[0].text.as_ref().expect("text"),
+        st[4].text.as_ref().expect("text")
+    ));
+}
