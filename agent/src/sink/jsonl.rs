@@ -160,8 +160,8 @@ impl Drop for JsonLines {
 }
 
 impl Sink for JsonLines {
-    fn write(&mut self, batch: &Batch) -> std::io::Result<()> {
-        self.write_bytes(&batch.data)
+    fn write(&mut self, batch: &mut Batch) -> std::io::Result<()> {
+        self.write_bytes(batch.lines())
     }
 
     fn close(&mut self, _deadline: std::time::Instant) -> CloseReport {

@@ -212,7 +212,7 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
-    fn write(&mut self, batch: &Batch) -> std::io::Result<()> {
+    fn write(&mut self, batch: &mut Batch) -> std::io::Result<()> {
         self.spool.append(batch).map_err(std::io::Error::other)
     }
 

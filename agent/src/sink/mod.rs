@@ -137,8 +137,22 @@ pub struct RecMeta {
 /// Sealed lines on their way to the sink.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
+    /// The lines, from [`Batch::lead`] on.
     pub data: Vec<u8>,
     pub recs: Vec<RecMeta>,
+    /// Bytes before the first line: room an output file written past the page cache fills
+    /// with the head of the block the lines continue, so that it writes the lines from this
+    /// buffer as they are (see `direct.rs`). 0 for every other output.
+    pub lead: usize,
+    /// The batch's place in the output's sequence (from 1).
+    pub seq: u64,
+}
+
+impl Batch {
+    /// The lines.
+    pub fn lines(&self) -> &[u8] {
+        self.data.get(self.lead..).unwrap_or_default()
+    }
 }
 
 /// How the pipeline routes one event.
@@ -193,8 +207,15 @@ pub struct CloseReport {
 
 /// An output backend. Runs on the sink thread; may block.
 pub trait Sink: Send {
-    /// Writes a whole batch. An error is transient: the same batch is offered again.
-    fn write(&mut self, batch: &Batch) -> std::io::Result<()>;
+    /// Writes a whole batch. An error is transient: the same batch is offered again. A sink
+    /// may keep the batch's buffer and leave another one of at least its capacity in its place.
+    fn write(&mut self, batch: &mut Batch) -> std::io::Result<()>;
+    /// Where the byte stream ends in its last 4 KiB block, for a sink that writes the
+    /// batches' buffers in place when their lines start at that place in memory (the output
+    /// file written past the page cache): see [`direct::Phase`].
+    fn phase(&self) -> Option<Arc<direct::Phase>> {
+        None
+    }
     /// Called between batches and at least every 100 ms (fsync timers and the like).
     fn tick(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -212,7 +233,7 @@ pub trait Sink: Send {
 pub struct Discard;
 
 impl Sink for Discard {
-    fn write(&mut self, _batch: &Batch) -> std::io::Result<()> {
+    fn write(&mut self, _batch: &mut Batch) -> std::io::Result<()> {
         Ok(())
     }
     fn close(&mut self, _deadline: Instant) -> CloseReport {
@@ -298,11 +319,13 @@ const CHANNEL_BATCHES: usize = 8;
 const FREE_BATCHES: usize = 4;
 
 impl Batch {
-    /// An empty batch with room for a full one.
-    fn with_room() -> Self {
+    /// An empty batch with room for a full one of `bytes`.
+    fn with_room(bytes: usize) -> Self {
         Batch {
-            data: Vec::with_capacity(BATCH_BYTES + (BATCH_BYTES >> 3)),
+            data: Vec::with_capacity(bytes + (bytes >> 3)),
             recs: Vec::with_capacity(1024),
+            lead: 0,
+            seq: 0,
         }
     }
 }
@@ -351,6 +374,38 @@ pub struct Output {
     ids: audit::IdGen,
     /// Events sealed.
     pub written: u64,
+    /// The last batch's sequence number.
+    batch_seq: u64,
+    /// A batch is handed over once it holds this many bytes ([`BATCH_BYTES`], or for an
+    /// output file written from the batches' own buffers [`direct::DIRECT_WRITE`]: each batch
+    /// is one write) ...
+    batch_bytes: usize,
+    /// ... or this many at the end of a drain ([`HANDOVER_BYTES`], or the same).
+    handover_bytes: usize,
+    /// For a sink that writes batches in place: where each batch's lines will start in their
+    /// block.
+    placer: Option<Placer>,
+}
+
+/// Predicts where in its 4 KiB block the stream of lines will be when a new batch's lines
+/// are written: from the last place the sink reported, plus the lines of every batch sent
+/// since (the sink takes them all, in order; when it cannot, it says so with the next
+/// report, and a batch laid out from a wrong guess is only copied as before).
+struct Placer {
+    shared: Arc<direct::Phase>,
+    /// Batches sent and not yet reported written: sequence number, bytes of lines.
+    sent: VecDeque<(u64, usize)>,
+}
+
+impl Placer {
+    fn phase_before(&mut self) -> usize {
+        let (done, at) = self.shared.get();
+        while self.sent.front().is_some_and(|&(s, _)| s <= done) {
+            self.sent.pop_front();
+        }
+        let since: usize = self.sent.iter().map(|&(_, n)| n % direct::BLOCK).sum();
+        (at + since) % direct::BLOCK
+    }
 }
 
 /// The sink thread, the channel that feeds it, and the one that hands written batches back.
@@ -391,9 +446,11 @@ fn sink_thread(
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(mut b) => {
+                // Counted before the write: a sink may swap the buffer.
+                let queued = b.data.len();
                 let mut backoff = Duration::from_millis(10);
                 loop {
-                    match sink.write(&b) {
+                    match sink.write(&mut b) {
                         Ok(()) => {
                             set_failing(&mut failing, None);
                             break;
@@ -412,9 +469,10 @@ fn sink_thread(
                         }
                     }
                 }
-                shared.queued.fetch_sub(b.data.len(), Ordering::AcqRel);
+                shared.queued.fetch_sub(queued, Ordering::AcqRel);
                 b.data.clear();
                 b.recs.clear();
+                b.lead = 0;
                 // Dropped when enough are waiting for reuse.
                 let _ = free.try_send(b);
                 let _ = sink.tick();
@@ -526,6 +584,14 @@ impl Output {
         host: &audit::Host,
     ) -> Result<Self, SinkError> {
         let shared = Arc::new(Shared::default());
+        let placer = sink.as_ref().and_then(|s| s.phase()).map(|shared| Placer {
+            shared,
+            sent: VecDeque::new(),
+        });
+        let (batch_bytes, handover_bytes) = match placer {
+            Some(_) => (direct::DIRECT_WRITE, direct::DIRECT_WRITE),
+            None => (BATCH_BYTES, HANDOVER_BYTES),
+        };
         let (tx, free, thread) = match sink {
             Some(s) => {
                 let (tx, free, h) = spawn(s, shared.clone())?;
@@ -533,11 +599,11 @@ impl Output {
             }
             None => (None, None, None),
         };
-        Ok(Self {
+        let mut o = Self {
             enc: Encoder::new(audit::new_stream_id()),
             format: Format::Native,
             scratch: Vec::with_capacity(2048),
-            batch: Batch::with_room(),
+            batch: Batch::with_room(batch_bytes),
             batch_since: None,
             waiting: VecDeque::new(),
             waiting_bytes: 0,
@@ -559,7 +625,30 @@ impl Output {
             host: serde_json::value::to_raw_value(host)?,
             ids: audit::IdGen::new(),
             written: 0,
-        })
+            batch_seq: 0,
+            batch_bytes,
+            handover_bytes,
+            placer,
+        };
+        o.start_batch();
+        Ok(o)
+    }
+
+    /// Numbers the batch being started and, for a sink that writes batches in place, makes
+    /// room before its lines so that they continue the stream's last block at the place they
+    /// will be written from (block-aligned memory).
+    fn start_batch(&mut self) {
+        self.batch_seq += 1;
+        let b = &mut self.batch;
+        b.seq = self.batch_seq;
+        b.data.clear();
+        b.lead = 0;
+        if let Some(p) = &mut self.placer {
+            let at = p.phase_before();
+            let align = (b.data.as_ptr() as usize).wrapping_neg() % direct::BLOCK;
+            b.lead = align + at;
+            b.data.resize(b.lead, 0);
+        }
     }
 
     /// The stream id of this output's hash chain.
@@ -715,7 +804,7 @@ impl Output {
             alert,
             checkpoint,
         });
-        if self.batch.data.len() >= BATCH_BYTES {
+        if self.batch.data.len() >= self.batch_bytes {
             self.send();
         }
         Ok(())
@@ -761,26 +850,33 @@ impl Output {
     fn send(&mut self) {
         // Whatever happens below, the batch being filled is a new one.
         self.batch_since = None;
-        let Some(tx) = self.tx.as_ref() else {
+        if self.tx.is_none() {
             // Nothing to write to: the batch is emptied where it is.
-            self.batch.data.clear();
             self.batch.recs.clear();
+            self.start_batch();
             self.waiting.clear();
             self.waiting_bytes = 0;
             return;
-        };
-        if !self.batch.data.is_empty() {
+        }
+        if self.batch.data.len() > self.batch.lead {
             let fresh = match self.free.as_ref().and_then(|f| f.try_recv().ok()) {
                 Some(b) => b,
                 None => {
                     self.batches_made += 1;
-                    Batch::with_room()
+                    Batch::with_room(self.batch_bytes)
                 }
             };
             let b = std::mem::replace(&mut self.batch, fresh);
+            if let Some(p) = &mut self.placer {
+                p.sent.push_back((b.seq, b.data.len() - b.lead));
+            }
+            self.start_batch();
             self.waiting_bytes += b.data.len();
             self.waiting.push_back(b);
         }
+        let Some(tx) = self.tx.as_ref() else {
+            return;
+        };
         while let Some(b) = self.waiting.pop_front() {
             let len = b.data.len();
             self.shared.queued.fetch_add(len, Ordering::AcqRel);
@@ -822,7 +918,7 @@ impl Output {
     /// room in the channel, or a checkpoint is due. Called after each drain of the ring.
     pub fn flush_due(&mut self) -> Result<(), SinkError> {
         let due = !self.waiting.is_empty()
-            || self.batch.data.len() >= HANDOVER_BYTES
+            || self.batch.data.len() >= self.handover_bytes
             || self
                 .batch_since
                 .is_some_and(|t| t.elapsed() >= HANDOVER_AGE)
@@ -1245,6 +1341,57 @@ mod tests {
         let (lost, kept) = o.close(Duration::from_millis(300)).unwrap();
         assert_eq!((lost, kept), (10, 0));
         assert!(t.elapsed() < Duration::from_secs(3));
+    }
+
+    /// An output file that does not end on a block boundary, written at full rate: the
+    /// batches are laid out to be written from their own buffers, and the file is the old
+    /// line and then every event in order, on one intact chain.
+    #[test]
+    fn an_output_file_gets_every_event_in_order_from_batches_written_in_place() {
+        let dir = std::env::temp_dir().join(format!("dbgov-output-inplace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("events.jsonl");
+        let old = "{\"before\":\"the agent started\"}\n";
+        std::fs::write(&path, old).unwrap();
+        let opts = OutputOptions {
+            spec: OutputSpec::Jsonl(path.clone()),
+            ..Default::default()
+        };
+        let mut o = Output::open(&opts, &audit::Host::default()).unwrap();
+        assert!(
+            o.placer.is_some(),
+            "a regular file is written past the page cache"
+        );
+        let pad = "x".repeat(700);
+        let n = 12_000;
+        for i in 0..n {
+            o.write(
+                &serde_json::json!({"n": i, "kind": "statement", "pad": &pad[..i % 700]}),
+                Route::host(audit::Kind::Statement),
+            )
+            .unwrap();
+            if i % 1000 == 999 {
+                o.flush_due().unwrap();
+            }
+        }
+        o.close(Duration::from_secs(5)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rest = text
+            .strip_prefix(old)
+            .expect("the old line first, untouched");
+        let nums: Vec<u64> = rest
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["n"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(nums, (0..n as u64).collect::<Vec<_>>());
+        let s = crate::verify::check(rest.lines(), None).unwrap();
+        assert_eq!(s.events, n as u64);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Pretty {
             },
             utc: self.utc,
         };
-        let mut start = 0;
+        let mut start = batch.lead;
         for r in &batch.recs {
             let line = &batch.data[start..r.end];
             start = r.end;
@@ -91,7 +91,7 @@ impl Pretty {
 }
 
 impl Sink for Pretty {
-    fn write(&mut self, batch: &Batch) -> std::io::Result<()> {
+    fn write(&mut self, batch: &mut Batch) -> std::io::Result<()> {
         // A batch offered again after an error is not drawn twice.
         if self.drawn.is_empty() {
             self.draw(batch);
@@ -158,7 +158,7 @@ mod tests {
         });
         let out = Shared::default();
         let mut p = Pretty::new(Box::new(out.clone()), false, false, true);
-        p.write(&batch).expect("write");
+        p.write(&mut batch).expect("write");
         let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");

@@ -392,7 +392,7 @@ impl Writer {
         let recs = &batch.recs;
         let mut i = self.partial.min(recs.len());
         let mut start = match i {
-            0 => 0,
+            0 => batch.lead,
             _ => recs[i - 1].end,
         };
         while i < recs.len() {
