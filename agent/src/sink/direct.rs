@@ -777,13 +777,8 @@ mod tests {
 
     #[test]
     fn batches_laid_out_for_the_writer_are_written_from_their_own_buffers() {
-        let dir = dir("inplace");
-        let path = dir.join("events.jsonl");
         // An unaligned start: the first batch's lines continue a block already in the file.
-        let mut want = b"{\"old\":1}\n".to_vec();
-        std::fs::write(&path, &want).unwrap();
-        let f = crate::files::open_private(&path, false).unwrap();
-        let mut d = DirectFile::open(&f).expect("O_DIRECT on the temporary directory");
+        let (dir, path, mut want, mut d) = over_unaligned("inplace");
         let mut n = 0;
         let mut seq = 0;
         // Laid out, not laid out (copied), small (appended at once), after a quiet moment (the
@@ -815,14 +810,7 @@ mod tests {
                 assert_eq!(batch.lead, 0);
             }
             if quiet {
-                wait_idle(&mut d);
-                std::thread::sleep(TAIL_DELAY + Duration::from_millis(20));
-                d.tick().unwrap();
-                wait_idle(&mut d);
-                assert!(
-                    std::fs::read(&path).unwrap() == want,
-                    "in the file after a quiet moment"
-                );
+                after_a_quiet_moment(&mut d, &path, &want);
             }
         }
         // In place from soon after the start, and again after the disruptions.
@@ -834,26 +822,56 @@ mod tests {
             placed[16..].iter().filter(|&&p| p).count() >= 3,
             "{placed:?}"
         );
+        closed_with_every_line(d, &dir, &path, &want);
+    }
+
+    /// A file in a fresh directory `name` holding one line, so that it ends inside a block,
+    /// and a writer over it: (directory, file, the file's bytes, writer).
+    fn over_unaligned(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>, DirectFile) {
+        let dir = dir(name);
+        let path = dir.join("events.jsonl");
+        let want = b"{\"old\":1}\n".to_vec();
+        std::fs::write(&path, &want).unwrap();
+        let f = crate::files::open_private(&path, false).unwrap();
+        let d = DirectFile::open(&f).expect("O_DIRECT on the temporary directory");
+        (dir, path, want, d)
+    }
+
+    /// Closes the writer; the file at `path` is then `want`, and `dir` is removed.
+    fn closed_with_every_line(
+        mut d: DirectFile,
+        dir: &std::path::Path,
+        path: &std::path::Path,
+        want: &[u8],
+    ) {
         d.close(Instant::now() + Duration::from_secs(5));
         drop(d);
-        let got = std::fs::read(&path).unwrap();
+        let got = std::fs::read(path).unwrap();
         assert_eq!(got.len(), want.len());
         assert!(got == want, "the file is every line in order");
-        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     fn wait_idle(d: &mut DirectFile) {
         assert!(d.drain(Instant::now() + Duration::from_secs(5)));
     }
 
+    /// A quiet moment: what waits is written after the tail delay, and the file at `path`
+    /// is then `want`.
+    fn after_a_quiet_moment(d: &mut DirectFile, path: &std::path::Path, want: &[u8]) {
+        wait_idle(d);
+        std::thread::sleep(TAIL_DELAY + Duration::from_millis(20));
+        d.tick().unwrap();
+        wait_idle(d);
+        assert!(
+            std::fs::read(path).unwrap() == want,
+            "everything is in the file"
+        );
+    }
+
     #[test]
     fn mixed_batches_onto_an_unaligned_file_are_every_line_in_order() {
-        let dir = dir("mixed");
-        let path = dir.join("events.jsonl");
-        let mut want = b"{\"old\":1}\n".to_vec();
-        std::fs::write(&path, &want).unwrap();
-        let f = crate::files::open_private(&path, false).unwrap();
-        let mut d = DirectFile::open(&f).expect("O_DIRECT on the temporary directory");
+        let (dir, path, mut want, mut d) = over_unaligned("mixed");
         // On a quiet host a small batch is in the file as soon as it is written.
         let b = lines(0, 5);
         want.extend_from_slice(&b);
@@ -873,12 +891,7 @@ mod tests {
                 wait_idle(&mut d);
             }
         }
-        d.close(Instant::now() + Duration::from_secs(5));
-        drop(d);
-        let got = std::fs::read(&path).unwrap();
-        assert_eq!(got.len(), want.len());
-        assert!(got == want, "the file is every line in order");
-        std::fs::remove_dir_all(&dir).unwrap();
+        closed_with_every_line(d, &dir, &path, &want);
     }
 
     #[test]
@@ -905,13 +918,7 @@ mod tests {
         let on_disk = std::fs::metadata(&path).unwrap().len() as usize;
         assert!(on_disk < want.len() && want.starts_with(&std::fs::read(&path).unwrap()));
         // ... and is after a quiet moment.
-        std::thread::sleep(TAIL_DELAY + Duration::from_millis(20));
-        d.tick().unwrap();
-        wait_idle(&mut d);
-        assert!(
-            std::fs::read(&path).unwrap() == want,
-            "everything is in the file"
-        );
+        after_a_quiet_moment(&mut d, &path, &want);
         // More after that goes on from there. The last block's head is in the file through
         // the page cache: the rest of that block goes the same way, and the direct writes
         // start at the next block, never over a page the page cache holds (writing it back
