@@ -472,7 +472,6 @@ fn sink_thread(
                 shared.queued.fetch_sub(queued, Ordering::AcqRel);
                 b.data.clear();
                 b.recs.clear();
-                b.lead = 0;
                 // Dropped when enough are waiting for reuse.
                 let _ = free.try_send(b);
                 let _ = sink.tick();
